@@ -1,0 +1,166 @@
+"""The Attack: a catalog entry with metadata, typed parameters and a batched implementation.
+
+An attack author writes class attributes (name, family, access, data types), declares
+parameters as class attributes of :mod:`feint.attacks.params` types, and implements
+one batched method, :meth:`Attack.generate`. The base owns everything common: it
+collects the parameters, refuses an incompatible target before anything runs, and
+after ``generate`` projects onto the attack's budget and clips to the target's bounds,
+so every output is inside both whatever the attack did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from feint.attacks.params import Choice, Indices, Int, Options, Param
+from feint.errors import Incompatible
+from feint.targets.base import GRADIENTS, Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from feint.engine.model import CountedModel
+
+__all__ = ["Attack", "AttackOutput", "Batch", "random_other_classes", "OPEN_BOX", "CLOSED_BOX", "FAMILIES"]
+
+OPEN_BOX = "open-box"
+CLOSED_BOX = "closed-box"
+FAMILIES = ("evasion", "extraction", "inference")
+
+
+@dataclass
+class Batch:
+    """What an attack works on: samples, their labels as the model gave them, and, for a
+    targeted attack, the class each sample should be turned into."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    targets: torch.Tensor | None
+    generator: torch.Generator
+
+    @property
+    def targeted(self) -> bool:
+        return self.targets is not None
+
+    @property
+    def goal(self) -> torch.Tensor:
+        """The class the loss is about: the target class, or the current label."""
+        return self.targets if self.targets is not None else self.labels
+
+    def reached(self, pred: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Whether predicted labels ``pred`` (of samples ``rows``) are adversarial: the
+        target class when targeted, any class but the original otherwise."""
+        if self.targets is not None:
+            return pred == (self.targets if rows is None else self.targets[rows])
+        return pred != (self.labels if rows is None else self.labels[rows])
+
+
+@dataclass
+class AttackOutput:
+    x_adv: torch.Tensor
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # per-sample measures
+
+
+class Attack:
+    """Base of every attack. Subclasses set ``name``, ``access``, ``data_types`` and
+    parameters, and implement :meth:`generate`."""
+
+    name: ClassVar[str] = ""
+    framework: ClassVar[str] = "native"
+    family: ClassVar[str] = "evasion"
+    access: ClassVar[str] = OPEN_BOX
+    data_types: ClassVar[tuple[str, ...]] = ("image", "tabular")
+    reference: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    # Parameters every attack has; they shape the run, not the algorithm.
+    sample_index = Indices((0,), "samples to attack: an int, a list, or a range like 0:100")
+    seed = Int(0, "random seed; the same seed gives the same result", low=0)
+    logger = Choice(
+        "counts", "counts: query counts per sample; calls: also every model call in the store",
+        choices=("counts", "calls"),
+    )
+    batch_size = Int(100, "samples attacked together", low=1, high=100_000)
+    RUN_PARAMS: ClassVar[tuple[str, ...]] = ("sample_index", "seed", "logger", "batch_size")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                if isinstance(value, Param):
+                    found[attr] = value if value.name == attr else _named(value, attr)
+        # Run parameters last, so an attack's own options head its table.
+        cls.params = {n: p for n, p in found.items() if n not in Attack.RUN_PARAMS}
+        cls.params.update({n: found[n] for n in Attack.RUN_PARAMS if n in found})
+
+    def __init__(self, **values: Any) -> None:
+        self.id = uuid.uuid4().hex[:8]
+        self.options = Options(self.params, values)
+
+    # -- metadata --------------------------------------------------------------------
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def needs_gradients(cls) -> bool:
+        return cls.access == OPEN_BOX
+
+    @classmethod
+    def check_target(cls, target: Target) -> None:
+        """Refuse, before anything runs, a target this attack cannot work on."""
+        if target.data_type not in cls.data_types:
+            raise Incompatible(
+                f"attack {cls.name} does not accept {target.data_type} targets like "
+                f"{target.target_name}; it accepts: {', '.join(cls.data_types)}"
+            )
+        if cls.needs_gradients() and GRADIENTS not in target.capabilities:
+            raise Incompatible(
+                f"attack {cls.name} needs gradients (open-box) and target "
+                f"{target.target_name} is closed-box (probabilities only); use a closed-box attack"
+            )
+
+    @classmethod
+    def compatible(cls, target: Target) -> bool:
+        try:
+            cls.check_target(target)
+        except Incompatible:
+            return False
+        return True
+
+    def check_options(self, p: dict[str, Any]) -> None:
+        """Checks across parameters that a single range cannot say; raise BadValue."""
+
+    def is_targeted(self) -> bool:
+        return bool(self.options.current.get("targeted", False))
+
+    # -- the work ----------------------------------------------------------------------
+    def generate(self, model: "CountedModel", batch: Batch, p: dict[str, Any]) -> AttackOutput:
+        """Adversarial inputs for the whole batch. ``p`` holds the current option values."""
+        raise NotImplementedError
+
+    def project(self, x: torch.Tensor, x_adv: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+        """Bring ``x_adv`` back inside the attack's budget around ``x`` (default: no budget)."""
+        return x_adv
+
+    def __call__(self, model: "CountedModel", batch: Batch) -> AttackOutput:
+        p = self.options.as_dict()
+        out = self.generate(model, batch, p)
+        x_adv = self.project(batch.x, out.x_adv.detach(), p)
+        out.x_adv = x_adv.clamp(model.lower, model.upper)
+        return out
+
+
+def random_other_classes(labels: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
+    """For each label, a uniformly random different class (seeded by ``gen``)."""
+    shift = torch.randint(1, max(2, num_classes), labels.shape, generator=gen)
+    return (labels + shift) % num_classes
+
+
+def _named(param: Param, name: str) -> Param:
+    import dataclasses
+
+    return dataclasses.replace(param, name=name)

@@ -1,0 +1,320 @@
+"""Typed, documented, validated attack parameters, and the options of one attack instance.
+
+A parameter knows its type, default, valid range and doc; it parses text (from the
+CLI or the shell) by type, never with ``eval``, and a bad value raises
+:class:`~feint.errors.BadValue` naming the parameter, what it expects and what it got.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from feint.errors import BadValue, UnknownName
+
+__all__ = [
+    "Param",
+    "Float",
+    "Int",
+    "Bool",
+    "Choice",
+    "Labels",
+    "Indices",
+    "Options",
+    "format_indices",
+    "parse_indices",
+]
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """Base of every parameter: a default and a doc; subclasses add the type and range."""
+
+    default: Any
+    doc: str
+    name: str = ""
+    type_name = "value"
+
+    def parse(self, text: str) -> Any:
+        """Convert text to a value of this parameter's type, then validate it."""
+        return self.validate(text)
+
+    def validate(self, value: Any) -> Any:
+        return value
+
+    def range_text(self) -> str:
+        return ""
+
+    def fail(self, given: object) -> BadValue:
+        rng = self.range_text()
+        expected = f"{self.type_name} {rng}".strip()
+        return BadValue(self.name, expected, given)
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class _Number(Param):
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def range_text(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        lo = "-inf" if self.low is None else _num(self.low)
+        hi = "inf" if self.high is None else _num(self.high)
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        return f"in {left}{lo}, {hi}{right}"
+
+    def _check_range(self, value: float, given: object) -> None:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            raise self.fail(given)
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            raise self.fail(given)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+@dataclass(frozen=True)
+class Float(_Number):
+    type_name = "a number"
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            raise self.fail(text) from None
+        return self.validate(value, given=text)
+
+    def validate(self, value: Any, given: object = None) -> float:
+        given = value if given is None else given
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(given)
+        value = float(value)
+        if not math.isfinite(value):
+            raise self.fail(given)
+        self._check_range(value, given)
+        return value
+
+    def show(self, value: Any) -> str:
+        return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Int(_Number):
+    type_name = "an integer"
+
+    def parse(self, text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise self.fail(text) from None
+        return self.validate(value, given=text)
+
+    def validate(self, value: Any, given: object = None) -> int:
+        given = value if given is None else given
+        if isinstance(value, bool):
+            raise self.fail(given)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise self.fail(given)
+        self._check_range(value, given)
+        return value
+
+
+@dataclass(frozen=True)
+class Bool(Param):
+    type_name = "true or false"
+
+    def parse(self, text: str) -> bool:
+        word = str(text).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise self.fail(text)
+
+    def validate(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return self.parse(value)
+        raise self.fail(value)
+
+
+@dataclass(frozen=True)
+class Choice(Param):
+    choices: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def type_name(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(self.choices)
+
+    def validate(self, value: Any) -> str:
+        word = str(value).strip().lower()
+        word = self.aliases.get(word, word)
+        if word not in self.choices:
+            raise self.fail(value)
+        return word
+
+
+@dataclass(frozen=True)
+class Labels(Param):
+    """Class labels, by index or by name: one for every sample, or one per sample."""
+
+    type_name = "class labels (indices or names, comma-separated)"
+
+    def parse(self, text: str) -> tuple[str | int, ...]:
+        parts = [p.strip() for p in str(text).split(",") if p.strip()]
+        return self.validate(parts)
+
+    def validate(self, value: Any) -> tuple[str | int, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = [value]
+        out: list[str | int] = []
+        for item in value:
+            if isinstance(item, bool):
+                raise self.fail(value)
+            if isinstance(item, int):
+                out.append(item)
+            elif isinstance(item, str):
+                out.append(int(item) if item.lstrip("-").isdigit() else item)
+            else:
+                raise self.fail(value)
+        return tuple(out)
+
+    def show(self, value: Any) -> str:
+        return ",".join(str(v) for v in value) if value else "-"
+
+
+def parse_indices(spec: Any) -> tuple[int, ...]:
+    """Parse ``3``, ``[1, 2]``, ``range(0, 5)``, ``"0:100"``, ``"0:10:2"`` or ``"1,4,7:9"``.
+
+    Ranges are half-open like Python slices. Raises ``ValueError`` on bad syntax.
+    """
+    if isinstance(spec, bool):
+        raise ValueError(spec)
+    if isinstance(spec, int):
+        items: list[int] = [spec]
+    elif isinstance(spec, range):
+        items = list(spec)
+    elif isinstance(spec, (list, tuple)):
+        items = []
+        for part in spec:
+            items.extend(parse_indices(part))
+    elif isinstance(spec, str):
+        items = []
+        text = spec.strip().strip("[]")
+        if not text:
+            raise ValueError(spec)
+        for part in text.replace(" ", "").split(","):
+            if ":" in part:
+                bits = part.split(":")
+                if len(bits) > 3 or not bits[0] or not bits[1]:
+                    raise ValueError(spec)
+                start, stop = int(bits[0]), int(bits[1])
+                step = int(bits[2]) if len(bits) == 3 and bits[2] else 1
+                if step <= 0 or stop <= start:
+                    raise ValueError(spec)
+                items.extend(range(start, stop, step))
+            else:
+                items.append(int(part))
+    else:
+        raise ValueError(spec)
+    if any(i < 0 for i in items):
+        raise ValueError(spec)
+    return tuple(dict.fromkeys(items))
+
+
+def format_indices(indices: Iterable[int]) -> str:
+    """The compact text form of a list of indices: ``0:5,9`` for 0,1,2,3,4,9."""
+    idx = list(indices)
+    parts: list[str] = []
+    i = 0
+    while i < len(idx):
+        j = i
+        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+            j += 1
+        parts.append(str(idx[i]) if j - i < 2 else f"{idx[i]}:{idx[j] + 1}")
+        if 0 < j - i < 2:
+            parts.extend(str(v) for v in idx[i + 1 : j + 1])
+        i = j + 1
+    return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class Indices(Param):
+    """Sample indices: an int, a list, or a range like ``0:100``."""
+
+    type_name = "sample indices (e.g. 3, 1,4,7 or 0:100)"
+
+    def parse(self, text: str) -> tuple[int, ...]:
+        return self.validate(text)
+
+    def validate(self, value: Any) -> tuple[int, ...]:
+        try:
+            return parse_indices(value)
+        except (ValueError, TypeError):
+            raise self.fail(value) from None
+
+    def show(self, value: Any) -> str:
+        return format_indices(value)
+
+
+class Options:
+    """The options of one attack instance: per parameter its default, current and previous values.
+
+    >>> opts = Options({"eps": Float(0.3, "budget", name="eps", low=0)})
+    >>> opts.set("eps", "0.2"); opts["eps"], opts.previous["eps"]
+    (0.2, [0.3])
+    """
+
+    def __init__(self, specs: dict[str, Param], values: dict[str, Any] | None = None):
+        self.specs = dict(specs)
+        self.current: dict[str, Any] = {n: p.default for n, p in self.specs.items()}
+        self.previous: dict[str, list[Any]] = {n: [] for n in self.specs}
+        for name, value in (values or {}).items():
+            self.set(name, value)
+
+    def spec(self, name: str) -> Param:
+        key = name.strip().lstrip("-").replace("-", "_")
+        if key not in self.specs:
+            raise UnknownName("parameter", name, sorted(self.specs))
+        return self.specs[key]
+
+    def set(self, name: str, value: Any) -> Any:
+        """Set a parameter from a Python value or from text; the old value goes to ``previous``."""
+        spec = self.spec(name)
+        new = spec.parse(value) if isinstance(value, str) else spec.validate(value)
+        if new != self.current[spec.name]:
+            self.previous[spec.name].append(self.current[spec.name])
+            self.current[spec.name] = new
+        return new
+
+    def update(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            self.set(name, value)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.current[self.spec(name).name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.current)
+
+    def shown(self) -> dict[str, str]:
+        """Current values as the text a user would type."""
+        return {n: self.specs[n].show(v) for n, v in self.current.items()}

@@ -1,0 +1,1 @@
+"""Loaders for the demo data that installed packages ship (nothing is downloaded)."""

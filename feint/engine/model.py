@@ -1,0 +1,128 @@
+"""The target as an attack sees it, with every query counted.
+
+Every forward pass and every gradient evaluation of every sample counts: a PGD step
+on a batch of 100 is 100 forward and 100 gradient queries; a Jacobian-vector product
+for two class directions is two gradient queries per sample. Counts are kept per
+sample of the run, so a sample that stopped early shows fewer queries than one that
+did not.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from feint.errors import Incompatible
+from feint.targets.base import Target
+
+__all__ = ["CountedModel"]
+
+Rows = "torch.Tensor | np.ndarray | Sequence[int] | None"
+
+
+class CountedModel:
+    """Wraps a target for one batch of a run.
+
+    ``rows`` arguments name, for each row of ``x``, which sample of the batch it belongs
+    to (positions ``0 .. n-1``); ``None`` means row ``i`` is sample ``i``. Several rows
+    may belong to one sample (a closed-box attack probing around it).
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        forward_counts: np.ndarray,
+        gradient_counts: np.ndarray,
+        sample_ids: np.ndarray | None = None,
+        log: list[dict] | None = None,
+        max_rows: int = 4096,
+    ):
+        self.target = target
+        self.module = target.torch_module() if target.open_box else None
+        self.forward_counts = forward_counts
+        self.gradient_counts = gradient_counts
+        self.sample_ids = sample_ids
+        self.log = log
+        self.max_rows = max_rows
+        self.num_classes = len(target.output_classes)
+        self.lower, self.upper = (float(b) for b in target.bounds)
+
+    @property
+    def n(self) -> int:
+        return len(self.forward_counts)
+
+    # -- counting ------------------------------------------------------------------
+    def _count(self, counts: np.ndarray, kind: str, rows: Rows, rows_n: int, k: int = 1) -> None:
+        if rows is None:
+            counts[:rows_n] += k
+            touched = np.arange(rows_n)
+        else:
+            touched = _as_index(rows)
+            np.add.at(counts, touched, k)
+        if self.log is not None:
+            ids = self.sample_ids[np.unique(touched)] if self.sample_ids is not None else np.unique(touched)
+            self.log.append({"kind": kind, "rows": int(rows_n) * k, "samples": ids.tolist()})
+
+    # -- queries -------------------------------------------------------------------
+    def logits(self, x: torch.Tensor, rows: Rows = None) -> torch.Tensor:
+        """Scores whose argmax is the predicted label (logits, or log-probabilities for a
+        closed-box target). No gradient. Counts one forward query per row."""
+        self._count(self.forward_counts, "forward", rows, len(x))
+        out = []
+        for start in range(0, len(x), self.max_rows):
+            chunk = x[start : start + self.max_rows]
+            if self.module is not None:
+                with torch.no_grad():
+                    out.append(self.module(chunk))
+            else:
+                probs = self.target.predict(chunk.detach().cpu().numpy())
+                out.append(torch.log(torch.as_tensor(probs, dtype=torch.float32).clamp_min(1e-30)))
+        return torch.cat(out) if out else torch.zeros((0, self.num_classes))
+
+    def labels(self, x: torch.Tensor, rows: Rows = None) -> torch.Tensor:
+        return self.logits(x, rows).argmax(dim=1)
+
+    def _require_gradients(self) -> torch.nn.Module:
+        if self.module is None:
+            raise Incompatible(f"target {self.target.target_name} is closed-box: no gradients")
+        return self.module
+
+    def loss_grad(
+        self, x: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor], rows: Rows = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, d loss / d x)`` for a per-row loss ``loss_fn(logits) -> (N,)``.
+        Counts one forward and one gradient query per row."""
+        module = self._require_gradients()
+        self._count(self.forward_counts, "forward", rows, len(x))
+        self._count(self.gradient_counts, "gradient", rows, len(x))
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = module(x)
+            (grad,) = torch.autograd.grad(loss_fn(logits).sum(), x)
+        return logits.detach(), grad
+
+    def vjps(
+        self, x: torch.Tensor, directions: Sequence[torch.Tensor], rows: Rows = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(logits, [J^T d for d in directions])`` where each ``d`` is ``(N, classes)``:
+        gradients of weighted sums of the logits. Counts one forward query and one
+        gradient query per direction, per row."""
+        module = self._require_gradients()
+        self._count(self.forward_counts, "forward", rows, len(x))
+        self._count(self.gradient_counts, "gradient", rows, len(x), k=len(directions))
+        x = x.detach().requires_grad_(True)
+        grads = []
+        with torch.enable_grad():
+            logits = module(x)
+            for i, d in enumerate(directions):
+                (g,) = torch.autograd.grad(logits, x, grad_outputs=d, retain_graph=i < len(directions) - 1)
+                grads.append(g)
+        return logits.detach(), grads
+
+
+def _as_index(rows) -> np.ndarray:
+    if isinstance(rows, torch.Tensor):
+        return rows.detach().cpu().numpy().astype(np.int64)
+    return np.asarray(rows, dtype=np.int64)

@@ -1,0 +1,174 @@
+"""A run: one attack, one parameter set, a set of samples of one target.
+
+The runner prepares the samples, asks the target for their labels, calls the attack
+on batches through a query-counting view of the target, judges success through the
+target's own ``predict``, measures distances, writes the evidence and hands back the
+per-sample results. Every model call, the first and last predictions included, is
+counted.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from feint.attacks.base import Attack, Batch, random_other_classes
+from feint.engine.model import CountedModel
+from feint.engine.results import RunResult, SampleResult
+from feint.errors import BadValue
+from feint.targets.base import Target
+
+__all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
+
+Progress = Callable[[int], None]
+
+
+def resolve_labels(target: Target, labels: tuple, n: int) -> np.ndarray:
+    """Class indices for ``target_labels`` given by index or name: one for all, or one per sample."""
+    classes = list(target.output_classes)
+    out = []
+    for lab in labels:
+        if isinstance(lab, int) and 0 <= lab < len(classes):
+            out.append(lab)
+        elif isinstance(lab, str) and lab in classes:
+            out.append(classes.index(lab))
+        else:
+            raise BadValue("target_labels", f"class indices 0 to {len(classes) - 1} or names {', '.join(classes)}", lab)
+    if len(out) not in (1, n):
+        raise BadValue("target_labels", f"one label, or one per sample ({n})", ",".join(map(str, labels)))
+    return np.asarray(out * n if len(out) == 1 else out, dtype=np.int64)
+
+
+def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-sample Linf, L2 and L0 (features changed by more than 1e-6) of a batch."""
+    d = (np.asarray(x_adv, np.float64) - np.asarray(x, np.float64)).reshape(len(x), -1)
+    return {
+        "linf": np.abs(d).max(axis=1) if d.size else np.zeros(len(x)),
+        "l2": np.linalg.norm(d, axis=1),
+        "l0": (np.abs(d) > 1e-6).sum(axis=1),
+    }
+
+
+def prepare_run(target: Target, attack: Attack) -> tuple[np.ndarray, dict[str, Any]]:
+    """Check everything that can be checked before work starts; raise FeintError if not."""
+    attack.check_target(target)
+    p = attack.options.as_dict()
+    attack.check_options(p)
+    indices = np.asarray(p["sample_index"], dtype=np.int64)
+    target.check_indices(indices)
+    if p.get("targeted") and p.get("target_labels"):
+        resolve_labels(target, p["target_labels"], len(indices))
+    return indices, p
+
+
+def execute_run(
+    target: Target,
+    attack: Attack,
+    artifacts_root: Path | None = None,
+    scan_id: str | None = None,
+    progress: Progress | None = None,
+    query_log: list[dict] | None = None,
+) -> RunResult:
+    """Run ``attack`` (with its current options) on ``target``; see the module doc."""
+    indices, p = prepare_run(target, attack)
+    run_id = uuid.uuid4().hex[:8]
+    n = len(indices)
+    x = target.get_samples(indices)
+    fwd = np.zeros(n, np.int64)
+    grad = np.zeros(n, np.int64)
+    log = query_log if p["logger"] == "calls" else None
+    classes = list(target.output_classes)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+
+    def judge(batch: np.ndarray, rows: slice) -> np.ndarray:
+        fwd[rows] += 1
+        if log is not None:
+            log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
+        return np.asarray(target.predict(batch), dtype=np.float64)
+
+    bs = p["batch_size"]
+    probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
+    labels0 = probs0.argmax(1)
+    goal = None
+    if p.get("targeted"):
+        if p.get("target_labels"):
+            goal = resolve_labels(target, p["target_labels"], n)
+        else:
+            gen = torch.Generator().manual_seed(p["seed"])
+            goal = random_other_classes(torch.as_tensor(labels0), len(classes), gen).numpy()
+
+    x_adv = np.empty_like(x)
+    extras: dict[str, np.ndarray] = {}
+    for s in range(0, n, bs):
+        rows = slice(s, min(s + bs, n))
+        model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
+        gen = torch.Generator().manual_seed(p["seed"] * 1_000_003 + s)
+        batch = Batch(
+            x=torch.as_tensor(x[rows]),
+            labels=torch.as_tensor(labels0[rows]),
+            targets=None if goal is None else torch.as_tensor(goal[rows]),
+            generator=gen,
+        )
+        out = attack(model, batch)
+        x_adv[rows] = out.x_adv.detach().cpu().numpy()
+        for key, values in out.extras.items():
+            extras.setdefault(key, np.zeros(n, np.float64))[rows] = values
+        if progress:
+            progress(rows.stop - rows.start)
+    probs1 = np.concatenate([judge(x_adv[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
+    elapsed = time.perf_counter() - t0
+
+    labels1 = probs1.argmax(1)
+    success = labels1 == goal if goal is not None else labels1 != labels0
+    dist = distances(x, x_adv)
+    folder = artifacts_root / run_id if artifacts_root is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(folder / "adversarial.npz", indices=indices, x=x, x_adv=x_adv)
+    samples = []
+    true = target.y
+    for i, idx in enumerate(indices):
+        images = {}
+        if folder is not None and target.data_type == "image":
+            from feint.report.images import save_triplet
+
+            images = save_triplet(folder, int(idx), x[i], x_adv[i], target.bounds)
+        samples.append(
+            SampleResult(
+                index=int(idx),
+                initial_label=classes[labels0[i]],
+                initial_conf=float(probs0[i, labels0[i]]),
+                final_label=classes[labels1[i]],
+                final_conf=float(probs1[i, labels1[i]]),
+                success=bool(success[i]),
+                linf=float(dist["linf"][i]),
+                l2=float(dist["l2"][i]),
+                l0=int(dist["l0"][i]),
+                forward_queries=int(fwd[i]),
+                gradient_queries=int(grad[i]),
+                true_label=classes[int(true[idx])] if true is not None else None,
+                target_label=classes[goal[i]] if goal is not None else None,
+                wasserstein=float(extras["wasserstein"][i]) if "wasserstein" in extras else None,
+                images=images,
+            )
+        )
+    return RunResult(
+        run_id=run_id,
+        attack=attack.name,
+        framework=attack.framework,
+        target=target.target_name,
+        params=attack.options.shown(),
+        seed=p["seed"],
+        started_at=started,
+        elapsed_s=elapsed,
+        samples=samples,
+        scan_id=scan_id,
+        artifacts=str(folder) if folder is not None else None,
+    )

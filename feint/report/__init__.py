@@ -1,0 +1,1 @@
+"""Rendering stored results: console tables, JSON, images."""

@@ -1,0 +1,91 @@
+"""Rich tables for the terminal: runs as Counterfit showed them, scans as the paper did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from feint.attacks.base import Attack
+from feint.engine.results import RunResult, ScanResult
+from feint.report.summary import by_attack, by_label
+
+__all__ = ["print_run", "print_scan", "print_table"]
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{a}/{b} ({100 * a / b:.1f}%)" if b else "0/0"
+
+
+def print_table(console: Console, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(v) for v in r])
+    console.print(table)
+
+
+def print_run(console: Console, run: RunResult) -> None:
+    rate = run.queries / run.elapsed_s if run.elapsed_s > 0 else 0.0
+    console.print(
+        f"[bold]{run.attack}[/bold] on {run.target}  run [cyan]{run.run_id}[/cyan]"
+        + (f"  scan {run.scan_id}" if run.scan_id else "")
+    )
+    console.print(
+        f"Success {run.successes}/{run.n}   elapsed {run.elapsed_s:.2f} s "
+        f"({run.elapsed_s / max(run.n, 1):.3f} s/sample)   queries {run.queries} "
+        f"({run.forward_queries} forward, {run.gradient_queries} gradient; {rate:,.0f}/s)"
+    )
+    has_w = any(s.wasserstein is not None for s in run.samples)
+    cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)", "Linf", "L2", "L0"]
+    cols += ["Wasserstein"] if has_w else []
+    cols += ["Queries fwd/grad", "Success"]
+    table = Table(show_lines=False)
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for s in run.samples:
+        row = [str(s.index), f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})",
+               f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
+        row += [f"{s.wasserstein:.4f}"] if has_w else []
+        row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
+        table.add_row(*row)
+    console.print(table)
+    if any(s.images for s in run.samples):
+        console.print(f"Images: {run.artifacts}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True)
+    elif run.artifacts:
+        console.print(f"Adversarial inputs: {run.artifacts}/adversarial.npz", soft_wrap=True)
+
+
+def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:
+    info = scan.target_info
+    acc = info.get("held_out_accuracy")
+    console.print(
+        f"[bold]scan[/bold] [cyan]{scan.scan_id}[/cyan] of {scan.target}"
+        + (f" (held-out accuracy {100 * acc:.1f}%)" if acc is not None else "")
+        + f", {len(scan.runs)} run(s), status {scan.settings.get('status', 'done')}"
+    )
+    summary = by_attack(scan.runs)
+    table = Table(title="Summary by attack", title_justify="left")
+    for c in ["Attack", "Total Runs", "Successes (%)", "Best Score (attack_id)", "Best Parameters",
+              "Time [s] (min/avg/max)", "Queries/sample (min/avg/max)"]:
+        table.add_column(c, overflow="fold")
+    for name, a in summary.items():
+        best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
+        params = ", ".join(f"{k}={v}" for k, v in (a["best_params"] or {}).items()
+                           if k not in Attack.RUN_PARAMS and v != "-") or "-"
+        t, q = a["time_s"], a["queries"]
+        table.add_row(name, str(a["total_runs"]), _pct(a["successes"], a["samples"]), best, params,
+                      f"{t['min']:.2f}/{t['avg']:.2f}/{t['max']:.2f}", f"{q['min']:.0f}/{q['avg']:.1f}/{q['max']:.0f}")
+    console.print(table)
+    if labels:
+        per = by_label(scan)
+        names = list(summary)
+        table = Table(title="Successes by input label", title_justify="left")
+        table.add_column("Label")
+        for n in names:
+            table.add_column(n)
+        for label, row in per.items():
+            table.add_row(label, *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names])
+        console.print(table)

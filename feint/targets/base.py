@@ -1,0 +1,118 @@
+"""The Target: a model under assessment plus its samples, in Counterfit's vocabulary.
+
+Samples are float32 arrays of shape ``(N, *input_shape)``; images are channels first
+(``C, H, W``) with values inside ``bounds``. Every target answers ``predict`` with class
+probabilities. An open-box target also returns a ``torch.nn.Module`` from
+:meth:`Target.torch_module` that maps a batch to logits, through which attacks take
+gradients; a closed-box target returns ``None`` there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from feint.errors import FeintError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["Target", "DATA_TYPES", "GRADIENTS", "PREDICT"]
+
+DATA_TYPES = ("image", "tabular", "text")
+PREDICT = "predict"
+GRADIENTS = "gradients"
+
+
+class Target:
+    """Base of every target. Subclasses set the class attributes and implement ``load``
+    and either ``torch_module`` (open-box) or ``predict`` (closed-box)."""
+
+    target_name: ClassVar[str] = ""
+    data_type: ClassVar[str] = "image"
+    input_shape: ClassVar[tuple[int, ...]] = ()
+    output_classes: ClassVar[Sequence[str]] = ()
+    bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    description: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
+        self.y: np.ndarray | None = None  # true labels of the samples, where known
+        self.info: dict[str, Any] = {}  # facts worth reporting: accuracy, data source
+        self._loaded = False
+
+    # -- lifecycle -------------------------------------------------------------
+    def load(self) -> None:
+        """Load (or train on first use) the model and the samples into ``self.X``."""
+        raise NotImplementedError
+
+    def ensure_loaded(self) -> "Target":
+        if not self._loaded:
+            self.load()
+            self._loaded = True
+        return self
+
+    # -- capabilities ------------------------------------------------------------
+    def torch_module(self) -> "torch.nn.Module | None":
+        """A module mapping a float32 batch ``(N, *input_shape)`` to logits, or ``None``."""
+        return None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """``predict`` always; ``gradients`` when the class provides a torch module.
+
+        Known without loading the model, so listing targets stays instant."""
+        caps = {PREDICT}
+        if type(self).torch_module is not Target.torch_module:
+            caps.add(GRADIENTS)
+        return frozenset(caps)
+
+    @property
+    def open_box(self) -> bool:
+        return GRADIENTS in self.capabilities
+
+    # -- prediction ----------------------------------------------------------------
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for a batch of samples."""
+        module = self.torch_module()
+        if module is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement predict")
+        import torch
+
+        with torch.no_grad():
+            logits = module(torch.as_tensor(np.asarray(x, np.float32)))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def outputs_to_labels(self, output: np.ndarray) -> list[str]:
+        """Class names for a batch of probability vectors."""
+        return [self.output_classes[i] for i in np.argmax(output, axis=1)]
+
+    # -- samples -------------------------------------------------------------------
+    def get_samples(self, index: int | Sequence[int]) -> np.ndarray:
+        """The samples at ``index`` (an int or a sequence of ints), as float32."""
+        idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        self.check_indices(idx)
+        return np.asarray(self.X[idx], dtype=np.float32)
+
+    def check_indices(self, idx: Sequence[int] | np.ndarray) -> None:
+        n = len(self.X)
+        bad = [int(i) for i in idx if not 0 <= int(i) < n]
+        if bad:
+            raise FeintError(
+                f"sample index {bad[0]} is outside the {self.target_name} sample set; "
+                f"accepted: 0 to {n - 1}"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """What a report says about this target."""
+        return {
+            "name": self.target_name,
+            "data_type": self.data_type,
+            "input_shape": list(self.input_shape),
+            "classes": list(self.output_classes),
+            "bounds": list(self.bounds),
+            "access": "open-box" if self.open_box else "closed-box",
+            "samples": int(len(self.X)),
+            **self.info,
+        }

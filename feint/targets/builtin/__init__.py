@@ -1,0 +1,1 @@
+"""feint's built-in targets."""

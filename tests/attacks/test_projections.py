@@ -1,0 +1,51 @@
+"""Properties of the projections and solvers the attacks rely on."""
+
+import math
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feint.attacks.native.pgd import flat_norm, lp_project
+from feint.attacks.native.wasserstein import projected_sinkhorn, window_cost, wright_omega
+
+arrays = st.lists(st.floats(-3, 3, allow_nan=False), min_size=12, max_size=12)
+
+
+@given(arrays, arrays, st.floats(1e-3, 2.0), st.sampled_from(["inf", "2"]))
+def test_lp_projection_lands_in_ball_and_is_idempotent(a, b, eps, norm):
+    x = torch.tensor(a, dtype=torch.float64).view(2, 6)
+    y = torch.tensor(b, dtype=torch.float64).view(2, 6)
+    p = lp_project(x, y, eps, norm)
+    assert (flat_norm(p - x, norm) <= eps * (1 + 1e-9) + 1e-12).all()
+    assert torch.allclose(lp_project(x, p, eps, norm), p)
+    inside = flat_norm(y - x, norm) <= eps
+    assert torch.allclose(p[inside], y[inside])  # points inside the ball do not move
+
+
+@given(st.floats(-700, 1e6))
+def test_wright_omega_solves_u_plus_log_u(y):
+    u = wright_omega(torch.tensor([y], dtype=torch.float64))
+    assert u.item() > 0 and math.isfinite(u.item())
+    if y > -600:
+        assert abs(u.item() + math.log(u.item()) - y) <= 1e-9 * max(1.0, abs(y))
+
+
+def test_window_cost_is_distance_to_the_power_p():
+    c = window_cost(3, 2.0).view(3, 3)
+    assert c[1, 1] == 0 and c[0, 1] == 1 and c[0, 0] == 2
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 1000), st.floats(0.05, 1.0))
+def test_projected_sinkhorn_stays_in_ball_without_nan_at_high_regularization(seed, eps):
+    g = np.random.default_rng(seed)
+    x = torch.tensor(g.random((2, 1, 8, 8)) * (g.random((2, 1, 8, 8)) > 0.6), dtype=torch.float64)
+    x = x + 1e-3
+    mass = x.reshape(2, -1).sum(1).view(-1, 1, 1, 1)
+    w = (x + torch.tensor(g.normal(0, 0.3, x.shape))).clamp_min(0)
+    z, cost, _ = projected_sinkhorn(x / mass, w / mass, torch.full((2,), eps, dtype=torch.float64),
+                                    3000.0, 5, 2.0, 3000)
+    assert torch.isfinite(z).all() and (z >= 0).all()
+    assert (cost <= eps * 1.001).all()

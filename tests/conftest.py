@@ -1,0 +1,35 @@
+"""Test set-up: one FEINT_HOME for the session, so the digits model trains once.
+
+Set FEINT_TEST_HOME to reuse a folder (and its trained model) across sessions."""
+
+import os
+import tempfile
+
+os.environ["FEINT_HOME"] = os.environ.get("FEINT_TEST_HOME") or tempfile.mkdtemp(prefix="feint-test-")
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits_keras():
+    from feint.targets import get_target
+
+    return get_target("digits_keras")
+
+
+@pytest.fixture(scope="session")
+def digits_blackbox():
+    from feint.targets import get_target
+
+    return get_target("digits_blackbox")
+
+
+@pytest.fixture()
+def fresh_home(tmp_path, monkeypatch, digits_keras):
+    """A FEINT_HOME of its own (an empty store), sharing the session's trained model."""
+    shared = os.environ["FEINT_HOME"]
+    (tmp_path / "models").symlink_to(os.path.join(shared, "models"), target_is_directory=True)
+    (tmp_path / "data").symlink_to(os.path.join(shared, "data"), target_is_directory=True)
+    monkeypatch.setenv("FEINT_HOME", str(tmp_path))
+    return tmp_path
