@@ -49,3 +49,25 @@ def test_projected_sinkhorn_stays_in_ball_without_nan_at_high_regularization(see
                                     3000.0, 5, 2.0, 3000)
     assert torch.isfinite(z).all() and (z >= 0).all()
     assert (cost <= eps * 1.001).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(2, 300), st.booleans())
+def test_jsma_pair_search_is_exact(seed, n, increase):
+    """The pruned pair search finds a pair as salient as scoring all n*n pairs does."""
+    from feint.attacks.native.jsma import best_pairs
+
+    g = torch.Generator().manual_seed(seed)
+    alpha, beta = torch.randn(4, n, generator=g), torch.randn(4, n, generator=g)
+    allowed = torch.rand(4, n, generator=g) > 0.3
+    pq = best_pairs(alpha, beta, allowed, increase)
+    s = 1.0 if increase else -1.0
+    a, b = alpha * s, beta * s
+    A, B = a[:, :, None] + a[:, None, :], b[:, :, None] + b[:, None, :]
+    ok = (A > 0) & (B < 0) & allowed[:, :, None] & allowed[:, None, :] & ~torch.eye(n, dtype=torch.bool)
+    brute = torch.where(ok, -A * B, torch.zeros_like(A)).flatten(1).amax(1)
+    rows = torch.arange(4)
+    p, q = pq[:, 0], pq[:, 1]
+    got = torch.where(ok[rows, p, q], -A[rows, p, q] * B[rows, p, q], torch.zeros(4))
+    assert torch.allclose(got, brute)
+    assert (ok.flatten(1).any(1) <= (p != q)).all()

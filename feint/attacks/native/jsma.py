@@ -4,9 +4,9 @@ Each step takes, for every sample still active, the gradient of the target class
 logit (alpha) and of the sum of the others (beta), and picks the pair of features
 (p, q) maximising ``(alpha_p + alpha_q) * |beta_p + beta_q|`` among pairs whose
 alpha-sum raises the target and whose beta-sum lowers the rest; both features move by
-``theta``. The pair search runs for the whole batch at once. Inputs with more than
-``MAX_CANDIDATES`` features search pairs among the ``MAX_CANDIDATES`` most salient
-single features, so memory stays bounded (an exact search on MNIST's 784).
+``theta``. The pair search runs for the whole batch at once and is exact without
+scoring every pair (see :func:`best_pairs`); its memory is bounded by
+``MAX_CANDIDATES`` candidate features per sample, whatever the input size.
 """
 
 from __future__ import annotations
@@ -33,38 +33,61 @@ def best_pairs(alpha: torch.Tensor, beta: torch.Tensor, allowed: torch.Tensor, i
     ``allowed``: ``(N, n)`` features that may still move. Returns ``(N, 2)`` indices.
     Where no pair meets the saliency conditions, falls back to the two allowed
     features that move the target logit most.
+
+    The search is exact but never scores all ``n * n`` pairs: a pair's saliency
+    ``(a_p + a_q) * -(b_p + b_q)`` is at most ``u_p = (a_p + max a) * (max -b - b_p)``,
+    so the pairs among the ``k`` features of highest bound ``u`` are searched, and ``k``
+    doubles for the rows where a feature outside them could still do better. Rows with
+    more than ``MAX_CANDIDATES`` contenders keep the best pair among those.
     """
     n_rows, n = alpha.shape
     sgn = 1.0 if increase else -1.0
     a, b = alpha * sgn, beta * sgn  # decreasing features: the same search on negated gradients
     neg = torch.finfo(a.dtype).min
-    if n > MAX_CANDIDATES:
-        single = torch.where(allowed, a - b, torch.full_like(a, neg))
-        cand = single.topk(MAX_CANDIDATES, dim=1).indices
-    else:
-        cand = torch.arange(n).expand(n_rows, n)
-    k = cand.shape[1]
-    ca, cb, cm = a.gather(1, cand), b.gather(1, cand), allowed.gather(1, cand)
+    a_max = torch.where(allowed, a, torch.full_like(a, neg)).amax(1, keepdim=True)
+    nb_max = torch.where(allowed, -b, torch.full_like(b, neg)).amax(1, keepdim=True)
+    fa, fb = a + a_max, nb_max - b
+    bound = torch.where(allowed & (fa > 0) & (fb > 0), fa * fb, torch.full_like(a, -1.0))
     out = torch.empty((n_rows, 2), dtype=torch.long)
+    best_score = torch.full((n_rows,), neg, dtype=a.dtype)
+    todo = torch.arange(n_rows)
+    k = min(n, 32)
+    while len(todo):
+        k = min(k, n)
+        top, cand = bound[todo].topk(min(k + 1, n), dim=1)
+        cand = cand[:, :k]
+        score, pq = _search(a[todo].gather(1, cand), b[todo].gather(1, cand), allowed[todo].gather(1, cand), neg)
+        # exact when no feature outside the candidates can beat the best pair found
+        nxt = top[:, k] if k < n else torch.full_like(score, -1.0)
+        done = (nxt <= score) | (k >= min(n, MAX_CANDIDATES)) | (nxt < 0)
+        out[todo[done]] = cand[done].gather(1, pq[done])
+        best_score[todo[done]] = score[done]
+        todo = todo[~done]
+        k *= 2
+    if (none := best_score <= neg).any():  # fallback: the two allowed features raising the target most
+        top = torch.where(allowed[none], a[none], torch.full_like(a[none], neg)).topk(min(2, n), dim=1).indices
+        out[none] = top[:, [0, -1]]
+    return out
+
+
+def _search(a: torch.Tensor, b: torch.Tensor, m: torch.Tensor, neg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best pair among candidate features (``(N, k)`` each): its score (``neg`` when
+    none is valid) and its positions ``(N, 2)``."""
+    n_rows, k = a.shape
+    best_score = torch.empty(n_rows, dtype=a.dtype)
+    pq = torch.empty((n_rows, 2), dtype=torch.long)
     eye = torch.eye(k, dtype=torch.bool)
     chunk = max(1, PAIR_ELEMENTS // (k * k))
     for s in range(0, n_rows, chunk):
-        sa, sb, sm = ca[s : s + chunk], cb[s : s + chunk], cm[s : s + chunk]
+        sa, sb, sm = a[s : s + chunk], b[s : s + chunk], m[s : s + chunk]
         A = sa[:, :, None] + sa[:, None, :]
         B = sb[:, :, None] + sb[:, None, :]
         ok = (A > 0) & (B < 0) & sm[:, :, None] & sm[:, None, :] & ~eye
         score = torch.where(ok, -A * B, torch.full_like(A, neg)).flatten(1)
-        best = score.argmax(dim=1)
-        found = score.gather(1, best[:, None]).squeeze(1) > neg
-        p, q = best // k, best % k
-        if not found.all():  # fallback: the two allowed features that raise the target most
-            top = torch.where(sm, sa, torch.full_like(sa, neg)).topk(min(2, k), dim=1).indices
-            p = torch.where(found, p, top[:, 0])
-            q = torch.where(found, q, top[:, -1])
-        rows = torch.arange(s, s + len(sa))
-        out[rows, 0] = cand[rows, p]
-        out[rows, 1] = cand[rows, q]
-    return out
+        value, best = score.max(dim=1)
+        best_score[s : s + chunk] = value
+        pq[s : s + chunk, 0], pq[s : s + chunk, 1] = best // k, best % k
+    return best_score, pq
 
 
 class JSMA(Attack):

@@ -5,9 +5,12 @@ move only within a ``kernel_size`` window, a move by offset ``d`` costing ``|d|_
 Each step goes up the loss (a signed, L2 or Wasserstein-ball step of ``eps_step``),
 then is projected back onto the Wasserstein ball of radius ``eps`` around the
 original; every ``eps_iter`` steps the radius of samples not yet turned grows by
-``eps_factor``. Both Sinkhorn solvers work in the log domain with an exact
-Lambert-W step, so a regularization of 3000 gives no overflow or NaN; they stop at
-``SINKHORN_TOL`` instead of always running their full iteration budgets.
+``eps_factor``. Both Sinkhorn solvers work in the log domain, so a regularization of
+3000 gives no overflow or NaN, and stop at ``SINKHORN_TOL`` instead of always running
+their full iteration budgets. The projection takes exact Lambert-W steps for its column
+potential and over-relaxes both potentials (falling back to plain steps for an image
+whose error grows); the step's conjugate problem reduces to a one-dimensional root
+search per image, solved by safeguarded Newton steps.
 
 Transport is local, so the plan is never a (pixels x pixels) matrix: every quantity is
 a ``kernel_size**2`` neighbourhood sum, done with ``unfold``.
@@ -29,6 +32,7 @@ from feint.errors import BadValue
 __all__ = ["Wasserstein", "projected_sinkhorn", "conjugate_sinkhorn", "window_cost", "wright_omega"]
 
 SINKHORN_TOL = 1e-4  # converged: marginal error and cost-constraint error below this (mass units)
+OVER_RELAXATION = 1.6  # the projection's potentials move this far past each exact block update
 DTYPE = torch.float64
 
 
@@ -56,12 +60,23 @@ class _Window:
     def __init__(self, h: int, w: int, kernel_size: int, p: float):
         self.h, self.w, self.k = h, w, kernel_size
         self.cost = window_cost(kernel_size, p)[None, :, None]  # (1, K2, 1)
+        self.powers = torch.stack([self.cost.flatten(), self.cost.flatten() ** 2])  # (2, K2)
 
     def neigh(self, v: torch.Tensor, fill: float) -> torch.Tensor:
         """``(B, H*W)`` -> ``(B, K2, H*W)``: each position's values at every window offset."""
         r = self.k // 2
         planes = F.pad(v.view(-1, 1, self.h, self.w), (r, r, r, r), value=fill)
         return F.unfold(planes, self.k)
+
+    def gibbs(self, nv: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For neighbourhood values ``nv`` ``(B, K2, HW)``: ``log sum_o exp(nv[o] - t C_o)``
+        and the first two moments of ``C`` under the normalised weights, per position."""
+        r = nv - t[:, None, None] * self.cost
+        top = r.amax(1, keepdim=True)  # finite: the window's centre never lies in the padding
+        e = torch.exp(r - top)
+        total = e.sum(1)
+        moments = torch.einsum("ok,bkl->bol", self.powers, e) / total[:, None]
+        return top.squeeze(1) + torch.log(total), moments[:, 0], moments[:, 1]
 
     def lse(self, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``log sum_o exp(v[i+o] - t C_o)`` for every position ``i``."""
@@ -70,12 +85,11 @@ class _Window:
 
 def _sinkhorn(
     x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, lam: float, win: _Window,
-    channels: int, max_iter: int, conjugate: bool, state: dict | None = None,
+    channels: int, max_iter: int, state: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Shared block-coordinate ascent on the entropic dual (variables a, b, t).
+    """Block-coordinate ascent on the projection's entropic dual (variables a, b, t).
 
-    ``x``: source mass ``(B, HW)``; ``w``: the point to project (or, with ``conjugate``,
-    the gradient to follow); ``eps``: the ball radius per image ``(N,)``. Returns the
+    ``x``: source mass ``(B, HW)``; ``w``: the point to project; ``eps``: the ball radius per image ``(N,)``. Returns the
     transported mass ``z``, the plan's transport cost per image, and the dual variables
     (``state``) from which a call on a nearby problem can start warm.
     """
@@ -83,12 +97,14 @@ def _sinkhorn(
     log_x = torch.log(x)
     state = state or {}
     t = state.get("t", torch.ones(n_img, dtype=DTYPE))
-    b = lam * w if conjugate else state.get("b", torch.zeros_like(w))
+    b = state.get("b", torch.zeros_like(w))
     a = None
     iters = 0
     z = x
     cost = torch.zeros(n_img, dtype=DTYPE)
     cost_ok = torch.zeros(n_img, dtype=torch.bool)
+    omega = torch.full((n_img,), OVER_RELAXATION, dtype=DTYPE)
+    last_err = torch.full((n_img,), math.inf, dtype=DTYPE)
 
     def per_image(v: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (N,)
         return v.reshape(n_img, -1).sum(1)
@@ -96,29 +112,31 @@ def _sinkhorn(
     for it in range(max_iter):
         iters = it
         tp = t.repeat_interleave(channels)
-        # R[i, o]: log-weight of sending mass from position i to its neighbour i+o.
-        r = win.neigh(b, -math.inf) - tp[:, None, None] * win.cost
-        lse_b = torch.logsumexp(r, dim=1)
-        if a is not None and it % 2 == 0:
+        # Row i of the plan sends x_i to its neighbours i+o with weights softmax(b[i+o] - t C_o):
+        # the log normaliser, and the mean and second moment of the cost under them.
+        lse_b, m1, m2 = win.gibbs(win.neigh(b, -math.inf), tp)
+        balanced = log_x + 1 - lse_b  # the row potential with which rows sum to x
+        if a is None:
+            a = balanced
+        else:
             # How far the last plan's rows are from sending out exactly x.
             row_err = per_image((torch.exp(a + lse_b - 1) - x).abs())
             if bool((cost_ok & (row_err <= SINKHORN_TOL)).all()):
                 break
-        a = log_x + 1 - lse_b  # rows of the plan sum to x
+            omega = torch.where(row_err > last_err, 1.0, omega)  # safeguard: plain steps where it stalls
+            last_err = row_err
+            om = omega.repeat_interleave(channels)[:, None]
+            a = torch.where(torch.isfinite(balanced), a + om * (balanced - a), balanced)
         # With rows balanced, the plan's row i is x_i * softmax(R[i]): its cost, and its
         # second moment as the curvature of a conservative Newton step on t (the exact
         # curvature, a variance, overshoots while a and b are still moving).
-        share = torch.softmax(r, dim=1)
-        cost = per_image(x * (share * win.cost).sum(1))
-        m2 = (share * win.cost**2).sum(1)
+        cost = per_image(x * m1)
         curv = per_image(x * m2)
         log_s = win.lse(a, tp) - 1
-        if conjugate:  # b stays lam * gradient; the plan's columns are the new image
-            z = torch.exp(b + log_s)
-        else:  # columns solve b/lam + exp(b) S = w: a Lambert-W step, exact and stable
-            u = wright_omega(math.log(lam) + log_s + lam * w)
-            b = lam * w - u
-            z = u / lam
+        # columns solve b/lam + exp(b) S = w: a Lambert-W step, exact and stable
+        u = wright_omega(math.log(lam) + log_s + lam * w)
+        b = b + om * (lam * w - u - b) if it else lam * w - u
+        z = u / lam
         gap = cost - eps
         t_new = torch.where(curv > 0, (t + gap / curv.clamp_min(1e-300)).clamp_min(0.0), t)
         cost_ok = (gap.abs() <= SINKHORN_TOL * eps.clamp_min(1e-12)) | ((t_new == 0) & (gap <= 0))
@@ -137,7 +155,7 @@ def projected_sinkhorn(
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
     z, cost, state = _sinkhorn(
-        x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, False, state)
+        x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
     return z.reshape(x.shape), cost, state
 
 
@@ -146,12 +164,42 @@ def conjugate_sinkhorn(
     max_iter: int, state: dict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The point of the Wasserstein ball of radius ``eps`` around ``x`` that goes
-    furthest along ``grad`` (entropy-regularised); and the solver's state."""
+    furthest along ``grad`` (entropy-regularised); and the solver's state.
+
+    With the column potential fixed at ``lam * grad``, the row potential has a closed
+    form for every ``t``, and the plan's cost falls as ``t`` grows (its derivative is
+    minus the cost's variance under the plan): the dual is a one-dimensional root
+    search per image, done by Newton steps on the exact derivative, kept inside a
+    bracket by bisection."""
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
-    z, _, state = _sinkhorn(
-        x.reshape(n * c, -1), grad.reshape(n * c, -1), eps, lam, win, c, max_iter, True, state)
-    return z.reshape(x.shape), state
+    xs = x.reshape(n * c, -1)
+    b = lam * grad.reshape(n * c, -1)
+    nb = win.neigh(b, -math.inf)  # (B, K2, HW), fixed for the whole search
+    t = (state or {}).get("t", torch.ones(n, dtype=DTYPE)).clone()
+    lo, hi = torch.zeros_like(t), torch.full_like(t, math.inf)
+    iters = 0
+
+    def per_image(v: torch.Tensor) -> torch.Tensor:
+        return v.reshape(n, -1).sum(1)
+
+    for iters in range(max_iter):
+        _, m1, m2 = win.gibbs(nb, t.repeat_interleave(c))
+        gap = per_image(xs * m1) - eps
+        var = per_image(xs * (m2 - m1**2).clamp_min(0.0))
+        done = (gap.abs() <= SINKHORN_TOL * eps) | ((t == 0) & (gap <= 0))
+        if bool(done.all()):
+            break
+        lo = torch.where(gap > 0, t, lo)
+        hi = torch.where(gap <= 0, t, hi)
+        newton = t + gap / var.clamp_min(1e-300)
+        inside = (var > 0) & (newton > lo) & (newton < hi)
+        fallback = torch.where(torch.isinf(hi), 2 * t + 1, (lo + hi) / 2)
+        t = torch.where(done, t, torch.where(inside, newton, fallback))
+    r = nb - t.repeat_interleave(c)[:, None, None] * win.cost
+    a = torch.log(xs) + 1 - torch.logsumexp(r, dim=1)
+    z = torch.exp(b + win.lse(a, t.repeat_interleave(c)) - 1)
+    return z.reshape(x.shape), {"t": t, "iters": iters}
 
 
 class Wasserstein(Attack):
