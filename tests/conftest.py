@@ -10,6 +10,16 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import pytest  # noqa: E402
 
+# ART configures logging when first imported (logging.config.dictConfig), which closes every
+# handler registered before it, absl's among them (Keras imports absl). absl's handler keeps
+# the sys.stderr it saw when imported, which under pytest is a capture stream, so that close
+# would pull pytest's captured output from under a later test. Importing ART before anything
+# else leaves it nothing to close.
+try:
+    import art  # noqa: E402, F401
+except ImportError:  # pragma: no cover - ART is a dependency; tolerate an install without it
+    pass
+
 
 @pytest.fixture(scope="session")
 def digits_keras():

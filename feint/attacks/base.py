@@ -5,7 +5,9 @@ parameters as class attributes of :mod:`feint.attacks.params` types, and impleme
 one batched method, :meth:`Attack.generate`. The base owns everything common: it
 collects the parameters, refuses an incompatible target before anything runs, and
 after ``generate`` projects onto the attack's budget and clips to the target's bounds,
-so every output is inside both whatever the attack did.
+so every output is inside both whatever the attack did. Extraction and inference attacks
+override how a result is judged (:meth:`Attack.succeeded`, :meth:`Attack.run_metrics`)
+and what evidence is kept (:meth:`Attack.save_evidence`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class Batch:
 class AttackOutput:
     x_adv: torch.Tensor
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # per-sample measures
+    # The attack's own final class probabilities for the batch, where the result is not
+    # judged by the target (an extraction attack's stolen model); None: the runner asks
+    # the target about ``x_adv``.
+    final_probs: np.ndarray | None = None
 
 
 class Attack:
@@ -84,6 +90,9 @@ class Attack:
     )
     batch_size = Int(100, "samples attacked together", low=1, high=100_000)
     RUN_PARAMS: ClassVar[tuple[str, ...]] = ("sample_index", "seed", "logger", "batch_size")
+    # True: generate sees every sample of a run in one batch (an extraction attack steals
+    # one model per run and measures it on all the samples).
+    whole_run: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -136,6 +145,25 @@ class Attack:
 
     def is_targeted(self) -> bool:
         return bool(self.options.current.get("targeted", False))
+
+    # -- judging and evidence, by family ----------------------------------------------------
+    def succeeded(self, initial: np.ndarray, final: np.ndarray, goal: np.ndarray | None,
+                  extras: dict[str, np.ndarray]) -> np.ndarray:
+        """Per sample, whether the attack reached its aim, from the labels before and after.
+        Evasion: the label changed (or, targeted, became the goal)."""
+        return final == goal if goal is not None else final != initial
+
+    def run_metrics(self, success: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, float]:
+        """Run-level measures in the family's own terms (none for evasion)."""
+        return {}
+
+    def save_evidence(self, folder, index: int, x: np.ndarray, x_out: np.ndarray, bounds: tuple[float, float],
+                      initial_label: str, final_label: str) -> dict[str, str]:
+        """PNGs of one image sample; returns kind -> path. Evasion: original, adversarial
+        and amplified perturbation."""
+        from feint.report.images import save_triplet
+
+        return save_triplet(folder, index, x, x_out, bounds)
 
     # -- the work ----------------------------------------------------------------------
     def generate(self, model: "CountedModel", batch: Batch, p: dict[str, Any]) -> AttackOutput:

@@ -1,7 +1,10 @@
 """The attack catalog: every attack of every framework, by name.
 
 A framework is a module that exposes ``ATTACKS``, a sequence of Attack classes; its
-attacks are reachable by their names. Frameworks load on first use.
+attacks are reachable by their names. Frameworks load on first use. Native attacks have
+plain names (``pgd``); every other framework's names carry its prefix (``art.pgd``), so
+a plain name never loads another framework, and a plain name that only another
+framework has (``boundary``) resolves to that framework's attack.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ __all__ = ["FRAMEWORKS", "attacks", "get_attack", "frameworks"]
 
 FRAMEWORKS: dict[str, tuple[str, str]] = {
     "native": ("feint.attacks.native", "feint's own batched torch implementations"),
+    "art": ("feint.attacks.art", "IBM's Adversarial Robustness Toolbox, through feint's adapter"),
 }
 
 _cache: dict[str, dict[str, type[Attack]]] = {}
@@ -38,10 +42,17 @@ def attacks(framework: str | None = None) -> dict[str, type[Attack]]:
 
 
 def get_attack(name: str) -> type[Attack]:
+    """The attack class named ``name``: ``pgd`` (native) or ``art.pgd``; a plain name
+    that no native attack has finds the one framework attack of that name."""
+    prefix = name.split(".", 1)[0] if "." in name else "native"
+    if prefix in FRAMEWORKS and name in _framework(prefix):
+        return _framework(prefix)[name]
     catalog = attacks()
-    if name not in catalog:
-        raise UnknownName("attack", name, sorted(catalog))
-    return catalog[name]
+    if "." not in name:
+        found = [cls for n, cls in catalog.items() if n.split(".", 1)[-1] == name and "." in n]
+        if len(found) == 1:
+            return found[0]
+    raise UnknownName("attack", name, sorted(catalog))
 
 
 def frameworks() -> dict[str, dict[str, object]]:

@@ -20,10 +20,13 @@ EPILOG = """examples:
   feint list attacks
   feint run digits_keras pgd -i 0:10 --set eps=0.2
   feint scan digits_keras -a pgd jsma wasserstein -i 0:20
+  feint scan digits_keras -a pgd -i 0:20 --sweep eps=0.05,0.1,0.2,0.3 --report scan.html
+  feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
   feint show SCAN_OR_RUN_ID --json
+  feint report SCAN_OR_RUN_ID -o report.html
 
 Data (trained models, the store, artifacts) lives in $FEINT_HOME, default the per-user
-data folder. Exit codes: 0 done, 2 bad input, 130 interrupted."""
+data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,19 +55,49 @@ def build_parser() -> argparse.ArgumentParser:
     _run_args(run, per_attack=False)
 
     scan = sub.add_parser("scan", help="run several attacks on a target and summarise them",
-                          description="Run each chosen attack once on the samples and print the summary "
-                                      "by attack (and by label). Without -a, every attack compatible with "
-                                      "the target runs.")
+                          description="Run each chosen attack once on the samples (or once per value of a\n"
+                                      "--sweep) and print the summary by attack (and by label). Without -a,\n"
+                                      "every attack compatible with the target runs. Exit code 1 when a\n"
+                                      "--fail-on condition holds.",
+                          epilog=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     scan.add_argument("target")
     scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(scan, per_attack=True)
     scan.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    scan.add_argument("--sweep", action="append", default=[], metavar="[ATTACK.]NAME=V1,V2,...",
+                      help="run the attacks that have the numeric parameter NAME once per value and report "
+                           "success against it (a robustness curve); repeatable for other attacks")
+    scan.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                      help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
+                           "(repeatable; grammar below)")
+    scan.add_argument("--report", action="append", default=[], metavar="FILE",
+                      help="write a report of the stored scan when it ends; the format comes from the "
+                           "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)")
 
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
     show.add_argument("--json", action="store_true", help="print one JSON document")
+
+    report = sub.add_parser("report", help="write a report of a stored scan or run: html, json, jsonl, junit, markdown",
+                            description="Render a report of a stored scan or run, from the store alone.\n"
+                                        "Exit code 1 when a --fail-on condition given here holds.",
+                            epilog=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("id", help="a scan id or a run id")
+    report.add_argument("-f", "--format", choices=["html", "json", "jsonl", "junit", "markdown"],
+                        help="default: from the extension of -o, or markdown on stdout")
+    report.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    report.add_argument("--fail-on", action="append", default=None, metavar="EXPR",
+                        help="gates to check instead of those the scan was started with (repeatable)")
+    report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
     return p
+
+
+GATE_HELP = """--fail-on EXPR: metrics of an attack compared with numbers, joined by and/or/not and
+parentheses, e.g.  success_rate > 0.2   pgd.success_rate > 50%   successes >= 3 and queries.avg < 500
+metrics: total_runs samples successes success_rate best_score, and with .min/.avg/.max:
+time_s queries forward_queries gradient_queries linf l2 l0 (distances of the turned samples).
+A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
 
 
 def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
@@ -158,6 +191,9 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps({args.what: rows}, indent=2))
         return 0
+    if args.what == "attacks":
+        _print_attacks(rows)
+        return 0
     from feint.report.console import print_table
 
     def cell(v):
@@ -167,6 +203,30 @@ def cmd_list(args) -> int:
     print_table(_console(), args.what.capitalize(), [c.replace("_", " ") for c in cols],
                 [[cell(r[c]) for c in cols] for r in rows])
     return 0
+
+
+def _print_attacks(rows: list[dict[str, Any]]) -> None:
+    """The attack list as one compact table: names whole, the summary cut to its title
+    (``feint info`` has the rest) and left out on a narrow terminal."""
+    from rich import box
+    from rich.table import Table
+
+    console = _console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # piped: never cut a name
+    table = Table(title=f"Attacks ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD)
+    cols = ["name", "framework", "family", "access", "data types"]
+    for c in cols:
+        table.add_column(c, no_wrap=True)
+    wide = console.width >= 100
+    if wide:
+        table.add_column("summary", overflow="fold")
+    for r in rows:
+        cells = [r["name"], r["framework"], r["family"], r["access"], ",".join(r["data_types"])]
+        if wide:
+            cells.append(r["summary"].split(": ", 1)[0].rstrip("."))
+        table.add_row(*cells)
+    console.print(table)
 
 
 def cmd_info(args) -> int:
@@ -221,75 +281,118 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
+    from feint.errors import FeintError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        name = name.strip()
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not name or not parts:
+            raise FeintError(f"--sweep expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
+        if name in out:
+            raise FeintError(f"--sweep {name} is given twice; give all its values at once")
+        out[name] = parts
+    return out
+
+
+def _write_reports(subject, reports, to_stderr: bool) -> None:
+    from feint.report.formats import write
+
+    for path, fmt in reports:
+        written = write(subject, path, fmt)
+        line = f"{fmt} report: {written}"
+        if to_stderr:
+            sys.stderr.write(line + "\n")
+        else:
+            _console().print(line, soft_wrap=True, highlight=False)
+
+
+def _gate_exit(gates: list[dict[str, Any]]) -> int:
+    failed = [g for g in gates if g["failed"]]
+    for g in failed:
+        sys.stderr.write(f"feint: gate failed: {g['expr']} ({', '.join(g['attacks'])})\n")
+    return 1 if failed else 0
+
+
 def cmd_scan(args) -> int:
+    from feint.engine.gate import parse_gate
     from feint.engine.scan import execute_scan, plan_scan
-    from feint.report.console import print_run, print_scan
-    from feint.report.jsonout import scan_document
+    from feint.report.formats import Subject, format_for
+    from feint.report.jsonout import dumps, gate_results, scan_document
     from feint.store.db import Store
     from feint.targets import get_target
 
+    # Every check that needs no model first: a bad gate, report name or sweep costs nothing.
+    gates = [parse_gate(expr) for expr in args.fail_on]
+    reports = [(path, format_for(path)) for path in args.report]
+    sweep = _split_sweep(args.sweep)
     target = get_target(args.target, load=False)
     per_attack: dict[str, dict[str, str]] = {}
-    everyone: list[tuple[str, str]] = []
+    everyone: dict[str, str] = {}
     for name, value in _split_set(args.set):
         if "." in name:
-            attack, param = name.split(".", 1)
+            attack, param = name.rsplit(".", 1)  # art.pgd.max_iter: attack art.pgd
             per_attack.setdefault(attack, {})[param] = value
         else:
-            everyone.append((name, value))
+            everyone[name] = value
     if args.attacks:  # refuse incompatible attacks before loading (or training) the target
         from feint.attacks.catalog import get_attack
 
         for name in args.attacks:
             get_attack(name).check_target(target)
     target = get_target(args.target)
-    plan = plan_scan(target, args.attacks, per_attack, _common(args))
-    for name, value in everyone:
-        holders = [a for a in plan if name.replace("-", "_").lstrip("-") in a.options.specs]
-        if not holders:
-            from feint.errors import FeintError
-
-            raise FeintError(f"no attack of this scan has a parameter {name!r}; use ATTACK.NAME=VALUE")
-        for a in holders:
-            a.options.set(name, value)
-    if everyone:
-        from feint.engine.run import prepare_run
-
-        for a in plan:
-            prepare_run(target, a)
+    plan = plan_scan(target, args.attacks, per_attack, {**_common(args), **everyone}, sweep)
+    names = list(dict.fromkeys(a.name for a in plan))
+    for gate in gates:
+        gate.check_attacks(names)
     store = Store()
     total = sum(len(a.options["sample_index"]) for a in plan)
-    settings = {"attacks": [a.name for a in plan], "params": {a.name: a.options.shown() for a in plan}}
+    first: dict[str, dict[str, str]] = {}
+    for a in plan:
+        first.setdefault(a.name, a.options.shown())
+    settings: dict[str, Any] = {"attacks": names, "params": first, "seed": plan[0].options["seed"]}
+    if sweep:
+        settings["sweep"] = sweep
+    if gates:
+        settings["fail_on"] = [g.text for g in gates]
     with _Progress(not args.json, total, "scan") as bar:
-        scan = execute_scan(target, plan, store, settings, progress=bar.advance)
+        done = execute_scan(target, plan, store, settings, progress=bar.advance)
+    scan = store.get_scan(done.scan_id)  # everything shown is rendered from the store
+    checked = gate_results(scan)
     if args.json:
-        print(json.dumps(scan_document(scan, with_labels=args.by_label), indent=2))
-        return 0
+        print(dumps(scan_document(scan)))
+    else:
+        _print_scan(scan, args.by_label, checked)
+    _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
+    return _gate_exit(checked)
+
+
+def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
+    from feint.report.console import print_gates, print_run, print_scan
+
     console = _console()
     for run in scan.runs:
         print_run(console, run)
         console.print()
-    print_scan(console, scan, labels=args.by_label)
-    return 0
+    print_scan(console, scan, labels=by_label)
+    print_gates(console, gates)
 
 
 def cmd_show(args) -> int:
     from feint.errors import FeintError
-    from feint.report.console import print_run, print_scan
-    from feint.report.jsonout import run_document, scan_document
+    from feint.report.console import print_run
+    from feint.report.jsonout import gate_results, run_document, scan_document
     from feint.store.db import Store
 
     store = Store()
     scan = store.get_scan(args.id)
     if scan is not None:
         if args.json:
-            print(json.dumps(scan_document(scan, with_labels=args.by_label), indent=2))
+            print(json.dumps(scan_document(scan), indent=2))
         else:
-            console = _console()
-            for run in scan.runs:
-                print_run(console, run)
-                console.print()
-            print_scan(console, scan, labels=args.by_label)
+            _print_scan(scan, args.by_label, gate_results(scan))
         return 0
     run = store.get_run(args.id)
     if run is None:
@@ -302,7 +405,32 @@ def cmd_show(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "info": cmd_info, "run": cmd_run, "scan": cmd_scan, "show": cmd_show}
+def cmd_report(args) -> int:
+    from feint.engine.gate import parse_gate
+    from feint.errors import FeintError
+    from feint.report.formats import format_for, gates_of, load, render, write
+    from feint.store.db import Store
+
+    fail_on = args.fail_on
+    parsed = [parse_gate(expr) for expr in fail_on or []]
+    fmt = args.format or (format_for(args.output) if args.output else "markdown")
+    if args.gallery is not None and args.gallery < 0:
+        raise FeintError(f"--gallery expects a number of samples, 0 or more; got {args.gallery}")
+    subject = load(Store(), args.id)
+    names = list(dict.fromkeys(r.attack for r in subject.scan.runs))
+    for gate in parsed:
+        gate.check_attacks(names)
+    options = {"fail_on": fail_on, "gallery": args.gallery}
+    if args.output:
+        written = write(subject, args.output, fmt, **options)
+        sys.stderr.write(f"{fmt} report of {subject.kind} {args.id}: {written}\n")
+    else:
+        sys.stdout.write(render(subject, fmt, **options))
+    return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
+
+
+COMMANDS = {"list": cmd_list, "info": cmd_info, "run": cmd_run, "scan": cmd_scan, "show": cmd_show,
+            "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

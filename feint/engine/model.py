@@ -4,7 +4,8 @@ Every forward pass and every gradient evaluation of every sample counts: a PGD s
 on a batch of 100 is 100 forward and 100 gradient queries; a Jacobian-vector product
 for two class directions is two gradient queries per sample. Counts are kept per
 sample of the run, so a sample that stopped early shows fewer queries than one that
-did not.
+did not. Queries that belong to no sample of the run (an extraction attack querying
+its own thief data) are counted too, in :attr:`CountedModel.unattributed`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class CountedModel:
         self.max_rows = max_rows
         self.num_classes = len(target.output_classes)
         self.lower, self.upper = (float(b) for b in target.bounds)
+        self.unattributed = {"forward": 0, "gradient": 0}
 
     @property
     def n(self) -> int:
@@ -64,6 +66,19 @@ class CountedModel:
         if self.log is not None:
             ids = self.sample_ids[np.unique(touched)] if self.sample_ids is not None else np.unique(touched)
             self.log.append({"kind": kind, "rows": int(rows_n) * k, "samples": ids.tolist()})
+
+    def count(self, kind: str, n_rows: int, rows: Rows = None, k: int = 1) -> None:
+        """Count ``k`` queries of ``kind`` (``forward`` or ``gradient``) for each of ``n_rows``
+        rows evaluated elsewhere (by an adapter that runs the model itself); ``rows`` names
+        each row's sample as in :meth:`logits`."""
+        counts = self.forward_counts if kind == "forward" else self.gradient_counts
+        self._count(counts, kind, rows, n_rows, k)
+
+    def count_unattributed(self, kind: str, n_rows: int, k: int = 1) -> None:
+        """Count queries that belong to no sample of the batch; they go to the run's totals."""
+        self.unattributed[kind] += int(n_rows) * k
+        if self.log is not None:
+            self.log.append({"kind": kind, "rows": int(n_rows) * k, "samples": []})
 
     # -- queries -------------------------------------------------------------------
     def logits(self, x: torch.Tensor, rows: Rows = None) -> torch.Tensor:

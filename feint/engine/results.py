@@ -51,6 +51,11 @@ class RunResult:
     scan_id: str | None = None
     status: str = "done"
     artifacts: str | None = None  # folder with adversarial.npy and images
+    family: str = "evasion"  # evasion, extraction or inference
+    # Run-level measures in the family's own terms (an extraction's fidelity, an inference's
+    # rates) and the queries no sample can own: unattributed_forward_queries and
+    # unattributed_gradient_queries, which the totals below include.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -66,11 +71,11 @@ class RunResult:
 
     @property
     def forward_queries(self) -> int:
-        return sum(s.forward_queries for s in self.samples)
+        return sum(s.forward_queries for s in self.samples) + int(self.metrics.get("unattributed_forward_queries", 0))
 
     @property
     def gradient_queries(self) -> int:
-        return sum(s.gradient_queries for s in self.samples)
+        return sum(s.gradient_queries for s in self.samples) + int(self.metrics.get("unattributed_gradient_queries", 0))
 
     @property
     def queries(self) -> int:
@@ -83,6 +88,7 @@ class RunResult:
             "target": self.target,
             "attack": self.attack,
             "framework": self.framework,
+            "family": self.family,
             "params": self.params,
             "seed": self.seed,
             "started_at": self.started_at,
@@ -92,6 +98,7 @@ class RunResult:
             "success_rate": self.success_rate,
             "forward_queries": self.forward_queries,
             "gradient_queries": self.gradient_queries,
+            "metrics": self.metrics,
             "artifacts": self.artifacts,
             "samples": [s.to_dict() for s in self.samples],
         }

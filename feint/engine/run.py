@@ -106,8 +106,12 @@ def execute_run(
 
     x_adv = np.empty_like(x)
     extras: dict[str, np.ndarray] = {}
-    for s in range(0, n, bs):
-        rows = slice(s, min(s + bs, n))
+    final: dict[int, np.ndarray] = {}  # batch start -> the attack's own final probabilities
+    metrics: dict[str, Any] = {}
+    unattributed = {"forward": 0, "gradient": 0}
+    step = n if attack.whole_run else bs  # an extraction steals one model per run
+    for s in range(0, n, step):
+        rows = slice(s, min(s + step, n))
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
         gen = torch.Generator().manual_seed(p["seed"] * 1_000_003 + s)
         batch = Batch(
@@ -120,13 +124,25 @@ def execute_run(
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
         for key, values in out.extras.items():
             extras.setdefault(key, np.zeros(n, np.float64))[rows] = values
+        if out.final_probs is not None:
+            final[s] = np.asarray(out.final_probs, dtype=np.float64)
+        for kind in unattributed:
+            unattributed[kind] += model.unattributed[kind]
         if progress:
             progress(rows.stop - rows.start)
-    probs1 = np.concatenate([judge(x_adv[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
+    # Final predictions: the target's judgement of the outputs, unless the attack gave its
+    # own (an extraction attack's stolen model), which costs the target nothing.
+    probs1 = np.concatenate([
+        final[s] if s in final else judge(x_adv[s : s + step], slice(s, s + step)) for s in range(0, n, step)
+    ])
     elapsed = time.perf_counter() - t0
 
     labels1 = probs1.argmax(1)
-    success = labels1 == goal if goal is not None else labels1 != labels0
+    success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
+    metrics.update(attack.run_metrics(success, extras))
+    for kind, count in unattributed.items():
+        if count:
+            metrics[f"unattributed_{kind}_queries"] = count
     dist = distances(x, x_adv)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
@@ -137,9 +153,8 @@ def execute_run(
     for i, idx in enumerate(indices):
         images = {}
         if folder is not None and target.data_type == "image":
-            from feint.report.images import save_triplet
-
-            images = save_triplet(folder, int(idx), x[i], x_adv[i], target.bounds)
+            images = attack.save_evidence(folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]],
+                                          classes[labels1[i]])
         samples.append(
             SampleResult(
                 index=int(idx),
@@ -171,4 +186,6 @@ def execute_run(
         samples=samples,
         scan_id=scan_id,
         artifacts=str(folder) if folder is not None else None,
+        family=attack.family,
+        metrics=metrics,
     )

@@ -9,9 +9,9 @@ from rich.table import Table
 
 from feint.attacks.base import Attack
 from feint.engine.results import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
 
-__all__ = ["print_run", "print_scan", "print_table"]
+__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
 
 
 def _pct(a: int, b: int) -> str:
@@ -61,9 +61,11 @@ def print_run(console: Console, run: RunResult) -> None:
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:
     info = scan.target_info
     acc = info.get("held_out_accuracy")
+    clean = clean_accuracy(scan.runs)
     console.print(
         f"[bold]scan[/bold] [cyan]{scan.scan_id}[/cyan] of {scan.target}"
         + (f" (held-out accuracy {100 * acc:.1f}%)" if acc is not None else "")
+        + (f", clean accuracy on the samples {clean['correct']}/{clean['samples']}" if clean else "")
         + f", {len(scan.runs)} run(s), status {scan.settings.get('status', 'done')}"
     )
     summary = by_attack(scan.runs)
@@ -89,3 +91,33 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         for label, row in per.items():
             table.add_row(label, *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names])
         console.print(table)
+    print_sweeps(console, scan)
+
+
+def _num(v: float | None, fmt: str = ".4f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def print_sweeps(console: Console, scan: ScanResult) -> None:
+    """Success against the swept value, one table per swept attack."""
+    for attack, sw in sweeps(scan.runs).items():
+        table = Table(title=f"{attack}: success against {sw['param']}", title_justify="left")
+        for c in [sw["param"], "Successes (%)", "Linf avg (turned)", "L2 avg (turned)", "Queries/sample avg", "Run"]:
+            table.add_column(c)
+        for pt in sw["points"]:
+            table.add_row(f"{pt['value']:g}", _pct(pt["successes"], pt["samples"]), _num(pt["linf"]),
+                          _num(pt["l2"]), f"{pt['queries']:.1f}", ", ".join(pt["run_ids"]))
+        console.print(table)
+
+
+def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
+    """The --fail-on gates: which held, and for which attacks."""
+    if not gates:
+        return
+    table = Table(title="Gates (--fail-on)", title_justify="left")
+    for c in ["Condition", "Result", "Failing attacks"]:
+        table.add_column(c, overflow="fold")
+    for g in gates:
+        table.add_row(g["expr"], "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]",
+                      ", ".join(g["attacks"]) or "-")
+    console.print(table)

@@ -1,23 +1,44 @@
-"""The JSON documents that ``--json`` prints and ``show --json`` reprints (keys in the README)."""
+"""The JSON documents that ``--json`` prints, ``show --json`` reprints and ``report
+--format json`` writes, and the JSON Lines export (keys in the README).
+
+Every document is built from a stored (or storable) result only, so a past scan gives
+the same document as the scan printed when it finished."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Iterator, Sequence
 
 from feint.engine.results import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
 
-__all__ = ["run_document", "scan_document", "SCHEMA"]
+__all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "SCHEMA"]
 
 SCHEMA = "feint/1"
+
+
+def dumps(doc: Any) -> str:
+    """The text of a document, as ``--json`` prints it."""
+    return json.dumps(doc, indent=2)
 
 
 def run_document(run: RunResult) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "run", **run.to_dict()}
 
 
-def scan_document(scan: ScanResult, with_labels: bool = False) -> dict[str, Any]:
-    doc: dict[str, Any] = {
+def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The ``--fail-on`` gates (by default those the scan was started with) checked
+    against the scan's summary by attack."""
+    from feint.engine.gate import evaluate_gates
+
+    exprs = scan.settings.get("fail_on", []) if fail_on is None else fail_on
+    return [g.to_dict() for g in evaluate_gates(exprs, by_attack(scan.runs))]
+
+
+def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[str] | None = None) -> dict[str, Any]:
+    """The scan document. ``with_labels`` is kept for callers of the first version;
+    ``by_label`` is always there now, so the document has one shape."""
+    return {
         "schema": SCHEMA,
         "kind": "scan",
         "scan_id": scan.scan_id,
@@ -25,9 +46,20 @@ def scan_document(scan: ScanResult, with_labels: bool = False) -> dict[str, Any]
         "target_info": scan.target_info,
         "started_at": scan.started_at,
         "settings": scan.settings,
+        "clean_accuracy": clean_accuracy(scan.runs),
         "attacks": by_attack(scan.runs),
+        "by_label": by_label(scan),
+        "sweeps": sweeps(scan.runs),
+        "gates": gate_results(scan, fail_on),
         "runs": [r.to_dict() for r in scan.runs],
     }
-    if with_labels:
-        doc["by_label"] = by_label(scan)
-    return doc
+
+
+def jsonl_records(runs: Sequence[RunResult]) -> Iterator[dict[str, Any]]:
+    """One record per sample result, with its run's context."""
+    for run in runs:
+        context = {"schema": SCHEMA, "kind": "sample", "scan_id": run.scan_id, "run_id": run.run_id,
+                   "target": run.target, "attack": run.attack, "framework": run.framework,
+                   "family": getattr(run, "family", "evasion"), "params": run.params, "seed": run.seed}
+        for s in run.samples:
+            yield {**context, **s.to_dict(), "queries": s.queries}

@@ -18,7 +18,7 @@ from feint.errors import FeintError
 
 __all__ = ["Store", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.metrics (family and run-level measures, JSON)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     n INTEGER NOT NULL,
     successes INTEGER NOT NULL,
     forward_queries INTEGER NOT NULL,
-    gradient_queries INTEGER NOT NULL
+    gradient_queries INTEGER NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_scan ON runs(scan_id);
 CREATE TABLE IF NOT EXISTS samples (
@@ -77,6 +78,11 @@ CREATE TABLE IF NOT EXISTS query_log (
 );
 """
 
+_RUN_COLS = (
+    "run_id", "scan_id", "target", "attack", "framework", "params", "seed", "started_at", "elapsed_s", "status",
+    "artifacts", "n", "successes", "forward_queries", "gradient_queries", "metrics",
+)
+
 _SAMPLE_COLS = (
     "idx", "true_label", "initial_label", "initial_conf", "final_label", "final_conf", "target_label",
     "success", "linf", "l2", "l0", "wasserstein", "forward_queries", "gradient_queries", "images",
@@ -95,10 +101,19 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             with self.db:
                 self.db.executescript(SCHEMA)
+                self._migrate()
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise FeintError(f"cannot open the store {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older feint up to this schema, keeping its data."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        if "metrics" not in columns:  # version 1
+            self.db.execute("ALTER TABLE runs ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+                        (str(SCHEMA_VERSION), SCHEMA_VERSION))
 
     @property
     def artifacts_root(self) -> Path:
@@ -123,10 +138,11 @@ class Store:
         """Commit a finished run with its samples (and query log) in one transaction."""
         with self.db:
             self.db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES ({', '.join('?' * len(_RUN_COLS))})",
                 (run.run_id, run.scan_id, run.target, run.attack, run.framework, json.dumps(run.params),
                  run.seed, run.started_at, run.elapsed_s, run.status, run.artifacts, run.n,
-                 run.successes, run.forward_queries, run.gradient_queries),
+                 run.successes, run.forward_queries, run.gradient_queries,
+                 json.dumps({"family": run.family, **run.metrics})),
             )
             self.db.executemany(
                 f"INSERT INTO samples ({', '.join(_SAMPLE_COLS)}, run_id) VALUES ({', '.join('?' * (len(_SAMPLE_COLS) + 1))})",
@@ -144,7 +160,7 @@ class Store:
     def get_run(self, run_id: str) -> RunResult | None:
         row = self.db.execute(
             "SELECT run_id, scan_id, target, attack, framework, params, seed, started_at, elapsed_s, "
-            "status, artifacts FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            "status, artifacts, metrics FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             return None
         samples = [
@@ -156,10 +172,11 @@ class Store:
             for r in self.db.execute(
                 f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY rowid", (run_id,))
         ]
+        metrics = json.loads(row[11] or "{}")
         return RunResult(
             run_id=row[0], scan_id=row[1], target=row[2], attack=row[3], framework=row[4],
             params=json.loads(row[5]), seed=row[6], started_at=row[7], elapsed_s=row[8], status=row[9],
-            artifacts=row[10], samples=samples,
+            artifacts=row[10], samples=samples, family=metrics.pop("family", "evasion"), metrics=metrics,
         )
 
     def get_scan(self, scan_id: str) -> ScanResult | None:

@@ -34,8 +34,10 @@ def test_list_json(capsys):
     targets = {t["name"]: t for t in json.loads(out)["targets"]}
     assert targets["digits_blackbox"]["access"] == "closed-box"
     code, out, _ = run_cli(capsys, "list", "frameworks", "--json")
-    assert json.loads(out)["frameworks"][0] == {"name": "native", "description": pytest.approx(
-        json.loads(out)["frameworks"][0]["description"]), "attacks": 3}
+    from feint.attacks.catalog import attacks
+
+    native = json.loads(out)["frameworks"][0]
+    assert native["name"] == "native" and native["attacks"] == len(attacks("native")) >= 4
 
 
 def test_run_json_and_show(capsys, fresh_home):

@@ -1,9 +1,10 @@
 """feint's own attacks: batched torch implementations, one module each."""
 
+from feint.attacks.native.hop_skip_jump import HopSkipJump
 from feint.attacks.native.jsma import JSMA
 from feint.attacks.native.pgd import PGD
 from feint.attacks.native.wasserstein import Wasserstein
 
-ATTACKS = (PGD, JSMA, Wasserstein)
+ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump)
 
 __all__ = ["ATTACKS", "PGD", "JSMA", "Wasserstein"]

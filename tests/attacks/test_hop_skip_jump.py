@@ -1,0 +1,134 @@
+"""HopSkipJump: a label-only attack that turns samples, stays in bounds, keeps its budget
+exactly and gives the same result for the same seed. Small schedules keep each test fast."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from feint.attacks.base import Batch
+from feint.attacks.catalog import get_attack
+from feint.attacks.native.hop_skip_jump import HopSkipJump
+from feint.cli.app import main
+from feint.engine.model import CountedModel
+from feint.engine.run import execute_run
+from feint.errors import BadValue
+
+FAST = dict(max_iter=6, init_eval=20, max_eval=60)
+
+
+def attack_batch(target, indices, seed=0, **options):
+    """Call the attack directly on one batch; returns (x, x_adv, labels, rows spent per sample)."""
+    idx = np.asarray(indices)
+    x = torch.as_tensor(target.get_samples(idx))
+    labels = torch.as_tensor(target.predict(x.numpy()).argmax(1))
+    fwd, grad = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
+    model = CountedModel(target, fwd, grad, idx)
+    batch = Batch(x=x, labels=labels, targets=None, generator=torch.Generator().manual_seed(seed))
+    out = HopSkipJump(**options)(model, batch)
+    return x, out.x_adv, labels, fwd, grad
+
+
+def test_catalog_entry_is_closed_box_and_documented():
+    cls = get_attack("hop_skip_jump")
+    assert cls is HopSkipJump and cls.access == "closed-box" and cls.summary()
+    assert set(cls.data_types) == {"image", "tabular"}
+    defaults = {n: p.default for n, p in cls.params.items()}
+    assert defaults["norm"] == "2" and defaults["max_iter"] == 50 and defaults["max_eval"] == 10_000
+    assert defaults["init_eval"] == 100 and defaults["init_size"] == 100 and defaults["targeted"] is False
+    assert defaults["max_queries"] == 0 and "batch_size" in defaults
+    for name, p in cls.params.items():
+        assert p.doc and p.validate(p.default) == p.default, name
+    assert HopSkipJump(norm="linf").options["norm"] == "inf"
+
+
+def test_init_eval_above_max_eval_is_refused(digits_blackbox):
+    from feint.engine.run import prepare_run
+
+    with pytest.raises(BadValue, match="init_eval"):
+        prepare_run(digits_blackbox, HopSkipJump(init_eval=50, max_eval=10))
+
+
+def test_turns_closed_box_samples_and_stays_in_bounds(digits_blackbox):
+    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:6", **FAST))
+    assert run.successes >= 5
+    for s in run.samples:
+        assert s.gradient_queries == 0 and s.forward_queries > 2
+        assert s.success == (s.final_label != s.initial_label)
+    # The boundary walk brings the random start close: far below a random image's distance.
+    assert np.median([s.l2 for s in run.samples if s.success]) < 4.0
+
+
+def test_turns_open_box_samples_with_labels_only(digits_keras):
+    run = execute_run(digits_keras, get_attack("hop_skip_jump")(sample_index="0:3", max_iter=4, init_eval=20,
+                                                                max_eval=40))
+    assert run.successes >= 2
+    assert all(s.gradient_queries == 0 for s in run.samples)
+
+
+def test_outputs_are_adversarial_inside_bounds_and_closer_with_more_iterations(digits_blackbox):
+    x, short, labels, _, _ = attack_batch(digits_blackbox, range(4), max_iter=1, init_eval=20, max_eval=60)
+    _, long, _, _, _ = attack_batch(digits_blackbox, range(4), max_iter=8, init_eval=20, max_eval=60)
+    for adv in (short, long):
+        assert adv.min() >= 0.0 and adv.max() <= 1.0
+        pred = torch.as_tensor(digits_blackbox.predict(adv.numpy()).argmax(1))
+        assert bool((pred != labels).all())
+    d_short = (short - x).flatten(1).norm(dim=1)
+    d_long = (long - x).flatten(1).norm(dim=1)
+    assert float(d_long.median()) < float(d_short.median())
+
+
+@pytest.mark.parametrize("budget", [1, 7, 40, 150, 333])
+def test_max_queries_is_never_exceeded(digits_blackbox, budget):
+    x, adv, labels, fwd, _ = attack_batch(digits_blackbox, range(5), max_iter=50, init_eval=30, max_eval=200,
+                                          max_queries=budget)
+    assert fwd.max() <= budget
+    pred = torch.as_tensor(digits_blackbox.predict(adv.numpy()).argmax(1))
+    moved = (adv != x).flatten(1).any(dim=1)
+    assert bool((pred[moved] != labels[moved]).all())  # whatever it returns moved is adversarial
+    if budget >= 150:
+        assert fwd.min() >= budget - 20  # a generous budget is used, not left lying
+
+
+def test_max_queries_through_the_runner(digits_blackbox):
+    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", max_iter=50, init_eval=30,
+                                                                   max_queries=200))
+    # The attack's 200 plus the runner's first and last prediction.
+    assert all(s.forward_queries <= 202 for s in run.samples)
+    assert run.successes >= 3
+
+
+def test_same_seed_same_result(digits_blackbox):
+    kw = dict(norm="inf", **FAST)
+    _, a, _, fa, _ = attack_batch(digits_blackbox, range(4), seed=3, **kw)
+    _, b, _, fb, _ = attack_batch(digits_blackbox, range(4), seed=3, **kw)
+    _, c, _, _, _ = attack_batch(digits_blackbox, range(4), seed=4, **kw)
+    assert torch.equal(a, b) and np.array_equal(fa, fb)
+    assert not torch.equal(a, c)
+
+
+def test_linf_norm_turns_samples(digits_blackbox):
+    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", norm="inf", **FAST))
+    assert run.successes >= 3
+    assert np.median([s.linf for s in run.samples if s.success]) < 0.5
+
+
+def test_targeted_reaches_the_target_or_returns_the_input(digits_blackbox):
+    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", targeted=True,
+                                                                   target_labels="3", **FAST))
+    for s in run.samples:
+        assert s.target_label == "3"
+        assert s.success == (s.final_label == "3")
+        if not s.success:
+            assert s.l2 == 0.0  # no adversarial start: the input comes back unchanged
+    assert run.successes >= 1
+
+
+def test_cli_run(capsys, fresh_home):
+    code = main(["run", "digits_blackbox", "hop_skip_jump", "-i", "0:3", "--set", "max_iter=5", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["attack"] == "hop_skip_jump" and len(doc["samples"]) == 3
+    assert sum(s["success"] for s in doc["samples"]) >= 2
