@@ -83,6 +83,26 @@ def test_jsma_changes_few_pixels_and_respects_gamma(digits_keras):
     assert all(s.l0 <= 0.05 * 784 + 2 for s in run.samples)
 
 
+@pytest.mark.parametrize("saliency, grads_per_step", [("single", 1), ("pairwise", 2)])
+def test_jsma_saliency_rules(digits_keras, saliency, grads_per_step):
+    run = execute_run(digits_keras, get_attack("jsma")(sample_index="0:4", saliency=saliency))
+    assert run.successes == 4
+    for s in run.samples:  # one forward per step plus the first and last judgement
+        assert s.gradient_queries == grads_per_step * (s.forward_queries - 2)
+        assert 0 < s.l0 <= 2 * (s.forward_queries - 2) and s.linf <= 1.0
+
+
+def test_jsma_single_rule_picks_the_largest_allowed_gradients():
+    import torch
+
+    from feint.attacks.native.jsma import best_single
+
+    alpha = torch.tensor([[0.5, 3.0, 2.0, 9.0, -1.0]])
+    allowed = torch.tensor([[True, True, True, False, True]])
+    assert sorted(best_single(alpha, allowed, increase=True)[0].tolist()) == [1, 2]
+    assert sorted(best_single(alpha, allowed, increase=False)[0].tolist()) == [0, 4]
+
+
 def test_early_stop_saves_queries(digits_keras):
     full = execute_run(digits_keras, get_attack("pgd")(sample_index="0:6", max_iter=30))
     early = execute_run(digits_keras, get_attack("pgd")(sample_index="0:6", max_iter=30, early_stop=True))
