@@ -42,6 +42,16 @@ class Target:
         self.info: dict[str, Any] = {}  # facts worth reporting: accuracy, data source
         self._loaded = False
 
+    @property
+    def spec(self) -> str:
+        """What rebuilds this target in another process through ``get_target(spec)``: the
+        built-in name, or the path of the file that declared it."""
+        return self.__dict__.get("_spec") or self.target_name
+
+    @spec.setter
+    def spec(self, value: str) -> None:
+        self.__dict__["_spec"] = value
+
     # -- lifecycle -------------------------------------------------------------
     def load(self) -> None:
         """Load (or train on first use) the model and the samples into ``self.X``."""
@@ -105,8 +115,8 @@ class Target:
             )
 
     def describe(self) -> dict[str, Any]:
-        """What a report says about this target."""
-        return {
+        """What a report says about this target (and, for one declared in a file, the file)."""
+        out = {
             "name": self.target_name,
             "data_type": self.data_type,
             "input_shape": list(self.input_shape),
@@ -116,3 +126,6 @@ class Target:
             "samples": int(len(self.X)),
             **self.info,
         }
+        if self.spec != self.target_name:
+            out.setdefault("source", self.spec.split(":", 1)[1] if self.spec.startswith("trusted:") else self.spec)
+        return out

@@ -81,7 +81,8 @@ def test_scan_json_has_the_documented_keys(capsys, fresh_home):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "nope", "pgd"], "unknown target 'nope'; accepted: digits_blackbox, digits_keras"),
+    (["run", "nope", "pgd"], "unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, "
+                             "satellite, a target file (FILE.yaml, FILE.py)"),
     (["run", "digits_keras", "nope"], "unknown attack 'nope'; accepted:"),
     (["run", "digits_keras", "pgd", "--set", "epz=1"], "unknown parameter 'epz'; accepted:"),
     (["run", "digits_keras", "pgd", "--set", "eps=banana"], "parameter 'eps' expects a number"),

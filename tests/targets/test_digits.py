@@ -46,5 +46,5 @@ def test_unknown_target_names_the_accepted_ones():
 
     from feint.errors import UnknownName
 
-    with pytest.raises(UnknownName, match="unknown target 'nope'; accepted: digits_blackbox, digits_keras"):
+    with pytest.raises(UnknownName, match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, satellite, a target file \(FILE.yaml, FILE.py\)"):
         get_target("nope")

@@ -1,0 +1,1 @@
+"""Compatibility with other tools' target APIs (:mod:`feint.compat.counterfit`)."""

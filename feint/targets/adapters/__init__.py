@@ -1,0 +1,95 @@
+"""Model adapters: a model file (or an endpoint) made callable by feint.
+
+One module per kind of model. An adapter loads its file on :meth:`ModelAdapter.load`
+and then answers either :meth:`ModelAdapter.module` (open-box: a ``torch.nn.Module``
+through which gradients flow) or :meth:`ModelAdapter.predict` (closed-box: NumPy in,
+class scores out). Adapters work in the model's own input layout; the declared target
+(:mod:`feint.targets.declared`) converts feint's channels-first samples and applies the
+declared preprocessing before it calls them.
+
+Which adapter reads a file is decided by its extension; the adapter modules import
+their frameworks only when a file is loaded, so a target's capabilities are known
+before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from feint.errors import FeintError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["ModelAdapter", "FORMATS", "adapter_class", "adapter_for", "accepted_extensions"]
+
+
+class ModelAdapter:
+    """Base of the file adapters. ``where`` prefixes every error (e.g. ``my.yaml: model``)."""
+
+    kind: str = ""  # shown in reports: keras, torchscript, torch.export, onnx, skops, pickle
+    open_box: bool = False
+
+    def __init__(self, path: Path, where: str, trust: bool = False) -> None:
+        self.path = Path(path)
+        self.where = where
+        self.trust = trust
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def module(self) -> "torch.nn.Module":
+        """Open-box adapters: a module mapping a float32 batch in the model's layout to its outputs."""
+        raise NotImplementedError(f"{self.kind} models are closed-box")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Closed-box adapters: the model's class scores ``(N, classes)`` for a batch in its layout."""
+        raise NotImplementedError
+
+    def expected_input_shape(self) -> tuple[int | None, ...] | None:
+        """The per-sample input shape the model itself declares (``None`` for a free dimension),
+        where the format records one; ``None`` when it does not."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": str(self.path), "adapter": self.kind}
+
+    def fail(self, message: str) -> FeintError:
+        return FeintError(f"{self.where}: {message}")
+
+
+# extension -> "module:Class"; the module is imported only when a file is loaded
+FORMATS: dict[str, str] = {
+    ".keras": "feint.targets.adapters.keras_model:KerasModel",
+    ".h5": "feint.targets.adapters.keras_model:KerasModel",
+    ".hdf5": "feint.targets.adapters.keras_model:KerasModel",
+    ".pt": "feint.targets.adapters.torch_model:TorchScriptModel",
+    ".pth": "feint.targets.adapters.torch_model:TorchScriptModel",
+    ".ts": "feint.targets.adapters.torch_model:TorchScriptModel",
+    ".pt2": "feint.targets.adapters.torch_model:ExportedModel",
+    ".onnx": "feint.targets.adapters.onnx_model:OnnxModel",
+    ".skops": "feint.targets.adapters.sklearn_model:SkopsModel",
+    ".pkl": "feint.targets.adapters.sklearn_model:PickleModel",
+    ".pickle": "feint.targets.adapters.sklearn_model:PickleModel",
+    ".joblib": "feint.targets.adapters.sklearn_model:PickleModel",
+}
+
+def accepted_extensions() -> list[str]:
+    return sorted(FORMATS)
+
+
+def adapter_class(path: Path, where: str) -> type[ModelAdapter]:
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise FeintError(f"{where}: no adapter reads {Path(path).name!r}; accepted model files: "
+                         f"{', '.join(accepted_extensions())}, or an endpoint ({{endpoint: {{url: ...}}}})")
+    module, cls = FORMATS[ext].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def adapter_for(path: Path, where: str, trust: bool = False) -> ModelAdapter:
+    return adapter_class(path, where)(Path(path), where, trust)

@@ -1,0 +1,71 @@
+"""Keras 3 model files (``.keras``, and legacy ``.h5`` where Keras 3 reads it); open-box.
+
+Loaded with ``safe_mode=True`` (no Python lambdas are deserialised) on the torch backend,
+where a Keras model is a ``torch.nn.Module`` and input gradients flow through plain
+autograd. A model whose last layer applies softmax has that activation replaced by the
+identity, so attacks see logits (a softmax over log-probabilities would otherwise be
+needed, and it saturates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feint.targets.adapters import ModelAdapter
+
+__all__ = ["KerasModel"]
+
+
+def _is_softmax(fn: Any) -> bool:
+    return getattr(fn, "__name__", "") == "softmax"
+
+
+class KerasModel(ModelAdapter):
+    kind = "keras"
+    open_box = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module = None
+        self._input_shape: tuple | None = None
+        self.outputs = "auto"  # "logits" once a final softmax has been removed
+
+    def load(self) -> None:
+        from feint.targets.builtin.digits import import_keras
+
+        keras = import_keras()
+        import torch
+
+        try:
+            model = keras.saving.load_model(self.path, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many kinds; say which file and why in one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = ("; feint always loads Keras files in safe mode: save the model without Python "
+                    "lambdas (a named layer or function instead)") if "safe_mode" in first else ""
+            raise self.fail(f"Keras could not load {self.path.name} ({type(exc).__name__}: {first}){hint}") from None
+        last = model.layers[-1] if getattr(model, "layers", None) else None
+        if last is not None and _is_softmax(getattr(last, "activation", None)):
+            last.activation = keras.activations.linear
+            self.outputs = "logits"
+        try:
+            shape = tuple(model.inputs[0].shape)[1:]
+            self._input_shape = tuple(None if d is None else int(d) for d in shape)
+        except Exception:  # a subclassed model records no input
+            self._input_shape = None
+
+        class KerasNet(torch.nn.Module):
+            def __init__(self, net: Any) -> None:
+                super().__init__()
+                self.net = net
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                out = self.net(x, training=False)
+                return out[0] if isinstance(out, (list, tuple)) else out
+
+        self._module = KerasNet(model)
+
+    def module(self):
+        return self._module
+
+    def expected_input_shape(self):
+        return self._input_shape

@@ -1,0 +1,276 @@
+"""Targets written in Python: a file holding a target class, loaded by running the file.
+
+The class is either feint's (a :class:`feint.targets.Target` subclass) or Counterfit's
+(a ``CFTarget`` subclass, or any class with Counterfit's attributes: ``target_name``,
+``data_type``/``target_data_type``, ``input_shape``/``target_input_shape``,
+``output_classes``/``target_output_classes``, ``X``, ``load`` and ``predict``). A file
+holding several target classes names the one to use as ``FILE.py:CLASS``.
+
+Loading a Python file runs its code, exactly as importing it would: load only files you
+trust. A Counterfit file's ``from counterfit.core.targets import CFTarget`` keeps working
+when Counterfit is not installed (feint's :mod:`feint.compat.counterfit` answers it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from feint.compat.counterfit import CFTarget
+from feint.errors import FeintError
+from feint.targets.base import DATA_TYPES, GRADIENTS, PREDICT, Target
+
+__all__ = ["load_python_target", "CounterfitTarget", "split_class"]
+
+_NAME_ATTRS = ("target_name", "model_name")
+_TYPE_ATTRS = ("target_data_type", "data_type")
+_SHAPE_ATTRS = ("target_input_shape", "input_shape")
+_CLASSES_ATTRS = ("target_output_classes", "output_classes")
+
+
+def split_class(spec: str) -> tuple[str, str | None]:
+    """``path.py:Class`` -> (``path.py``, ``Class``); ``path.py`` -> (``path.py``, None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.lower().endswith(".py") and tail.isidentifier():
+        return head, tail
+    return spec, None
+
+
+def _first(obj: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None and not (hasattr(value, "__len__") and len(value) == 0):
+            return value
+    return None
+
+
+def _alias_counterfit() -> None:
+    """Let ``from counterfit.core.targets import CFTarget`` resolve to feint's when Counterfit is absent."""
+    if "counterfit.core.targets" in sys.modules or importlib.util.find_spec("counterfit") is not None:
+        return
+    from feint.compat import counterfit as compat
+
+    root = types.ModuleType("counterfit")
+    core = types.ModuleType("counterfit.core")
+    root.__path__, core.__path__ = [], []  # packages, so the dotted import resolves
+    root.core, core.targets = core, compat  # type: ignore[attr-defined]
+    sys.modules.setdefault("counterfit", root)
+    sys.modules.setdefault("counterfit.core", core)
+    sys.modules.setdefault("counterfit.core.targets", compat)
+
+
+def _is_counterfit(cls: type) -> bool:
+    if issubclass(cls, CFTarget):
+        return cls is not CFTarget
+    return (callable(getattr(cls, "predict", None)) and callable(getattr(cls, "load", None))
+            and _first(cls, _NAME_ATTRS) is not None and _first(cls, _SHAPE_ATTRS) is not None)
+
+
+def load_python_target(spec: str, trust: bool = False) -> Target:
+    """Run the file and build its target class (not loaded yet: ``ensure_loaded`` loads it)."""
+    file, wanted = split_class(spec)
+    path = Path(file).expanduser().resolve()
+    if not path.is_file():
+        raise FeintError(f"target file not found: {file}")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"feint_target_{path.stem}_{digest}"
+    _alias_counterfit()
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # the file may import its neighbours
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise FeintError(f"{file}: cannot be loaded as Python")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise FeintError(f"{file}: running the file exited ({exc.code})") from None
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f" at line {exc.lineno}"
+        text = str(exc).strip().splitlines()
+        raise FeintError(f"{file}: running the file failed{where} ({type(exc).__name__}: "
+                         f"{text[0] if text else ''})") from None
+    own = [obj for obj in vars(module).values()
+           if isinstance(obj, type) and obj.__module__ == name]
+    candidates = [c for c in own if (issubclass(c, Target) and c is not Target) or _is_counterfit(c)]
+    if wanted is not None:
+        chosen = [c for c in candidates if c.__name__ == wanted]
+        if not chosen:
+            names = ", ".join(c.__name__ for c in candidates) or "none"
+            raise FeintError(f"{file}: no target class {wanted!r}; target classes in the file: {names}")
+        cls = chosen[0]
+    elif not candidates:
+        raise FeintError(f"{file}: defines no target class; accepted: a subclass of feint.targets.Target, "
+                         "or a Counterfit target (target_name, data_type, input_shape, output_classes, X, "
+                         "load, predict)")
+    elif len(candidates) > 1:
+        names = ", ".join(c.__name__ for c in candidates)
+        raise FeintError(f"{file}: defines several target classes ({names}); name one as {file}:CLASS")
+    else:
+        cls = candidates[0]
+    try:
+        instance = cls()
+    except Exception as exc:
+        raise FeintError(f"{file}: creating {cls.__name__}() failed ({type(exc).__name__}: {exc})") from None
+    origin = str(path) + (f":{wanted}" if wanted else "")
+    if isinstance(instance, Target):
+        if not instance.target_name:
+            instance.target_name = path.stem
+        if instance.data_type not in DATA_TYPES:
+            raise FeintError(f"{file}: {cls.__name__}.data_type expects one of {', '.join(DATA_TYPES)}; "
+                             f"got {instance.data_type!r}")
+        instance.spec = origin
+        return instance
+    return CounterfitTarget(instance, origin, file)
+
+
+class CounterfitTarget(Target):
+    """A Counterfit target object seen through feint's Target API."""
+
+    def __init__(self, obj: Any, origin: str, where: str) -> None:
+        self.obj = obj
+        self.where = where
+        cls_name = type(obj).__name__
+        name = _first(obj, _NAME_ATTRS) or Path(origin.split(":")[0]).stem
+        dtype = _first(obj, _TYPE_ATTRS)
+        if dtype not in DATA_TYPES:
+            raise FeintError(f"{where}: {cls_name}.data_type expects one of {', '.join(DATA_TYPES)}; got {dtype!r}")
+        shape = _first(obj, _SHAPE_ATTRS)
+        try:
+            own_shape = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise FeintError(f"{where}: {cls_name}.input_shape expects a tuple of positive integers; "
+                             f"got {shape!r}") from None
+        if not own_shape or min(own_shape) <= 0:
+            raise FeintError(f"{where}: {cls_name}.input_shape expects a tuple of positive integers; got {shape!r}")
+        classes = _first(obj, _CLASSES_ATTRS)
+        if classes is None or len(list(classes)) < 2:
+            raise FeintError(f"{where}: {cls_name}.output_classes expects at least two classes; got {classes!r}")
+        channels = getattr(obj, "channels", None)
+        if channels not in (None, "first", "last"):
+            raise FeintError(f"{where}: {cls_name}.channels expects 'first' or 'last'; got {channels!r}")
+        self.channels_last = dtype == "image" and len(own_shape) == 3 and (
+            channels == "last" or (channels is None and own_shape[-1] in (1, 3, 4) and own_shape[0] not in (1, 3, 4)))
+        self.own_shape = own_shape
+        self.target_name = str(name)
+        self.data_type = dtype
+        self.input_shape = (own_shape[-1], *own_shape[:-1]) if self.channels_last else own_shape
+        self.output_classes = tuple(str(c) for c in classes)
+        declared = getattr(obj, "bounds", None) or getattr(obj, "clip_values", None)
+        self.bounds = tuple(float(b) for b in declared) if declared is not None else (0.0, 1.0)
+        self._bounds_declared = declared is not None
+        self.description = ((type(obj).__doc__ or "").strip().splitlines() or [""])[0] or (
+            f"Counterfit target {cls_name} from {Path(origin.split(':')[0]).name}")
+        super().__init__()
+        self.spec = origin
+        self._open_box = callable(getattr(obj, "torch_module", None))
+        self._module = None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
+
+    def _to_feint(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        if x.shape[1:] != self.own_shape:
+            if int(np.prod(x.shape[1:])) != int(np.prod(self.own_shape)):
+                raise FeintError(f"{self.where}: samples X of shape {list(x.shape[1:])} do not fit input_shape "
+                                 f"{list(self.own_shape)}")
+            x = x.reshape(n, *self.own_shape)
+        return np.moveaxis(x, -1, 1) if self.channels_last else x
+
+    def load(self) -> None:
+        from feint.targets.declared import _Checker, _labels
+
+        try:
+            self.obj.load()
+        except FeintError:
+            raise
+        except Exception as exc:
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.load() failed "
+                             f"({type(exc).__name__}: {exc})") from None
+        try:
+            x = np.asarray(self.obj.X, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.X must hold numeric samples") from None
+        if x.ndim == 0 or len(x) == 0:
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.X holds no samples after load()")
+        self.X = np.ascontiguousarray(self._to_feint(x), np.float32)
+        y = _first(self.obj, ("y", "Y"))
+        self.y = None if y is None else _labels(np.asarray(y), self.output_classes, _Checker(self.where),
+                                                f"{type(self.obj).__name__}.y")
+        if not self._bounds_declared:
+            lo, hi = float(self.X.min()), float(self.X.max())
+            self.bounds = (0.0, 1.0) if lo >= 0 and hi <= 1 else (0.0, 255.0) if lo >= 0 and hi <= 255 else (lo, hi)
+        if self._open_box:
+            self._module = self._wrap(self.obj.torch_module())
+        self.info = {"source": self.spec, "adapter": "python (Counterfit API)", "class": type(self.obj).__name__,
+                     **({} if self._bounds_declared else {"bounds_from": "the samples' range"})}
+        if self.y is not None:
+            pred = self._predict(self.X).argmax(1)
+            self.info["sample_accuracy"] = float(np.mean(pred == self.y))
+
+    def _wrap(self, net: Any):
+        import torch
+
+        last = self.channels_last
+
+        class CounterfitModule(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = net
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.net(x.movedim(1, -1) if last else x)
+
+        module = CounterfitModule()
+        for p in module.parameters():
+            p.requires_grad_(False)
+        return module.eval()
+
+    def torch_module(self):
+        if not self._open_box:
+            return None
+        return self.ensure_loaded()._module
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.ensure_loaded()
+        return self._predict(x)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        z = np.asarray(x, np.float32)
+        if self.channels_last:
+            z = np.moveaxis(z, 1, -1)
+        try:
+            out = self.obj.predict(np.ascontiguousarray(z))
+        except FeintError:
+            raise
+        except Exception as exc:
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict failed "
+                             f"({type(exc).__name__}: {exc})") from None
+        if hasattr(out, "detach"):  # a torch tensor
+            out = out.detach().cpu().numpy()
+        try:
+            probs = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict must return class "
+                             "probabilities (an array or a list of lists of numbers)") from None
+        k = len(self.output_classes)
+        if k == 2 and (probs.ndim == 1 or (probs.ndim == 2 and probs.shape[1] == 1)) and len(probs.ravel()) == len(z):
+            p = probs.ravel()
+            probs = np.stack([1.0 - p, p], axis=1)  # one column: the probability of the second class
+        if probs.ndim != 2 or probs.shape != (len(z), k):
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict returned shape {list(probs.shape)} "
+                             f"for {len(z)} samples; expected [{len(z)}, {k}] (one probability per class)")
+        return probs.astype(np.float32)
