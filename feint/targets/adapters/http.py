@@ -1,0 +1,517 @@
+"""A prediction endpoint over HTTP, as a model that answers class probabilities.
+
+The endpoint takes JSON and answers JSON. :class:`HttpModel` sends a batch as nested
+lists inside a body template, reads the probabilities (or logits) at a path of the
+answer, and keeps to the limits the configuration sets: a timeout per request, bounded
+retries with exponential backoff (honouring ``Retry-After`` on 429), a rate of requests
+per second, a number of requests in flight, and a budget of rows that is never exceeded.
+
+Only the standard library is used (``urllib.request`` and ``concurrent.futures``). Every
+failure is a :class:`~feint.errors.FeintError` with a one-line message that names the
+endpoint and what came back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from feint.errors import FeintError
+
+__all__ = ["HttpModel", "EndpointError", "QueryBudgetExceeded", "PLACEHOLDER", "KEYS"]
+
+PLACEHOLDER = "$inputs"
+METHODS = ("POST", "PUT", "PATCH")
+OUTPUTS = ("probabilities", "logits")
+RETRY_STATUS = frozenset({429}) | frozenset(range(500, 600))
+MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After that is honoured as given
+SNIPPET = 200  # characters of an answer quoted in an error
+PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1 (rounded outputs)
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# key -> (default, what is accepted); the order is the order shown in messages and docs
+KEYS: dict[str, tuple[Any, str]] = {
+    "url": (None, "an http:// or https:// URL (required)"),
+    "method": ("POST", "one of " + ", ".join(METHODS)),
+    "headers": ({}, "a mapping of header names to text; ${NAME} reads an environment variable"),
+    "body": ({"inputs": PLACEHOLDER}, f"a JSON template holding the text {PLACEHOLDER!r} exactly once"),
+    "batch_size": (32, "an integer from 1 to 100000 (rows per request; 1 sends the row itself)"),
+    "probabilities": ("", "a path into the answer: dotted keys and integer indices, e.g. outputs.0.probs "
+                          "(empty: the whole answer)"),
+    "outputs": ("probabilities", "probabilities or logits"),
+    "timeout": (30.0, "seconds per request, a number above 0"),
+    "retries": (3, "an integer from 0 to 20"),
+    "backoff": (0.5, "base seconds of the exponential backoff, a number from 0"),
+    "rate_limit": (None, "requests per second, a number above 0 (default: no limit)"),
+    "concurrency": (4, "an integer from 1 to 64 (requests in flight)"),
+    "max_queries": (None, "an integer from 1 (rows, retries included; default: no budget)"),
+}
+
+
+class EndpointError(FeintError):
+    """The endpoint failed or answered something that is not the probabilities asked for."""
+
+
+class _Stopped(EndpointError):
+    """A request not sent because another request of the same call failed."""
+
+
+class QueryBudgetExceeded(FeintError):
+    """Sending a batch would go past the endpoint's query budget (``max_queries``)."""
+
+
+# -- configuration -------------------------------------------------------------------
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _env(text: str, where: str) -> str:
+    def sub(m: re.Match) -> str:
+        value = os.environ.get(m.group(1))
+        if value is None:
+            raise FeintError(f"{where} reads the environment variable {m.group(1)}, which is not set")
+        return value
+
+    return _ENV.sub(sub, text)
+
+
+def _count_placeholders(value: Any) -> int:
+    if isinstance(value, str):
+        return int(value == PLACEHOLDER)
+    if isinstance(value, Mapping):
+        return sum(_count_placeholders(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_count_placeholders(v) for v in value)
+    return 0
+
+
+def _resolve_body(value: Any, where: str) -> Any:
+    """The body template with ``${NAME}`` read from the environment (the placeholder kept)."""
+    if isinstance(value, str):
+        return value if value == PLACEHOLDER else _env(value, where)
+    if isinstance(value, Mapping):
+        return {str(k): _resolve_body(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_resolve_body(v, f"{where}.{i}") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    raise FeintError(f"{where} holds {type(value).__name__}; accepted: JSON values (text, numbers, lists, mappings)")
+
+
+def _fill(template: Any, inputs: list) -> Any:
+    if isinstance(template, str):
+        return inputs if template == PLACEHOLDER else template
+    if isinstance(template, dict):
+        return {k: _fill(v, inputs) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, inputs) for v in template]
+    return template
+
+
+def _parse_path(path: str) -> list[str | int]:
+    steps: list[str | int] = []
+    for part in path.split(".") if path else []:
+        steps.append(int(part) if re.fullmatch(r"-?\d+", part) else part)
+    return steps
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:SNIPPET] + ("..." if len(text) > SNIPPET else "")
+
+
+class _RateLimiter:
+    """Spaced start times: request starts are at least ``1 / rate`` seconds apart."""
+
+    def __init__(self, rate: float | None):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class HttpModel:
+    """A model behind an HTTP endpoint; see the module doc. Build it with :meth:`from_config`."""
+
+    kind = "http"
+    open_box = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        batch_size: int = 32,
+        probabilities: str = "",
+        outputs: str = "probabilities",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        rate_limit: float | None = None,
+        concurrency: int = 4,
+        max_queries: int | None = None,
+        n_classes: int | None = None,
+        shown_url: str | None = None,
+    ):
+        self.url = url
+        self.shown_url = shown_url or url  # as written, environment references unresolved
+        self.method = method
+        self.headers = dict(headers or {})
+        self.body = {"inputs": PLACEHOLDER} if body is None else body
+        self.batch_size = batch_size
+        self.path_text = probabilities
+        self.path = _parse_path(probabilities)
+        self.outputs = outputs
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.rate_limit = rate_limit
+        self.concurrency = concurrency
+        self.max_queries = max_queries
+        self.n_classes = n_classes
+        self.queries = 0  # rows sent, retries included
+        self.requests = 0  # HTTP requests sent, retries included
+        self._promised = 0  # rows of the current calls not yet sent
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._limiter = _RateLimiter(rate_limit)
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_config(cls, mapping: Any, where: str, n_classes: int | None = None) -> "HttpModel":
+        """Check the mapping found under ``model.endpoint`` and build the model.
+
+        ``where`` prefixes every message (``"my.yaml: model.endpoint"``); ``n_classes``,
+        when known, is checked against every answer."""
+        if not isinstance(mapping, Mapping):
+            raise FeintError(f"{where} expects a mapping with the keys {', '.join(KEYS)}; "
+                             f"got {type(mapping).__name__}")
+        unknown = [k for k in mapping if k not in KEYS]
+        if unknown:
+            raise FeintError(f"{where} has an unknown key {unknown[0]!r}; accepted: {', '.join(KEYS)}")
+        cfg = {k: mapping.get(k, default) for k, (default, _) in KEYS.items()}
+        cfg = {k: (KEYS[k][0] if v is None else v) for k, v in cfg.items()}
+
+        def bad(key: str, value: Any) -> FeintError:
+            return FeintError(f"{where}.{key} expects {KEYS[key][1]}; got {value!r}")
+
+        def integer(key: str, low: int, high: int) -> int | None:
+            v = cfg[key]
+            if v is None:
+                return None
+            if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+                raise bad(key, v)
+            return v
+
+        def number(key: str, low: float, strict: bool) -> float | None:
+            v = cfg[key]
+            if v is None:
+                return None
+            if not _is_number(v) or v < low or (strict and v == low):
+                raise bad(key, v)
+            return float(v)
+
+        url = cfg["url"]
+        if url is None:
+            raise FeintError(f"{where} needs the key 'url' ({KEYS['url'][1]})")
+        if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url.strip()):
+            raise bad("url", url)
+        shown_url = url.strip()
+        resolved_url = _env(shown_url, f"{where}.url")
+        method = cfg["method"]
+        if not isinstance(method, str) or method.upper() not in METHODS:
+            raise bad("method", method)
+        headers = cfg["headers"]
+        if not isinstance(headers, Mapping):
+            raise bad("headers", headers)
+        resolved_headers = {}
+        for name, value in headers.items():
+            if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise FeintError(f"{where}.headers has a header name {name!r}; accepted: letters, digits and -")
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise FeintError(f"{where}.headers.{name} expects text; got {type(value).__name__}")
+            text = _env(str(value), f"{where}.headers.{name}")
+            if "\n" in text or "\r" in text:
+                raise FeintError(f"{where}.headers.{name} holds a line break; accepted: one line of text")
+            resolved_headers[name] = text
+        body = cfg["body"]
+        if not isinstance(body, (Mapping, list, str)):
+            raise bad("body", body)
+        found = _count_placeholders(body)
+        if found != 1:
+            raise FeintError(f"{where}.body expects {KEYS['body'][1]}; it holds it {found} times")
+        body = _resolve_body(body, f"{where}.body")
+        path = cfg["probabilities"]
+        if not isinstance(path, str) or (path and "" in path.split(".")):
+            raise bad("probabilities", path)
+        outputs = cfg["outputs"]
+        if outputs not in OUTPUTS:
+            raise bad("outputs", outputs)
+        if n_classes is not None and (not isinstance(n_classes, int) or n_classes < 1):
+            raise FeintError(f"{where}: the number of classes must be a positive integer; got {n_classes!r}")
+        return cls(
+            resolved_url,
+            method=method.upper(),
+            headers=resolved_headers,
+            body=body,
+            batch_size=integer("batch_size", 1, 100_000),
+            probabilities=path,
+            outputs=outputs,
+            timeout=number("timeout", 0.0, strict=True),
+            retries=integer("retries", 0, 20),
+            backoff=number("backoff", 0.0, strict=False),
+            rate_limit=number("rate_limit", 0.0, strict=True),
+            concurrency=integer("concurrency", 1, 64),
+            max_queries=integer("max_queries", 1, 10**12),
+            n_classes=n_classes,
+            shown_url=shown_url,
+        )
+
+    # -- reporting -----------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The endpoint and its limits, for reports; header values never appear."""
+        return {
+            "adapter": self.kind,
+            "url": self.shown_url,
+            "method": self.method,
+            "headers": sorted(self.headers),
+            "batch_size": self.batch_size,
+            "probabilities": self.path_text,
+            "outputs": self.outputs,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "backoff": self.backoff,
+            "rate_limit": self.rate_limit,
+            "concurrency": self.concurrency,
+            "max_queries": self.max_queries,
+            "queries": self.queries,
+            "requests": self.requests,
+        }
+
+    def __repr__(self) -> str:
+        return f"HttpModel({self.method} {self.shown_url})"
+
+    # -- prediction ----------------------------------------------------------------
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Float64 probabilities ``(N, classes)`` for a batch ``(N, *input_shape)``."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 0:
+            raise FeintError(f"endpoint {self.shown_url}: predict expects a batch (N, ...); got a scalar")
+        n = len(x)
+        if n == 0:
+            return np.zeros((0, self.n_classes or 0), np.float64)
+        with self._lock:
+            if self.max_queries is not None and self.queries + self._promised + n > self.max_queries:
+                raise QueryBudgetExceeded(
+                    f"endpoint {self.shown_url}: the query budget of {self.max_queries} rows (max_queries) "
+                    f"would be exceeded: {self.queries} used, this call needs {n}; nothing more was sent")
+            self._promised += n
+        chunks = [x[s : s + self.batch_size] for s in range(0, n, self.batch_size)]
+        unsent = [len(c) for c in chunks]  # rows promised, per chunk, until first sent
+        try:
+            if len(chunks) == 1 or self.concurrency == 1:
+                parts = [self._send(i, c, unsent) for i, c in enumerate(chunks)]
+            else:
+                parts = self._send_all(chunks, unsent)
+        finally:
+            with self._lock:
+                self._promised -= sum(unsent)
+        first = parts[0].shape[1]
+        for p in parts[1:]:
+            if p.shape[1] != first:
+                raise EndpointError(f"endpoint {self.shown_url} answered {first} classes for one request "
+                                    f"and {p.shape[1]} for another")
+        return np.concatenate(parts)
+
+    def _send_all(self, chunks: list[np.ndarray], unsent: list[int]) -> list[np.ndarray]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks)),
+                                thread_name_prefix="feint-http") as pool:
+            futures = [pool.submit(self._send, i, c, unsent, stop) for i, c in enumerate(chunks)]
+            try:
+                return [f.result() for f in futures]  # in order
+            except BaseException as exc:
+                stop.set()  # requests not sent yet are not sent
+                for f in futures:
+                    f.cancel()
+                if isinstance(exc, _Stopped):  # report the failure that stopped the others
+                    for f in futures:
+                        if not f.cancelled():
+                            other = f.exception()
+                            if other is not None and not isinstance(other, _Stopped):
+                                raise other from None
+                raise
+
+    def _charge(self, rows: int, index: int, unsent: list[int]) -> None:
+        """Count a request of ``rows`` rows against the budget, before it is sent."""
+        with self._lock:
+            if unsent[index]:  # its first attempt: its rows were promised when the call began
+                self._promised -= unsent[index]
+                unsent[index] = 0
+            elif self.max_queries is not None and self.queries + self._promised + rows > self.max_queries:
+                raise QueryBudgetExceeded(
+                    f"endpoint {self.shown_url}: retrying would exceed the query budget of {self.max_queries} rows "
+                    f"(max_queries): {self.queries} used, the retry needs {rows}")
+            self.queries += rows
+            self.requests += 1
+
+    def _send(self, index: int, chunk: np.ndarray, unsent: list[int],
+              stop: threading.Event | None = None) -> np.ndarray:
+        import urllib.error
+        import urllib.request
+
+        rows = len(chunk)
+        inputs = chunk[0].tolist() if self.batch_size == 1 else chunk.tolist()
+        try:
+            data = json.dumps(_fill(self.body, inputs), allow_nan=False).encode()
+        except ValueError:
+            raise FeintError(f"endpoint {self.shown_url}: the inputs hold NaN or infinite values, "
+                             "which JSON cannot carry") from None
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **self.headers}
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            if stop is not None and stop.is_set():
+                raise _Stopped(f"endpoint {self.shown_url}: stopped after another request failed")
+            last = attempt == attempts - 1
+            retry_after = None
+            with self._slots:
+                self._limiter.wait()
+                self._charge(rows, index, unsent)
+                request = urllib.request.Request(self.url, data=data, headers=headers, method=self.method)
+                try:
+                    with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                        status, text = response.status, response.read().decode("utf-8", "replace")
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                    try:
+                        text = exc.read().decode("utf-8", "replace")
+                    except Exception:  # noqa: BLE001 - the body is only quoted
+                        text = ""
+                    if status not in RETRY_STATUS or last:
+                        tried = f" after {attempts} attempts" if attempts > 1 and status in RETRY_STATUS else ""
+                        raise EndpointError(f"endpoint {self.shown_url} answered HTTP {status}{tried}: "
+                                            f"{_one_line(text) or '(empty body)'}") from None
+                    if status in (429, 503):
+                        retry_after = _retry_after(exc.headers.get("Retry-After"))
+                except (TimeoutError, OSError, urllib.error.URLError, _http_exceptions()) as exc:
+                    failure = _describe_failure(exc, self.timeout)
+                    if last:
+                        tried = f" after {attempts} attempts" if attempts > 1 else ""
+                        raise EndpointError(f"endpoint {self.shown_url} could not be reached{tried}: "
+                                            f"{failure}") from None
+                else:
+                    return self._read(text, status, rows)
+            delay = self.backoff * 2**attempt
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            if delay > 0:
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, text: str, status: int, rows: int) -> np.ndarray:
+        def fail(what: str) -> EndpointError:
+            return EndpointError(f"endpoint {self.shown_url} answered HTTP {status} {what}: "
+                                 f"{_one_line(text) or '(empty body)'}")
+
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise fail("with a body that is not JSON") from None
+        for i, step in enumerate(self.path):
+            here = ".".join(map(str, self.path[: i + 1]))
+            if isinstance(value, Mapping) and str(step) in value:
+                value = value[str(step)]
+            elif isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):
+                value = value[step]
+            else:
+                raise fail(f"without {here!r} (the probabilities path {self.path_text!r})")
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            raise fail("with rows of different lengths") from None
+        if arr.dtype.kind not in "iuf":
+            raise fail(f"with non-numeric values at {self.path_text or 'the top level'!r}")
+        arr = arr.astype(np.float64)
+        if arr.ndim == 1 and rows == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2:
+            raise fail(f"with an array of shape {arr.shape}; expected (rows, classes)")
+        if len(arr) != rows:
+            raise fail(f"with {len(arr)} rows for {rows} inputs")
+        if self.n_classes is not None and arr.shape[1] != self.n_classes:
+            raise fail(f"with {arr.shape[1]} classes per row; the target has {self.n_classes}")
+        if arr.shape[1] == 0:
+            raise fail("with empty rows")
+        if not np.isfinite(arr).all():
+            raise fail("with NaN or infinite values")
+        if self.outputs == "logits":
+            z = np.exp(arr - arr.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
+        sums = arr.sum(axis=1)
+        off = np.abs(sums - 1.0)
+        if arr.min() < -1e-6 or arr.max() > 1 + 1e-6 or off.max() > PROB_TOLERANCE:
+            row = int(off.argmax())
+            raise fail(f"with values that are not probabilities (row {row} sums to {sums[row]:.4g}; "
+                       "set outputs: logits for scores)")
+        arr = np.clip(arr, 0.0, None)
+        return arr / arr.sum(axis=1, keepdims=True)
+
+
+def _http_exceptions() -> type[Exception]:
+    import http.client
+
+    return http.client.HTTPException
+
+
+def _describe_failure(exc: BaseException, timeout: float) -> str:
+    import socket
+    import urllib.error
+
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason):
+        return f"no answer within the timeout of {timeout:g} s"
+    text = str(reason) or type(reason).__name__
+    return _one_line(f"{type(reason).__name__}: {text}" if type(reason).__name__ not in text else text)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), at most a minute."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
