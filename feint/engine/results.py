@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SampleResult", "RunResult", "ScanResult"]
+__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct"]
+
+
+def euclid_pct(x: Any, x_adv: Any) -> Any:
+    """Counterfit's "% Euclidean distance" of each row: ``100 * ||x_adv - x|| / ||x||``, in
+    float64, with float32's epsilon added to ``||x||`` (as Counterfit does) so that an
+    all-zero input gives a finite figure. Counterfit labels the ratio "%" but prints it
+    unscaled; feint multiplies by 100."""
+    import numpy as np
+
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    d = np.asarray(x_adv, np.float64).reshape(len(x), -1) - x
+    return 100.0 * np.linalg.norm(d, axis=1) / (np.linalg.norm(x, axis=1) + np.finfo(np.float32).eps)
+
+
+def _tabular(target: str) -> bool:
+    """Whether the built-in target of this name takes tabular data (no model is loaded)."""
+    try:
+        from feint.targets import BUILTIN, target_classes
+
+        return target in BUILTIN and target_classes()[target].data_type == "tabular"
+    except Exception:  # a target module that cannot import: no figure rather than no report
+        return False
 
 
 @dataclass
@@ -25,6 +48,8 @@ class SampleResult:
     target_label: str | None = None
     wasserstein: float | None = None
     images: dict[str, str] = field(default_factory=dict)  # original, adversarial, perturbation PNGs
+    # Tabular targets: Counterfit's "% Euclidean distance", 100 * L2 / ||x|| (see euclid_pct).
+    euclid_pct: float | None = None
 
     @property
     def queries(self) -> int:
@@ -32,8 +57,9 @@ class SampleResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if d["wasserstein"] is None:
-            del d["wasserstein"]
+        for optional in ("wasserstein", "euclid_pct"):
+            if d[optional] is None:
+                del d[optional]
         return d
 
 
@@ -81,7 +107,33 @@ class RunResult:
     def queries(self) -> int:
         return self.forward_queries + self.gradient_queries
 
+    def fill_euclid_pct(self, data_type: str | None = None) -> "RunResult":
+        """Give each sample of a tabular target's run its ``euclid_pct`` where it lacks one
+        (a run re-read from the store), from the inputs and adversarial inputs kept in the
+        run's artifacts folder; other runs, and runs without arrays, are left as they are.
+        ``data_type`` is the target's when known (a scan's ``target_info``); otherwise a
+        built-in target's is looked up by name."""
+        if not self.artifacts or all(s.euclid_pct is not None for s in self.samples):
+            return self
+        if not (data_type == "tabular" if data_type else _tabular(self.target)):
+            return self
+        import numpy as np
+
+        pct: dict[int, float] = {}
+        for path in sorted(Path(self.artifacts).glob("adversarial*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    values = euclid_pct(f["x"], f["x_adv"])
+                    pct.update(zip((int(i) for i in f["indices"]), (float(v) for v in values)))
+            except (OSError, KeyError, ValueError):  # a damaged or foreign file: no figure, no failure
+                continue
+        for s in self.samples:
+            if s.euclid_pct is None and s.index in pct:
+                s.euclid_pct = pct[s.index]
+        return self
+
     def to_dict(self) -> dict[str, Any]:
+        self.fill_euclid_pct()
         return {
             "run_id": self.run_id,
             "scan_id": self.scan_id,

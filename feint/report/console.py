@@ -39,15 +39,19 @@ def print_run(console: Console, run: RunResult) -> None:
         f"({run.forward_queries} forward, {run.gradient_queries} gradient; {rate:,.0f}/s)"
     )
     has_w = any(s.wasserstein is not None for s in run.samples)
-    cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)", "Linf", "L2", "L0"]
+    has_e = any(s.euclid_pct is not None for s in run.fill_euclid_pct().samples)  # tabular targets
+    cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)"]
+    cols += ["% Euclid. dist."] if has_e else []
+    cols += ["Linf", "L2", "L0"]
     cols += ["Wasserstein"] if has_w else []
     cols += ["Queries fwd/grad", "Success"]
     table = Table(show_lines=False)
     for c in cols:
         table.add_column(c, overflow="fold")
     for s in run.samples:
-        row = [str(s.index), f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})",
-               f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
+        row = [str(s.index), f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})"]
+        row += [_num(s.euclid_pct, ".4g")] if has_e else []
+        row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
         row += [f"{s.wasserstein:.4f}"] if has_w else []
         row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
         table.add_row(*row)

@@ -38,6 +38,8 @@ def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list
 def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[str] | None = None) -> dict[str, Any]:
     """The scan document. ``with_labels`` is kept for callers of the first version;
     ``by_label`` is always there now, so the document has one shape."""
+    for run in scan.runs:  # tabular targets: % Euclidean distance, from the stored arrays
+        run.fill_euclid_pct(scan.target_info.get("data_type"))
     return {
         "schema": SCHEMA,
         "kind": "scan",
@@ -58,6 +60,7 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
 def jsonl_records(runs: Sequence[RunResult]) -> Iterator[dict[str, Any]]:
     """One record per sample result, with its run's context."""
     for run in runs:
+        run.fill_euclid_pct()  # tabular targets: % Euclidean distance, from the stored arrays
         context = {"schema": SCHEMA, "kind": "sample", "scan_id": run.scan_id, "run_id": run.run_id,
                    "target": run.target, "attack": run.attack, "framework": run.framework,
                    "family": getattr(run, "family", "evasion"), "params": run.params, "seed": run.seed}
