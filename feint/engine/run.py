@@ -20,7 +20,7 @@ import torch
 
 from feint.attacks.base import Attack, Batch, random_other_classes
 from feint.engine.model import CountedModel
-from feint.engine.results import RunResult, SampleResult
+from feint.engine.results import RunResult, SampleResult, euclid_pct
 from feint.errors import BadValue
 from feint.targets.base import Target
 
@@ -74,10 +74,19 @@ def execute_run(
     scan_id: str | None = None,
     progress: Progress | None = None,
     query_log: list[dict] | None = None,
+    offset: int = 0,
+    run_id: str | None = None,
+    unit: int | None = None,
 ) -> RunResult:
-    """Run ``attack`` (with its current options) on ``target``; see the module doc."""
+    """Run ``attack`` (with its current options) on ``target``; see the module doc.
+
+    A scan runs a long run as chunks (units): ``offset`` is the position of this chunk's
+    first sample within the whole run, so that every random draw depends only on the
+    seed and the positions in the run, never on how the run was cut or where a chunk ran.
+    ``run_id`` names the run the chunk belongs to and ``unit`` the chunk, whose adversarial
+    arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
     indices, p = prepare_run(target, attack)
-    run_id = uuid.uuid4().hex[:8]
+    run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
     fwd = np.zeros(n, np.int64)
@@ -102,7 +111,9 @@ def execute_run(
             goal = resolve_labels(target, p["target_labels"], n)
         else:
             gen = torch.Generator().manual_seed(p["seed"])
-            goal = random_other_classes(torch.as_tensor(labels0), len(classes), gen).numpy()
+            # Draw for the whole run up to this chunk and keep this chunk's draws.
+            padded = torch.cat([torch.zeros(offset, dtype=torch.int64), torch.as_tensor(labels0)])
+            goal = random_other_classes(padded, len(classes), gen)[offset:].numpy()
 
     x_adv = np.empty_like(x)
     extras: dict[str, np.ndarray] = {}
@@ -113,7 +124,7 @@ def execute_run(
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
-        gen = torch.Generator().manual_seed(p["seed"] * 1_000_003 + s)
+        gen = torch.Generator().manual_seed(p["seed"] * 1_000_003 + offset + s)
         batch = Batch(
             x=torch.as_tensor(x[rows]),
             labels=torch.as_tensor(labels0[rows]),
@@ -144,10 +155,12 @@ def execute_run(
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
     dist = distances(x, x_adv)
+    rel = euclid_pct(x, x_adv) if target.data_type == "tabular" else None
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "adversarial.npz", indices=indices, x=x, x_adv=x_adv)
+        name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
+        np.savez_compressed(folder / name, indices=indices, x=x, x_adv=x_adv)
     samples = []
     true = target.y
     for i, idx in enumerate(indices):
@@ -171,6 +184,7 @@ def execute_run(
                 true_label=classes[int(true[idx])] if true is not None else None,
                 target_label=classes[goal[i]] if goal is not None else None,
                 wasserstein=float(extras["wasserstein"][i]) if "wasserstein" in extras else None,
+                euclid_pct=float(rel[i]) if rel is not None else None,
                 images=images,
             )
         )

@@ -1,27 +1,41 @@
 """A scan: many runs (attacks x parameter sets x samples) against one target.
 
 The plan holds one attack instance per parameter set: each chosen attack runs once
-with its parameters, or once per value of a swept parameter. Each finished run is
-committed to the store before the next starts, so a scan stopped midway keeps every
-run it finished.
+with its parameters, or once per value of a swept parameter. Each run is cut into
+units, chunks of its samples (one unit for an extraction or inference run), which an
+executor (:mod:`feint.engine.executors`) runs in this process, in a process pool or on
+Ray. The plan goes to the store before anything runs; every finished unit is committed
+before it is reported, so a scan stopped at any moment (a kill, Ctrl-C, a budget) keeps
+every unit it finished and a resume runs only the units with no stored result. A unit's
+random draws depend only on the seed and its samples' positions in the run, so a resumed
+scan gives exactly what an uninterrupted one gives.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from feint.attacks.base import Attack
 from feint.attacks.catalog import attacks as catalog, get_attack
 from feint.attacks.params import Float, Int
 from feint.engine.results import ScanResult
-from feint.engine.run import execute_run, prepare_run
+from feint.engine.run import prepare_run
 from feint.errors import FeintError, UnknownName
 from feint.store.db import Store
 from feint.targets.base import Target
 
-__all__ = ["plan_scan", "execute_scan", "ParamSet"]
+__all__ = ["plan_scan", "execute_scan", "resume_scan", "plan_key", "find_resumable", "unfinished_units",
+           "ScanProgress", "ParamSet", "STATUSES"]
 
 ParamSet = Mapping[str, Any]
 
@@ -109,27 +123,291 @@ def plan_scan(
     return plan
 
 
+@dataclass
+class ScanProgress:
+    """Where a scan stands; handed to ``on_progress`` when the plan is known, after each
+    finished unit and at the end (with ``status`` and, when stopped, ``stop_reason``)."""
+
+    scan_id: str
+    units_total: int
+    units_done: int
+    samples_total: int
+    samples_done: int
+    successes: int  # over every finished unit, earlier invocations included
+    queries: int
+    resumed: bool = False
+    executor: str = "local"
+    workers: int = 1
+    samples_now: int = 0  # done by this invocation
+    elapsed_s: float = 0.0  # of this invocation
+    stopping: bool = False  # Ctrl-C was pressed: no new unit starts
+    status: str = "running"
+    stop_reason: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Samples per second in this invocation."""
+        return self.samples_now / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        left = self.samples_total - self.samples_done
+        return left / self.rate if self.rate > 0 else None
+
+
+STATUSES = ("running", "done", "interrupted", "budget")
+
+
+@dataclass
+class _PlannedRun:
+    attack: Attack
+    run_id: str
+    indices: tuple[int, ...]
+    chunks: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _chunks(attack: Attack, n: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    if attack.whole_run or attack.family != "evasion":  # one stolen model, one run-level measure
+        return [(0, n)]
+    size = chunk_size or attack.options["batch_size"]
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _planned(plan: Sequence[Attack], chunk_size: int | None) -> list[_PlannedRun]:
+    if chunk_size is not None and chunk_size < 1:
+        raise FeintError(f"--chunk-size expects a number of samples, 1 or more; got {chunk_size}")
+    out = []
+    for attack in plan:
+        indices = tuple(int(i) for i in attack.options["sample_index"])
+        out.append(_PlannedRun(attack, uuid.uuid4().hex[:8], indices, _chunks(attack, len(indices), chunk_size)))
+    return out
+
+
+def plan_key(target: Target, plan: Sequence[Attack], chunk_size: int | None = None) -> str:
+    """A key of what a scan computes: the target's declaration, each run's attack and
+    option values (samples and seed among them) and how the runs are cut into units.
+    The same key means the same units with the same results."""
+    from feint.engine.executors import target_spec
+
+    body = [target_spec(target), [[a.name, sorted(a.options.shown().items()),
+                                   _chunks(a, len(a.options["sample_index"]), chunk_size)] for a in plan]]
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def find_resumable(store: Store, target: Target, plan: Sequence[Attack], chunk_size: int | None = None) -> str | None:
+    """The unfinished scan with this plan (same target, attacks, options, samples, seed), or None."""
+    return store.unfinished_scan(plan_key(target, plan, chunk_size))
+
+
+def unfinished_units(store: Store, scan_id: str) -> list[dict[str, Any]]:
+    """Per run with units left to run: run_id, attack, units (their numbers), samples."""
+    runs = {r["run_id"]: r for r in store.plan_runs(scan_id)}
+    out: dict[str, dict[str, Any]] = {}
+    for u in store.plan_units(scan_id):
+        if u["status"] != "done":
+            entry = out.setdefault(u["run_id"], {"run_id": u["run_id"], "attack": runs[u["run_id"]]["attack"],
+                                                 "units": [], "samples": 0})
+            entry["units"].append(u["unit"])
+            entry["samples"] += u["stop"] - u["start"]
+    return list(out.values())
+
+
+def _unit_file(folder: Path, unit: int) -> Path:
+    return folder / f"adversarial.unit{unit}.npz"
+
+
+def _merge_artifacts(folder: Path | None, units: int) -> None:
+    """Join a finished run's per-unit arrays into its ``adversarial.npz`` (written whole,
+    then moved into place, so a kill leaves either the old state or the new)."""
+    if folder is None:
+        return
+    import numpy as np
+
+    parts = [_unit_file(folder, u) for u in range(units)]
+    if not all(p.exists() for p in parts):
+        return  # merged before (the unit files are removed only after the run is stored)
+    arrays: dict[str, list] = {"indices": [], "x": [], "x_adv": []}
+    for part in parts:
+        with np.load(part) as f:
+            for key in arrays:
+                arrays[key].append(f[key])
+    tmp = folder / "adversarial.tmp.npz"
+    np.savez_compressed(tmp, **{k: np.concatenate(v) for k, v in arrays.items()})
+    os.replace(tmp, folder / "adversarial.npz")
+
+
+def _drop_unit_files(folder: Path | None, units: int) -> None:
+    if folder is not None and (folder / "adversarial.npz").exists():
+        for u in range(units):
+            _unit_file(folder, u).unlink(missing_ok=True)
+
+
 def execute_scan(
     target: Target,
     plan: Sequence[Attack],
     store: Store,
     settings: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    chunk_size: int | None = None,
+    resume: str | None = None,
+    max_queries: int | None = None,
+    max_time: float | None = None,
+    on_progress: Callable[[ScanProgress], None] | None = None,
 ) -> ScanResult:
-    scan_id = uuid.uuid4().hex[:8]
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    store.add_scan(scan_id, target.target_name, started, settings or {}, target.describe())
-    runs = []
+    """Run a scan's plan and return it as stored.
+
+    ``executor``: ``local`` (this process), ``process`` (a pool of ``workers`` processes)
+    or ``ray`` (``ray_address`` for a cluster, else a local Ray with ``workers`` CPUs).
+    ``chunk_size``: samples per unit (default: each attack's ``batch_size``).
+    ``resume``: the id of a stored scan to continue: only its units with no stored result
+    run (``plan`` is then not used; the stored plan is). ``max_queries``, ``max_time``:
+    this invocation's budget; when reached, no new unit starts and the scan stops with
+    status ``budget``. ``progress`` gets the samples of each finished unit,
+    ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
+    the scan after the running units, with status ``interrupted``; a second one aborts."""
+    from feint.engine.budget import Budget
+    from feint.engine.executors import check_executor, make_executor, target_spec
+
+    budget = Budget(max_queries, max_time)
+    check_executor(executor, target, workers)
+    spec = target_spec(target)
+    if resume is not None:
+        record = store.scan_record(resume)
+        if record is None:
+            raise FeintError(f"no stored scan with id {resume!r} to resume")
+        if record["target_spec"] and record["target_spec"] != spec:
+            raise FeintError(f"scan {resume} attacks target {record['target_spec']}, not {spec}")
+        scan_id = resume
+    else:
+        scan_id = uuid.uuid4().hex[:8]
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        planned = _planned(plan, chunk_size)
+        folder = store.artifacts_root
+        runs = [{"run_id": r.run_id, "target": target.target_name, "attack": r.attack.name,
+                 "framework": r.attack.framework, "family": r.attack.family, "params": r.attack.options.shown(),
+                 "seed": r.attack.options["seed"], "started_at": started, "artifacts": str(folder / r.run_id),
+                 "n": len(r.indices)} for r in planned]
+        units = [(r.run_id, k, a, b) for r in planned for k, (a, b) in enumerate(r.chunks)]
+        store.add_plan(scan_id, runs, units, scan={
+            "target": target.target_name, "started_at": started, "settings": settings or {},
+            "target_info": target.describe(), "plan_key": plan_key(target, plan, chunk_size), "target_spec": spec})
+
+    run_rows = {r["run_id"]: r for r in store.plan_runs(scan_id)}
+    unit_rows = store.plan_units(scan_id)
+    units_of: dict[str, int] = {}
+    for u in unit_rows:
+        units_of[u["run_id"]] = units_of.get(u["run_id"], 0) + 1
+    for run_id, r in run_rows.items():  # a kill between a run's commit and its tidy-up
+        if r["status"] == "done" and r["artifacts"]:
+            _drop_unit_files(Path(r["artifacts"]), units_of.get(run_id, 0))
+    done = [u for u in unit_rows if u["status"] == "done"]
+    todo = [u for u in unit_rows if u["status"] != "done"]
+    left = {run_id: 0 for run_id in run_rows}
+    for u in todo:
+        left[u["run_id"]] += 1
+    state = ScanProgress(
+        scan_id=scan_id, units_total=len(unit_rows), units_done=len(done),
+        samples_total=sum(u["stop"] - u["start"] for u in unit_rows),
+        samples_done=sum(u["stop"] - u["start"] for u in done),
+        successes=sum(u["successes"] or 0 for u in done), queries=sum(u["queries"] for u in done),
+        resumed=resume is not None, executor=executor)
+
+    from feint.attacks.params import parse_indices
+    from feint.engine.executors import UnitTask
+
+    indices = {run_id: parse_indices(r["params"]["sample_index"]) for run_id, r in run_rows.items()}
+    queue = [UnitTask(scan_id=scan_id, run_id=u["run_id"], unit=u["unit"], target_spec=spec,
+                      attack=run_rows[u["run_id"]]["attack"], params=run_rows[u["run_id"]]["params"],
+                      indices=tuple(indices[u["run_id"]][u["start"]:u["stop"]]), offset=u["start"],
+                      run_n=len(indices[u["run_id"]]), artifacts_root=str(store.artifacts_root))
+             for u in todo]
+    queue.reverse()  # pop() takes units in plan order
+
     status = "interrupted"
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def on_sigint(signum, frame):
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            state.stopping = True  # shown at the next update; nothing is drawn from a signal handler
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    pool = None
+    aborted = True
     try:
-        for attack in plan:
-            log: list[dict] = []
-            run = execute_run(target, attack, store.artifacts_root, scan_id=scan_id, progress=progress,
-                              query_log=log)
-            store.add_run(run, log)
-            runs.append(run)
-        status = "done"
+        if queue:
+            pool = make_executor(executor, target, workers, ray_address)
+            state.workers = pool.slots
+        if on_progress:
+            on_progress(state)
+        t0 = time.monotonic()
+        while queue or (pool is not None and pool.in_flight):
+            while queue and pool.in_flight < pool.slots and not stop.is_set():
+                reason = budget.exhausted()
+                if reason:
+                    state.stop_reason = reason
+                    break
+                pool.submit(queue.pop())
+            if not pool.in_flight:
+                break
+            for outcome in pool.wait():
+                task = outcome.task
+                if outcome.error is not None:
+                    raise FeintError(f"{task.attack} failed on samples {task.offset} to "
+                                     f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}")
+                result = outcome.result
+                folder = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
+                if left[task.run_id] == 1:  # the run's last unit: its arrays whole before it is stored
+                    _merge_artifacts(folder, units_of[task.run_id])
+                finished = store.add_unit(task.run_id, task.unit, result, outcome.query_log)
+                left[task.run_id] -= 1
+                if finished:
+                    _drop_unit_files(folder, units_of[task.run_id])
+                budget.spend(result.queries)
+                state.units_done += 1
+                state.samples_done += task.samples
+                state.samples_now += task.samples
+                state.successes += result.successes
+                state.queries += result.queries
+                state.elapsed_s = time.monotonic() - t0
+                if progress:
+                    progress(task.samples)
+                if on_progress:
+                    on_progress(state)
+        if not queue and not (pool and pool.in_flight):
+            status = "done"
+        elif state.stop_reason and not stop.is_set():
+            status = "budget"
+        aborted = False
     finally:
+        if pool is not None:
+            pool.close(abort=aborted)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         store.finish_scan(scan_id, status)
-    return ScanResult(scan_id=scan_id, target=target.target_name, started_at=started, runs=runs,
-                      settings={**(settings or {}), "status": status}, target_info=target.describe())
+        state.status = status
+    if on_progress:
+        on_progress(state)
+    scan = store.get_scan(scan_id)
+    assert scan is not None
+    return scan
+
+
+def resume_scan(store: Store, scan_id: str, **kwargs: Any) -> ScanResult:
+    """Continue a stored scan: rebuild its target from its declaration and run the units
+    that have no stored result (``kwargs`` as for :func:`execute_scan`)."""
+    from feint.targets import get_target
+
+    record = store.scan_record(scan_id)
+    if record is None:
+        raise FeintError(f"no stored scan with id {scan_id!r} to resume")
+    if not record["target_spec"]:
+        raise FeintError(f"scan {scan_id} was stored by an older feint without its plan; it cannot be resumed")
+    target = get_target(record["target_spec"])
+    return execute_scan(target, [], store, record["settings"], resume=scan_id, **kwargs)

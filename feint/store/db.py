@@ -1,8 +1,13 @@
 """The store: a SQLite database of scans, runs, per-sample results and query logs.
 
-Each finished run is written in one transaction, so a run is either wholly stored or
-not at all; artifacts (adversarial arrays, images) live in a folder beside the
-database. WAL mode lets readers (``feint show``) work while a scan writes.
+A run outside a scan is written in one transaction, so it is either wholly stored or
+not at all. A scan writes its plan first: one row per run (``pending``) and one per
+unit, a chunk of a run's samples. Each finished unit is committed in one transaction
+with its samples, and the transaction that commits a run's last unit also finishes the
+run (``done``, with its totals over the units), so a scan killed at any moment keeps
+every unit it finished and never holds a unit twice. Artifacts (adversarial arrays,
+images) live in a folder beside the database. WAL mode and a busy timeout let readers
+(``feint show``) work while a scan writes.
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ from feint.errors import FeintError
 
 __all__ = ["Store", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2  # 2: runs.metrics (family and run-level measures, JSON)
+# 2: runs.metrics (family and run-level measures, JSON)
+# 3: units (the chunks a scan runs), samples.pos (position in the run), scans.plan_key
+#    and scans.target_spec (what a resume needs)
+SCHEMA_VERSION = 3
+BUSY_TIMEOUT_S = 30
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,7 +37,9 @@ CREATE TABLE IF NOT EXISTS scans (
     started_at TEXT NOT NULL,
     settings TEXT NOT NULL,
     target_info TEXT NOT NULL,
-    status TEXT NOT NULL
+    status TEXT NOT NULL,
+    plan_key TEXT,
+    target_spec TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -66,8 +77,25 @@ CREATE TABLE IF NOT EXISTS samples (
     forward_queries INTEGER NOT NULL,
     gradient_queries INTEGER NOT NULL,
     images TEXT NOT NULL,
+    pos INTEGER,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS units (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    unit INTEGER NOT NULL,
+    scan_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    elapsed_s REAL,
+    forward_queries INTEGER,
+    gradient_queries INTEGER,
+    successes INTEGER,
+    metrics TEXT,
+    PRIMARY KEY (run_id, unit)
+);
+CREATE INDEX IF NOT EXISTS units_by_scan ON units(scan_id, status);
 CREATE TABLE IF NOT EXISTS query_log (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     seq INTEGER NOT NULL,
@@ -96,22 +124,40 @@ class Store:
         self.path = Path(path) if path is not None else feint_home() / "feint.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            with self.db:
-                self.db.executescript(SCHEMA)
-                self._migrate()
-                self.db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if self._version() != SCHEMA_VERSION:  # a reader of a current store writes nothing
+                with self.db:
+                    self.db.executescript(SCHEMA)
+                    self._migrate()
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise FeintError(f"cannot open the store {self.path}: {exc}") from None
 
+    def _version(self) -> int | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: a new store
+            return None
+        return int(row[0]) if row else None
+
     def _migrate(self) -> None:
         """Bring a store written by an older feint up to this schema, keeping its data."""
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
-        if "metrics" not in columns:  # version 1
+        def columns(table: str) -> set[str]:
+            return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+
+        if "metrics" not in columns("runs"):  # version 1
             self.db.execute("ALTER TABLE runs ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
+        if "pos" not in columns("samples"):  # version 2: samples in insertion order, whole runs only
+            self.db.execute("ALTER TABLE samples ADD COLUMN pos INTEGER")
+        scans = columns("scans")
+        for name in ("plan_key", "target_spec"):
+            if name not in scans:
+                self.db.execute(f"ALTER TABLE scans ADD COLUMN {name} TEXT")
+        self.db.execute("CREATE INDEX IF NOT EXISTS scans_by_plan ON scans(plan_key)")
         self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
                         (str(SCHEMA_VERSION), SCHEMA_VERSION))
 
@@ -123,11 +169,13 @@ class Store:
         self.db.close()
 
     # -- writing -------------------------------------------------------------------
-    def add_scan(self, scan_id: str, target: str, started_at: str, settings: dict, target_info: dict) -> None:
+    def add_scan(self, scan_id: str, target: str, started_at: str, settings: dict, target_info: dict,
+                 plan_key: str | None = None, target_spec: str | None = None) -> None:
         with self.db:
             self.db.execute(
-                "INSERT INTO scans VALUES (?, ?, ?, ?, ?, 'running')",
-                (scan_id, target, started_at, json.dumps(settings), json.dumps(target_info)),
+                "INSERT INTO scans VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (scan_id, target, started_at, json.dumps(settings), json.dumps(target_info), plan_key,
+                 target_spec),
             )
 
     def finish_scan(self, scan_id: str, status: str = "done") -> None:
@@ -144,17 +192,97 @@ class Store:
                  run.successes, run.forward_queries, run.gradient_queries,
                  json.dumps({"family": run.family, **run.metrics})),
             )
+            self._add_samples(run.run_id, run.samples, 0)
+            self._add_log(run.run_id, query_log)
+
+    def _add_samples(self, run_id: str, samples: list[SampleResult], first_pos: int) -> None:
+        self.db.executemany(
+            f"INSERT INTO samples ({', '.join(_SAMPLE_COLS)}, run_id, pos) "
+            f"VALUES ({', '.join('?' * (len(_SAMPLE_COLS) + 2))})",
+            [(s.index, s.true_label, s.initial_label, s.initial_conf, s.final_label, s.final_conf,
+              s.target_label, int(s.success), s.linf, s.l2, s.l0, s.wasserstein, s.forward_queries,
+              s.gradient_queries, json.dumps(s.images), run_id, first_pos + i) for i, s in enumerate(samples)],
+        )
+
+    def _add_log(self, run_id: str, query_log: list[dict] | None) -> None:
+        if not query_log:
+            return
+        first = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM query_log WHERE run_id = ?",
+                                (run_id,)).fetchone()[0]
+        self.db.executemany(
+            "INSERT INTO query_log VALUES (?, ?, ?, ?, ?)",
+            [(run_id, first + i, e["kind"], e["rows"], json.dumps(e["samples"])) for i, e in enumerate(query_log)],
+        )
+
+    def add_plan(self, scan_id: str, runs: list[dict[str, Any]], units: list[tuple[str, int, int, int]],
+                 scan: dict[str, Any] | None = None) -> None:
+        """Store a scan's plan in one transaction: the scan itself when ``scan`` is given (the
+        arguments of :meth:`add_scan`), its runs (``pending``, no samples yet; each a dict with
+        run_id, target, attack, framework, family, params, seed, started_at, artifacts and n,
+        the planned samples) and its units, ``(run_id, unit, start, stop)`` with start and
+        stop positions in the run."""
+        with self.db:
+            if scan is not None:
+                self.db.execute(
+                    "INSERT INTO scans VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                    (scan_id, scan["target"], scan["started_at"], json.dumps(scan["settings"]),
+                     json.dumps(scan["target_info"]), scan.get("plan_key"), scan.get("target_spec")))
             self.db.executemany(
-                f"INSERT INTO samples ({', '.join(_SAMPLE_COLS)}, run_id) VALUES ({', '.join('?' * (len(_SAMPLE_COLS) + 1))})",
-                [(s.index, s.true_label, s.initial_label, s.initial_conf, s.final_label, s.final_conf,
-                  s.target_label, int(s.success), s.linf, s.l2, s.l0, s.wasserstein, s.forward_queries,
-                  s.gradient_queries, json.dumps(s.images), run.run_id) for s in run.samples],
+                f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES ({', '.join('?' * len(_RUN_COLS))})",
+                [(r["run_id"], scan_id, r["target"], r["attack"], r["framework"], json.dumps(r["params"]), r["seed"],
+                  r["started_at"], 0.0, "pending", r["artifacts"], r["n"], 0, 0, 0,
+                  json.dumps({"family": r["family"]})) for r in runs],
             )
-            if query_log:
-                self.db.executemany(
-                    "INSERT INTO query_log VALUES (?, ?, ?, ?, ?)",
-                    [(run.run_id, i, e["kind"], e["rows"], json.dumps(e["samples"])) for i, e in enumerate(query_log)],
-                )
+            self.db.executemany(
+                "INSERT INTO units (run_id, unit, scan_id, start, stop, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+                [(run_id, unit, scan_id, start, stop) for run_id, unit, start, stop in units],
+            )
+
+    def add_unit(self, run_id: str, unit: int, result: RunResult, query_log: list[dict] | None = None) -> bool:
+        """Commit one finished unit (a chunk of a run) in one transaction: its samples, its
+        query log and its totals; when it is the run's last unit, the run is finished in the
+        same transaction, with its totals over all its units. Returns whether the run is done.
+        A unit that is already stored is refused as a whole (FeintError)."""
+        with self.db:
+            row = self.db.execute("SELECT start, stop FROM units WHERE run_id = ? AND unit = ? AND status = 'pending'",
+                                  (run_id, unit)).fetchone()
+            if row is None or row[1] - row[0] != len(result.samples):
+                raise FeintError(f"unit {unit} of run {run_id} is not a pending unit of that size in the store")
+            self._add_samples(run_id, result.samples, row[0])
+            self._add_log(run_id, query_log)
+            self.db.execute(
+                "UPDATE units SET status = 'done', started_at = ?, elapsed_s = ?, forward_queries = ?, "
+                "gradient_queries = ?, successes = ?, metrics = ? WHERE run_id = ? AND unit = ?",
+                (result.started_at, result.elapsed_s, result.forward_queries, result.gradient_queries,
+                 result.successes, json.dumps(result.metrics), run_id, unit))
+            left = self.db.execute("SELECT COUNT(*) FROM units WHERE run_id = ? AND status != 'done'",
+                                   (run_id,)).fetchone()[0]
+            if left:
+                return False
+            self._finish_run(run_id, result.family)
+            return True
+
+    def _finish_run(self, run_id: str, family: str) -> None:
+        units = self.db.execute(
+            "SELECT started_at, elapsed_s, metrics FROM units WHERE run_id = ? ORDER BY unit", (run_id,)).fetchall()
+        metrics: dict[str, Any] = {}
+        if len(units) == 1:
+            metrics = json.loads(units[0][2] or "{}")
+        else:  # only evasion runs are cut into units; their run-level measures are the unattributed queries
+            for _, _, text in units:
+                for key, value in json.loads(text or "{}").items():
+                    if key.startswith("unattributed_"):
+                        metrics[key] = metrics.get(key, 0) + value
+        n, successes, fwd, grad = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(success), 0), COALESCE(SUM(forward_queries), 0), "
+            "COALESCE(SUM(gradient_queries), 0) FROM samples WHERE run_id = ?", (run_id,)).fetchone()
+        fwd += int(metrics.get("unattributed_forward_queries", 0))
+        grad += int(metrics.get("unattributed_gradient_queries", 0))
+        self.db.execute(
+            "UPDATE runs SET status = 'done', started_at = ?, elapsed_s = ?, n = ?, successes = ?, "
+            "forward_queries = ?, gradient_queries = ?, metrics = ? WHERE run_id = ?",
+            (min(u[0] for u in units), sum(u[1] for u in units), n, successes, fwd, grad,
+             json.dumps({"family": family, **metrics}), run_id))
 
     # -- reading -------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunResult | None:
@@ -170,7 +298,7 @@ class Store:
                 wasserstein=r[11], forward_queries=r[12], gradient_queries=r[13], images=json.loads(r[14]),
             )
             for r in self.db.execute(
-                f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY rowid", (run_id,))
+                f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,))
         ]
         metrics = json.loads(row[11] or "{}")
         return RunResult(
@@ -186,12 +314,46 @@ class Store:
         if row is None:
             return None
         run_ids = [r[0] for r in self.db.execute(
-            "SELECT run_id FROM runs WHERE scan_id = ? ORDER BY rowid", (scan_id,))]
+            "SELECT run_id FROM runs WHERE scan_id = ? AND status = 'done' ORDER BY rowid", (scan_id,))]
         runs = [r for r in (self.get_run(i) for i in run_ids) if r is not None]
         settings = json.loads(row[3])
         settings["status"] = row[5]
         return ScanResult(scan_id=row[0], target=row[1], started_at=row[2], runs=runs,
                           settings=settings, target_info=json.loads(row[4]))
+
+    def scan_record(self, scan_id: str) -> dict[str, Any] | None:
+        """What a resume needs of a scan: target, target_spec, plan_key, status, settings."""
+        row = self.db.execute("SELECT target, target_spec, plan_key, status, settings, started_at FROM scans "
+                              "WHERE scan_id = ?", (scan_id,)).fetchone()
+        if row is None:
+            return None
+        return {"scan_id": scan_id, "target": row[0], "target_spec": row[1], "plan_key": row[2], "status": row[3],
+                "settings": json.loads(row[4]), "started_at": row[5]}
+
+    def unfinished_scan(self, plan_key: str) -> str | None:
+        """The latest scan with this plan that did not finish (it may have units left to run,
+        or have been stopped after its last unit and before it was marked done), or None."""
+        row = self.db.execute(
+            "SELECT scan_id FROM scans WHERE plan_key = ? AND status != 'done' "
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1", (plan_key,)).fetchone()
+        return row[0] if row else None
+
+    def plan_runs(self, scan_id: str) -> list[dict[str, Any]]:
+        """A scan's planned runs in plan order: run_id, attack, params, n, status, artifacts."""
+        return [{"run_id": r[0], "attack": r[1], "params": json.loads(r[2]), "n": r[3], "status": r[4],
+                 "artifacts": r[5], "seed": r[6]}
+                for r in self.db.execute("SELECT run_id, attack, params, n, status, artifacts, seed FROM runs "
+                                         "WHERE scan_id = ? ORDER BY rowid", (scan_id,))]
+
+    def plan_units(self, scan_id: str) -> list[dict[str, Any]]:
+        """A scan's units in plan order: run_id, unit, start, stop, status, and for finished
+        units their successes and queries."""
+        return [{"run_id": r[0], "unit": r[1], "start": r[2], "stop": r[3], "status": r[4], "successes": r[5],
+                 "queries": (r[6] or 0) + (r[7] or 0)}
+                for r in self.db.execute(
+                    "SELECT u.run_id, u.unit, u.start, u.stop, u.status, u.successes, u.forward_queries, "
+                    "u.gradient_queries FROM units u JOIN runs r ON r.run_id = u.run_id WHERE u.scan_id = ? "
+                    "ORDER BY r.rowid, u.unit", (scan_id,))]
 
     def query_log(self, run_id: str) -> list[dict[str, Any]]:
         return [

@@ -40,3 +40,66 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path):
     assert back.to_dict() == new.to_dict() and back.forward_queries == 51
     row = store.db.execute("SELECT forward_queries, metrics FROM runs WHERE run_id = 'new1'").fetchone()
     assert row[0] == 51 and json.loads(row[1])["family"] == "extraction"
+
+
+V2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE scans (scan_id TEXT PRIMARY KEY, target TEXT NOT NULL, started_at TEXT NOT NULL,
+    settings TEXT NOT NULL, target_info TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, scan_id TEXT REFERENCES scans(scan_id), target TEXT NOT NULL, attack TEXT NOT NULL,
+    framework TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL, started_at TEXT NOT NULL,
+    elapsed_s REAL NOT NULL, status TEXT NOT NULL, artifacts TEXT, n INTEGER NOT NULL, successes INTEGER NOT NULL,
+    forward_queries INTEGER NOT NULL, gradient_queries INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE samples (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), idx INTEGER NOT NULL, true_label TEXT, initial_label TEXT NOT NULL,
+    initial_conf REAL NOT NULL, final_label TEXT NOT NULL, final_conf REAL NOT NULL, target_label TEXT,
+    success INTEGER NOT NULL, linf REAL NOT NULL, l2 REAL NOT NULL, l0 INTEGER NOT NULL, wasserstein REAL,
+    forward_queries INTEGER NOT NULL, gradient_queries INTEGER NOT NULL, images TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx));
+CREATE TABLE query_log (run_id TEXT NOT NULL REFERENCES runs(run_id), seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    rows INTEGER NOT NULL, samples TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO scans VALUES ('s2', 'digits_keras', '2026-01-01T00:00:00+00:00', '{"attacks": ["pgd"]}',
+                          '{"name": "digits_keras"}', 'done');
+INSERT INTO runs VALUES ('r2', 's2', 'digits_keras', 'pgd', 'native', '{"eps": "0.3"}', 0,
+                         '2026-01-01T00:00:00+00:00', 1.0, 'done', NULL, 2, 1, 24, 20, '{"family": "evasion"}');
+INSERT INTO samples VALUES ('r2', 7, '1', '1', 0.9, '7', 0.8, NULL, 1, 0.3, 2.0, 100, NULL, 12, 10, '{}');
+INSERT INTO samples VALUES ('r2', 3, '4', '4', 0.9, '4', 0.7, NULL, 0, 0.3, 2.0, 100, NULL, 12, 10, '{}');
+"""
+
+
+def test_a_version_2_store_keeps_its_scans_and_takes_planned_scans(tmp_path):
+    from feint.engine.scan import unfinished_units
+
+    path = tmp_path / "feint.db"
+    db = sqlite3.connect(path)
+    db.executescript(V2)
+    db.close()
+    store = Store(path)
+    old = store.get_scan("s2")
+    assert [s.index for s in old.runs[0].samples] == [7, 3] and old.settings["status"] == "done"
+    assert store.scan_record("s2")["plan_key"] is None and unfinished_units(store, "s2") == []
+    assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 3
+    # A planned scan: runs appear when their last unit is in, samples in run order.
+    store.add_plan("s3", [{"run_id": "r3", "target": "digits_keras", "attack": "pgd", "framework": "native",
+                           "family": "evasion", "params": {}, "seed": 0, "started_at": "2026-01-02T00:00:00+00:00",
+                           "artifacts": None, "n": 2}], [("r3", 0, 0, 1), ("r3", 1, 1, 2)],
+                   scan={"target": "digits_keras", "started_at": "2026-01-02T00:00:00+00:00", "settings": {},
+                         "target_info": {}, "plan_key": "k", "target_spec": "digits_keras"})
+    assert store.unfinished_scan("k") == "s3"
+
+    def unit(index, unattributed):
+        s = SampleResult(index=index, initial_label="1", initial_conf=0.9, final_label="2", final_conf=0.8,
+                         success=True, linf=0.1, l2=0.5, l0=3, forward_queries=5, gradient_queries=4)
+        return RunResult(run_id="r3", attack="pgd", framework="native", target="digits_keras", params={}, seed=0,
+                         started_at=f"2026-01-02T00:00:0{index}+00:00", elapsed_s=1.5, samples=[s],
+                         metrics={"unattributed_forward_queries": unattributed})
+
+    assert store.add_unit("r3", 1, unit(9, 2)) is False
+    assert Store(path).get_scan("s3").runs == []  # a reader sees finished runs only
+    assert store.add_unit("r3", 0, unit(8, 3)) is True
+    run = Store(path).get_scan("s3").runs[0]
+    assert [s.index for s in run.samples] == [8, 9] and run.elapsed_s == 3.0
+    assert run.forward_queries == 15 and run.gradient_queries == 8 and run.metrics["unattributed_forward_queries"] == 5
+    assert run.started_at == "2026-01-02T00:00:08+00:00" and run.status == "done"

@@ -1,0 +1,44 @@
+"""A scan's budget: the most model queries and wall time one invocation may spend.
+
+The budget is checked before each unit starts, against what the units finished so far
+spent: once it is reached no new unit starts, the units already running finish, and the
+scan stops with status ``budget`` (a resume continues it, with a budget of its own).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from feint.errors import FeintError
+
+__all__ = ["Budget"]
+
+
+@dataclass
+class Budget:
+    max_queries: int | None = None
+    max_time: float | None = None  # seconds
+    queries: int = 0  # spent by the units finished so far
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.max_queries is not None and self.max_queries < 1:
+            raise FeintError(f"--max-queries expects a number of queries, 1 or more; got {self.max_queries}")
+        if self.max_time is not None and not self.max_time > 0:
+            raise FeintError(f"--max-time expects seconds, more than 0; got {self.max_time}")
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def spend(self, queries: int) -> None:
+        self.queries += queries
+
+    def exhausted(self) -> str | None:
+        """Why no new unit may start, or None while there is budget left."""
+        if self.max_queries is not None and self.queries >= self.max_queries:
+            return f"{self.queries} queries spent of --max-queries {self.max_queries}"
+        if self.max_time is not None and self.elapsed >= self.max_time:
+            return f"{self.elapsed:.1f} s spent of --max-time {self.max_time:g}"
+        return None

@@ -1,0 +1,340 @@
+"""Executors: where a scan's units run.
+
+A unit is one chunk of a run's samples: an attack, its option values, the chunk's sample
+indices and its offset within the run. A worker gets the unit as plain data (the
+target's declaration, the attack's name and its option values as text), never a live
+model: it rebuilds the target once per declaration (and caches it), runs the chunk with
+:func:`feint.engine.run.execute_run`, writes the chunk's evidence to the artifacts folder
+and hands the results back to the one process that writes the store.
+
+- ``local``: in this process, one unit at a time, on the live target.
+- ``process``: a pool of ``workers`` processes on this machine (``spawn``), one torch
+  thread each.
+- ``ray``: Ray tasks, on an existing cluster (``address``) or on a local Ray started on
+  demand with ``workers`` CPUs; one torch thread per task. With a cluster, every node needs
+  feint, the target's declaration (a built-in name or a file at the same path) and the
+  artifacts folder at the same path (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feint.engine.results import RunResult
+from feint.errors import FeintError
+from feint.targets.base import Target
+
+__all__ = ["UnitTask", "UnitOutcome", "Executor", "LocalExecutor", "ProcessExecutor", "RayExecutor",
+           "make_executor", "check_executor", "run_unit", "target_spec", "attack_from_params", "EXECUTORS"]
+
+EXECUTORS = ("local", "process", "ray")
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """One unit of a scan, as plain data a worker can receive."""
+
+    scan_id: str
+    run_id: str
+    unit: int
+    target_spec: str
+    attack: str
+    params: dict[str, str]  # the run's option values as text
+    indices: tuple[int, ...]  # the chunk's sample indices
+    offset: int  # position of the chunk's first sample in the run
+    run_n: int  # samples in the whole run
+    artifacts_root: str | None
+
+    @property
+    def samples(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class UnitOutcome:
+    task: UnitTask
+    result: RunResult | None = None
+    query_log: list[dict] = field(default_factory=list)
+    error: str | None = None  # what went wrong in a worker, one line
+
+
+def target_spec(target: Target) -> str:
+    """The declaration a worker rebuilds ``target`` from: a built-in name or a target file's path."""
+    return getattr(target, "spec", None) or target.target_name
+
+
+def attack_from_params(name: str, params: dict[str, str]):
+    """An attack instance with the option values a run stored as text (``options.shown()``)."""
+    from feint.attacks.catalog import get_attack
+
+    attack = get_attack(name)()
+    for key, value in params.items():
+        spec = attack.options.specs.get(key)
+        if spec is not None and value != spec.show(spec.default):  # a default's text need not parse back
+            attack.options.set(key, value)
+    return attack
+
+
+def _attack_for(task: UnitTask):
+    attack = attack_from_params(task.attack, {k: v for k, v in task.params.items() if k != "sample_index"})
+    labels = attack.options.current.get("target_labels")
+    if labels and len(labels) == task.run_n and task.run_n > 1:  # one goal per sample: this chunk's
+        attack.options.set("target_labels", tuple(labels[task.offset:task.offset + task.samples]))
+    attack.options.set("sample_index", tuple(task.indices))
+    return attack
+
+
+def _execute(target: Target, task: UnitTask) -> UnitOutcome:
+    from feint.engine.run import execute_run
+
+    log: list[dict] = []
+    root = Path(task.artifacts_root) if task.artifacts_root else None
+    result = execute_run(target, _attack_for(task), root, scan_id=task.scan_id, query_log=log,
+                         offset=task.offset, run_id=task.run_id, unit=task.unit)
+    return UnitOutcome(task, result, log)
+
+
+# -- in a worker process ----------------------------------------------------------------
+_targets: dict[str, Target] = {}
+_initialised = False
+
+
+def _init_worker(threads: int = 1) -> None:
+    """Set up a worker process: ignore Ctrl-C (the scan's own process decides when to
+    stop), one torch thread, Keras on torch."""
+    global _initialised
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread of the worker
+        pass
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import torch
+
+    torch.set_num_threads(threads)
+    _initialised = True
+
+
+def _cached_target(spec: str) -> Target:
+    if spec not in _targets:
+        from feint.targets import get_target
+
+        _targets[spec] = get_target(spec)
+    return _targets[spec]
+
+
+def run_unit(task: UnitTask) -> UnitOutcome:
+    """Run one unit in a worker; a failure comes back as the outcome's ``error``."""
+    try:
+        return _execute(_cached_target(task.target_spec), task)
+    except FeintError as exc:
+        return UnitOutcome(task, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported to the scan, which stops
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return UnitOutcome(task, error=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
+
+
+def _ray_unit(task: UnitTask, threads: int) -> UnitOutcome:
+    if not _initialised:
+        _init_worker(threads)
+    return run_unit(task)
+
+
+# -- executors --------------------------------------------------------------------------
+class Executor:
+    """Runs units; at most ``slots`` at a time. ``submit`` starts one, ``wait`` blocks
+    until at least one has finished and returns those that have."""
+
+    name = ""
+    slots = 1
+    torch_threads: int | None = None  # per worker; None: torch's default
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    def submit(self, task: UnitTask) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[UnitOutcome]:
+        raise NotImplementedError
+
+    def close(self, abort: bool = False) -> None:
+        """Give back the workers. Units still running are waited for (their results are
+        dropped), unless ``abort``: then they are stopped."""
+
+    def describe(self) -> str:
+        threads = ("torch's default threads" if self.torch_threads is None
+                   else f"{self.torch_threads} torch thread(s) each")
+        return f"{self.name}, {self.slots} worker(s), {threads}"
+
+
+class LocalExecutor(Executor):
+    """In this process, one unit at a time, on the live target."""
+
+    name = "local"
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.queue: deque[UnitTask] = deque()
+
+    def submit(self, task: UnitTask) -> None:
+        self.queue.append(task)
+        self.in_flight += 1
+
+    def wait(self) -> list[UnitOutcome]:
+        task = self.queue.popleft()
+        try:
+            return [_execute(self.target, task)]
+        finally:
+            self.in_flight -= 1
+
+
+class ProcessExecutor(Executor):
+    """A pool of ``workers`` spawned processes on this machine."""
+
+    name = "process"
+
+    def __init__(self, workers: int, threads: int = 1) -> None:
+        super().__init__()
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.slots = workers
+        self.torch_threads = threads
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,))
+        self.futures: set[Any] = set()
+
+    def submit(self, task: UnitTask) -> None:
+        self.futures.add(self.pool.submit(run_unit, task))
+        self.in_flight += 1
+
+    def wait(self) -> list[UnitOutcome]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, self.futures = wait(self.futures, return_when=FIRST_COMPLETED)
+        self.in_flight -= len(done)
+        out = []
+        for f in done:
+            try:
+                out.append(f.result())
+            except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory)
+                raise FeintError(f"a worker process of the scan failed: {type(exc).__name__}: {exc}") from None
+        return out
+
+    def close(self, abort: bool = False) -> None:
+        if abort:  # stop the workers now: what they were doing is not stored anyway
+            for proc in list(getattr(self.pool, "_processes", {}).values()):
+                proc.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor(Executor):
+    """Ray tasks on a cluster (``address``) or on a local Ray started with ``workers`` CPUs."""
+
+    name = "ray"
+
+    def __init__(self, workers: int | None, address: str | None = None, threads: int = 1) -> None:
+        super().__init__()
+        try:
+            import ray
+        except ImportError:
+            raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'") from None
+        import logging
+
+        self.ray = ray
+        self.owned = False
+        self.torch_threads = threads
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": logging.ERROR}
+            try:
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    env = {k: os.environ[k] for k in ("FEINT_HOME", "KERAS_BACKEND") if k in os.environ}
+                    ray.init(num_cpus=workers or os.cpu_count() or 1,
+                             runtime_env={"env_vars": {**env, "OMP_NUM_THREADS": "1"}}, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - Ray's own start-up errors vary
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise FeintError(f"cannot start {where}: {type(exc).__name__}: {exc}") from None
+            self.owned = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.slots = max(1, workers or cpus)
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(_ray_unit)
+        self.refs: list[Any] = []
+
+    def submit(self, task: UnitTask) -> None:
+        self.refs.append(self.remote.remote(task, self.torch_threads))
+        self.in_flight += 1
+
+    def wait(self) -> list[UnitOutcome]:
+        ready, self.refs = self.ray.wait(self.refs, num_returns=1)
+        self.in_flight -= len(ready)
+        try:
+            return self.ray.get(ready)
+        except Exception as exc:  # noqa: BLE001 - a worker died
+            raise FeintError(f"a Ray worker of the scan failed: {type(exc).__name__}: {exc}") from None
+
+    def close(self, abort: bool = False) -> None:
+        if self.refs:
+            try:
+                if abort:
+                    for ref in self.refs:
+                        self.ray.cancel(ref, force=True)
+                else:
+                    self.ray.wait(self.refs, num_returns=len(self.refs))
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            self.refs = []
+        if self.owned:
+            self.ray.shutdown()
+
+
+def check_executor(kind: str, target: Target, workers: int | None = None) -> None:
+    """Refuse, before anything is stored, an executor that cannot run this scan."""
+    if kind not in EXECUTORS:
+        raise FeintError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
+    if kind == "local" and workers not in (None, 1):
+        raise FeintError("the local executor runs one unit at a time; use --executor process or ray "
+                         "for several workers")
+    if kind == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'")
+    if kind != "local":
+        check_rebuildable(target)
+
+
+def make_executor(kind: str, target: Target, workers: int | None = None, ray_address: str | None = None) -> Executor:
+    """An executor by name (``local``, ``process``, ``ray``); raise FeintError on a bad choice."""
+    check_executor(kind, target, workers)
+    if kind == "local":
+        return LocalExecutor(target)
+    if kind == "process":
+        return ProcessExecutor(workers or os.cpu_count() or 1)
+    return RayExecutor(workers, ray_address)
+
+
+def check_rebuildable(target: Target) -> None:
+    """Refuse a target that a worker could not rebuild from its declaration."""
+    from feint.targets import BUILTIN
+
+    spec = target_spec(target)
+    name = spec.split(":", 1)[1] if spec.startswith("trusted:") else spec
+    file = name.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", name) else name  # FILE.py:CLASS
+    if name in BUILTIN or (os.path.isabs(file) and os.path.exists(file)):
+        return
+    raise FeintError(f"target {target.target_name} has no declaration a worker can load (a built-in name or a "
+                     "target file); run it with --executor local")

@@ -1,0 +1,214 @@
+"""Resume: a scan killed at any moment, then resumed, stores exactly what an uninterrupted
+scan stores; Ctrl-C stops cleanly; budgets stop a scan that a resume finishes; the store
+answers readers while a scan writes."""
+
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from feint.engine.scan import execute_scan, plan_scan, resume_scan, unfinished_units
+from feint.store.db import Store
+
+SCAN = ["scan", "digits_keras", "-a", "pgd", "-i", "0:60", "--set", "max_iter=5", "--chunk-size", "10", "--json"]
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Compute here as the subprocesses and workers do, with one torch thread: float sums
+    (and so the last bits of gradients) depend on how many threads share them."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _env(home):
+    return {**os.environ, "FEINT_HOME": str(home), "OMP_NUM_THREADS": "1"}
+
+
+def _start(home, args):
+    return subprocess.Popen([sys.executable, "-m", "feint", *args], env=_env(home), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _one(home, sql):
+    """The first value of a query on the store of ``home`` (0 before there is one)."""
+    path = home / "feint.db"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            return db.execute(sql).fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # the tables are not there yet
+        return 0
+
+
+def stored(store, scan_id):
+    """Per run (in plan order): the samples as stored (image paths aside) and the adversarial arrays."""
+    scan = store.get_scan(scan_id)
+    out = []
+    for run in scan.runs:
+        samples = [{k: v for k, v in s.to_dict().items() if k != "images"} for s in run.samples]
+        with np.load(os.path.join(run.artifacts, "adversarial.npz")) as f:
+            arrays = {k: f[k] for k in ("indices", "x", "x_adv")}
+        out.append((run.attack, run.params, samples, arrays, run.n, run.forward_queries, run.gradient_queries))
+    return out
+
+
+def assert_same(a, b):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert ra[0:3] == rb[0:3] and ra[4:] == rb[4:]
+        for key in ("indices", "x", "x_adv"):
+            np.testing.assert_array_equal(ra[3][key], rb[3][key])
+
+
+@pytest.fixture()
+def reference(tmp_path_factory, digits_keras):
+    """The uninterrupted scan of SCAN, in this process."""
+    folder = tmp_path_factory.mktemp("reference")
+    store = Store(folder / "feint.db")
+    plan = plan_scan(digits_keras, ["pgd"], None, {"sample_index": "0:60", "max_iter": "5"})
+    with one_torch_thread():
+        scan = execute_scan(digits_keras, plan, store, {}, chunk_size=10)
+    assert scan.settings["status"] == "done"
+    return stored(store, scan.scan_id)
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_results(fresh_home, reference):
+    rng = random.Random()
+    kills = []  # units stored at each kill
+    deadline = time.monotonic() + 60
+    for attempt in range(3):  # kill while starting, planning or between and inside units
+        done_before = _one(fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'")
+        if done_before and _one(fresh_home, "SELECT COUNT(*) FROM units WHERE status != 'done'") == 0:
+            break
+        proc = _start(fresh_home, SCAN)
+        wait_for = rng.randint(done_before, done_before + 2) if attempt else -1
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _one(fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'") > wait_for:
+                time.sleep(rng.uniform(0, 0.15))
+                break
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills.append(_one(fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'"))
+        proc.communicate()
+    assert any(0 < units < 6 for units in kills), f"no kill in the middle of the scan: {kills}"
+    # Resume until done: a re-run of the same scan continues the unfinished one, and says so.
+    while _one(fresh_home, "SELECT COUNT(*) FROM scans WHERE status = 'done'") == 0:
+        proc = _start(fresh_home, SCAN)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert _one(fresh_home, "SELECT COUNT(*) FROM scans") != 1 or "continuing unfinished scan" in err
+    store = Store(fresh_home / "feint.db")
+    scans = store.db.execute("SELECT scan_id FROM scans").fetchall()
+    assert len(scans) == 1, "every restart continued the one unfinished scan"
+    scan_id = scans[0][0]
+    assert store.db.execute("SELECT COUNT(*), COUNT(DISTINCT idx) FROM samples").fetchone() == (60, 60)
+    assert store.scan_record(scan_id)["status"] == "done"
+    assert_same(stored(store, scan_id), reference)
+    run_dir = store.get_scan(scan_id).runs[0].artifacts
+    assert os.path.exists(os.path.join(run_dir, "adversarial.npz"))
+    assert not [f for f in os.listdir(run_dir) if f.startswith("adversarial.unit")]
+
+
+def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_finishes(fresh_home, capsys):
+    from feint.cli.app import main
+
+    # Units of about a second each, so that the scan is still running when it is read and interrupted.
+    args = ["scan", "digits_keras", "-a", "pgd", "-i", "0:40", "--set", "max_iter=50", "--chunk-size", "20",
+            "--sweep", "eps=0.1,0.2,0.3,0.4"]
+    proc = _start(fresh_home, args)
+    deadline = time.monotonic() + 90
+    while _one(fresh_home, "SELECT COUNT(*) FROM runs WHERE status = 'done'") < 1:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    # A reader while the scan writes: the runs finished so far and the scan's status.
+    assert main(["show", _one(fresh_home, "SELECT scan_id FROM scans"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["settings"]["status"] == "running" and 1 <= len(shown["runs"]) < 4
+    assert all(r["n"] == 40 for r in shown["runs"])
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    scan_id = shown["scan_id"]
+    assert f"continue it with: feint scan --resume {scan_id}" in err
+    store = Store(fresh_home / "feint.db")
+    assert store.scan_record(scan_id)["status"] == "interrupted"
+    left = unfinished_units(store, scan_id)
+    assert left and sum(u["samples"] for u in left) == 40 * 4 - 20 * _one(
+        fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'")
+    assert main(["scan", "--resume", scan_id, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["status"] == "done" and [r["params"]["eps"] for r in doc["runs"]] == ["0.1", "0.2",
+                                                                                               "0.3", "0.4"]
+    assert store.db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id || ':' || idx) FROM samples").fetchone() == (
+        160, 160)
+
+
+def test_budgets_stop_the_scan_and_resume_finishes_it(fresh_home, digits_keras, reference, capsys):
+    from feint.cli.app import main
+
+    with one_torch_thread():  # as the reference
+        _budgets_stop_the_scan_and_resume_finishes_it(digits_keras, reference, capsys, main)
+
+
+def _budgets_stop_the_scan_and_resume_finishes_it(digits_keras, reference, capsys, main):
+    store = Store()
+    plan = plan_scan(digits_keras, ["pgd"], None, {"sample_index": "0:60", "max_iter": "5"})
+    scan = execute_scan(digits_keras, plan, store, {}, chunk_size=10, max_queries=250)
+    # pgd with max_iter=5 costs a sample 12 queries, a unit of 10 samples 120: the third unit
+    # would start with 240 spent, the fourth may not.
+    assert scan.settings["status"] == "budget" and scan.runs == []
+    left = unfinished_units(store, scan.scan_id)
+    assert [u["units"] for u in left] == [[3, 4, 5]] and left[0]["samples"] == 30
+    scan = resume_scan(store, scan.scan_id, max_time=1e-9)  # no time: not one unit starts
+    assert scan.settings["status"] == "budget" and unfinished_units(store, scan.scan_id) == left
+    assert main(["scan", "--resume", scan.scan_id, "--max-queries", "1000", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["status"] == "done"
+    assert_same(stored(store, scan.scan_id), reference)
+
+
+def test_a_budget_stop_names_the_units_left_and_how_to_continue(fresh_home, capsys):
+    from feint.cli.app import main
+
+    assert main([*SCAN[:-1], "--max-queries", "100"]) == 0
+    err = capsys.readouterr().err
+    assert "budget reached (120 queries spent of --max-queries 100)" in err
+    assert "units 1-5 (50 samples)" in err and "feint scan --resume" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scan", "--resume", "nope"], "no stored scan with id 'nope'"),
+    (["scan", "--resume", "x", "digits_keras"], "--resume continues the stored plan of the scan; leave out TARGET"),
+    (["scan"], "scan needs a TARGET"),
+    (["scan", "digits_keras", "-a", "pgd", "--chunk-size", "0"], "--chunk-size expects a number of samples"),
+    (["scan", "digits_keras", "-a", "pgd", "--max-queries", "0"], "--max-queries expects a number of queries"),
+    (["scan", "digits_keras", "-a", "pgd", "--max-time", "-1"], "--max-time expects seconds"),
+    (["scan", "digits_keras", "-a", "pgd", "--workers", "2"], "--workers expects 1 or more workers with --executor"),
+    (["scan", "digits_keras", "-a", "pgd", "--ray-address", "auto"], "--ray-address goes with --executor ray"),
+])
+def test_bad_scale_options_are_one_line_and_store_nothing(fresh_home, capsys, argv, message):
+    from feint.cli.app import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert _one(fresh_home, "SELECT COUNT(*) FROM scans") == 0
