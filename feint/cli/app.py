@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON document")
 
     run = sub.add_parser("run", help="run one attack on samples of a target and store the results")
-    run.add_argument("target")
+    _target_arg(run)
     run.add_argument("attack")
     _run_args(run, per_attack=False)
 
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "every attack compatible with the target runs. Exit code 1 when a\n"
                                       "--fail-on condition holds.",
                           epilog=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    scan.add_argument("target")
+    scan.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
+    _trust_arg(scan)
     scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(scan, per_attack=True)
     scan.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
@@ -73,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--report", action="append", default=[], metavar="FILE",
                       help="write a report of the stored scan when it ends; the format comes from the "
                            "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)")
+    scale = scan.add_argument_group("scale, resume and budgets")
+    scale.add_argument("--executor", choices=["local", "process", "ray"], default="local",
+                       help="where units run: this process (default), a pool of processes, or Ray")
+    scale.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes (process, ray; default: the CPUs of this machine, or of the Ray cluster)")
+    scale.add_argument("--ray-address", metavar="ADDRESS",
+                       help="an existing Ray cluster (default: start a local Ray with --workers CPUs)")
+    scale.add_argument("--chunk-size", type=int, metavar="N",
+                       help="samples per unit of work (default: each attack's batch_size)")
+    scale.add_argument("--resume", metavar="SCAN_ID",
+                       help="continue a stopped scan: run only its units with no stored result")
+    scale.add_argument("--max-queries", type=int, metavar="N",
+                       help="start no new unit once the scan has spent N model queries")
+    scale.add_argument("--max-time", type=float, metavar="SECONDS",
+                       help="start no new unit after SECONDS of scanning")
 
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
@@ -90,6 +106,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--fail-on", action="append", default=None, metavar="EXPR",
                         help="gates to check instead of those the scan was started with (repeatable)")
     report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
+
+    predict = sub.add_parser("predict", help="what a target predicts for some of its samples (labels, confidences, top 3)",
+                             description="For each sample: its index, true label (where known), the predicted label\n"
+                                         "and confidence, and the top 3 classes. For image targets the samples are\n"
+                                         "saved as PNGs under $FEINT_HOME/artifacts/predict/ (or -o DIR).",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    _target_arg(predict)
+    predict.add_argument("-i", "--sample-index", metavar="INDICES", default="0",
+                         help="samples: 3, 1,4,7 or 0:100 (default 0)")
+    predict.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+
+    shell = sub.add_parser("shell", help="the interactive shell (also: feint with no arguments, on a terminal)",
+                           description="An interactive shell over the same library: interact TARGET, use ATTACK,\n"
+                                       "set NAME VALUE, run, scan, show, save, back. Type 'help' inside it.\n"
+                                       "With -s or -c it runs the commands and exits: it stops at the first\n"
+                                       "command that fails (with -k it goes on) and exits with the code of the\n"
+                                       "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
+                                       "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    given = shell.add_mutually_exclusive_group()
+    given.add_argument("-s", "--script", metavar="FILE", help="run the shell commands in FILE, then exit")
+    given.add_argument("-c", "--commands", metavar="COMMANDS",
+                       help="run these ';'-separated shell commands, then exit, "
+                            "e.g. \"interact digits_keras; use pgd; run\"")
+    shell.add_argument("-k", "--keep-going", action="store_true",
+                       help="in a script, go on after a command fails (the exit code is still the first failure's)")
     return p
 
 
@@ -98,6 +141,22 @@ parentheses, e.g.  success_rate > 0.2   pgd.success_rate > 50%   successes >= 3 
 metrics: total_runs samples successes success_rate best_score, and with .min/.avg/.max:
 time_s queries forward_queries gradient_queries linf l2 l0 (distances of the turned samples).
 A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
+
+
+TARGET_HELP = ("a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
+               "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)")
+
+
+def _target_arg(p: argparse.ArgumentParser) -> None:
+    """The target argument and --trust-model, shared by the commands that load a target."""
+    p.add_argument("target", help=TARGET_HELP)
+    _trust_arg(p)
+
+
+def _trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow model files that run code when loaded (pickle, joblib, skops files with "
+                        "types skops does not trust); only for files you trust")
 
 
 def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
@@ -132,7 +191,23 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     return common
 
 
-class _Progress:
+class _Bar:
+    """A rich progress display on stderr (``self.bar``, None when off), started and
+    stopped as a context manager."""
+
+    bar: Any = None
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+class _Progress(_Bar):
     """A progress bar on stderr for long work, only on a terminal and not with --json."""
 
     def __init__(self, enabled: bool, total: int, label: str):
@@ -145,15 +220,6 @@ class _Progress:
                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
             self.task = self.bar.add_task(label, total=total)
 
-    def __enter__(self):
-        if self.bar:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar:
-            self.bar.stop()
-
     def advance(self, n: int) -> None:
         if self.bar:
             self.bar.advance(self.task, n)
@@ -161,6 +227,37 @@ class _Progress:
     def describe(self, text: str) -> None:
         if self.bar:
             self.bar.update(self.task, description=text)
+
+
+class _ScanBar(_Bar):
+    """The scan's progress on stderr (units, samples, successes, rate, time left), only on
+    a terminal and not with --json."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        self.last = None
+        if enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
+                                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task("scan", total=None, stats="planning")
+
+    def update(self, state) -> None:
+        self.last = state
+        if not self.bar:
+            return
+        rate = state.rate
+        eta = state.eta_s
+        left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+        share = f" ({state.successes / state.samples_done:.0%})" if state.samples_done else ""
+        stats = (f"{state.units_done}/{state.units_total} units, {state.samples_done}/{state.samples_total} "
+                 f"samples, {state.successes} turned{share}, {rate:.1f}/s{left}")
+        label = f"scan {state.scan_id}" + (" stopping after the running units" if state.stopping else "")
+        self.bar.update(self.task, total=state.samples_total, completed=state.samples_done, stats=stats,
+                        description=label)
 
 
 def _console():
@@ -265,9 +362,9 @@ def cmd_run(args) -> int:
     attack = cls(**_common(args))
     for name, value in _split_set(args.set):
         attack.options.set(name, value)
-    target = get_target(args.target, load=False)
+    target = get_target(args.target, load=False, trust=args.trust_model)
     cls.check_target(target)  # before loading (or training) anything
-    target = get_target(args.target)
+    target = get_target(args.target, trust=args.trust_model)
     indices, _ = prepare_run(target, attack)
     store = Store()
     log: list[dict] = []
@@ -318,17 +415,22 @@ def _gate_exit(gates: list[dict[str, Any]]) -> int:
 
 def cmd_scan(args) -> int:
     from feint.engine.gate import parse_gate
-    from feint.engine.scan import execute_scan, plan_scan
-    from feint.report.formats import Subject, format_for
-    from feint.report.jsonout import dumps, gate_results, scan_document
+    from feint.engine.scan import execute_scan, find_resumable, plan_scan
+    from feint.errors import FeintError
+    from feint.report.formats import format_for
     from feint.store.db import Store
     from feint.targets import get_target
 
+    if args.resume is not None:
+        return _resume(args)
+    if not args.target:
+        raise FeintError("scan needs a TARGET (a built-in name or a target file), or --resume SCAN_ID")
+    scale = _scale_options(args)
     # Every check that needs no model first: a bad gate, report name or sweep costs nothing.
     gates = [parse_gate(expr) for expr in args.fail_on]
     reports = [(path, format_for(path)) for path in args.report]
     sweep = _split_sweep(args.sweep)
-    target = get_target(args.target, load=False)
+    target = get_target(args.target, load=False, trust=args.trust_model)
     per_attack: dict[str, dict[str, str]] = {}
     everyone: dict[str, str] = {}
     for name, value in _split_set(args.set):
@@ -342,13 +444,12 @@ def cmd_scan(args) -> int:
 
         for name in args.attacks:
             get_attack(name).check_target(target)
-    target = get_target(args.target)
+    target = get_target(args.target, trust=args.trust_model)
     plan = plan_scan(target, args.attacks, per_attack, {**_common(args), **everyone}, sweep)
     names = list(dict.fromkeys(a.name for a in plan))
     for gate in gates:
         gate.check_attacks(names)
     store = Store()
-    total = sum(len(a.options["sample_index"]) for a in plan)
     first: dict[str, dict[str, str]] = {}
     for a in plan:
         first.setdefault(a.name, a.options.shown())
@@ -357,16 +458,95 @@ def cmd_scan(args) -> int:
         settings["sweep"] = sweep
     if gates:
         settings["fail_on"] = [g.text for g in gates]
-    with _Progress(not args.json, total, "scan") as bar:
-        done = execute_scan(target, plan, store, settings, progress=bar.advance)
-    scan = store.get_scan(done.scan_id)  # everything shown is rendered from the store
+    unfinished = find_resumable(store, target, plan, args.chunk_size)
+    if unfinished:
+        sys.stderr.write(f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
+                         "samples and seed); only its units with no stored result run\n")
+    with _ScanBar(not args.json) as bar:
+        done = execute_scan(target, plan, store, settings, resume=unfinished, on_progress=bar.update, **scale)
+    return _scan_outcome(args, store, done.scan_id, bar.last, reports)
+
+
+def _scale_options(args) -> dict[str, Any]:
+    """The executor and budget options of a scan, checked before anything loads."""
+    from feint.errors import FeintError
+
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise FeintError(f"--chunk-size expects a number of samples, 1 or more; got {args.chunk_size}")
+    if args.ray_address and args.executor != "ray":
+        raise FeintError("--ray-address goes with --executor ray")
+    if args.workers is not None and (args.workers < 1 or args.executor == "local" and args.workers != 1):
+        raise FeintError(f"--workers expects 1 or more workers with --executor process or ray; got {args.workers} "
+                         f"with --executor {args.executor}")
+    from feint.engine.budget import Budget
+
+    Budget(args.max_queries, args.max_time)  # checks the values
+    return {"executor": args.executor, "workers": args.workers, "ray_address": args.ray_address,
+            "chunk_size": args.chunk_size, "max_queries": args.max_queries, "max_time": args.max_time}
+
+
+def _resume(args) -> int:
+    """``feint scan --resume SCAN_ID``: the stored plan, only its units with no result."""
+    from feint.engine.scan import resume_scan
+    from feint.errors import FeintError
+    from feint.report.formats import format_for
+    from feint.store.db import Store
+
+    given = [flag for flag, value in (("TARGET", args.target), ("-a", args.attacks), ("--set", args.set),
+                                      ("--sweep", args.sweep), ("-i", args.sample_index), ("--seed", args.seed),
+                                      ("--fail-on", args.fail_on), ("--chunk-size", args.chunk_size)) if value]
+    if given:
+        raise FeintError(f"--resume continues the stored plan of the scan; leave out {', '.join(given)}")
+    scale = _scale_options(args)
+    scale.pop("chunk_size")
+    reports = [(path, format_for(path)) for path in args.report]
+    store = Store()
+    record = store.scan_record(args.resume)
+    if record is None:
+        recent = store.recent_ids()
+        raise FeintError(f"no stored scan with id {args.resume!r}; recent: {', '.join(recent) or 'none'}")
+    if record["status"] == "done":
+        sys.stderr.write(f"feint: scan {args.resume} is complete; nothing left to run\n")
+    with _ScanBar(not args.json) as bar:
+        resume_scan(store, args.resume, on_progress=bar.update, **scale)
+    return _scan_outcome(args, store, args.resume, bar.last, reports)
+
+
+def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
+    """Print a scan as stored, say why it stopped early, write its reports; the exit code."""
+    from feint.engine.scan import unfinished_units
+    from feint.report.formats import Subject
+    from feint.report.jsonout import dumps, gate_results, scan_document
+
+    scan = store.get_scan(scan_id)  # everything shown is rendered from the store
     checked = gate_results(scan)
     if args.json:
         print(dumps(scan_document(scan)))
     else:
         _print_scan(scan, args.by_label, checked)
     _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
+    status = scan.settings.get("status")
+    if status in ("interrupted", "budget"):
+        left = unfinished_units(store, scan_id)
+        why = f"budget reached ({state.stop_reason})" if status == "budget" and state else "interrupted"
+        parts = [f"{u['attack']} run {u['run_id']}: unit{'s' if len(u['units']) > 1 else ''} "
+                 f"{_numbers(u['units'])} ({u['samples']} samples)" for u in left]
+        sys.stderr.write(f"feint: scan {scan_id} stopped, {why}; not run: {'; '.join(parts) or 'nothing'}\n"
+                         f"feint: continue it with: feint scan --resume {scan_id}\n")
+        if status == "interrupted":
+            return 130
     return _gate_exit(checked)
+
+
+def _numbers(values: Sequence[int]) -> str:
+    """1,2,3,5 -> '1-3, 5'."""
+    out: list[str] = []
+    for v in sorted(values):
+        if out and out[-1].split("-")[-1] == str(v - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ", ".join(out)
 
 
 def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
@@ -429,16 +609,68 @@ def cmd_report(args) -> int:
     return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
 
 
+def cmd_predict(args) -> int:
+    from feint.config import feint_home
+    from feint.engine.predict import default_image_dir, parse_sample_indices, prediction_document, predict_samples
+    from feint.targets import get_target
+
+    target = get_target(args.target, trust=args.trust_model)
+    indices = parse_sample_indices(args.sample_index, target)
+    folder = args.output or (default_image_dir(feint_home() / "artifacts" / "predict", target)
+                             if target.data_type == "image" else None)
+    predictions = predict_samples(target, indices, image_dir=folder)
+    if args.json:
+        print(json.dumps(prediction_document(target, predictions, folder), indent=2))
+    else:
+        print_predictions(_console(), target, predictions)
+    return 0
+
+
+def print_predictions(console, target, predictions) -> None:
+    """The table of ``feint predict`` (and the shell's ``predict``)."""
+    from feint.report.console import print_table
+
+    known = [p.correct for p in predictions if p.correct is not None]
+    title = f"Predictions of {target.target_name}" + (
+        f" ({sum(known)}/{len(known)} correct)" if known else "")
+    has_true = any(p.true_label is not None for p in predictions)
+    top = max((len(p.top) for p in predictions), default=0)
+    cols = ["Sample"] + (["True Label"] if has_true else []) + ["Predicted (conf)", f"Top {top}"]
+    rows = []
+    for p in predictions:
+        mark = "" if p.correct is None else (" [green]ok[/green]" if p.correct else " [red]wrong[/red]")
+        rows.append([p.index] + ([p.true_label if p.true_label is not None else "-"] if has_true else [])
+                    + [f"{p.label} ({p.confidence:.4f}){mark}", ", ".join(f"{lab} {c:.3f}" for lab, c in p.top)])
+    print_table(console, title, cols, rows)
+    images = [p.image for p in predictions if p.image]
+    if images:
+        from pathlib import Path
+
+        folder = str(Path(images[0]).parent)
+        console.print(f"Images ({len(images)}) in {folder}:", soft_wrap=True, highlight=False)
+        for path in images:
+            console.print(f"  {path}", soft_wrap=True, highlight=False)
+
+
+def cmd_shell(args) -> int:
+    from feint.cli.shell import run_shell
+
+    return run_shell(script=args.script, commands=args.commands, keep_going=args.keep_going)
+
+
 COMMANDS = {"list": cmd_list, "info": cmd_info, "run": cmd_run, "scan": cmd_scan, "show": cmd_show,
-            "report": cmd_report}
+            "report": cmd_report, "predict": cmd_predict, "shell": cmd_shell}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help()
-        return 0
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: the shell
+            args = parser.parse_args(["shell"])
+        else:
+            parser.print_help()
+            return 0
     from feint.errors import FeintError
 
     try:

@@ -1,0 +1,658 @@
+"""feint's interactive shell, in Counterfit's words: interact with a target, use an
+attack, set its options, run it, scan, show, save, back.
+
+A thin layer over the library and the command line: ``list``, ``predict`` and ``scan``
+run the CLI's own commands (so they parse, check and render exactly as ``feint list``,
+``feint predict`` and ``feint scan`` do), and ``run`` makes the library calls that
+``feint run`` makes, on the attack instance the shell holds, with the options it was
+given. Runs and scans go to the same store as the CLI.
+
+A mistake is one line on stderr and the session goes on. Run from a script (``feint
+shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
+command that fails and exits with its code: 2 bad input, 1 a failed ``--fail-on`` gate or
+an internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import cmd2
+from cmd2 import Cmd2ArgumentParser, Completions, with_argparser, with_argument_list, with_category
+from cmd2.exceptions import Cmd2ArgparseError
+
+from feint import __version__
+from feint.errors import FeintError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from feint.attacks.base import Attack
+    from feint.engine.results import RunResult
+    from feint.targets.base import Target
+
+__all__ = ["FeintShell", "run_shell", "split_commands", "parse_pairs", "HISTORY_FILE"]
+
+HISTORY_FILE = "shell_history"  # in $FEINT_HOME
+
+BANNER = f"""feint {__version__}: assess machine-learning models by attacking them.
+Begin with 'list targets' and 'interact TARGET', then 'use ATTACK', 'set NAME VALUE' and 'run';
+'scan -a ATTACK ...' runs several. 'help' lists every command, 'help COMMAND' explains one;
+TAB completes; 'exit' leaves."""
+
+TARGETS = "Targets"
+ATTACKS = "Attacks"
+RESULTS = "Results"
+SHELL = "Shell"
+
+
+# -- parsing helpers (no shell state) ---------------------------------------------------------
+
+def split_commands(text: str) -> list[str]:
+    """Split ``text`` on ``;`` and newlines outside quotes; drop blanks and ``#`` comments."""
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for ch in text:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch in ";\n":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip() and not p.strip().startswith("#")]
+
+
+def parse_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
+    """``NAME VALUE``, ``--NAME VALUE`` or ``NAME=VALUE`` items, in order."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        name, eq, value = token.partition("=")
+        if eq and name.strip("-"):
+            out.append((name, value))
+            i += 1
+            continue
+        if i + 1 >= len(tokens):
+            raise FeintError(f"set expects NAME VALUE pairs (or --NAME VALUE, NAME=VALUE); {token!r} has no value")
+        out.append((token, tokens[i + 1]))
+        i += 2
+    if not out:
+        raise FeintError("set expects NAME VALUE pairs, e.g. 'set eps 0.2 max_iter 50'; 'show options' lists them")
+    return out
+
+
+# -- completion -------------------------------------------------------------------------------
+
+def _attack_names(text: str) -> list[str]:
+    """Native attack names, and other frameworks' names once asked for (``art.``) or loaded;
+    a framework is imported only when its names are needed."""
+    from feint.attacks.catalog import FRAMEWORKS, attacks
+
+    names = list(attacks("native"))
+    for fw, (module, _) in FRAMEWORKS.items():
+        if fw == "native":
+            continue
+        if text.startswith(fw + ".") or module in sys.modules:
+            names += list(attacks(fw))
+        else:
+            names.append(fw + ".")
+    return names
+
+
+def _complete_attack(app: "FeintShell", text: str, line: str, begidx: int, endidx: int) -> Completions:
+    found = app.basic_complete(text, line, begidx, endidx, _attack_names(text))
+    if len(found) == 1 and found[0].text.endswith("."):  # a framework prefix: keep typing
+        return Completions(items=list(found), allow_finalization=False)
+    return found
+
+
+def _complete_target(app: "FeintShell", text: str, line: str, begidx: int, endidx: int) -> Completions:
+    from feint.targets import BUILTIN
+
+    names = app.basic_complete(text, line, begidx, endidx, sorted(BUILTIN))
+    if names and not any(c in text for c in "/.~"):
+        return names
+    paths = app.path_complete(text, line, begidx, endidx)
+    return Completions(items=[*names, *paths], allow_finalization=paths.allow_finalization if paths else True)
+
+
+# -- parsers ----------------------------------------------------------------------------------
+
+class _Parser(Cmd2ArgumentParser):
+    """A command's parser whose mistakes are one line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {message}; see 'help {self.prog.split()[-1]}'\n")
+        self.exit(2)
+
+
+def _interact_parser(alias: bool = False) -> Cmd2ArgumentParser:
+    p = _Parser(description=("(alias of interact) " if alias else "")
+                + "Make TARGET the active target and drop the active attack. TARGET is a built-in "
+                  "name (see 'list targets') or anything else feint's targets accept. A built-in "
+                  "model trains on first use.")
+    p.add_argument("target", completer=_complete_target, help="the target to assess")
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow model files that run code when loaded (pickle, joblib, untrusted skops "
+                        "types); only for files you trust")
+    return p
+
+
+def _use_parser(alias: bool = False) -> Cmd2ArgumentParser:
+    p = _Parser(description=("(alias of use) " if alias else "")
+                + "Create a new instance of ATTACK for the active target, with a short id, and make it "
+                  "the active attack; 'use ID' goes back to an instance made earlier in this session.")
+    p.add_argument("attack", completer=_complete_attack, help="an attack name (see 'list attacks') or an instance id")
+    return p
+
+
+def _list_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="List the targets, attacks or frameworks (as 'feint list' does).")
+    p.add_argument("what", choices=["targets", "attacks", "frameworks"])
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    return p
+
+
+def _predict_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="What the active target predicts for some of its samples: true label, predicted "
+                            "label and confidence, top 3 classes; image samples are saved as PNGs (as "
+                            "'feint predict' does). Default samples: the active attack's sample_index, or 0.")
+    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    return p
+
+
+def _show_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="options: the active attack's options (current, previous, default, doc); "
+                            "info: the target and the attack; results: the active attack's last run; "
+                            "runs: the runs and scans of this session.")
+    p.add_argument("what", choices=["options", "info", "results", "runs"])
+    return p
+
+
+def _scan_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="Run several attacks on the active target and summarise them, as 'feint scan "
+                            "TARGET' does; every other 'feint scan' option works too (--set, --seed, "
+                            "--sweep, --fail-on, --report, --json). Ctrl-C stops it; the runs that "
+                            "finished are stored.")
+    p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", completer=_complete_attack,
+                   help="attacks to run (default: every compatible attack)")
+    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100 (default 0)")
+    p.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    return p
+
+
+def _run_parser() -> Cmd2ArgumentParser:
+    return _Parser(description="Run the active attack with its current options on the active target, store "
+                               "the run and print it. Ctrl-C stops it (an unfinished run is not stored).")
+
+
+def _save_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="Write the active attack's options and its results in this session to a JSON "
+                            "file and print its path (default: $FEINT_HOME/artifacts/saved/).")
+    p.add_argument("-o", "--output", metavar="FILE", completer=cmd2.Cmd.path_complete, help="write here")
+    return p
+
+
+def _plain_parser(text: str) -> Cmd2ArgumentParser:
+    return _Parser(description=text)
+
+
+# -- the shell --------------------------------------------------------------------------------
+
+class FeintShell(cmd2.Cmd):
+    """The interactive shell. ``status`` is the exit code of the last command (0: it worked)."""
+
+    # cmd2 commands that do not fit here: shell escapes, editors, Python, its own scripts and settings.
+    do_shell = None
+    do_edit = None
+    do_run_pyscript = None
+    do_run_script = None
+    do__relative_run_script = None
+    do_shortcuts = None
+
+    def __init__(self, interactive: bool = True, history_file: str = "", **kwargs: Any) -> None:
+        super().__init__(allow_cli_args=False, allow_redirection=False, persistent_history_file=history_file,
+                         shortcuts={"?": "help"}, include_py=False, auto_suggest=interactive, **kwargs)
+        self.interactive = interactive
+        self.hidden_commands += ["macro"]
+        self.intro = BANNER if interactive else ""
+        self.target: Target | None = None
+        self.target_spec: str | None = None
+        self.attack: Attack | None = None
+        self.instances: dict[str, tuple[str, Attack]] = {}  # attack id -> (target spec, attack)
+        self.results: dict[str, list[RunResult]] = {}  # attack id -> its runs, oldest first
+        self.session: list[dict[str, Any]] = []  # runs and scans of this session, for 'show runs'
+        self.status = 0
+        self._update_prompt()
+
+    # -- state and output ---------------------------------------------------------------------
+    def _update_prompt(self) -> None:
+        if self.target is None:
+            self.prompt = "feint> "
+        elif self.attack is None:
+            self.prompt = f"{self.target.target_name}> "
+        else:
+            self.prompt = f"{self.target.target_name}>{self.attack.name}:{self.attack.id}> "
+
+    @staticmethod
+    def _console():
+        from feint.cli.app import _console
+
+        return _console()
+
+    def _fail(self, code: int, message: str) -> None:
+        self.status = code
+        self.perror(f"error: {message}")
+
+    def _need_target(self) -> "Target":
+        if self.target is None:
+            raise FeintError("no active target; 'interact TARGET' first ('list targets' shows them)")
+        return self.target
+
+    def _need_attack(self) -> "Attack":
+        self._need_target()
+        if self.attack is None:
+            raise FeintError("no active attack; 'use ATTACK' first ('list attacks' shows them)")
+        return self.attack
+
+    def _cli(self, argv: list[str]) -> int:
+        """Run one of the command line's own commands; its exit code becomes the status."""
+        from feint.cli.app import COMMANDS, build_parser
+
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # the CLI's parser already said what was wrong, in one line
+            self.status = exc.code if isinstance(exc.code, int) else 2
+            return self.status
+        code = COMMANDS[args.command](args)
+        if code:
+            self.status = code
+        return code
+
+    # -- cmd2 hooks -----------------------------------------------------------------------------
+    def onecmd_plus_hooks(self, line: str, **kwargs: Any) -> bool:
+        """Run a line of ';'-separated commands, stopping at the first that fails."""
+        parts = split_commands(line) if ";" in line else [line]
+        stop = False
+        for part in parts or [""]:
+            self.status = 0
+            stop = super().onecmd_plus_hooks(part, **kwargs)
+            if stop or self.status:
+                break
+        return stop
+
+    def onecmd(self, statement: Any, *, add_to_history: bool = True) -> bool:
+        try:
+            return super().onecmd(statement, add_to_history=add_to_history)
+        except FeintError as exc:
+            self._fail(2, str(exc))
+        except Cmd2ArgparseError:
+            self.status = 2  # the parser printed the line
+        except KeyboardInterrupt:
+            self._fail(130, "interrupted")
+        return False
+
+    def postcmd(self, stop: bool, statement: Any) -> bool:
+        self._update_prompt()
+        return stop
+
+    def default(self, statement: Any) -> None:
+        word = statement.command
+        close = difflib.get_close_matches(word, self.get_visible_commands(), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        self._fail(2, f"unknown command {word!r}{hint}; 'help' lists the commands")
+
+    def pexcept(self, exception: BaseException, **kwargs: Any) -> None:
+        self.status = 1
+        if self.debug:
+            super().pexcept(exception, **kwargs)
+        else:
+            self.perror(f"error: internal error: {type(exception).__name__}: {exception}")
+
+    # -- targets ------------------------------------------------------------------------------
+    @with_category(TARGETS)
+    @with_argparser(_list_parser)
+    def do_list(self, args: argparse.Namespace) -> None:
+        self._cli(["list", args.what] + (["--json"] if args.json else []))
+
+    @with_category(TARGETS)
+    @with_argparser(lambda: _interact_parser())
+    def do_interact(self, args: argparse.Namespace) -> None:
+        self._interact(args.target, args.trust_model)
+
+    @with_category(TARGETS)
+    @with_argparser(lambda: _interact_parser(alias=True))
+    def do_set_target(self, args: argparse.Namespace) -> None:
+        self._interact(args.target, args.trust_model)
+
+    def _interact(self, spec: str, trust: bool = False) -> None:
+        from feint.targets import get_target
+
+        target = get_target(spec, trust=trust)
+        # what rebuilds it, for the CLI commands the shell runs (a trusted file keeps its trust)
+        self.target, self.target_spec, self.attack = target, getattr(target, "spec", spec), None
+        d = target.describe()
+        shape = "x".join(map(str, d["input_shape"]))
+        acc = d.get("held_out_accuracy")
+        self._console().print(
+            f"[bold]{d['name']}[/bold]: {d['data_type']} {shape}, {len(d['classes'])} classes, "
+            f"{d['samples']} samples, {d['access']}"
+            + (f", held-out accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else ""),
+            highlight=False)
+
+    @with_category(TARGETS)
+    @with_argparser(_predict_parser)
+    def do_predict(self, args: argparse.Namespace) -> None:
+        self._need_target()
+        index = args.sample_index
+        if index is None:
+            index = self.attack.options.shown()["sample_index"] if self.attack is not None else "0"
+        argv = ["predict", str(self.target_spec), "-i", index]
+        argv += (["-o", args.output] if args.output else []) + (["--json"] if args.json else [])
+        self._cli(argv)
+
+    # -- attacks ------------------------------------------------------------------------------
+    @with_category(ATTACKS)
+    @with_argparser(lambda: _use_parser())
+    def do_use(self, args: argparse.Namespace) -> None:
+        self._use(args.attack)
+
+    @with_category(ATTACKS)
+    @with_argparser(lambda: _use_parser(alias=True))
+    def do_set_attack(self, args: argparse.Namespace) -> None:
+        self._use(args.attack)
+
+    def _use(self, name: str) -> None:
+        from feint.attacks.catalog import get_attack
+
+        target = self._need_target()
+        if name in self.instances:
+            spec, attack = self.instances[name]
+            if spec != self.target_spec:
+                raise FeintError(f"attack instance {name} belongs to target {spec}; 'interact {spec}' first")
+            self.attack = attack
+        else:
+            cls = get_attack(name)
+            cls.check_target(target)
+            attack = cls()
+            self.instances[attack.id] = (str(self.target_spec), attack)
+            self.attack = attack
+        a = self.attack
+        self._console().print(
+            f"[bold]{a.name}[/bold] ({a.framework}, {a.family}, {a.access}): {a.summary()}\n"
+            f"attack id {a.id}; 'show options' lists its options, 'set NAME VALUE' changes them, 'run' runs it.",
+            highlight=False)
+
+    @with_category(ATTACKS)
+    @with_argument_list
+    def do_set(self, argv: list[str]) -> None:
+        """Set options of the active attack, then show them: set NAME VALUE [NAME VALUE ...]
+
+        Also 'set --NAME VALUE' and 'set NAME=VALUE'. Values are parsed by the option's
+        type and checked against its range; if one is wrong, none is changed. A changed
+        sample_index takes effect on the next run."""
+        self._set(argv)
+
+    @with_category(ATTACKS)
+    @with_argument_list
+    def do_set_params(self, argv: list[str]) -> None:
+        """(alias of set) Set options of the active attack: set_params NAME VALUE [NAME VALUE ...]"""
+        self._set(argv)
+
+    def _set(self, argv: list[str]) -> None:
+        attack = self._need_attack()
+        pairs = parse_pairs(argv)
+        for name, value in pairs:  # check every value before changing any
+            attack.options.spec(name).parse(value)
+        for name, value in pairs:
+            attack.options.set(name, value)
+        self._print_options(attack, changed={attack.options.spec(n).name for n, _ in pairs})
+
+    def complete_set(self, text: str, line: str, begidx: int, endidx: int) -> Completions:
+        if self.attack is None:
+            return Completions()
+        before = line[:begidx].split()[1:]
+        pending = 0  # tokens since the last complete NAME VALUE pair
+        for tok in before:
+            pending = 0 if (pending == 0 and "=" in tok.strip("-")) else (pending + 1) % 2
+        specs = self.attack.options.specs
+        if pending == 0:
+            dashes = "--" if text.startswith("-") else ""
+            return self.basic_complete(text, line, begidx, endidx, [dashes + n for n in specs])
+        spec = specs.get(before[-1].lstrip("-").replace("-", "_"))
+        values: list[str] = []
+        if spec is not None:
+            from feint.attacks.params import Bool, Choice
+
+            if isinstance(spec, Choice):
+                values = list(spec.choices)
+            elif isinstance(spec, Bool):
+                values = ["true", "false"]
+            else:
+                values = [self.attack.options.shown()[spec.name]]
+        return self.basic_complete(text, line, begidx, endidx, values)
+
+    complete_set_params = complete_set
+
+    def _print_options(self, attack: "Attack", changed: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        from feint.report.console import print_table
+
+        opts = attack.options
+        rows = []
+        for name, spec in opts.specs.items():
+            prev = opts.previous[name]
+            mark = "*" if name in changed else ""
+            rows.append([name + mark, spec.show(opts.current[name]), spec.show(prev[-1]) if prev else "-",
+                         spec.show(spec.default), f"{spec.type_name} {spec.range_text()}".strip(), spec.doc])
+        print_table(self._console(), f"{attack.name}:{attack.id} options on {self.target_spec}"
+                    + (" (* just set)" if changed else ""),
+                    ["Option", "Current", "Previous", "Default", "Accepts", "Doc"], rows)
+
+    @with_category(ATTACKS)
+    @with_argparser(_run_parser)
+    def do_run(self, args: argparse.Namespace) -> None:
+        from feint.cli.app import _Progress
+        from feint.engine.run import execute_run, prepare_run
+        from feint.report.console import print_run
+        from feint.store.db import Store
+
+        attack = self._need_attack()
+        target = self._need_target()
+        indices, _ = prepare_run(target, attack)  # every check before any work
+        store = Store()
+        try:
+            log: list[dict] = []
+            try:
+                with _Progress(True, len(indices), f"{attack.name} on {target.target_name}") as bar:
+                    run = execute_run(target, attack, store.artifacts_root, progress=bar.advance, query_log=log)
+            except KeyboardInterrupt:
+                self._fail(130, "run interrupted; it did not finish, so nothing was stored")
+                return
+            store.add_run(run, log)
+        finally:
+            store.close()
+        self.results.setdefault(attack.id, []).append(run)
+        self.session.append({"kind": "run", "id": run.run_id, "what": f"{attack.name}:{attack.id}",
+                             "target": run.target, "samples": run.n, "successes": run.successes,
+                             "time": run.elapsed_s})
+        print_run(self._console(), run)
+
+    @with_category(ATTACKS)
+    @with_argparser(_scan_parser, with_unknown_args=True)
+    def do_scan(self, args: argparse.Namespace, rest: list[str]) -> None:
+        from feint.store.db import Store
+
+        self._need_target()
+        if "--resume" in rest:  # a stored scan's own plan: no target, attacks or samples
+            argv = ["scan", *rest]
+        else:
+            argv = ["scan", str(self.target_spec)]
+            argv += (["-a", *args.attacks] if args.attacks else [])
+            argv += (["-i", args.sample_index] if args.sample_index else [])
+            argv += (["--by-label"] if args.by_label else []) + list(rest)
+        store = Store()
+        try:
+            before = set(store.recent_ids(1000))
+            interrupted = False
+            try:
+                self._cli(argv)
+            except KeyboardInterrupt:
+                interrupted = True
+            new = [i for i in store.recent_ids(20) if i not in before]
+            scans = [scan for scan in map(store.get_scan, reversed(new)) if scan is not None]
+            for scan in scans:
+                self.session.append({
+                    "kind": "scan", "id": scan.scan_id, "what": ", ".join(dict.fromkeys(r.attack for r in scan.runs)),
+                    "target": scan.target, "samples": sum(r.n for r in scan.runs),
+                    "successes": sum(r.successes for r in scan.runs), "time": sum(r.elapsed_s for r in scan.runs)})
+            if interrupted:
+                more = f"; 'scan --resume {scans[-1].scan_id}' continues it" if scans else ""
+                self._fail(130, f"scan interrupted; the runs that finished are stored{more}")
+        finally:
+            store.close()
+
+    # -- results ------------------------------------------------------------------------------
+    @with_category(RESULTS)
+    @with_argparser(_show_parser)
+    def do_show(self, args: argparse.Namespace) -> None:
+        if args.what == "options":
+            self._print_options(self._need_attack())
+        elif args.what == "info":
+            self._show_info()
+        elif args.what == "results":
+            from feint.report.console import print_run
+
+            attack = self._need_attack()
+            runs = self.results.get(attack.id)
+            if not runs:
+                raise FeintError(f"no results for {attack.name}:{attack.id} yet; 'run' first")
+            print_run(self._console(), runs[-1])
+        else:
+            from feint.report.console import print_table
+
+            if not self.session:
+                self._console().print("no runs or scans in this session yet")
+                return
+            print_table(self._console(), "This session", ["Kind", "Id", "Attack", "Target", "Samples",
+                                                           "Successes", "Time [s]"],
+                        [[r["kind"], r["id"], r["what"], r["target"], r["samples"], r["successes"],
+                          f"{r['time']:.2f}"] for r in self.session])
+            self._console().print("'feint show ID' (or 'feint report ID') reprints one from the store.")
+
+    def _show_info(self) -> None:
+        from feint.report.console import print_table
+
+        target = self._need_target()
+        rows = []
+        for key, value in target.describe().items():
+            if isinstance(value, list) and len(value) > 12:
+                value = ", ".join(map(str, value[:12])) + f", ... ({len(value)})"
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            rows.append([key, value])
+        print_table(self._console(), f"Target {target.target_name}", ["Property", "Value"], rows)
+        if self.attack is not None:
+            self._cli(["info", self.attack.name])
+
+    @with_category(RESULTS)
+    @with_argparser(_save_parser)
+    def do_save(self, args: argparse.Namespace) -> None:
+        from feint.config import feint_home
+        from feint.report.jsonout import run_document
+
+        attack = self._need_attack()
+        opts = attack.options
+        doc = {
+            "schema": "feint/1",
+            "kind": "attack",
+            "target": self.target.target_name,  # type: ignore[union-attr]
+            "attack": attack.name,
+            "attack_id": attack.id,
+            "framework": attack.framework,
+            "options": {n: {"current": s.show(opts.current[n]), "default": s.show(s.default),
+                            "previous": [s.show(v) for v in opts.previous[n]], "doc": s.doc}
+                        for n, s in opts.specs.items()},
+            "runs": [run_document(r) for r in self.results.get(attack.id, [])],
+        }
+        path = Path(args.output) if args.output else (
+            feint_home() / "artifacts" / "saved" / f"{doc['target']}-{attack.name}-{attack.id}.json")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(doc, indent=2))
+        except OSError as exc:
+            raise FeintError(f"cannot write {path}: {exc.strerror or exc}") from None
+        self._console().print(f"saved {attack.name}:{attack.id} ({len(doc['runs'])} run(s)) to {path}",
+                              soft_wrap=True, highlight=False)
+
+    # -- moving around --------------------------------------------------------------------------
+    @with_category(SHELL)
+    @with_argparser(lambda: _plain_parser("Leave the active attack; with none, leave the active target."))
+    def do_back(self, args: argparse.Namespace) -> None:
+        if self.attack is not None:
+            self.attack = None
+        elif self.target is not None:
+            self.target = self.target_spec = None
+        else:
+            self._console().print("nothing to leave; 'exit' quits the shell")
+
+    @with_category(SHELL)
+    @with_argparser(lambda: _plain_parser("Leave the shell."))
+    def do_exit(self, args: argparse.Namespace) -> bool:
+        return True
+
+    @with_category(SHELL)
+    @with_argparser(lambda: _plain_parser("Leave the shell (as exit)."))
+    def do_quit(self, args: argparse.Namespace) -> bool:
+        return True
+
+    # -- scripts --------------------------------------------------------------------------------
+    def run_commands(self, lines: Sequence[str], echo: bool = True, keep_going: bool = False) -> int:
+        """Run commands as a script, each echoed after the prompt: stop at the first that
+        fails (or, with ``keep_going``, go on); return the first failure's code, else 0."""
+        first = 0
+        for line in lines:
+            for part in split_commands(line):
+                if echo:
+                    from rich.markup import escape
+
+                    self._console().print(f"[dim]{escape(self.prompt + part)}[/dim]", highlight=False,
+                                          soft_wrap=True)
+                stop = self.onecmd_plus_hooks(part)
+                first = first or self.status
+                if stop or (self.status and not keep_going):
+                    return first
+        return first
+
+
+def run_shell(script: str | None = None, commands: str | None = None, keep_going: bool = False) -> int:
+    """``feint shell``: interactive on a terminal, else the commands of ``-c``, ``-s`` or stdin."""
+    if commands is not None:
+        lines = [commands]
+    elif script is not None:
+        try:
+            lines = Path(script).read_text().splitlines()
+        except OSError as exc:
+            raise FeintError(f"cannot read the script {script}: {exc.strerror or exc}") from None
+    elif not sys.stdin.isatty():
+        lines = sys.stdin.read().splitlines()
+    else:
+        from feint.config import feint_home
+
+        shell = FeintShell(interactive=True, history_file=str(feint_home() / HISTORY_FILE))
+        shell.cmdloop()
+        return 0
+    return FeintShell(interactive=False).run_commands(lines, keep_going=keep_going)
