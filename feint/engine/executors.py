@@ -237,6 +237,9 @@ class ProcessExecutor(Executor):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+UNIT_RETRIES = 2  # times Ray runs a unit again after its worker process or node died
+
+
 class RayExecutor(Executor):
     """Ray tasks on a cluster (``address``) or on a local Ray started with ``workers`` CPUs."""
 
@@ -269,7 +272,10 @@ class RayExecutor(Executor):
             self.owned = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.slots = max(1, workers or cpus)
-        self.remote = ray.remote(num_cpus=1, max_retries=0)(_ray_unit)
+        # A unit's result is stored only by this process and depends only on the unit, so
+        # a unit whose worker or node died is simply run again elsewhere (Ray retries
+        # system failures only; an error raised by the attack is not retried).
+        self.remote = ray.remote(num_cpus=1, max_retries=UNIT_RETRIES)(_ray_unit)
         self.refs: list[Any] = []
 
     def submit(self, task: UnitTask) -> None:
