@@ -5,15 +5,19 @@ move only within a ``kernel_size`` window, a move by offset ``d`` costing ``|d|_
 Each step goes up the loss (a signed, L2 or Wasserstein-ball step of ``eps_step``),
 then is projected back onto the Wasserstein ball of radius ``eps`` around the
 original; every ``eps_iter`` steps the radius of samples not yet turned grows by
-``eps_factor``. Both Sinkhorn solvers work in the log domain, so a regularization of
-3000 gives no overflow or NaN, and stop at ``SINKHORN_TOL`` instead of always running
-their full iteration budgets. The projection takes exact Lambert-W steps for its column
-potential and over-relaxes both potentials (falling back to plain steps for an image
-whose error grows); the step's conjugate problem reduces to a one-dimensional root
-search per image, solved by safeguarded Newton steps.
+``eps_factor``. Both Sinkhorn solvers keep their potentials in the log domain, so a
+regularization of 3000 gives no overflow or NaN, and stop at ``SINKHORN_TOL`` instead
+of always running their full iteration budgets; each image stops at its own
+convergence and leaves the batch. The projection takes exact Lambert-W steps for its
+column potential and over-relaxes both potentials (plain steps for an image whose
+error grows, over-relaxed again once it falls); the step's conjugate problem reduces
+to a one-dimensional root search per image, solved by safeguarded Newton steps.
 
 Transport is local, so the plan is never a (pixels x pixels) matrix: every quantity is
-a ``kernel_size**2`` neighbourhood sum, done with ``unfold``.
+a ``kernel_size**2`` neighbourhood sum. The projection takes them on exponentiated
+planes shifted by their maximum, as one grouped convolution (or, for ``p == 2``, one
+pass per axis), and falls back to log-domain sums (``unfold``) in any iteration where
+that could underflow; the conjugate step groups the window's offsets by their cost.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = ["Wasserstein", "projected_sinkhorn", "conjugate_sinkhorn", "window_co
 
 SINKHORN_TOL = 1e-4  # converged: marginal error and cost-constraint error below this (mass units)
 OVER_RELAXATION = 1.6  # the projection's potentials move this far past each exact block update
+RESUMED_RELAXATION = 1.8  # ... and this far once over-relaxation resumes after plain steps
 DTYPE = torch.float64
 
 
@@ -44,43 +49,105 @@ def window_cost(kernel_size: int, p: float) -> torch.Tensor:
     return (dist2 ** (p / 2)).flatten()
 
 
-def wright_omega(y: torch.Tensor, steps: int = 8) -> torch.Tensor:
-    """``u`` with ``u + log u = y`` (the Lambert W of ``exp(y)``), stable for any ``y``."""
+def wright_omega(y: torch.Tensor, steps: int = 2) -> torch.Tensor:
+    """``u`` with ``u + log u = y`` (the Lambert W of ``exp(y)``), stable for any ``y``.
+
+    Starts from an asymptotic guess (within 30%) and takes fourth-order steps
+    (Fritsch, Shafer and Crowley): two reach the float64 rounding level."""
     y = y.clamp_min(-600.0)
-    big = y > 1
-    u = torch.where(big, y - torch.log(y.clamp_min(1.0)), torch.exp(y.clamp_max(1.0)))
+    yc = y.clamp_min(1.0)
+    ly = yc.log()
+    u = torch.where(y > 1, torch.addcdiv(y - ly, ly, yc), torch.sigmoid(y.clamp_max(1.0)))
     for _ in range(steps):
-        u = (u - (u + torch.log(u) - y) * u / (u + 1)).clamp_min(1e-300)
+        z = (y - u).sub_(u.log())  # the residual
+        p = u + 1
+        q = torch.add(p, z, alpha=2 / 3).mul_(p).mul_(2)
+        # u * (1 + z/p * (q - z)/(q - 2z)), written so that q overflowing to inf is harmless
+        u = torch.addcmul(u, u, (z / q.sub_(z, alpha=2)).add_(1).mul_(z.div_(p)))
     return u
 
 
 class _Window:
-    """Neighbourhood sums over images laid out as planes ``(B, H, W)``."""
+    """Neighbourhood sums over images laid out as planes ``(B, H, W)``.
+
+    The log-domain forms (``gibbs``, ``lse``) take any values. The exponential-domain
+    form (``sums``) takes planes already shifted by their maximum and exponentiated,
+    and is one grouped convolution with a kernel per plane; for ``p == 2`` and many
+    planes, a plain neighbourhood sum is instead one pass per axis (the cost
+    ``dx^2 + dy^2`` makes the kernel ``exp(-t C)`` a product of one kernel per axis)."""
+
+    SEPARABLE_FROM = 16  # planes from which the per-axis passes beat the convolution
 
     def __init__(self, h: int, w: int, kernel_size: int, p: float):
         self.h, self.w, self.k = h, w, kernel_size
+        self.r = kernel_size // 2
         self.cost = window_cost(kernel_size, p)[None, :, None]  # (1, K2, 1)
-        self.powers = torch.stack([self.cost.flatten(), self.cost.flatten() ** 2])  # (2, K2)
+        self.separable = p == 2.0
+        self.d2 = torch.arange(-self.r, self.r + 1, dtype=DTYPE) ** 2  # (k,): squared offsets per axis
 
     def neigh(self, v: torch.Tensor, fill: float) -> torch.Tensor:
         """``(B, H*W)`` -> ``(B, K2, H*W)``: each position's values at every window offset."""
-        r = self.k // 2
+        r = self.r
         planes = F.pad(v.view(-1, 1, self.h, self.w), (r, r, r, r), value=fill)
         return F.unfold(planes, self.k)
 
-    def gibbs(self, nv: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def gibbs(
+        self, nv: torch.Tensor, t: torch.Tensor, cost: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """For neighbourhood values ``nv`` ``(B, K2, HW)``: ``log sum_o exp(nv[o] - t C_o)``
-        and the first two moments of ``C`` under the normalised weights, per position."""
-        r = nv - t[:, None, None] * self.cost
+        and the first two moments of ``C`` under the normalised weights, per position.
+        ``nv`` may instead hold the log-sums of the offsets of each distinct cost
+        (``by_cost``), with those costs as ``cost``."""
+        cost = self.cost if cost is None else cost[None, :, None]
+        r = nv - t[:, None, None] * cost
         top = r.amax(1, keepdim=True)  # finite: the window's centre never lies in the padding
         e = torch.exp(r - top)
         total = e.sum(1)
-        moments = torch.einsum("ok,bkl->bol", self.powers, e) / total[:, None]
+        powers = torch.stack([cost.flatten(), cost.flatten() ** 2])
+        moments = torch.einsum("ok,bkl->bol", powers, e) / total[:, None]
         return top.squeeze(1) + torch.log(total), moments[:, 0], moments[:, 1]
+
+    def by_cost(self, nv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Neighbourhood values ``(B, K2, HW)`` -> the log-sum of their exponentials over the
+        offsets of each distinct cost ``(B, G, HW)``, and those costs ``(G,)``: every sum of
+        ``exp(nv[o] - t C_o)`` over the window is then a sum over G terms."""
+        flat = self.cost.flatten()
+        costs = torch.unique(flat)
+        return torch.stack([torch.logsumexp(nv[:, flat == c], dim=1) for c in costs], 1), costs
 
     def lse(self, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``log sum_o exp(v[i+o] - t C_o)`` for every position ``i``."""
         return torch.logsumexp(self.neigh(v, -math.inf) - t[:, None, None] * self.cost, dim=1)
+
+    def sums(self, e: torch.Tensor, t: torch.Tensor, moments: bool) -> torch.Tensor:
+        """``sum_o exp(-t C_o) e[i+o]`` for planes ``e`` ``(B, HW)`` (zero outside the image),
+        and, with ``moments``, the same sums weighted by ``C_o`` and ``C_o^2``: ``(B, 1 or 3, HW)``."""
+        h, w, k, r = self.h, self.w, self.k, self.r
+        n = len(e)
+        if moments or not self.separable or n < self.SEPARABLE_FROM:
+            c = self.cost.view(1, -1)
+            kern = torch.exp(-t[:, None] * c)  # (B, K2)
+            if moments:
+                kern = torch.stack([kern, kern * c, kern * (c * c)], 1)
+            planes = F.pad(e.view(1, n, h, w), (r, r, r, r))
+            return F.conv2d(planes, kern.view(-1, 1, k, k), groups=n).view(n, -1, h * w)
+        k1 = torch.exp(-t[:, None] * self.d2)[:, :, None, None]  # (B, k, 1, 1): the kernel along one axis
+        planes = F.pad(e.view(n, h, w), (r, r, r, r))
+        rows = torch.zeros((n, h + 2 * r, w), dtype=e.dtype)
+        for j in range(k):
+            rows.addcmul_(planes[:, :, j : j + w], k1[:, j])
+        out = torch.zeros((n, h, w), dtype=e.dtype)
+        for i in range(k):
+            out.addcmul_(rows[:, i : i + h], k1[:, i])
+        return out.view(n, 1, h * w)
+
+
+# Exponential-domain sums are used where they are as exact as the log domain: every row
+# sum the plan needs (where there is mass) at least ROW_FLOOR after the shift, so that
+# terms lost to underflow are negligible; a column sum may underflow only where its
+# Lambert-W argument then stays far below the clamp of ``wright_omega``.
+ROW_FLOOR = 1e-250
+COL_SAFE = 500.0
 
 
 def _sinkhorn(
@@ -92,56 +159,116 @@ def _sinkhorn(
     ``x``: source mass ``(B, HW)``; ``w``: the point to project; ``eps``: the ball radius per image ``(N,)``. Returns the
     transported mass ``z``, the plan's transport cost per image, and the dual variables
     (``state``) from which a call on a nearby problem can start warm.
-    """
-    n_img = len(eps)
-    log_x = torch.log(x)
+
+    The potentials stay in the log domain; the neighbourhood sums are taken on planes
+    shifted by their maximum and exponentiated (``_Window.sums``), falling back to
+    log-domain sums in an iteration where that could lose precision. Images are
+    independent problems: each stops at its own convergence and leaves the batch, so
+    its result does not depend on the images solved with it."""
+    n_img, n_pl = len(eps), len(x)
     state = state or {}
-    t = state.get("t", torch.ones(n_img, dtype=DTYPE))
-    b = state.get("b", torch.zeros_like(w))
+    t = state.get("t", torch.ones(n_img, dtype=DTYPE)).clone()
+    b = state.get("b", torch.zeros_like(w)).clone()
+    # Results, filled in as images converge.
+    z_out = torch.zeros_like(w)
+    cost_out = torch.zeros(n_img, dtype=DTYPE)
+    t_out, b_out = t.clone(), b.clone()
+    live = torch.arange(n_img)  # images still iterating
+    has_mass = x > 0
+    log_x1 = torch.log(x) + 1
+    row_floor = has_mass.to(DTYPE) * ROW_FLOOR
+    lam_w = lam * w
+    y_off = lam_w + (math.log(lam) - 1)  # the Lambert-W argument is log(col sum) + this
+    # An underflowed column sum can matter only in a plane whose max row potential exceeds this.
+    col_risk = COL_SAFE - y_off.amax(1, keepdim=True)
+    tol_eps = SINKHORN_TOL * eps.clamp_min(1e-12)
     a = None
     iters = 0
-    z = x
+    u = lam * x
     cost = torch.zeros(n_img, dtype=DTYPE)
     cost_ok = torch.zeros(n_img, dtype=torch.bool)
     omega = torch.full((n_img,), OVER_RELAXATION, dtype=DTYPE)
+    om = omega[:, None]
     last_err = torch.full((n_img,), math.inf, dtype=DTYPE)
+    last_ratio = torch.full((n_img,), 2.0, dtype=DTYPE)
 
-    def per_image(v: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (N,)
-        return v.reshape(n_img, -1).sum(1)
+    def planes_of(img: torch.Tensor) -> torch.Tensor:
+        return img if channels == 1 else (img[:, None] * channels + torch.arange(channels)).flatten()
+
+    def finish(img: torch.Tensor, sel: torch.Tensor) -> None:
+        """Store the results of the live images ``img`` (rows ``sel`` of the live arrays)."""
+        pl, sel_pl = planes_of(img), planes_of(sel)
+        z_out[pl] = u[sel_pl] / lam
+        b_out[pl] = b[sel_pl]
+        cost_out[img] = cost[sel]
+        t_out[img] = t[sel]
 
     for it in range(max_iter):
         iters = it
-        tp = t.repeat_interleave(channels)
+        tp = t.repeat_interleave(channels) if channels > 1 else t
         # Row i of the plan sends x_i to its neighbours i+o with weights softmax(b[i+o] - t C_o):
         # the log normaliser, and the mean and second moment of the cost under them.
-        lse_b, m1, m2 = win.gibbs(win.neigh(b, -math.inf), tp)
-        balanced = log_x + 1 - lse_b  # the row potential with which rows sum to x
+        top_b = b.amax(1, keepdim=True)  # b is finite
+        s = win.sums(torch.exp(b - top_b), tp, moments=True)
+        if bool((s[:, 0] < row_floor).any()):
+            lse_b, m1, m2 = win.gibbs(win.neigh(b, -math.inf), tp)
+            moments = torch.stack([x * m1, x * m2], 1).sum(2, keepdim=True)
+        else:
+            s0 = s[:, 0].clamp_min(1e-300)  # rows without mass may underflow; they carry no plan
+            lse_b = torch.log(s0) + top_b
+            moments = torch.bmm(s[:, 1:], (x / s0)[:, :, None])  # (B, 2, 1): sum_i x_i m_i
+        balanced = log_x1 - lse_b  # the row potential with which rows sum to x
         if a is None:
             a = balanced
         else:
             # How far the last plan's rows are from sending out exactly x.
-            row_err = per_image((torch.exp(a + lse_b - 1) - x).abs())
-            if bool((cost_ok & (row_err <= SINKHORN_TOL)).all()):
-                break
-            omega = torch.where(row_err > last_err, 1.0, omega)  # safeguard: plain steps where it stalls
+            row_err = (torch.exp(a + lse_b - 1) - x).abs().reshape(len(t), -1).sum(1)
+            done = cost_ok & (row_err <= SINKHORN_TOL)
+            if bool(done.any()):
+                finish(live[done], done.nonzero().flatten())
+                if bool(done.all()):
+                    break
+                keep = (~done).nonzero().flatten()
+                kp = planes_of(keep)
+                live, t, cost_ok, omega, last_err, last_ratio, row_err, eps, tol_eps = (
+                    v[keep] for v in (live, t, cost_ok, omega, last_err, last_ratio, row_err, eps, tol_eps))
+                (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u, lse_b, balanced,
+                 moments) = (v[kp] for v in (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u,
+                                             lse_b, balanced, moments))
+            # Safeguard: plain steps where the error grew; back to over-relaxed steps (a
+            # little further than at the start, now that t has settled) after two plain
+            # steps that both reduced it.
+            ratio = row_err / last_err
+            plain = omega == 1.0
+            omega = torch.where(ratio > 1, 1.0, torch.where(plain & (ratio < 1) & (last_ratio < 1),
+                                                              RESUMED_RELAXATION, omega))
+            last_ratio = torch.where(omega == 1.0, ratio, 2.0)
             last_err = row_err
-            om = omega.repeat_interleave(channels)[:, None]
-            a = torch.where(torch.isfinite(balanced), a + om * (balanced - a), balanced)
+            om = omega.repeat_interleave(channels)[:, None] if channels > 1 else omega[:, None]
+            a = torch.where(has_mass, a.lerp(balanced, om), balanced)
+        tp = t.repeat_interleave(channels) if channels > 1 else t
         # With rows balanced, the plan's row i is x_i * softmax(R[i]): its cost, and its
         # second moment as the curvature of a conservative Newton step on t (the exact
         # curvature, a variance, overshoots while a and b are still moving).
-        cost = per_image(x * m1)
-        curv = per_image(x * m2)
-        log_s = win.lse(a, tp) - 1
+        moments = moments.view(len(t), -1, 2).sum(1) if channels > 1 else moments.view(len(t), 2)
+        cost, curv = moments[:, 0], moments[:, 1]
+        top_a = a.amax(1, keepdim=True).clamp_min(-1e300)  # a plane without mass is all -inf
+        sa = win.sums(torch.exp(a - top_a), tp, moments=False).view(len(a), -1)
+        risky = top_a > col_risk  # planes where an underflowed column sum could matter
+        if bool(risky.any()) and bool((risky & (sa < ROW_FLOOR)).any()):
+            y = win.lse(a, tp) + y_off
+        else:
+            y = torch.log(sa) + top_a + y_off
         # columns solve b/lam + exp(b) S = w: a Lambert-W step, exact and stable
-        u = wright_omega(math.log(lam) + log_s + lam * w)
-        b = b + om * (lam * w - u - b) if it else lam * w - u
-        z = u / lam
+        u = wright_omega(y)
+        b = b.lerp(lam_w - u, om) if it else lam_w - u
         gap = cost - eps
         t_new = torch.where(curv > 0, (t + gap / curv.clamp_min(1e-300)).clamp_min(0.0), t)
-        cost_ok = (gap.abs() <= SINKHORN_TOL * eps.clamp_min(1e-12)) | ((t_new == 0) & (gap <= 0))
+        cost_ok = (gap.abs() <= tol_eps) | ((t_new == 0) & (gap <= 0))
         t = t_new
-    return z, cost, {"t": t, "b": b, "iters": iters}
+    else:
+        finish(live, torch.arange(len(live)))
+    return z_out, cost_out, {"t": t_out, "b": b_out, "iters": iters}
 
 
 def projected_sinkhorn(
@@ -154,9 +281,11 @@ def projected_sinkhorn(
     Returns the projection, its transport cost per sample and the solver's state."""
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
-    z, cost, state = _sinkhorn(
-        x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
-    return z.reshape(x.shape), cost, state
+    with torch.inference_mode():  # many small tensor operations: skip autograd's bookkeeping
+        z, cost, state = _sinkhorn(
+            x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
+    return z.reshape(x.shape).clone(), cost.clone(), {"t": state["t"].clone(), "b": state["b"].clone(),
+                                                       "iters": state["iters"]}
 
 
 def conjugate_sinkhorn(
@@ -171,11 +300,21 @@ def conjugate_sinkhorn(
     minus the cost's variance under the plan): the dual is a one-dimensional root
     search per image, done by Newton steps on the exact derivative, kept inside a
     bracket by bisection."""
+    with torch.inference_mode():  # many small tensor operations: skip autograd's bookkeeping
+        z, t, iters = _conjugate(x, grad, eps, lam, kernel_size, p, max_iter, state)
+    return z.clone(), {"t": t.clone(), "iters": iters}
+
+
+def _conjugate(
+    x: torch.Tensor, grad: torch.Tensor, eps: torch.Tensor, lam: float, kernel_size: int, p: float,
+    max_iter: int, state: dict | None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
     xs = x.reshape(n * c, -1)
     b = lam * grad.reshape(n * c, -1)
-    nb = win.neigh(b, -math.inf)  # (B, K2, HW), fixed for the whole search
+    # Fixed for the whole search: the window's values grouped by the cost of their offset.
+    nb, costs = win.by_cost(win.neigh(b, -math.inf))
     t = (state or {}).get("t", torch.ones(n, dtype=DTYPE)).clone()
     lo, hi = torch.zeros_like(t), torch.full_like(t, math.inf)
     iters = 0
@@ -184,7 +323,7 @@ def conjugate_sinkhorn(
         return v.reshape(n, -1).sum(1)
 
     for iters in range(max_iter):
-        _, m1, m2 = win.gibbs(nb, t.repeat_interleave(c))
+        _, m1, m2 = win.gibbs(nb, t.repeat_interleave(c), costs)
         gap = per_image(xs * m1) - eps
         var = per_image(xs * (m2 - m1**2).clamp_min(0.0))
         done = (gap.abs() <= SINKHORN_TOL * eps) | ((t == 0) & (gap <= 0))
@@ -196,10 +335,10 @@ def conjugate_sinkhorn(
         inside = (var > 0) & (newton > lo) & (newton < hi)
         fallback = torch.where(torch.isinf(hi), 2 * t + 1, (lo + hi) / 2)
         t = torch.where(done, t, torch.where(inside, newton, fallback))
-    r = nb - t.repeat_interleave(c)[:, None, None] * win.cost
+    r = nb - t.repeat_interleave(c)[:, None, None] * costs[None, :, None]
     a = torch.log(xs) + 1 - torch.logsumexp(r, dim=1)
     z = torch.exp(b + win.lse(a, t.repeat_interleave(c)) - 1)
-    return z.reshape(x.shape), {"t": t, "iters": iters}
+    return z.reshape(x.shape), t, iters
 
 
 class Wasserstein(Attack):
