@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             early.tool = "feint early_stop"
             rows.append(early)
         if name == "hop_skip_jump":
-            per_row = forward_seconds(module, xt[:1].expand(1000, *xt.shape[1:]).contiguous()) / 1000
+            from feint.engine.model import FORWARD_CHUNK  # the rows per pass feint's probes use
+
+            per_row = forward_seconds(module, xt[:1].expand(FORWARD_CHUNK, *xt.shape[1:]).contiguous()) / FORWARD_CHUNK
             floor = row.forward_per_sample * per_row
             row.extra["floor_s_per_sample"] = floor
             row.note = f"floor {floor:.4f} s/sample ({row.forward_per_sample:.0f} rows at {1e6 * per_row:.1f} us); feint/floor {row.seconds_per_sample / floor:.2f}"
