@@ -18,7 +18,7 @@ from feint.errors import FeintError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Target", "DATA_TYPES", "GRADIENTS", "PREDICT"]
+__all__ = ["Target", "LoadedTarget", "DATA_TYPES", "GRADIENTS", "PREDICT"]
 
 DATA_TYPES = ("image", "tabular", "text")
 PREDICT = "predict"
@@ -129,3 +129,28 @@ class Target:
         if self.spec != self.target_name:
             out.setdefault("source", self.spec.split(":", 1)[1] if self.spec.startswith("trusted:") else self.spec)
         return out
+
+
+class LoadedTarget(Target):
+    """A target whose access is known only once it is built (a user's file or class):
+    subclasses set ``_open_box`` in ``__init__``, ``_module`` in ``load`` when open-box,
+    and implement ``_predict`` on a loaded target."""
+
+    _open_box = False
+    _module: "torch.nn.Module | None" = None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
+
+    def torch_module(self) -> "torch.nn.Module | None":
+        if not self._open_box:
+            return None
+        return self.ensure_loaded()._module
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.ensure_loaded()
+        return self._predict(x)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from feint.errors import FeintError
-from feint.targets.base import GRADIENTS, PREDICT, Target
+from feint.targets.base import LoadedTarget
 
 __all__ = ["DeclaredTarget", "load_yaml_target", "ACCEPTED_KEYS", "REQUIRED_KEYS"]
 
@@ -515,7 +515,7 @@ def _preprocess(value: Any, check: _Checker, shape: tuple[int, ...], dtype: str,
     return Preprocess(float(scale), vector("mean", False), vector("std", True), channels_last)
 
 
-class DeclaredTarget(Target):
+class DeclaredTarget(LoadedTarget):
     """A target built from a declaration: a model file or endpoint, its samples, its shape."""
 
     def __init__(self, config: Mapping[str, Any], source: Path, where: str, base: Path) -> None:
@@ -548,10 +548,6 @@ class DeclaredTarget(Target):
         self.description = config["description"] or (
             f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
             f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}")
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
 
     def load(self) -> None:
         c = self._config
@@ -646,15 +642,6 @@ class DeclaredTarget(Target):
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
         return np.asarray(self.adapter.predict(z), np.float64)
-
-    def torch_module(self):
-        if not self._open_box:
-            return None
-        return self.ensure_loaded()._module
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        self.ensure_loaded()
-        return self._predict(x)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         if self._open_box:

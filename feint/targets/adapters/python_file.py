@@ -24,7 +24,7 @@ import numpy as np
 
 from feint.compat.counterfit import CFTarget
 from feint.errors import FeintError
-from feint.targets.base import DATA_TYPES, GRADIENTS, PREDICT, Target
+from feint.targets.base import DATA_TYPES, LoadedTarget, Target
 
 __all__ = ["load_python_target", "CounterfitTarget", "split_class"]
 
@@ -135,7 +135,7 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
     return CounterfitTarget(instance, origin, file)
 
 
-class CounterfitTarget(Target):
+class CounterfitTarget(LoadedTarget):
     """A Counterfit target object seen through feint's Target API."""
 
     def __init__(self, obj: Any, origin: str, where: str) -> None:
@@ -176,10 +176,6 @@ class CounterfitTarget(Target):
         self.spec = origin
         self._open_box = callable(getattr(obj, "torch_module", None))
         self._module = None
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
 
     def _to_feint(self, x: np.ndarray) -> np.ndarray:
         n = len(x)
@@ -238,15 +234,6 @@ class CounterfitTarget(Target):
         for p in module.parameters():
             p.requires_grad_(False)
         return module.eval()
-
-    def torch_module(self):
-        if not self._open_box:
-            return None
-        return self.ensure_loaded()._module
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        self.ensure_loaded()
-        return self._predict(x)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         z = np.asarray(x, np.float32)
