@@ -671,8 +671,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.print_help()
             return 0
+    from feint.engine.allocator import tune_allocator
     from feint.errors import FeintError
 
+    tune_allocator()
     try:
         return COMMANDS[args.command](args)
     except FeintError as exc:

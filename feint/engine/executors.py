@@ -107,7 +107,7 @@ _initialised = False
 
 def _init_worker(threads: int = 1) -> None:
     """Set up a worker process: ignore Ctrl-C (the scan's own process decides when to
-    stop), one torch thread, Keras on torch."""
+    stop), one torch thread, Keras on torch, memory kept for reuse."""
     global _initialised
     import signal
 
@@ -118,6 +118,9 @@ def _init_worker(threads: int = 1) -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import torch
 
+    from feint.engine.allocator import tune_allocator
+
+    tune_allocator()
     torch.set_num_threads(threads)
     _initialised = True
 

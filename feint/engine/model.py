@@ -20,10 +20,12 @@ from feint.targets.base import Target
 
 __all__ = ["CountedModel", "FORWARD_CHUNK"]
 
-# Rows per forward pass of a large query (closed-box probing): a few hundred rows keep the
-# activations in cache; on the digits CNN, 256-row passes cost about 35 percent less per
-# row than 4,096-row ones.
-FORWARD_CHUNK = 256
+# Rows per forward pass of a large query (closed-box probing). Passes of about a hundred
+# rows keep each activation below the allocator's 32 MiB mmap threshold, so its memory is
+# reused instead of mapped and faulted in afresh on every pass: on the digits CNN,
+# 128-row passes cost about 40 percent less per row than 256-row ones, and far less
+# than 4,096-row ones.
+FORWARD_CHUNK = 128
 
 Rows = "torch.Tensor | np.ndarray | Sequence[int] | None"
 
