@@ -24,7 +24,11 @@ at inference, ``Activation``, ``ReLU`` (plain), ``Softmax`` (last axis),
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -54,6 +58,25 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def _pool(fn: Callable) -> Callable:
+    return lambda x, size, stride: fn(x, tuple(size), tuple(stride))
+
+
+# Weightless steps by name: fn(x, *args). Saved lowered models name their steps with these.
+OPS: dict[str, Callable[..., torch.Tensor]] = {
+    **{name: f for name, f in ACTIVATIONS.items() if name != "linear"},
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+    "to_channels_first": lambda x: x.permute(0, x.dim() - 1, *range(1, x.dim() - 1)),
+    "to_channels_last": lambda x: x.permute(0, *range(2, x.dim()), 1),
+    "flatten": lambda x: x.flatten(1),
+    "max_pool2d": _pool(F.max_pool2d),
+    "avg_pool2d": _pool(F.avg_pool2d),
+    "global_mean": lambda x: x.mean(dim=(2, 3)),
+    "global_max": lambda x: x.amax(dim=(2, 3)),
+    "rescaling": lambda x, a, b: x * a + b,
+}
+
+
 class NotLowerable(Exception):
     """The model uses something :func:`lower` does not translate; the message says what."""
 
@@ -78,18 +101,21 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[i
     return total // 2, total - total // 2
 
 
-class _Fn(torch.nn.Module):
-    """A layer without weights."""
+class _Op(torch.nn.Module):
+    """A weightless step: ``OPS[op](x, *args)``."""
 
-    def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor]):
+    def __init__(self, op: str, *args: Any):
         super().__init__()
-        self.name, self.fn = name, fn
+        self.op, self.args, self.fn = op, args, OPS[op]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
+        return self.fn(x, *self.args)
 
     def extra_repr(self) -> str:
-        return self.name
+        return ", ".join([self.op, *map(repr, self.args)])
+
+    def spec(self) -> dict[str, Any]:
+        return {"op": self.op, "args": list(self.args)}
 
 
 class _Conv2d(torch.nn.Module):
@@ -114,6 +140,10 @@ class _Conv2d(torch.nn.Module):
     def extra_repr(self) -> str:
         return f"{tuple(self.weight.shape)}, stride={self.stride}, same={self.same}"
 
+    def spec(self) -> dict[str, Any]:
+        return {"op": "conv2d", "stride": list(self.stride), "dilation": list(self.dilation), "groups": self.groups,
+                "same": self.same}
+
 
 class _Linear(torch.nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
@@ -126,6 +156,9 @@ class _Linear(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"{tuple(self.weight.shape)}"
+
+    def spec(self) -> dict[str, Any]:
+        return {"op": "linear"}
 
 
 class _Affine(torch.nn.Module):
@@ -140,6 +173,9 @@ class _Affine(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = [1, -1] + [1] * (x.dim() - 2) if self.channels_first else [1] * (x.dim() - 1) + [-1]
         return x * self.scale.reshape(shape) + self.shift.reshape(shape)
+
+    def spec(self) -> dict[str, Any]:
+        return {"op": "affine", "channels_first": self.channels_first}
 
 
 class LoweredKeras(torch.nn.Sequential):
@@ -157,19 +193,19 @@ class _Lowering:
         # channels-last model, i.e. the tensor starts "moved".
         self.moved = channels_first_input
 
-    def add(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.steps.append(_Fn(name, fn))
+    def add(self, op: str, *args: Any) -> None:
+        self.steps.append(_Op(op, *args))
 
     def move(self) -> None:
         """Channels-last tensor -> channels-first (for a spatial layer)."""
         if not self.moved:
-            self.add("to channels-first", lambda x: x.permute(0, x.dim() - 1, *range(1, x.dim() - 1)))
+            self.add("to_channels_first")
             self.moved = True
 
     def restore(self) -> None:
         """Back to the layout Keras has at this point."""
         if self.moved:
-            self.add("to channels-last", lambda x: x.permute(0, *range(2, x.dim()), 1))
+            self.add("to_channels_last")
             self.moved = False
 
     # -- layers ------------------------------------------------------------------------
@@ -190,12 +226,12 @@ class _Lowering:
         name = getattr(fn, "__name__", repr(fn))
         if name == "softmax":
             self.restore()
-            self.add("softmax", lambda x: torch.softmax(x, dim=-1))
+            self.add("softmax")
             return
         if name not in ACTIVATIONS:
             raise NotLowerable(f"layer {layer.name!r} uses the activation {name!r}")
         if name != "linear":
-            self.add(name, ACTIVATIONS[name])
+            self.add(name)
 
     def spatial(self, layer: Any) -> None:
         """Bring the tensor to channels-first for a 2D layer in either data format."""
@@ -220,35 +256,34 @@ class _Lowering:
         self.steps.append(_Linear(_np(layer.kernel).t().contiguous(), _np(layer.bias) if layer.use_bias else None))
         self.activation(layer, layer.activation)
 
-    def _pool(self, layer: Any, fn: Callable) -> None:
+    def _pool(self, layer: Any, op: str) -> None:
         if layer.padding.lower() != "valid":
             raise NotLowerable(f"layer {layer.name!r} pools with padding {layer.padding!r}")
         self.spatial(layer)
-        size, stride = _pair(layer.pool_size), _pair(layer.strides)
-        self.add(f"{fn.__name__} {size}", lambda x: fn(x, size, stride))
+        self.add(op, _pair(layer.pool_size), _pair(layer.strides))
 
     def _MaxPooling2D(self, layer: Any) -> None:
-        self._pool(layer, F.max_pool2d)
+        self._pool(layer, "max_pool2d")
 
     def _AveragePooling2D(self, layer: Any) -> None:
-        self._pool(layer, F.avg_pool2d)
+        self._pool(layer, "avg_pool2d")
 
-    def _global(self, layer: Any, reduce: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    def _global(self, layer: Any, op: str) -> None:
         if getattr(layer, "keepdims", False):
             raise NotLowerable(f"layer {layer.name!r} keeps its pooled dimensions")
         self.spatial(layer)
-        self.add(type(layer).__name__, reduce)
+        self.add(op)
         self.moved = False  # (N, C): the same in either layout
 
     def _GlobalAveragePooling2D(self, layer: Any) -> None:
-        self._global(layer, lambda x: x.mean(dim=(2, 3)))
+        self._global(layer, "global_mean")
 
     def _GlobalMaxPooling2D(self, layer: Any) -> None:
-        self._global(layer, lambda x: x.amax(dim=(2, 3)))
+        self._global(layer, "global_max")
 
     def _Flatten(self, layer: Any) -> None:
         self.restore()
-        self.add("flatten", lambda x: x.flatten(1))
+        self.add("flatten")
 
     def _Activation(self, layer: Any) -> None:
         self.activation(layer, layer.activation)
@@ -256,20 +291,19 @@ class _Lowering:
     def _ReLU(self, layer: Any) -> None:
         if layer.max_value is not None or float(layer.negative_slope) != 0 or float(layer.threshold) != 0:
             raise NotLowerable(f"layer {layer.name!r} is a ReLU with a cap, slope or threshold")
-        self.add("relu", torch.relu)
+        self.add("relu")
 
     def _Softmax(self, layer: Any) -> None:
         if layer.axis != -1:
             raise NotLowerable(f"layer {layer.name!r} takes the softmax over axis {layer.axis}")
         self.restore()
-        self.add("softmax", lambda x: torch.softmax(x, dim=-1))
+        self.add("softmax")
 
     def _Rescaling(self, layer: Any) -> None:
         scale, offset = np.asarray(layer.scale, dtype=np.float64), np.asarray(layer.offset, dtype=np.float64)
         if scale.size != 1 or offset.size != 1:
             raise NotLowerable(f"layer {layer.name!r} rescales per channel")
-        a, b = float(scale), float(offset)
-        self.add("rescaling", lambda x: x * a + b)
+        self.add("rescaling", float(scale), float(offset))
 
     def _BatchNormalization(self, layer: Any) -> None:
         if layer.axis != -1:
@@ -343,3 +377,70 @@ def lower_verified(
     if not math.isfinite(err) or err > 1e-4 * (1.0 + scale):
         return reference, f"Keras (the lowered model differs by {err:.2g})"
     return lowered, "torch, lowered from Keras"
+
+
+# -- saved lowerings ---------------------------------------------------------------------
+# A verified lowering is saved beside its source, so later loads need neither Keras nor
+# the check: the file names its source by content hash, and a lowering whose source
+# changed (or that an older feint wrote) is ignored and made again.
+FORMAT = 1
+
+
+def source_key(path: Path) -> str:
+    """What a saved lowering is tied to: the source file's content and this format."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"{digest.hexdigest()}:{FORMAT}"
+
+
+def save(module: LoweredKeras, path: Path, key: str, extra: dict[str, Any] | None = None) -> bool:
+    """Write ``module`` (and ``extra``, JSON-able facts about it) to ``path`` as a NumPy
+    archive of plain arrays; ``False`` if it could not be written (nothing is left behind)."""
+    arrays: dict[str, np.ndarray] = {}
+    steps = []
+    for i, step in enumerate(module):
+        steps.append(step.spec())
+        for name, value in step.named_buffers(recurse=False):
+            if value is not None:
+                arrays[f"s{i}.{name}"] = value.detach().cpu().numpy()
+    doc = {"key": key, "steps": steps, "extra": extra or {}}
+    path = Path(path)
+    tmp = path.with_name(f"tmp-{os.getpid()}-{path.name}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, __doc__=np.array(json.dumps(doc)), **arrays)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def load(path: Path, key: str) -> tuple[LoweredKeras, dict[str, Any]] | None:
+    """The lowering saved at ``path`` and its ``extra``, if it was made from the source
+    ``key`` names; ``None`` otherwise (missing, stale or unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            doc = json.loads(str(data["__doc__"]))
+            if doc.get("key") != key:
+                return None
+            tensors = {name: torch.from_numpy(data[name].copy()) for name in data.files if name != "__doc__"}
+        steps: list[torch.nn.Module] = []
+        for i, spec in enumerate(doc["steps"]):
+            get = lambda name: tensors.get(f"s{i}.{name}")  # noqa: E731
+            op = spec["op"]
+            if op == "conv2d":
+                steps.append(_Conv2d(get("weight"), get("bias"), tuple(spec["stride"]), tuple(spec["dilation"]),
+                                     int(spec["groups"]), bool(spec["same"])))
+            elif op == "linear":
+                steps.append(_Linear(get("weight"), get("bias")))
+            elif op == "affine":
+                steps.append(_Affine(get("scale"), get("shift"), bool(spec["channels_first"])))
+            else:
+                steps.append(_Op(op, *spec["args"]))
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return None
+    return LoweredKeras(*steps).eval(), doc.get("extra", {})

