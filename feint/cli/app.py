@@ -75,10 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write a report of the stored scan when it ends; the format comes from the "
                            "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)")
     scale = scan.add_argument_group("scale, resume and budgets")
-    scale.add_argument("--executor", choices=["local", "process", "ray"], default="local",
-                       help="where units run: this process (default), a pool of processes, or Ray")
+    scale.add_argument("--executor", choices=["auto", "local", "process", "ray"], default="auto",
+                       help="where units run: this process, a pool of processes, or Ray; auto (default): "
+                            "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a "
+                            "machine with 2+ CPUs, else this process")
     scale.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes (process, ray; default: the CPUs of this machine, or of the Ray cluster)")
+                       help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the "
+                            "Ray cluster)")
     scale.add_argument("--ray-address", metavar="ADDRESS",
                        help="an existing Ray cluster (default: start a local Ray with --workers CPUs)")
     scale.add_argument("--chunk-size", type=int, metavar="N",
@@ -255,7 +258,8 @@ class _ScanBar(_Bar):
         share = f" ({state.successes / state.samples_done:.0%})" if state.samples_done else ""
         stats = (f"{state.units_done}/{state.units_total} units, {state.samples_done}/{state.samples_total} "
                  f"samples, {state.successes} turned{share}, {rate:.1f}/s{left}")
-        label = f"scan {state.scan_id}" + (" stopping after the running units" if state.stopping else "")
+        where = f" ({state.executor} x{state.workers})" if state.executor != "local" and state.workers else ""
+        label = f"scan {state.scan_id}{where}" + (" stopping after the running units" if state.stopping else "")
         self.bar.update(self.task, total=state.samples_total, completed=state.samples_done, stats=stats,
                         description=label)
 
@@ -476,7 +480,7 @@ def _scale_options(args) -> dict[str, Any]:
     if args.ray_address and args.executor != "ray":
         raise FeintError("--ray-address goes with --executor ray")
     if args.workers is not None and (args.workers < 1 or args.executor == "local" and args.workers != 1):
-        raise FeintError(f"--workers expects 1 or more workers with --executor process or ray; got {args.workers} "
+        raise FeintError(f"--workers expects 1 or more workers with --executor auto, process or ray; got {args.workers} "
                          f"with --executor {args.executor}")
     from feint.engine.budget import Budget
 

@@ -7,6 +7,10 @@ model: it rebuilds the target once per declaration (and caches it), runs the chu
 :func:`feint.engine.run.execute_run`, writes the chunk's evidence to the artifacts folder
 and hands the results back to the one process that writes the store.
 
+- ``auto`` (the command line's default): ``process`` with one worker per CPU (at most one
+  per unit) when the machine has several CPUs and the scan has at least two units and
+  ``AUTO_MIN_SAMPLES`` samples of work, so the workers' start-up (a second or two each)
+  pays off; ``local`` otherwise, or for a target a worker could not rebuild.
 - ``local``: in this process, one unit at a time, on the live target.
 - ``process``: a pool of ``workers`` processes on this machine (``spawn``), one torch
   thread each.
@@ -31,9 +35,10 @@ from feint.errors import FeintError
 from feint.targets.base import Target
 
 __all__ = ["UnitTask", "UnitOutcome", "Executor", "LocalExecutor", "ProcessExecutor", "RayExecutor",
-           "make_executor", "check_executor", "run_unit", "target_spec", "attack_from_params", "EXECUTORS"]
+           "make_executor", "check_executor", "choose_executor", "run_unit", "target_spec", "attack_from_params", "EXECUTORS"]
 
-EXECUTORS = ("local", "process", "ray")
+EXECUTORS = ("auto", "local", "process", "ray")
+AUTO_MIN_SAMPLES = 200  # samples of work (summed over units) from which auto uses processes
 
 
 @dataclass(frozen=True)
@@ -314,6 +319,8 @@ def check_executor(kind: str, target: Target, workers: int | None = None) -> Non
         raise FeintError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
+    if kind == "auto":
+        return
     if kind == "local" and workers not in (None, 1):
         raise FeintError("the local executor runs one unit at a time; use --executor process or ray "
                          "for several workers")
@@ -324,6 +331,21 @@ def check_executor(kind: str, target: Target, workers: int | None = None) -> Non
             raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'")
     if kind != "local":
         check_rebuildable(target)
+
+
+def choose_executor(target: Target, workers: int | None, units: int, samples: int) -> tuple[str, int | None]:
+    """What ``auto`` means for a scan with ``units`` units and ``samples`` samples of work
+    to run: ``(executor, workers)``. ``workers`` given: 1 is local, more a process pool."""
+    if workers is not None:
+        return ("local", None) if workers == 1 else ("process", workers)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus < 2 or units < 2 or samples < AUTO_MIN_SAMPLES:
+        return "local", None
+    try:
+        check_rebuildable(target)
+    except FeintError:
+        return "local", None
+    return "process", min(cpus, units)
 
 
 def make_executor(kind: str, target: Target, workers: int | None = None, ray_address: str | None = None) -> Executor:

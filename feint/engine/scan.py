@@ -260,8 +260,9 @@ def execute_scan(
 ) -> ScanResult:
     """Run a scan's plan and return it as stored.
 
-    ``executor``: ``local`` (this process), ``process`` (a pool of ``workers`` processes)
-    or ``ray`` (``ray_address`` for a cluster, else a local Ray with ``workers`` CPUs).
+    ``executor``: ``local`` (this process), ``process`` (a pool of ``workers`` processes),
+    ``ray`` (``ray_address`` for a cluster, else a local Ray with ``workers`` CPUs) or
+    ``auto`` (processes for a scan large enough to pay their start-up, else local).
     ``chunk_size``: samples per unit (default: each attack's ``batch_size``).
     ``resume``: the id of a stored scan to continue: only its units with no stored result
     run (``plan`` is then not used; the stored plan is). ``max_queries``, ``max_time``:
@@ -317,7 +318,7 @@ def execute_scan(
         resumed=resume is not None, executor=executor)
 
     from feint.attacks.params import parse_indices
-    from feint.engine.executors import UnitTask
+    from feint.engine.executors import UnitTask, choose_executor
 
     indices = {run_id: parse_indices(r["params"]["sample_index"]) for run_id, r in run_rows.items()}
     queue = [UnitTask(scan_id=scan_id, run_id=u["run_id"], unit=u["unit"], target_spec=spec,
@@ -326,6 +327,9 @@ def execute_scan(
                       run_n=len(indices[u["run_id"]]), artifacts_root=str(store.artifacts_root))
              for u in todo]
     queue.reverse()  # pop() takes units in plan order
+    if executor == "auto":
+        executor, workers = choose_executor(target, workers, len(queue), sum(t.samples for t in queue))
+        state.executor = executor
 
     status = "interrupted"
     stop = threading.Event()

@@ -76,7 +76,7 @@ class _Unnamed:
 
 
 @pytest.mark.parametrize("kind, workers, target, message", [
-    ("threads", None, None, "unknown executor 'threads'; accepted: local, process, ray"),
+    ("threads", None, None, "unknown executor 'threads'; accepted: auto, local, process, ray"),
     ("process", 0, None, "--workers expects a number of workers, 1 or more; got 0"),
     ("local", 2, None, "the local executor runs one unit at a time"),
     ("process", 2, _Unnamed(), "target mine has no declaration a worker can load"),
@@ -85,6 +85,26 @@ def test_executors_a_scan_cannot_use_are_refused(digits_keras, kind, workers, ta
     with pytest.raises(FeintError) as exc:
         check_executor(kind, target or digits_keras, workers)
     assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("cpus, workers, units, samples, named, chosen", [
+    (4, None, 3, 300, True, ("process", 3)),   # one worker per unit, at most one per CPU
+    (2, None, 3, 300, True, ("process", 2)),
+    (1, None, 3, 300, True, ("local", None)),  # one CPU: nothing to gain
+    (4, None, 1, 1000, True, ("local", None)),  # one unit: nothing to share out
+    (4, None, 3, 30, True, ("local", None)),   # too little work to pay the workers' start-up
+    (4, None, 3, 300, False, ("local", None)),  # a worker could not rebuild the target
+    (1, 3, 3, 30, True, ("process", 3)),       # --workers decides
+    (4, 1, 3, 300, True, ("local", None)),
+])
+def test_auto_uses_processes_only_where_they_pay(monkeypatch, digits_keras, cpus, workers, units, samples, named,
+                                                  chosen):
+    import os
+
+    from feint.engine.executors import choose_executor
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert choose_executor(digits_keras if named else _Unnamed(), workers, units, samples) == chosen
 
 
 def test_a_missing_ray_is_one_clear_line(monkeypatch, digits_keras, fresh_home):

@@ -202,7 +202,7 @@ def test_a_budget_stop_names_the_units_left_and_how_to_continue(fresh_home, caps
     (["scan", "digits_keras", "-a", "pgd", "--chunk-size", "0"], "--chunk-size expects a number of samples"),
     (["scan", "digits_keras", "-a", "pgd", "--max-queries", "0"], "--max-queries expects a number of queries"),
     (["scan", "digits_keras", "-a", "pgd", "--max-time", "-1"], "--max-time expects seconds"),
-    (["scan", "digits_keras", "-a", "pgd", "--workers", "2"], "--workers expects 1 or more workers with --executor"),
+    (["scan", "digits_keras", "-a", "pgd", "--executor", "local", "--workers", "2"], "--workers expects 1 or more workers with --executor"),
     (["scan", "digits_keras", "-a", "pgd", "--ray-address", "auto"], "--ray-address goes with --executor ray"),
 ])
 def test_bad_scale_options_are_one_line_and_store_nothing(fresh_home, capsys, argv, message):
