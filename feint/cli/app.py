@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -264,10 +265,17 @@ class _ScanBar(_Bar):
                         description=label)
 
 
+PIPED_WIDTH = 160  # columns for tables written to a pipe or file (a CI log), where rich would fold at 80
+
+
 def _console():
+    """The console for stdout: the terminal's width, or, when stdout is not a terminal and
+    ``COLUMNS`` is unset, ``PIPED_WIDTH`` columns, so that tables in logs stay readable."""
     from rich.console import Console
 
-    return Console()
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return Console()
+    return Console(width=PIPED_WIDTH)
 
 
 def cmd_list(args) -> int:

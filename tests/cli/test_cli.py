@@ -59,6 +59,14 @@ def test_run_json_and_show(capsys, fresh_home):
     assert "Success" in out and doc["run_id"] in out
 
 
+def test_tables_in_a_log_are_not_folded_at_80_columns(capsys, fresh_home, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # stdout is captured: not a terminal, as in a CI log
+    code, out, err = run_cli(capsys, "scan", "digits_keras", "-a", "pgd", "-i", "0:2", "--set", "max_iter=2")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "Attack" in line and "Total Runs" in line)
+    assert "Successes (%)" in header and "Queries/sample" in header
+
+
 def test_scan_json_has_the_documented_keys(capsys, fresh_home):
     code, out, err = run_cli(capsys, "scan", "digits_keras", "-a", "pgd", "jsma", "pgd", "-i", "0:3",
                              "--set", "pgd.max_iter=10", "--by-label", "--json")
