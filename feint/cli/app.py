@@ -8,6 +8,7 @@ its checks, since every check runs before any work starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -474,9 +475,32 @@ def cmd_scan(args) -> int:
     if unfinished:
         sys.stderr.write(f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
                          "samples and seed); only its units with no stored result run\n")
-    with _ScanBar(not args.json) as bar:
+    bar = _ScanBar(not args.json)
+    with _aborted_scan(bar), bar:
         done = execute_scan(target, plan, store, settings, resume=unfinished, on_progress=bar.update, **scale)
     return _scan_outcome(args, store, done.scan_id, bar.last, reports)
+
+
+class _ScanAborted(Exception):
+    """A second Ctrl-C stopped a scan at once; ``code`` is the exit code."""
+
+    code = 130
+
+
+@contextlib.contextmanager
+def _aborted_scan(bar: "_ScanBar"):
+    """A second Ctrl-C stops a scan at once (its running units are lost, the rest is
+    stored): say which scan, and how to continue it. Enter it before the bar, so the bar
+    is gone when this speaks."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        state = bar.last
+        if state is None:  # still planning: nothing stored
+            raise
+        sys.stderr.write(f"feint: scan {state.scan_id} interrupted at once; the units that finished are stored\n"
+                         f"feint: continue it with: feint scan --resume {state.scan_id}\n")
+        raise _ScanAborted from None
 
 
 def _scale_options(args) -> dict[str, Any]:
@@ -519,7 +543,8 @@ def _resume(args) -> int:
         raise FeintError(f"no stored scan with id {args.resume!r}; recent: {', '.join(recent) or 'none'}")
     if record["status"] == "done":
         sys.stderr.write(f"feint: scan {args.resume} is complete; nothing left to run\n")
-    with _ScanBar(not args.json) as bar:
+    bar = _ScanBar(not args.json)
+    with _aborted_scan(bar), bar:
         resume_scan(store, args.resume, on_progress=bar.update, **scale)
     return _scan_outcome(args, store, args.resume, bar.last, reports)
 
@@ -692,8 +717,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeintError as exc:
         sys.stderr.write(f"feint: error: {exc}\n")
         return 2
+    except _ScanAborted as exc:
+        return exc.code
     except KeyboardInterrupt:
-        sys.stderr.write("feint: interrupted; runs that finished are stored\n")
+        lost = {"run": "; the run was not stored", "scan": "; nothing was stored"}.get(args.command, "")
+        sys.stderr.write(f"feint: interrupted{lost}\n")
         return 130
 
 

@@ -163,6 +163,32 @@ def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_fin
         160, 160)
 
 
+def test_a_second_ctrl_c_stops_at_once_names_the_scan_and_resume_finishes(fresh_home, capsys, monkeypatch):
+    import feint.engine.run as run_module
+    from feint.cli.app import main
+
+    real = run_module.execute_run
+    calls = []
+
+    def second_unit_interrupted(*args, **kwargs):  # the second Ctrl-C lands while unit 2 runs
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "execute_run", second_unit_interrupted)
+    code = main(["scan", "digits_keras", "-a", "pgd", "-i", "0:6", "--chunk-size", "2", "--set", "max_iter=2"])
+    err = capsys.readouterr().err
+    scan_id = _one(fresh_home, "SELECT scan_id FROM scans")
+    assert code == 130 and "Traceback" not in err
+    assert f"scan {scan_id} interrupted at once" in err and f"feint scan --resume {scan_id}" in err
+    assert _one(fresh_home, "SELECT status FROM scans") == "interrupted"
+    assert _one(fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'") == 1
+    monkeypatch.setattr(run_module, "execute_run", real)
+    assert main(["scan", "--resume", scan_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["status"] == "done"
+
+
 def test_budgets_stop_the_scan_and_resume_finishes_it(fresh_home, digits_keras, reference, capsys):
     from feint.cli.app import main
 
