@@ -481,8 +481,9 @@ def cmd_scan(args) -> int:
     return _scan_outcome(args, store, done.scan_id, bar.last, reports)
 
 
-class _ScanAborted(Exception):
-    """A second Ctrl-C stopped a scan at once; ``code`` is the exit code."""
+class ScanAborted(KeyboardInterrupt):
+    """A second Ctrl-C stopped a scan at once, and stderr has said which and how to resume
+    it; ``code`` is the exit code."""
 
     code = 130
 
@@ -500,7 +501,7 @@ def _aborted_scan(bar: "_ScanBar"):
             raise
         sys.stderr.write(f"feint: scan {state.scan_id} interrupted at once; the units that finished are stored\n"
                          f"feint: continue it with: feint scan --resume {state.scan_id}\n")
-        raise _ScanAborted from None
+        raise ScanAborted from None
 
 
 def _scale_options(args) -> dict[str, Any]:
@@ -717,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeintError as exc:
         sys.stderr.write(f"feint: error: {exc}\n")
         return 2
-    except _ScanAborted as exc:
+    except ScanAborted as exc:
         return exc.code
     except KeyboardInterrupt:
         lost = {"run": "; the run was not stored", "scan": "; nothing was stored"}.get(args.command, "")

@@ -507,11 +507,13 @@ class FeintShell(cmd2.Cmd):
         store = Store()
         try:
             before = set(store.recent_ids(1000))
-            interrupted = False
+            interrupted = said = False
             try:
                 self._cli(argv)
-            except KeyboardInterrupt:
-                interrupted = True
+            except KeyboardInterrupt as exc:
+                from feint.cli.app import ScanAborted
+
+                interrupted, said = True, isinstance(exc, ScanAborted)
             new = [i for i in store.recent_ids(20) if i not in before]
             scans = [scan for scan in map(store.get_scan, reversed(new)) if scan is not None]
             for scan in scans:
@@ -519,7 +521,9 @@ class FeintShell(cmd2.Cmd):
                     "kind": "scan", "id": scan.scan_id, "what": ", ".join(dict.fromkeys(r.attack for r in scan.runs)),
                     "target": scan.target, "samples": sum(r.n for r in scan.runs),
                     "successes": sum(r.successes for r in scan.runs), "time": sum(r.elapsed_s for r in scan.runs)})
-            if interrupted:
+            if said:  # the scan named itself and its resume command
+                self.status = 130
+            elif interrupted:
                 more = f"; 'scan --resume {scans[-1].scan_id}' continues it" if scans else ""
                 self._fail(130, f"scan interrupted; the runs that finished are stored{more}")
         finally:
