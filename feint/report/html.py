@@ -67,8 +67,9 @@ def _amplification(s: SampleResult, bounds: Sequence[float]) -> float | None:
 
 def gallery_cards(run: RunResult, target_info: dict[str, Any], limit: int = GALLERY_SIZE) -> list[dict[str, Any]]:
     """The samples a gallery shows for one run: turned samples first, then by index."""
-    chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[:max(limit, 0)]
     data_type = target_info.get("data_type")
+    run.fill_euclid_pct(data_type)  # tabular targets: % Euclidean distance, from the stored arrays
+    chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[:max(limit, 0)]
     arrays = _arrays(run) if data_type == "tabular" and chosen else {}
     cards = []
     for s in chosen:

@@ -79,12 +79,14 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                   f"{params}; successes {run.successes}/{run.n}, {run.elapsed_s:.2f} s, {run.queries} queries "
                   f"({run.forward_queries} forward, {run.gradient_queries} gradient)"
                   + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""), ""]
-        shown = run.samples[:samples]
+        shown = run.fill_euclid_pct(info.get("data_type")).samples[:samples]
+        pct = any(s.euclid_pct is not None for s in shown)  # tabular targets
         lines += _table(["sample", "input label (conf)", "adversarial label (conf)", "Linf", "L2", "L0",
-                         "queries fwd/grad", "success"],
+                         *(["% Euclid. dist."] if pct else []), "queries fwd/grad", "success"],
                         [[s.index, f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})",
-                          f"{s.linf:.4f}", f"{s.l2:.4f}", s.l0, f"{s.forward_queries}/{s.gradient_queries}",
-                          "yes" if s.success else "no"] for s in shown])
+                          f"{s.linf:.4f}", f"{s.l2:.4f}", s.l0,
+                          *([_num(s.euclid_pct, ".4g")] if pct else []),
+                          f"{s.forward_queries}/{s.gradient_queries}", "yes" if s.success else "no"] for s in shown])
         if len(run.samples) > len(shown):
             lines += [f"({len(run.samples) - len(shown)} more samples in the JSON report)", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -134,6 +134,10 @@ def test_tabular_reports_show_the_changed_features_and_queries(tabular_store):
     assert "<td>income</td>" in html and "<td>age</td>" not in html  # only changed features
     assert "no feature changed" in html
     assert "closed-box: predictions only" in html and "500 (500 forward, 0 gradient)" in html
+    # Counterfit's % Euclidean distance, 100 * L2 / ||x||: sqrt(0.25^2 + 0.75^2) / sqrt(30) for sample 7
+    assert "% Euclid. 14.43" in html
+    md = formats.render(subject, "markdown")
+    assert "% Euclid. dist." in md and "| 14.43 |" in md
     assert "planned, not run" in html and "other" in html
     suite = ET.fromstring(formats.render(subject, "junit")).find("testsuite")
     assert suite.get("skipped") == "1" and suite.find("testcase[@name='other']/skipped") is not None
