@@ -16,6 +16,7 @@ methods above) are added to the run's totals, so totals never undercount.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import warnings
@@ -23,8 +24,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-
-from art.estimators.classification import BlackBoxClassifierNeuralNetwork, PyTorchClassifier
 
 from feint.engine.model import CountedModel
 
@@ -107,49 +106,57 @@ def _f32(x: Any) -> Any:
     return x
 
 
-class _CountingTorch(PyTorchClassifier):
-    """ART's PyTorch estimator with every query counted (see the module doc)."""
+@functools.cache
+def _estimator_classes() -> tuple[type, type]:
+    """ART's estimators with every query counted (see the module doc); ART is imported
+    here, on first use, so listing and describing attacks does not load it."""
+    from art.estimators.classification import BlackBoxClassifierNeuralNetwork, PyTorchClassifier
 
-    feint: Attribution
+    class _CountingTorch(PyTorchClassifier):
+        """ART's PyTorch estimator with every query counted (see the module doc)."""
 
-    def predict(self, x, batch_size: int = 128, **kwargs):
-        self.feint.count(len(x))
-        return super().predict(_f32(x), batch_size=batch_size, **kwargs)
+        feint: Attribution
 
-    def _predict_framework(self, x, y=None):
-        self.feint.count(len(x))
-        return super()._predict_framework(x, y)
+        def predict(self, x, batch_size: int = 128, **kwargs):
+            self.feint.count(len(x))
+            return super().predict(_f32(x), batch_size=batch_size, **kwargs)
 
-    def loss_gradient(self, x, y, **kwargs):
-        self.feint.count(len(x), gradients=1)
-        return super().loss_gradient(_f32(x), y, **kwargs)
+        def _predict_framework(self, x, y=None):
+            self.feint.count(len(x))
+            return super()._predict_framework(x, y)
 
-    def class_gradient(self, x, label=None, **kwargs):
-        self.feint.count(len(x), gradients=self.nb_classes if label is None else 1)
-        return super().class_gradient(_f32(x), label, **kwargs)
+        def loss_gradient(self, x, y, **kwargs):
+            self.feint.count(len(x), gradients=1)
+            return super().loss_gradient(_f32(x), y, **kwargs)
 
-    def compute_loss(self, x, y, **kwargs):
-        self.feint.count(len(x))
-        return super().compute_loss(_f32(x), y, **kwargs)
+        def class_gradient(self, x, label=None, **kwargs):
+            self.feint.count(len(x), gradients=self.nb_classes if label is None else 1)
+            return super().class_gradient(_f32(x), label, **kwargs)
 
-    def get_activations(self, x, layer=None, batch_size: int = 128, framework: bool = False):
-        self.feint.count(len(x))
-        return super().get_activations(_f32(x), layer, batch_size, framework)
+        def compute_loss(self, x, y, **kwargs):
+            self.feint.count(len(x))
+            return super().compute_loss(_f32(x), y, **kwargs)
 
-    def custom_loss_gradient(self, loss_fn, x, y, layer_name, training_mode: bool = False):
-        # get_activations counts the forward passes; the gradient is counted here.
-        self.feint.count(len(x), gradients=1, forward=False)
-        return super().custom_loss_gradient(loss_fn, _f32(x), _f32(y), layer_name, training_mode)
+        def get_activations(self, x, layer=None, batch_size: int = 128, framework: bool = False):
+            self.feint.count(len(x))
+            return super().get_activations(_f32(x), layer, batch_size, framework)
+
+        def custom_loss_gradient(self, loss_fn, x, y, layer_name, training_mode: bool = False):
+            # get_activations counts the forward passes; the gradient is counted here.
+            self.feint.count(len(x), gradients=1, forward=False)
+            return super().custom_loss_gradient(loss_fn, _f32(x), _f32(y), layer_name, training_mode)
 
 
-class _CountingBlackBox(BlackBoxClassifierNeuralNetwork):
-    """ART's black-box classifier over a target's ``predict``, every row counted."""
+    class _CountingBlackBox(BlackBoxClassifierNeuralNetwork):
+        """ART's black-box classifier over a target's ``predict``, every row counted."""
 
-    feint: Attribution
+        feint: Attribution
 
-    def predict(self, x, batch_size: int = 128, **kwargs):
-        self.feint.count(len(x))
-        return super().predict(_f32(x), batch_size=max(int(batch_size), 1024), **kwargs)
+        def predict(self, x, batch_size: int = 128, **kwargs):
+            self.feint.count(len(x))
+            return super().predict(_f32(x), batch_size=max(int(batch_size), 1024), **kwargs)
+
+    return _CountingTorch, _CountingBlackBox
 
 
 class Estimator:
@@ -174,7 +181,8 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
     if model.module is not None and (gradients or output == LOGITS):
         guard = _Guard(model.module, output, tuple(target.input_shape))
         loss = torch.nn.CrossEntropyLoss() if output == LOGITS else _ProbabilityNLL()
-        est = _CountingTorch(model=guard, loss=loss, input_shape=tuple(target.input_shape),
+        counting_torch, _ = _estimator_classes()
+        est = counting_torch(model=guard, loss=loss, input_shape=tuple(target.input_shape),
                              nb_classes=len(target.output_classes), clip_values=clip, channels_first=True,
                              device_type="cpu")
         est.feint = attribution
@@ -185,7 +193,8 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
         rows[0] += len(x)
         return np.asarray(target.predict(np.asarray(x, np.float32)), dtype=np.float32)
 
-    est = _CountingBlackBox(predict, input_shape=tuple(target.input_shape), nb_classes=len(target.output_classes),
+    _, counting_black_box = _estimator_classes()
+    est = counting_black_box(predict, input_shape=tuple(target.input_shape), nb_classes=len(target.output_classes),
                             clip_values=clip, channels_first=True)
     est.feint = attribution
     return Estimator(est, attribution, lambda: rows[0])
