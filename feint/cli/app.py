@@ -721,7 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScanAborted as exc:
         return exc.code
     except KeyboardInterrupt:
-        lost = {"run": "; the run was not stored", "scan": "; nothing was stored"}.get(args.command, "")
+        lost = {"run": "; the run was not stored"}.get(args.command, "")
         sys.stderr.write(f"feint: interrupted{lost}\n")
         return 130
 

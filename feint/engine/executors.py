@@ -22,6 +22,7 @@ and hands the results back to the one process that writes the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import traceback
@@ -222,7 +223,11 @@ class ProcessExecutor(Executor):
         self.futures: set[Any] = set()
 
     def submit(self, task: UnitTask) -> None:
-        self.futures.add(self.pool.submit(run_unit, task))
+        # The pool spawns its workers on submit. Spawned with Ctrl-C ignored (a disposition
+        # that survives exec), they cannot die of a Ctrl-C at the terminal before their
+        # initializer runs: the scan's own process decides what Ctrl-C means.
+        with _sigint_ignored():
+            self.futures.add(self.pool.submit(run_unit, task))
         self.in_flight += 1
 
     def wait(self) -> list[UnitOutcome]:
@@ -313,6 +318,22 @@ class RayExecutor(Executor):
             self.ray.shutdown()
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT in this process for the block (main thread only; elsewhere a no-op)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def check_executor(kind: str, target: Target, workers: int | None = None) -> None:
     """Refuse, before anything is stored, an executor that cannot run this scan."""
     if kind not in EXECUTORS:
@@ -320,6 +341,8 @@ def check_executor(kind: str, target: Target, workers: int | None = None) -> Non
     if workers is not None and workers < 1:
         raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
     if kind == "auto":
+        if workers not in (None, 1):  # --workers N makes auto a process pool
+            check_rebuildable(target)
         return
     if kind == "local" and workers not in (None, 1):
         raise FeintError("the local executor runs one unit at a time; use --executor process or ray "

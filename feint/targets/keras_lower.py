@@ -90,7 +90,7 @@ def _np(value: Any) -> torch.Tensor:
     variable holds a torch tensor already)."""
     value = getattr(value, "value", value)
     if isinstance(value, torch.Tensor):
-        return value.detach().to(torch.float32).clone()
+        return value.detach().to("cpu", torch.float32).clone()
     return torch.as_tensor(np.array(value, dtype=np.float32))
 
 
@@ -287,6 +287,8 @@ class _Lowering:
 
     def _Flatten(self, layer: Any) -> None:
         self.restore()
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            self.add("to_channels_last")  # Keras flattens a channels-first tensor in channels-last order
         self.add("flatten")
 
     def _Activation(self, layer: Any) -> None:
@@ -371,9 +373,14 @@ def lower_verified(
         lowered = lower(model, channels_first_input)
     except NotLowerable as exc:
         return reference, f"Keras ({exc})"
+    except Exception as exc:  # noqa: BLE001 - a layer variant lower() did not foresee
+        return reference, f"Keras (lowering failed: {type(exc).__name__}: {exc})"
     with torch.no_grad():
         want = reference(probes)
-        got = lowered(probes)
+        try:
+            got = lowered(probes)
+        except Exception as exc:  # noqa: BLE001 - the lowered model cannot run these inputs
+            return reference, f"Keras (the lowered model failed: {type(exc).__name__}: {exc})"
     if got.shape != want.shape:
         return reference, f"Keras (the lowered model's output shape {tuple(got.shape)} differs)"
     err = float((got - want).abs().max()) if want.numel() else 0.0
@@ -445,6 +452,6 @@ def load(path: Path, key: str) -> tuple[LoweredKeras, dict[str, Any]] | None:
                 steps.append(_Affine(get("scale"), get("shift"), bool(spec["channels_first"])))
             else:
                 steps.append(_Op(op, *spec["args"]))
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except Exception:  # noqa: BLE001 - missing, truncated, foreign or older: lower again
         return None
     return LoweredKeras(*steps).eval(), doc.get("extra", {})

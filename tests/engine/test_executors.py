@@ -80,6 +80,7 @@ class _Unnamed:
     ("process", 0, None, "--workers expects a number of workers, 1 or more; got 0"),
     ("local", 2, None, "the local executor runs one unit at a time"),
     ("process", 2, _Unnamed(), "target mine has no declaration a worker can load"),
+    ("auto", 2, _Unnamed(), "target mine has no declaration a worker can load"),  # --workers 2: a pool
 ])
 def test_executors_a_scan_cannot_use_are_refused(digits_keras, kind, workers, target, message):
     with pytest.raises(FeintError) as exc:

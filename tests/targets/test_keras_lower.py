@@ -83,6 +83,34 @@ def test_channels_first_input_skips_the_permutation(keras):
         np.testing.assert_allclose(lowered(x).numpy(), _keras_call(model, True)(x).numpy(), atol=1e-5)
 
 
+def test_channels_first_layers_flatten_in_keras_order(keras):
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((2, 6, 5)),
+        L.Conv2D(3, 3, data_format="channels_first", activation="relu"),
+        L.MaxPooling2D(2, data_format="channels_first"),
+        L.Flatten(data_format="channels_first"),
+        L.Dense(4),
+    ])
+    x = torch.rand(3, 2, 6, 5)
+    with torch.no_grad():
+        np.testing.assert_allclose(lower(model)(x).numpy(), model(x, training=False).numpy(), atol=1e-5)
+
+
+def test_an_unforeseen_failure_while_lowering_keeps_keras(keras, monkeypatch):
+    from feint.targets import keras_lower
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    reference = _keras_call(model)
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'Dense' object has no attribute 'kernel'")
+
+    monkeypatch.setattr(keras_lower, "lower", broken)
+    module, how = keras_lower.lower_verified(model, reference, torch.rand(3, 4))
+    assert module is reference and how.startswith("Keras (lowering failed: AttributeError")
+
+
 def test_global_pooling_and_functional_chain(keras):
     L = keras.layers
     inp = keras.Input((9, 9, 2))
@@ -145,8 +173,9 @@ def test_a_saved_lowering_reads_back_identical_and_only_for_its_source(keras, tm
         assert torch.equal(back(x), lowered(x))
     assert extra == {"input_shape": [13, 11, 3]}
     assert keras_lower.load(saved, "another source:1") is None  # the model file changed
-    saved.write_bytes(b"not an archive")
-    assert keras_lower.load(saved, key) is None
+    for damaged in (b"not an archive", b"", saved.read_bytes()[:100]):  # e.g. a crash mid-write
+        saved.write_bytes(damaged)
+        assert keras_lower.load(saved, key) is None
     assert keras_lower.load(tmp_path / "missing.npz", key) is None
 
 
