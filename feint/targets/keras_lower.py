@@ -39,7 +39,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["NotLowerable", "LoweredKeras", "lower", "lower_verified", "save", "load", "source_key"]
+__all__ = ["NotLowerable", "LoweredKeras", "LOWERED", "lower", "lower_verified", "save", "load", "source_key"]
+
+LOWERED = "torch, lowered from Keras"  # how a lowered model runs, as targets describe it
 
 # Layers that compute the identity when called with training=False.
 IDENTITY_AT_INFERENCE = {
@@ -62,7 +64,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def _pool(fn: Callable) -> Callable:
+def _pooling(fn: Callable) -> Callable:
     return lambda x, size, stride: fn(x, tuple(size), tuple(stride))
 
 
@@ -73,8 +75,8 @@ OPS: dict[str, Callable[..., torch.Tensor]] = {
     "to_channels_first": lambda x: x.permute(0, x.dim() - 1, *range(1, x.dim() - 1)),
     "to_channels_last": lambda x: x.permute(0, *range(2, x.dim()), 1),
     "flatten": lambda x: x.flatten(1),
-    "max_pool2d": _pool(F.max_pool2d),
-    "avg_pool2d": _pool(F.avg_pool2d),
+    "max_pool2d": _pooling(F.max_pool2d),
+    "avg_pool2d": _pooling(F.avg_pool2d),
     "global_mean": lambda x: x.mean(dim=(2, 3)),
     "global_max": lambda x: x.amax(dim=(2, 3)),
     "rescaling": lambda x, a, b: x * a + b,
@@ -229,13 +231,17 @@ class _Lowering:
     def activation(self, layer: Any, fn: Any) -> None:
         name = getattr(fn, "__name__", repr(fn))
         if name == "softmax":
-            self.restore()
-            self.add("softmax")
+            self.softmax()
             return
         if name not in ACTIVATIONS:
             raise NotLowerable(f"layer {layer.name!r} uses the activation {name!r}")
         if name != "linear":
             self.add(name)
+
+    def softmax(self) -> None:
+        """Over Keras's last axis."""
+        self.restore()
+        self.add("softmax")
 
     def spatial(self, layer: Any) -> None:
         """Bring the tensor to channels-first for a 2D layer in either data format."""
@@ -302,8 +308,7 @@ class _Lowering:
     def _Softmax(self, layer: Any) -> None:
         if layer.axis != -1:
             raise NotLowerable(f"layer {layer.name!r} takes the softmax over axis {layer.axis}")
-        self.restore()
-        self.add("softmax")
+        self.softmax()
 
     def _Rescaling(self, layer: Any) -> None:
         scale, offset = np.asarray(layer.scale, dtype=np.float64), np.asarray(layer.offset, dtype=np.float64)
@@ -387,7 +392,7 @@ def lower_verified(
     scale = float(want.abs().max()) if want.numel() else 0.0
     if not math.isfinite(err) or err > 1e-4 * (1.0 + scale):
         return reference, f"Keras (the lowered model differs by {err:.2g})"
-    return lowered, "torch, lowered from Keras"
+    return lowered, LOWERED
 
 
 # -- saved lowerings ---------------------------------------------------------------------

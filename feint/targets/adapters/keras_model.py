@@ -54,10 +54,10 @@ class KerasModel(ModelAdapter):
             shape = extra.get("input_shape")
             self._input_shape = tuple(shape) if shape is not None else None
             self.outputs = extra.get("outputs", "auto")
-            self._runs_as = "torch, lowered from Keras"
+            self._runs_as = keras_lower.LOWERED
             return
         self._load_keras()
-        if key and self._runs_as.startswith("torch"):
+        if key and isinstance(self._module, keras_lower.LoweredKeras):
             keras_lower.save(self._module, saved_path, key,
                              {"input_shape": list(self._input_shape), "outputs": self.outputs})
 

@@ -124,6 +124,8 @@ class DigitsKeras(Target):
         return feint_home() / "models" / f"digits_keras-v{MODEL_VERSION}.keras"
 
     def load(self) -> None:
+        import torch
+
         from feint.targets import keras_lower
 
         (train_x, train_y), (self.X, self.y) = digits_split()
@@ -136,10 +138,8 @@ class DigitsKeras(Target):
         key = keras_lower.source_key(path)
         saved = keras_lower.load(lowered_path, key)
         if saved is not None:
-            self._module, runs_as = _digits_module(saved[0]), "torch, lowered from Keras"
+            self._module, runs_as = _digits_module(saved[0]), keras_lower.LOWERED
         else:
-            import torch
-
             logits, reference = _keras_logits(path)
             probes = np.concatenate([self.X[:32], np.random.default_rng(0).random((32, *self.input_shape), np.float32)])
             net, runs_as = keras_lower.lower_verified(logits, reference, torch.as_tensor(probes),
@@ -149,8 +149,6 @@ class DigitsKeras(Target):
             self._module = _digits_module(net)
             self._keras_module = _digits_module(reference)
         if "held_out_accuracy" not in meta:
-            import torch
-
             with torch.no_grad():
                 pred = self._module(torch.as_tensor(self.X)).argmax(1).numpy()
             meta["held_out_accuracy"] = float(np.mean(pred == self.y))
