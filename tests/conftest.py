@@ -1,4 +1,4 @@
-"""Test set-up: one FEINT_HOME for the session, so the digits model trains once.
+"""Test set-up: one FEINT_HOME for the session, so caches (the digits model's lowering) are made once.
 
 Set FEINT_TEST_HOME to reuse a folder (and its trained model) across sessions."""
 
@@ -37,9 +37,10 @@ def digits_blackbox():
 
 @pytest.fixture()
 def fresh_home(tmp_path, monkeypatch, digits_keras):
-    """A FEINT_HOME of its own (an empty store), sharing the session's trained model."""
+    """A FEINT_HOME of its own (an empty store), sharing the session's models and caches."""
     shared = os.environ["FEINT_HOME"]
-    (tmp_path / "models").symlink_to(os.path.join(shared, "models"), target_is_directory=True)
-    (tmp_path / "data").symlink_to(os.path.join(shared, "data"), target_is_directory=True)
+    for folder in ("models", "data", "cache"):
+        os.makedirs(os.path.join(shared, folder), exist_ok=True)
+        (tmp_path / folder).symlink_to(os.path.join(shared, folder), target_is_directory=True)
     monkeypatch.setenv("FEINT_HOME", str(tmp_path))
     return tmp_path

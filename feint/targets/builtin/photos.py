@@ -2,21 +2,21 @@
 
 Six photographs shipped by scikit-image and scikit-learn (see :mod:`feint.data.photos`)
 are the six classes; a sample is a 3x32x32 patch cut from one of them at a random
-position and scale. A small torch CNN (open-box) is trained on first use, on 200
-augmented patches of each photograph (a few seconds), and cached as a ``state_dict``;
-the 300 samples (50 per photograph) are fresh crops from other random draws, and the
-network's accuracy on them is recorded as ``held_out_accuracy``.
+position and scale. A small torch CNN (open-box) was trained on 200 augmented patches of
+each photograph; its ``state_dict`` ships with feint (made by
+:mod:`feint.targets.builtin.train`, read with ``weights_only=True``), so it is the same
+model on every machine. The 300 samples (50 per photograph) are fresh crops from other
+random draws, and the network's accuracy on them is recorded as ``held_out_accuracy``.
 """
 
 from __future__ import annotations
 
-from feint.config import feint_home
 from feint.data.photos import PHOTO_CLASSES
 from feint.targets.base import Target
+from feint.targets.builtin.train import weights_path
 
 __all__ = ["Photos"]
 
-MODEL_VERSION = 1
 SIZE = 32
 TRAIN_PER_CLASS = 200
 SAMPLES_PER_CLASS = 50
@@ -39,24 +39,20 @@ class Photos(Target):
 
     @staticmethod
     def model_path():
-        return feint_home() / "models" / f"photos-v{MODEL_VERSION}.pt"
+        """The shipped weights (see :mod:`feint.targets.builtin.train`)."""
+        return weights_path("photos.pt")
 
     def load(self) -> None:
-        from feint.data.photos import load_photos, photo_patches
-        from feint.targets.builtin.smallcnn import SmallCNN, accuracy, load_cnn, save_cnn, train_cnn
+        from feint.data.photos import photo_patches
+        from feint.errors import FeintError
+        from feint.targets.builtin.smallcnn import load_cnn
 
-        photos = load_photos()
-        self.X, self.y = photo_patches(SAMPLES_PER_CLASS, SIZE, seed=1, augment=False, photos=photos)
+        self.X, self.y = photo_patches(SAMPLES_PER_CLASS, SIZE, seed=1, augment=False)
         path = self.model_path()
-        cached = load_cnn(path)
-        if cached is not None:
-            module, meta = cached
-        else:
-            tx, ty = photo_patches(TRAIN_PER_CLASS, SIZE, seed=0, augment=True, photos=photos)
-            module = train_cnn(SmallCNN(len(PHOTO_CLASSES), width=16), tx, ty, epochs=EPOCHS)
-            meta = {"trained_on": int(len(ty)), "epochs": EPOCHS,
-                    "held_out_accuracy": accuracy(module, self.X, self.y)}
-            save_cnn(module, path, meta)
+        saved = load_cnn(path)
+        if saved is None:
+            raise FeintError(f"the photos model {path} is missing or unreadable; reinstall feint")
+        module, meta = saved
         self._module = module
         self.info = {
             "model": str(path),
