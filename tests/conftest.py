@@ -7,6 +7,10 @@ import tempfile
 
 os.environ["FEINT_HOME"] = os.environ.get("FEINT_TEST_HOME") or tempfile.mkdtemp(prefix="feint-test-")
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# One thread per process, for this process and every worker and command it starts: on a
+# loaded machine OpenMP threads that spin waiting for each other make torch many times
+# slower, and the tests assert behaviour, not speed.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
