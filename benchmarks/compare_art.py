@@ -29,8 +29,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,16 @@ PAPER = {
     "pgd": {"norm": "inf", "eps": 0.3, "eps_step": 0.1, "max_iter": 100, "num_random_init": 0},
     "jsma": {"theta": 0.1, "gamma": 1.0},
     "wasserstein": {
-        "regularization": 3000.0, "p": 2, "kernel_size": 5, "eps_step": 0.1, "eps": 0.3, "eps_iter": 10,
-        "eps_factor": 1.1, "max_iter": 400, "conjugate_sinkhorn_max_iter": 400, "projected_sinkhorn_max_iter": 400,
+        "regularization": 3000.0,
+        "p": 2,
+        "kernel_size": 5,
+        "eps_step": 0.1,
+        "eps": 0.3,
+        "eps_iter": 10,
+        "eps_factor": 1.1,
+        "max_iter": 400,
+        "conjugate_sinkhorn_max_iter": 400,
+        "projected_sinkhorn_max_iter": 400,
     },
     "hop_skip_jump": {"norm": 2, "max_iter": 50, "max_eval": 10000, "init_eval": 100, "init_size": 100},
 }
@@ -90,8 +99,11 @@ def judge(target, x: np.ndarray, x_adv: np.ndarray, labels: np.ndarray) -> dict[
     d = (x_adv - x).reshape(len(x), -1)
     linf, l2, l0 = np.abs(d).max(1), np.linalg.norm(d, axis=1), (np.abs(d) > 1e-6).sum(1)
     return {
-        "success": ok, "linf": _mean(list(linf[ok])), "l2": _mean(list(l2[ok])),
-        "l2_median": _median(list(l2[ok])), "l0": _mean(list(l0[ok].astype(float))),
+        "success": ok,
+        "linf": _mean(list(linf[ok])),
+        "l2": _mean(list(l2[ok])),
+        "l2_median": _median(list(l2[ok])),
+        "l0": _mean(list(l0[ok].astype(float))),
     }
 
 
@@ -107,11 +119,18 @@ def run_feint(target, name: str, indices: list[int], params: dict[str, Any]) -> 
     n = len(indices)
     ok = [s for s in result.samples if s.success]
     row = Row(
-        attack=name, tool="feint", samples=n, seconds_per_sample=elapsed / n, success_rate=len(ok) / n,
-        linf=_mean([s.linf for s in ok]), l2=_mean([s.l2 for s in ok]), l2_median=_median([s.l2 for s in ok]),
+        attack=name,
+        tool="feint",
+        samples=n,
+        seconds_per_sample=elapsed / n,
+        success_rate=len(ok) / n,
+        linf=_mean([s.linf for s in ok]),
+        l2=_mean([s.l2 for s in ok]),
+        l2_median=_median([s.l2 for s in ok]),
         l0=_mean([float(s.l0) for s in ok]),
         wasserstein=_mean([s.wasserstein for s in ok if s.wasserstein is not None]) if name == "wasserstein" else None,
-        forward_per_sample=result.forward_queries / n, gradient_per_sample=result.gradient_queries / n,
+        forward_per_sample=result.forward_queries / n,
+        gradient_per_sample=result.gradient_queries / n,
     )
     return row, result
 
@@ -146,8 +165,11 @@ def art_estimator(target, module):
             return super().class_gradient(_f32(x), label=label, **kwargs)
 
     est = Counted(
-        model=module, loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(target.input_shape),
-        nb_classes=len(target.output_classes), clip_values=tuple(float(b) for b in target.bounds),
+        model=module,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=tuple(target.input_shape),
+        nb_classes=len(target.output_classes),
+        clip_values=tuple(float(b) for b in target.bounds),
     )
     return est, Counted
 
@@ -181,18 +203,37 @@ def run_art(target, module, name: str, x: np.ndarray, labels: np.ndarray, params
     except (ValueError, FloatingPointError, RuntimeError) as exc:  # ART's own numerical failures
         elapsed = time.perf_counter() - start
         return Row(
-            attack=name, tool="ART", samples=n, seconds_per_sample=elapsed / n, success_rate=0.0, linf=None, l2=None,
-            l2_median=None, l0=None, wasserstein=None, forward_per_sample=counter.forward_rows / n,
+            attack=name,
+            tool="ART",
+            samples=n,
+            seconds_per_sample=elapsed / n,
+            success_rate=0.0,
+            linf=None,
+            l2=None,
+            l2_median=None,
+            l0=None,
+            wasserstein=None,
+            forward_per_sample=counter.forward_rows / n,
             gradient_per_sample=counter.gradient_rows / n,
             note=f"ART raised {type(exc).__name__} after {elapsed:.1f} s: {exc} (nothing turned; its time is a "
-                 "lower bound)")
+            "lower bound)",
+        )
     elapsed = time.perf_counter() - start
     # Judging the original and the result costs two forward rows per sample, as in feint.
     m = judge(target, x, x_adv, labels)
     return Row(
-        attack=name, tool="ART", samples=n, seconds_per_sample=elapsed / n,
-        success_rate=float(m["success"].mean()), linf=m["linf"], l2=m["l2"], l2_median=m["l2_median"], l0=m["l0"],
-        wasserstein=None, forward_per_sample=counter.forward_rows / n + 2, gradient_per_sample=counter.gradient_rows / n,
+        attack=name,
+        tool="ART",
+        samples=n,
+        seconds_per_sample=elapsed / n,
+        success_rate=float(m["success"].mean()),
+        linf=m["linf"],
+        l2=m["l2"],
+        l2_median=m["l2_median"],
+        l0=m["l0"],
+        wasserstein=None,
+        forward_per_sample=counter.forward_rows / n + 2,
+        gradient_per_sample=counter.gradient_rows / n,
     )
 
 
@@ -230,19 +271,44 @@ def fmt(v: float | None, digits: int = 3) -> str:
 
 
 def print_rows(rows: list[Row]) -> None:
-    head = ("attack", "tool", "n", "s/sample", "success", "Linf", "L2", "L2 med", "L0", "W", "fwd/sample",
-            "grad/sample", "ART/feint")
+    head = (
+        "attack",
+        "tool",
+        "n",
+        "s/sample",
+        "success",
+        "Linf",
+        "L2",
+        "L2 med",
+        "L0",
+        "W",
+        "fwd/sample",
+        "grad/sample",
+        "ART/feint",
+    )
     lines = [head]
     by = {(r.attack, r.tool): r for r in rows}
     for r in rows:
         ratio = ""
         if r.tool.startswith("feint") and (r.attack, "ART") in by:
             ratio = f"{by[(r.attack, 'ART')].seconds_per_sample / r.seconds_per_sample:.1f}x"
-        lines.append((
-            r.attack, r.tool, str(r.samples), fmt(r.seconds_per_sample, 4), f"{100 * r.success_rate:.0f}%", fmt(r.linf),
-            fmt(r.l2), fmt(r.l2_median), fmt(r.l0, 1), fmt(r.wasserstein), f"{r.forward_per_sample:.0f}",
-            f"{r.gradient_per_sample:.0f}", ratio,
-        ))
+        lines.append(
+            (
+                r.attack,
+                r.tool,
+                str(r.samples),
+                fmt(r.seconds_per_sample, 4),
+                f"{100 * r.success_rate:.0f}%",
+                fmt(r.linf),
+                fmt(r.l2),
+                fmt(r.l2_median),
+                fmt(r.l0, 1),
+                fmt(r.wasserstein),
+                f"{r.forward_per_sample:.0f}",
+                f"{r.gradient_per_sample:.0f}",
+                ratio,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     for i, line in enumerate(lines):
         print("  ".join(c.rjust(w) if j > 1 else c.ljust(w) for j, (c, w) in enumerate(zip(line, widths))))
@@ -254,16 +320,27 @@ def print_rows(rows: list[Row]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--attacks", default="pgd,jsma,wasserstein,hop_skip_jump", help="comma-separated native attacks")
     ap.add_argument("--samples", type=int, default=100, help="samples per attack (default 100)")
-    ap.add_argument("--art-wasserstein-samples", type=int, default=1,
-                    help="samples for ART's Wasserstein, minutes each (default 1; 0 skips it)")
-    ap.add_argument("--art-hop-skip-jump-samples", type=int, default=100,
-                    help="samples for ART's HopSkipJump (default 100)")
-    ap.add_argument("--art-module", choices=("keras", "feint"), default="keras",
-                    help="the module ART's estimator runs: keras, the Keras model as a torch module (what ART "
-                         "users get); feint, feint's lowered torch module (default keras)")
+    ap.add_argument(
+        "--art-wasserstein-samples",
+        type=int,
+        default=1,
+        help="samples for ART's Wasserstein, minutes each (default 1; 0 skips it)",
+    )
+    ap.add_argument(
+        "--art-hop-skip-jump-samples", type=int, default=100, help="samples for ART's HopSkipJump (default 100)"
+    )
+    ap.add_argument(
+        "--art-module",
+        choices=("keras", "feint"),
+        default="keras",
+        help="the module ART's estimator runs: keras, the Keras model as a torch module (what ART "
+        "users get); feint, feint's lowered torch module (default keras)",
+    )
     ap.add_argument("--scaling", default="10,100,1000", help="sample counts for the growth table ('' skips it)")
     ap.add_argument("--quick", action="store_true", help="tiny budgets: checks that the benchmark works")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
@@ -285,8 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     x = target.get_samples(indices).astype(np.float32)
     labels = target.predict(x).argmax(1)
     params = {k: {**v, **(QUICK[k] if args.quick else {})} for k, v in PAPER.items()}
-    print(f"feint {feint.__version__} beside ART on digits_keras; {n} samples; torch threads {torch.get_num_threads()}; "
-          f"allocator thresholds raised for both: {'yes' if tuned else 'no'}")
+    print(
+        f"feint {feint.__version__} beside ART on digits_keras; {n} samples; torch threads {torch.get_num_threads()}; "
+        f"allocator thresholds raised for both: {'yes' if tuned else 'no'}"
+    )
 
     rows: list[Row] = []
     module = target.torch_module()
@@ -297,12 +376,16 @@ def main(argv: list[str] | None = None) -> int:
 
     probe = xt[torch.arange(FORWARD_CHUNK) % len(xt)].contiguous()
     per_row = forward_seconds(module, probe) / FORWARD_CHUNK
-    print(f"digits_keras runs in feint as: {target.describe().get('runs_as', 'torch')}; ART gets the "
-          f"{'Keras model as a torch module' if art_module is keras_module else 'same lowered module'}")
+    print(
+        f"digits_keras runs in feint as: {target.describe().get('runs_as', 'torch')}; ART gets the "
+        f"{'Keras model as a torch module' if art_module is keras_module else 'same lowered module'}"
+    )
     if keras_module is not module:
         keras_row = forward_seconds(keras_module, probe) / FORWARD_CHUNK
-        print(f"one forward pass of {FORWARD_CHUNK} rows: lowered {1e6 * per_row:.0f} us/row, through Keras "
-              f"{1e6 * keras_row:.0f} us/row ({keras_row / per_row:.2f}x)")
+        print(
+            f"one forward pass of {FORWARD_CHUNK} rows: lowered {1e6 * per_row:.0f} us/row, through Keras "
+            f"{1e6 * keras_row:.0f} us/row ({keras_row / per_row:.2f}x)"
+        )
     for name in names:
         p = params[name]
         row, result = run_feint(target, name, indices, p)
@@ -318,14 +401,17 @@ def main(argv: list[str] | None = None) -> int:
             floor = row.forward_per_sample * per_row
             row.extra["floor_s_per_sample"] = floor
             row.note = f"floor {floor:.4f} s/sample ({row.forward_per_sample:.0f} rows at {1e6 * per_row:.1f} us); feint/floor {row.seconds_per_sample / floor:.2f}"
-        art_n = {"wasserstein": args.art_wasserstein_samples, "hop_skip_jump": args.art_hop_skip_jump_samples}.get(name, n)
+        art_n = {"wasserstein": args.art_wasserstein_samples, "hop_skip_jump": args.art_hop_skip_jump_samples}.get(
+            name, n
+        )
         art_n = min(art_n, n)
         if art_n > 0:
             art_p = {k: v for k, v in p.items() if k != "early_stop"}
             art_row = run_art(target, art_module, name, x[:art_n], labels[:art_n], art_p, batch=min(n, 100))
             if art_n < n:
-                art_row.note = "; ".join(filter(None, [
-                    f"ART ran on the first {art_n} of the {n} samples (too slow for all)", art_row.note]))
+                art_row.note = "; ".join(
+                    filter(None, [f"ART ran on the first {art_n} of the {n} samples (too slow for all)", art_row.note])
+                )
             rows.append(art_row)
         print_rows([r for r in rows if r.attack == name])
         print(flush=True)
@@ -338,8 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         # thousands), so the work is shown beside the time: ms per 1,000 gradient rows
         # stays flat when cost is linear in the work.
         print("\n== growth: feint seconds for N samples ==")
-        print("attack  " + "  ".join(f"N={s:>5}" for s in sizes) + "  s/sample at each N  |  gradients/sample"
-              "  |  ms per 1,000 gradient rows")
+        print(
+            "attack  " + "  ".join(f"N={s:>5}" for s in sizes) + "  s/sample at each N  |  gradients/sample"
+            "  |  ms per 1,000 gradient rows"
+        )
         for name in ("pgd", "jsma"):
             if name not in names:
                 continue
@@ -350,10 +438,16 @@ def main(argv: list[str] | None = None) -> int:
                 grow, _ = run_feint(target, name, list(range(size)), params[name])
                 secs.append(time.perf_counter() - start)
                 grads.append(grow.gradient_per_sample * size)
-            print(f"{name:7} " + "  ".join(f"{s:7.2f}" for s in secs) + "  "
-                  + " ".join(f"{s / size:.4f}" for s, size in zip(secs, sizes)) + "  |  "
-                  + " ".join(f"{g / size:.0f}" for g, size in zip(grads, sizes)) + "  |  "
-                  + " ".join(f"{1e6 * s / g:.0f}" for s, g in zip(secs, grads)))
+            print(
+                f"{name:7} "
+                + "  ".join(f"{s:7.2f}" for s in secs)
+                + "  "
+                + " ".join(f"{s / size:.4f}" for s, size in zip(secs, sizes))
+                + "  |  "
+                + " ".join(f"{g / size:.0f}" for g, size in zip(grads, sizes))
+                + "  |  "
+                + " ".join(f"{1e6 * s / g:.0f}" for s, g in zip(secs, grads))
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([asdict(r) for r in rows], fh, indent=2)

@@ -30,8 +30,13 @@ class RandomImageNetSized(Target):
     def load(self) -> None:
         torch.manual_seed(0)
         self.module = torch.nn.Sequential(
-            torch.nn.Conv2d(3, 8, 5, stride=4), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 3, stride=2),
-            torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(256, 10),
+            torch.nn.Conv2d(3, 8, 5, stride=4),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 16, 3, stride=2),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(4),
+            torch.nn.Flatten(),
+            torch.nn.Linear(256, 10),
         ).eval()
         for param in self.module.parameters():
             param.requires_grad_(False)
@@ -48,9 +53,11 @@ def peak_mib() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20, help="JSMA steps (pairs changed), via gamma")
-    ap.add_argument("--default-allocator", action="store_true",
-                    help="leave malloc's thresholds alone (feint's command line raises them, so freed memory is "
-                         "kept for reuse)")
+    ap.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave malloc's thresholds alone (feint's command line raises them, so freed memory is kept for reuse)",
+    )
     args = ap.parse_args()
     if not args.default_allocator:
         from feint.engine.allocator import tune_allocator
@@ -68,8 +75,10 @@ def main() -> None:
     after = peak_mib()
     s = result.samples[0]
     print(f"jsma on one 3x224x224 input: {elapsed:.2f} s, {s.gradient_queries} gradient queries, L0 {s.l0}")
-    print(f"peak resident memory: {before:.0f} MiB before the attack, {after:.0f} MiB after "
-          f"(the attack added at most {after - before:.0f} MiB)")
+    print(
+        f"peak resident memory: {before:.0f} MiB before the attack, {after:.0f} MiB after "
+        f"(the attack added at most {after - before:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,16 @@ def measure(target, kind: str, workers: int | None, samples: int, max_iter: int,
         plan = plan_scan(target, ["pgd"], None, {"sample_index": f"0:{samples}", "max_iter": str(max_iter)})
         marks: list[tuple[float, int]] = []
         t0 = time.perf_counter()
-        scan = execute_scan(target, plan, store, {}, executor=kind, workers=workers, chunk_size=chunk,
-                            on_progress=lambda s: marks.append((time.perf_counter(), s.samples_done)))
+        scan = execute_scan(
+            target,
+            plan,
+            store,
+            {},
+            executor=kind,
+            workers=workers,
+            chunk_size=chunk,
+            on_progress=lambda s: marks.append((time.perf_counter(), s.samples_done)),
+        )
         wall = time.perf_counter() - t0
         store.close()
     done = [(t, n) for t, n in marks if n > 0]
@@ -44,8 +52,13 @@ def measure(target, kind: str, workers: int | None, samples: int, max_iter: int,
     if len(done) >= 2 and done[-1][0] > done[0][0]:
         steady = (done[-1][1] - done[0][1]) / (done[-1][0] - done[0][0])
     run = scan.runs[0]
-    return {"wall": wall, "rate": samples / wall, "steady": steady, "success": run.success_rate,
-            "queries": run.queries / run.n}
+    return {
+        "wall": wall,
+        "rate": samples / wall,
+        "steady": steady,
+        "success": run.success_rate,
+        "queries": run.queries / run.n,
+    }
 
 
 def main(argv=None) -> int:
@@ -63,12 +76,17 @@ def main(argv=None) -> int:
     from feint.targets import get_target
 
     target = get_target("digits_keras")
-    print(f"PGD (Linf, eps=0.3, max_iter={max_iter}) on {args.samples} digits_keras samples, "
-          f"units of {args.chunk_size}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"PGD (Linf, eps=0.3, max_iter={max_iter}) on {args.samples} digits_keras samples, "
+        f"units of {args.chunk_size}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
     omp = os.environ.get("OMP_NUM_THREADS")
-    print(f"torch threads: local executor {torch.get_num_threads()} (torch's default"
-          + (f", with OMP_NUM_THREADS={omp}" if omp else "") + "); process and Ray workers 1 each "
-          "(torch.set_num_threads(1)); times include starting the workers")
+    print(
+        f"torch threads: local executor {torch.get_num_threads()} (torch's default"
+        + (f", with OMP_NUM_THREADS={omp}" if omp else "")
+        + "); process and Ray workers 1 each "
+        "(torch.set_num_threads(1)); times include starting the workers"
+    )
     rows = []
     base = None
     for item in args.configs.split(","):
@@ -84,13 +102,17 @@ def main(argv=None) -> int:
         rows.append((label, r))
         print(f"  {label:<12} done in {r['wall']:.1f} s", file=sys.stderr)
     print()
-    print(f"{'executor':<12} {'wall s':>8} {'samples/s':>10} {'steady/s':>9} {'speed-up':>9} {'success':>8} "
-          f"{'queries/sample':>15}")
+    print(
+        f"{'executor':<12} {'wall s':>8} {'samples/s':>10} {'steady/s':>9} {'speed-up':>9} {'success':>8} "
+        f"{'queries/sample':>15}"
+    )
     for label, r in rows:
         speed = f"{r['rate'] / base:.2f}x" if base else "-"
         steady = f"{r['steady']:.1f}" if r["steady"] else "-"
-        print(f"{label:<12} {r['wall']:>8.1f} {r['rate']:>10.1f} {steady:>9} {speed:>9} {r['success']:>8.1%} "
-              f"{r['queries']:>15.0f}")
+        print(
+            f"{label:<12} {r['wall']:>8.1f} {r['rate']:>10.1f} {steady:>9} {speed:>9} {r['success']:>8.1%} "
+            f"{r['queries']:>15.0f}"
+        )
     print(f"\nspeed-up: samples/s over the local executor's; load average now {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -35,7 +35,7 @@ _API = {
     "FeintError": "feint.errors",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_API]  # noqa: PLE0604 - the names of the lazy API
 
 
 def __getattr__(name: str):

@@ -24,8 +24,12 @@ from feint.store.db import Store
 FAST: dict[str, dict] = {
     "pgd": {"max_iter": 5},
     "jsma": {"gamma": 0.02},
-    "wasserstein": {"max_iter": 10, "eps_iter": 2, "projected_sinkhorn_max_iter": 30,
-                    "conjugate_sinkhorn_max_iter": 30},
+    "wasserstein": {
+        "max_iter": 10,
+        "eps_iter": 2,
+        "projected_sinkhorn_max_iter": 30,
+        "conjugate_sinkhorn_max_iter": 30,
+    },
     "art.boundary": {"max_iter": 10, "num_trial": 5, "sample_size": 5, "init_size": 20, "targeted": False},
     "art.carlini_l2": {"max_iter": 1, "binary_search_steps": 1, "max_halving": 1, "max_doubling": 1},
     "art.carlini_linf": {"max_iter": 2, "initial_const": 1.0, "largest_const": 2.0},
@@ -39,13 +43,22 @@ FAST: dict[str, dict] = {
     "art.pgd": {"max_iter": 5},
     "art.jsma": {"gamma": 0.01},
     "art.simba": {"max_iter": 20},
-    "art.spatial_transformation": {"max_translation": 10, "num_translations": 2, "max_rotation": 10,
-                                   "num_rotations": 2},
+    "art.spatial_transformation": {
+        "max_translation": 10,
+        "num_translations": 2,
+        "max_rotation": 10,
+        "num_rotations": 2,
+    },
     "art.square": {"max_iter": 5},
     "art.universal_perturbation": {"max_iter": 1, "attacker": "fgsm"},
     "art.virtual_adversarial": {"max_iter": 1},
-    "art.wasserstein": {"max_iter": 5, "eps_iter": 2, "conjugate_sinkhorn_max_iter": 20,
-                        "projected_sinkhorn_max_iter": 20, "regularization": 100},
+    "art.wasserstein": {
+        "max_iter": 5,
+        "eps_iter": 2,
+        "conjugate_sinkhorn_max_iter": 20,
+        "projected_sinkhorn_max_iter": 20,
+        "regularization": 100,
+    },
     "art.zoo": {"max_iter": 3, "nb_parallel": 8},
     "art.decision_tree": {},
     "art.copycat_cnn": {"nb_stolen": 50, "nb_epochs": 1},
@@ -56,9 +69,20 @@ FAST: dict[str, dict] = {
 }
 
 # For an entry the table does not know yet: the usual budget options, made small.
-SMALL = {"max_iter": 5, "max_eval": 100, "init_eval": 10, "init_size": 20, "num_trial": 5, "sample_size": 5,
-         "eps_iter": 2, "binary_search_steps": 1, "nb_stolen": 50, "nb_epochs": 1,
-         "projected_sinkhorn_max_iter": 30, "conjugate_sinkhorn_max_iter": 30}
+SMALL = {
+    "max_iter": 5,
+    "max_eval": 100,
+    "init_eval": 10,
+    "init_size": 20,
+    "num_trial": 5,
+    "sample_size": 5,
+    "eps_iter": 2,
+    "binary_search_steps": 1,
+    "nb_stolen": 50,
+    "nb_epochs": 1,
+    "projected_sinkhorn_max_iter": 30,
+    "conjugate_sinkhorn_max_iter": 30,
+}
 
 CATALOG = attacks()
 TARGETS = ("digits_blackbox", "digits_keras")  # the cheaper first

@@ -15,8 +15,21 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 def test_public_api_is_explicit():
     assert set(feint.__all__) == {
-        "__version__", "Target", "get_target", "Attack", "get_attack", "attacks", "frameworks", "Options",
-        "execute_run", "plan_scan", "execute_scan", "RunResult", "SampleResult", "ScanResult", "Store",
+        "__version__",
+        "Target",
+        "get_target",
+        "Attack",
+        "get_attack",
+        "attacks",
+        "frameworks",
+        "Options",
+        "execute_run",
+        "plan_scan",
+        "execute_scan",
+        "RunResult",
+        "SampleResult",
+        "ScanResult",
+        "Store",
         "FeintError",
     }
     for name in feint.__all__:

@@ -85,7 +85,8 @@ class Attack:
     sample_index = Indices((0,), "samples to attack: an int, a list, or a range like 0:100")
     seed = Int(0, "random seed; the same seed gives the same result", low=0)
     logger = Choice(
-        "counts", "counts: query counts per sample; calls: also every model call in the store",
+        "counts",
+        "counts: query counts per sample; calls: also every model call in the store",
         choices=("counts", "calls"),
     )
     batch_size = Int(100, "samples attacked together", low=1, high=100_000)
@@ -147,8 +148,9 @@ class Attack:
         return bool(self.options.current.get("targeted", False))
 
     # -- judging and evidence, by family ----------------------------------------------------
-    def succeeded(self, initial: np.ndarray, final: np.ndarray, goal: np.ndarray | None,
-                  extras: dict[str, np.ndarray]) -> np.ndarray:
+    def succeeded(
+        self, initial: np.ndarray, final: np.ndarray, goal: np.ndarray | None, extras: dict[str, np.ndarray]
+    ) -> np.ndarray:
         """Per sample, whether the attack reached its aim, from the labels before and after.
         Evasion: the label changed (or, targeted, became the goal)."""
         return final == goal if goal is not None else final != initial
@@ -157,8 +159,16 @@ class Attack:
         """Run-level measures in the family's own terms (none for evasion)."""
         return {}
 
-    def save_evidence(self, folder, index: int, x: np.ndarray, x_out: np.ndarray, bounds: tuple[float, float],
-                      initial_label: str, final_label: str) -> dict[str, str]:
+    def save_evidence(
+        self,
+        folder,
+        index: int,
+        x: np.ndarray,
+        x_out: np.ndarray,
+        bounds: tuple[float, float],
+        initial_label: str,
+        final_label: str,
+    ) -> dict[str, str]:
         """PNGs of one image sample; returns kind -> path. Evasion: original, adversarial
         and amplified perturbation."""
         from feint.report.images import save_triplet
@@ -166,7 +176,7 @@ class Attack:
         return save_triplet(folder, index, x, x_out, bounds)
 
     # -- the work ----------------------------------------------------------------------
-    def generate(self, model: "CountedModel", batch: Batch, p: dict[str, Any]) -> AttackOutput:
+    def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         """Adversarial inputs for the whole batch. ``p`` holds the current option values."""
         raise NotImplementedError
 
@@ -174,7 +184,7 @@ class Attack:
         """Bring ``x_adv`` back inside the attack's budget around ``x`` (default: no budget)."""
         return x_adv
 
-    def __call__(self, model: "CountedModel", batch: Batch) -> AttackOutput:
+    def __call__(self, model: CountedModel, batch: Batch) -> AttackOutput:
         p = self.options.as_dict()
         out = self.generate(model, batch, p)
         x_adv = self.project(batch.x, out.x_adv.detach(), p)

@@ -8,8 +8,9 @@ CLI or the shell) by type, never with ``eval``, and a bad value raises
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from feint.errors import BadValue, UnknownName
 

@@ -12,7 +12,8 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from feint import __version__
 
@@ -38,8 +39,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="feint", description="Assess the security of machine-learning models by attacking them.",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="feint",
+        description="Assess the security of machine-learning models by attacking them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"feint {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -56,88 +61,146 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("attack")
     _run_args(run, per_attack=False)
 
-    scan = sub.add_parser("scan", help="run several attacks on a target and summarise them",
-                          description="Run each chosen attack once on the samples (or once per value of a\n"
-                                      "--sweep) and print the summary by attack (and by label). Without -a,\n"
-                                      "every attack compatible with the target runs. Exit code 1 when a\n"
-                                      "--fail-on condition holds.",
-                          epilog=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan = sub.add_parser(
+        "scan",
+        help="run several attacks on a target and summarise them",
+        description="Run each chosen attack once on the samples (or once per value of a\n"
+        "--sweep) and print the summary by attack (and by label). Without -a,\n"
+        "every attack compatible with the target runs. Exit code 1 when a\n"
+        "--fail-on condition holds.",
+        epilog=GATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     scan.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
     _trust_arg(scan)
     scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(scan, per_attack=True)
     scan.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
-    scan.add_argument("--sweep", action="append", default=[], metavar="[ATTACK.]NAME=V1,V2,...",
-                      help="run the attacks that have the numeric parameter NAME once per value and report "
-                           "success against it (a robustness curve); repeatable for other attacks")
-    scan.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
-                      help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
-                           "(repeatable; grammar below)")
-    scan.add_argument("--report", action="append", default=[], metavar="FILE",
-                      help="write a report of the stored scan when it ends; the format comes from the "
-                           "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)")
+    scan.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="[ATTACK.]NAME=V1,V2,...",
+        help="run the attacks that have the numeric parameter NAME once per value and report "
+        "success against it (a robustness curve); repeatable for other attacks",
+    )
+    scan.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
+        "(repeatable; grammar below)",
+    )
+    scan.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write a report of the stored scan when it ends; the format comes from the "
+        "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)",
+    )
     scale = scan.add_argument_group("scale, resume and budgets")
-    scale.add_argument("--executor", choices=["auto", "local", "process", "ray"], default="auto",
-                       help="where units run: this process, a pool of processes, or Ray; auto (default): "
-                            "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a "
-                            "machine with 2+ CPUs, else this process")
-    scale.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the "
-                            "Ray cluster)")
-    scale.add_argument("--ray-address", metavar="ADDRESS",
-                       help="an existing Ray cluster (default: start a local Ray with --workers CPUs)")
-    scale.add_argument("--chunk-size", type=int, metavar="N",
-                       help="samples per unit of work (default: each attack's batch_size)")
-    scale.add_argument("--resume", metavar="SCAN_ID",
-                       help="continue a stopped scan: run only its units with no stored result")
-    scale.add_argument("--max-queries", type=int, metavar="N",
-                       help="start no new unit once the scan has spent N model queries")
-    scale.add_argument("--max-time", type=float, metavar="SECONDS",
-                       help="start no new unit after SECONDS of scanning")
+    scale.add_argument(
+        "--executor",
+        choices=["auto", "local", "process", "ray"],
+        default="auto",
+        help="where units run: this process, a pool of processes, or Ray; auto (default): "
+        "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a "
+        "machine with 2+ CPUs, else this process",
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the Ray cluster)",
+    )
+    scale.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster (default: start a local Ray with --workers CPUs)",
+    )
+    scale.add_argument(
+        "--chunk-size", type=int, metavar="N", help="samples per unit of work (default: each attack's batch_size)"
+    )
+    scale.add_argument(
+        "--resume", metavar="SCAN_ID", help="continue a stopped scan: run only its units with no stored result"
+    )
+    scale.add_argument(
+        "--max-queries", type=int, metavar="N", help="start no new unit once the scan has spent N model queries"
+    )
+    scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
 
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
     show.add_argument("--json", action="store_true", help="print one JSON document")
 
-    report = sub.add_parser("report", help="write a report of a stored scan or run: html, json, jsonl, junit, markdown",
-                            description="Render a report of a stored scan or run, from the store alone.\n"
-                                        "Exit code 1 when a --fail-on condition given here holds.",
-                            epilog=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report = sub.add_parser(
+        "report",
+        help="write a report of a stored scan or run: html, json, jsonl, junit, markdown",
+        description="Render a report of a stored scan or run, from the store alone.\n"
+        "Exit code 1 when a --fail-on condition given here holds.",
+        epilog=GATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     report.add_argument("id", help="a scan id or a run id")
-    report.add_argument("-f", "--format", choices=["html", "json", "jsonl", "junit", "markdown"],
-                        help="default: from the extension of -o, or markdown on stdout")
+    report.add_argument(
+        "-f",
+        "--format",
+        choices=["html", "json", "jsonl", "junit", "markdown"],
+        help="default: from the extension of -o, or markdown on stdout",
+    )
     report.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    report.add_argument("--fail-on", action="append", default=None, metavar="EXPR",
-                        help="gates to check instead of those the scan was started with (repeatable)")
+    report.add_argument(
+        "--fail-on",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        help="gates to check instead of those the scan was started with (repeatable)",
+    )
     report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
 
-    predict = sub.add_parser("predict", help="what a target predicts for some of its samples (labels, confidences, top 3)",
-                             description="For each sample: its index, true label (where known), the predicted label\n"
-                                         "and confidence, and the top 3 classes. For image targets the samples are\n"
-                                         "saved as PNGs under $FEINT_HOME/artifacts/predict/ (or -o DIR).",
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    predict = sub.add_parser(
+        "predict",
+        help="what a target predicts for some of its samples (labels, confidences, top 3)",
+        description="For each sample: its index, true label (where known), the predicted label\n"
+        "and confidence, and the top 3 classes. For image targets the samples are\n"
+        "saved as PNGs under $FEINT_HOME/artifacts/predict/ (or -o DIR).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _target_arg(predict)
-    predict.add_argument("-i", "--sample-index", metavar="INDICES", default="0",
-                         help="samples: 3, 1,4,7 or 0:100 (default 0)")
+    predict.add_argument(
+        "-i", "--sample-index", metavar="INDICES", default="0", help="samples: 3, 1,4,7 or 0:100 (default 0)"
+    )
     predict.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
     predict.add_argument("--json", action="store_true", help="print one JSON document")
 
-    shell = sub.add_parser("shell", help="the interactive shell (also: feint with no arguments, on a terminal)",
-                           description="An interactive shell over the same library: interact TARGET, use ATTACK,\n"
-                                       "set NAME VALUE, run, scan, show, save, back. Type 'help' inside it.\n"
-                                       "With -s or -c it runs the commands and exits: it stops at the first\n"
-                                       "command that fails (with -k it goes on) and exits with the code of the\n"
-                                       "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
-                                       "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    shell = sub.add_parser(
+        "shell",
+        help="the interactive shell (also: feint with no arguments, on a terminal)",
+        description="An interactive shell over the same library: interact TARGET, use ATTACK,\n"
+        "set NAME VALUE, run, scan, show, save, back. Type 'help' inside it.\n"
+        "With -s or -c it runs the commands and exits: it stops at the first\n"
+        "command that fails (with -k it goes on) and exits with the code of the\n"
+        "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
+        "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     given = shell.add_mutually_exclusive_group()
     given.add_argument("-s", "--script", metavar="FILE", help="run the shell commands in FILE, then exit")
-    given.add_argument("-c", "--commands", metavar="COMMANDS",
-                       help="run these ';'-separated shell commands, then exit, "
-                            "e.g. \"interact digits_keras; use pgd; run\"")
-    shell.add_argument("-k", "--keep-going", action="store_true",
-                       help="in a script, go on after a command fails (the exit code is still the first failure's)")
+    given.add_argument(
+        "-c",
+        "--commands",
+        metavar="COMMANDS",
+        help="run these ';'-separated shell commands, then exit, e.g. \"interact digits_keras; use pgd; run\"",
+    )
+    shell.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="in a script, go on after a command fails (the exit code is still the first failure's)",
+    )
     return p
 
 
@@ -148,8 +211,10 @@ time_s queries forward_queries gradient_queries linf l2 l0 (distances of the tur
 A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
 
 
-TARGET_HELP = ("a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
-               "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)")
+TARGET_HELP = (
+    "a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
+    "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)"
+)
 
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
@@ -159,18 +224,25 @@ def _target_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _trust_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust-model", action="store_true",
-                   help="allow model files that run code when loaded (pickle, joblib, skops files with "
-                        "types skops does not trust); only for files you trust")
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow model files that run code when loaded (pickle, joblib, skops files with "
+        "types skops does not trust); only for files you trust",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
-    p.add_argument("-i", "--sample-index", metavar="INDICES",
-                   help="samples to attack: 3, 1,4,7 or 0:100 (default 0)")
+    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7 or 0:100 (default 0)")
     what = "[ATTACK.]NAME=VALUE" if per_attack else "NAME=VALUE"
-    p.add_argument("--set", action="append", default=[], metavar=what,
-                   help="set an attack parameter (repeatable)" +
-                        ("; without ATTACK. it applies to every attack that has NAME" if per_attack else ""))
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar=what,
+        help="set an attack parameter (repeatable)"
+        + ("; without ATTACK. it applies to every attack that has NAME" if per_attack else ""),
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -221,8 +293,14 @@ class _Progress(_Bar):
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.task = self.bar.add_task(label, total=total)
 
     def advance(self, n: int) -> None:
@@ -245,9 +323,14 @@ class _ScanBar(_Bar):
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
-                                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=20),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.task = self.bar.add_task("scan", total=None, stats="planning")
 
     def update(self, state) -> None:
@@ -258,12 +341,15 @@ class _ScanBar(_Bar):
         eta = state.eta_s
         left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
         share = f" ({state.successes / state.samples_done:.0%})" if state.samples_done else ""
-        stats = (f"{state.units_done}/{state.units_total} units, {state.samples_done}/{state.samples_total} "
-                 f"samples, {state.successes} turned{share}, {rate:.1f}/s{left}")
+        stats = (
+            f"{state.units_done}/{state.units_total} units, {state.samples_done}/{state.samples_total} "
+            f"samples, {state.successes} turned{share}, {rate:.1f}/s{left}"
+        )
         where = f" ({state.executor} x{state.workers})" if state.executor != "local" and state.workers else ""
         label = f"scan {state.scan_id}{where}" + (" stopping after the running units" if state.stopping else "")
-        self.bar.update(self.task, total=state.samples_total, completed=state.samples_done, stats=stats,
-                        description=label)
+        self.bar.update(
+            self.task, total=state.samples_total, completed=state.samples_done, stats=stats, description=label
+        )
 
 
 PIPED_WIDTH = 160  # columns for tables written to a pipe or file (a CI log), where rich would fold at 80
@@ -287,13 +373,30 @@ def cmd_list(args) -> int:
         rows = []
         for name, cls in target_classes().items():
             t = cls()
-            rows.append({"name": name, "data_type": cls.data_type, "input_shape": list(cls.input_shape),
-                         "classes": list(cls.output_classes), "bounds": list(cls.bounds),
-                         "access": "open-box" if t.open_box else "closed-box", "description": cls.description})
+            rows.append(
+                {
+                    "name": name,
+                    "data_type": cls.data_type,
+                    "input_shape": list(cls.input_shape),
+                    "classes": list(cls.output_classes),
+                    "bounds": list(cls.bounds),
+                    "access": "open-box" if t.open_box else "closed-box",
+                    "description": cls.description,
+                }
+            )
         cols = ["name", "data_type", "input_shape", "access", "classes", "description"]
     elif args.what == "attacks":
-        rows = [{"name": n, "framework": c.framework, "family": c.family, "access": c.access,
-                 "data_types": list(c.data_types), "summary": c.summary()} for n, c in attacks().items()]
+        rows = [
+            {
+                "name": n,
+                "framework": c.framework,
+                "family": c.family,
+                "access": c.access,
+                "data_types": list(c.data_types),
+                "summary": c.summary(),
+            }
+            for n, c in attacks().items()
+        ]
         cols = ["name", "framework", "family", "access", "data_types", "summary"]
     else:
         rows = [{"name": n, **v} for n, v in frameworks().items()]
@@ -307,11 +410,18 @@ def cmd_list(args) -> int:
     from feint.report.console import print_table
 
     def cell(v):
-        return ", ".join(map(str, v)) if isinstance(v, list) and len(v) <= 3 else (
-            f"{len(v)}: {', '.join(map(str, v[:3]))}, ..." if isinstance(v, list) else v)
+        return (
+            ", ".join(map(str, v))
+            if isinstance(v, list) and len(v) <= 3
+            else (f"{len(v)}: {', '.join(map(str, v[:3]))}, ..." if isinstance(v, list) else v)
+        )
 
-    print_table(_console(), args.what.capitalize(), [c.replace("_", " ") for c in cols],
-                [[cell(r[c]) for c in cols] for r in rows])
+    print_table(
+        _console(),
+        args.what.capitalize(),
+        [c.replace("_", " ") for c in cols],
+        [[cell(r[c]) for c in cols] for r in rows],
+    )
     return 0
 
 
@@ -343,23 +453,38 @@ def cmd_info(args) -> int:
     from feint.attacks.catalog import get_attack
 
     cls = get_attack(args.attack)
-    params = [{"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(),
-               "doc": p.doc} for n, p in cls.params.items()]
-    doc = {"name": cls.name, "framework": cls.framework, "family": cls.family, "access": cls.access,
-           "data_types": list(cls.data_types), "summary": cls.summary(), "reference": cls.reference,
-           "params": params}
+    params = [
+        {"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(), "doc": p.doc}
+        for n, p in cls.params.items()
+    ]
+    doc = {
+        "name": cls.name,
+        "framework": cls.framework,
+        "family": cls.family,
+        "access": cls.access,
+        "data_types": list(cls.data_types),
+        "summary": cls.summary(),
+        "reference": cls.reference,
+        "params": params,
+    }
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
     from feint.report.console import print_table
 
     console = _console()
-    console.print(f"[bold]{cls.name}[/bold] ({cls.framework}, {cls.family}, {cls.access}; "
-                  f"{', '.join(cls.data_types)}): {cls.summary()}")
+    console.print(
+        f"[bold]{cls.name}[/bold] ({cls.framework}, {cls.family}, {cls.access}; "
+        f"{', '.join(cls.data_types)}): {cls.summary()}"
+    )
     if cls.reference:
         console.print(f"Reference: {cls.reference}")
-    print_table(console, "Options", ["Name", "Type", "Default", "Range", "Doc"],
-                [[p["name"], p["type"], p["default"], p["range"], p["doc"]] for p in params])
+    print_table(
+        console,
+        "Options",
+        ["Name", "Type", "Default", "Range", "Doc"],
+        [[p["name"], p["type"], p["default"], p["range"], p["doc"]] for p in params],
+    )
     return 0
 
 
@@ -473,8 +598,10 @@ def cmd_scan(args) -> int:
         settings["fail_on"] = [g.text for g in gates]
     unfinished = find_resumable(store, target, plan, args.chunk_size)
     if unfinished:
-        sys.stderr.write(f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
-                         "samples and seed); only its units with no stored result run\n")
+        sys.stderr.write(
+            f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
+            "samples and seed); only its units with no stored result run\n"
+        )
     bar = _ScanBar(not args.json)
     with _aborted_scan(bar), bar:
         done = execute_scan(target, plan, store, settings, resume=unfinished, on_progress=bar.update, **scale)
@@ -489,7 +616,7 @@ class ScanAborted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _aborted_scan(bar: "_ScanBar"):
+def _aborted_scan(bar: _ScanBar):
     """A second Ctrl-C stops a scan at once (its running units are lost, the rest is
     stored): say which scan, and how to continue it. Enter it before the bar, so the bar
     is gone when this speaks."""
@@ -499,8 +626,10 @@ def _aborted_scan(bar: "_ScanBar"):
         state = bar.last
         if state is None:  # still planning: nothing stored
             raise
-        sys.stderr.write(f"feint: scan {state.scan_id} interrupted at once; the units that finished are stored\n"
-                         f"feint: continue it with: feint scan --resume {state.scan_id}\n")
+        sys.stderr.write(
+            f"feint: scan {state.scan_id} interrupted at once; the units that finished are stored\n"
+            f"feint: continue it with: feint scan --resume {state.scan_id}\n"
+        )
         raise ScanAborted from None
 
 
@@ -513,13 +642,21 @@ def _scale_options(args) -> dict[str, Any]:
     if args.ray_address and args.executor != "ray":
         raise FeintError("--ray-address goes with --executor ray")
     if args.workers is not None and (args.workers < 1 or args.executor == "local" and args.workers != 1):
-        raise FeintError(f"--workers expects 1 or more workers with --executor auto, process or ray; got {args.workers} "
-                         f"with --executor {args.executor}")
+        raise FeintError(
+            f"--workers expects 1 or more workers with --executor auto, process or ray; got {args.workers} "
+            f"with --executor {args.executor}"
+        )
     from feint.engine.budget import Budget
 
     Budget(args.max_queries, args.max_time)  # checks the values
-    return {"executor": args.executor, "workers": args.workers, "ray_address": args.ray_address,
-            "chunk_size": args.chunk_size, "max_queries": args.max_queries, "max_time": args.max_time}
+    return {
+        "executor": args.executor,
+        "workers": args.workers,
+        "ray_address": args.ray_address,
+        "chunk_size": args.chunk_size,
+        "max_queries": args.max_queries,
+        "max_time": args.max_time,
+    }
 
 
 def _resume(args) -> int:
@@ -529,9 +666,20 @@ def _resume(args) -> int:
     from feint.report.formats import format_for
     from feint.store.db import Store
 
-    given = [flag for flag, value in (("TARGET", args.target), ("-a", args.attacks), ("--set", args.set),
-                                      ("--sweep", args.sweep), ("-i", args.sample_index), ("--seed", args.seed),
-                                      ("--fail-on", args.fail_on), ("--chunk-size", args.chunk_size)) if value]
+    given = [
+        flag
+        for flag, value in (
+            ("TARGET", args.target),
+            ("-a", args.attacks),
+            ("--set", args.set),
+            ("--sweep", args.sweep),
+            ("-i", args.sample_index),
+            ("--seed", args.seed),
+            ("--fail-on", args.fail_on),
+            ("--chunk-size", args.chunk_size),
+        )
+        if value
+    ]
     if given:
         raise FeintError(f"--resume continues the stored plan of the scan; leave out {', '.join(given)}")
     scale = _scale_options(args)
@@ -567,10 +715,15 @@ def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
     if status in ("interrupted", "budget"):
         left = unfinished_units(store, scan_id)
         why = f"budget reached ({state.stop_reason})" if status == "budget" and state else "interrupted"
-        parts = [f"{u['attack']} run {u['run_id']}: unit{'s' if len(u['units']) > 1 else ''} "
-                 f"{_numbers(u['units'])} ({u['samples']} samples)" for u in left]
-        sys.stderr.write(f"feint: scan {scan_id} stopped, {why}; not run: {'; '.join(parts) or 'nothing'}\n"
-                         f"feint: continue it with: feint scan --resume {scan_id}\n")
+        parts = [
+            f"{u['attack']} run {u['run_id']}: unit{'s' if len(u['units']) > 1 else ''} "
+            f"{_numbers(u['units'])} ({u['samples']} samples)"
+            for u in left
+        ]
+        sys.stderr.write(
+            f"feint: scan {scan_id} stopped, {why}; not run: {'; '.join(parts) or 'nothing'}\n"
+            f"feint: continue it with: feint scan --resume {scan_id}\n"
+        )
         if status == "interrupted":
             return 130
     return _gate_exit(checked)
@@ -649,13 +802,14 @@ def cmd_report(args) -> int:
 
 def cmd_predict(args) -> int:
     from feint.config import feint_home
-    from feint.engine.predict import default_image_dir, parse_sample_indices, prediction_document, predict_samples
+    from feint.engine.predict import default_image_dir, parse_sample_indices, predict_samples, prediction_document
     from feint.targets import get_target
 
     target = get_target(args.target, trust=args.trust_model)
     indices = parse_sample_indices(args.sample_index, target)
-    folder = args.output or (default_image_dir(feint_home() / "artifacts" / "predict", target)
-                             if target.data_type == "image" else None)
+    folder = args.output or (
+        default_image_dir(feint_home() / "artifacts" / "predict", target) if target.data_type == "image" else None
+    )
     predictions = predict_samples(target, indices, image_dir=folder)
     if args.json:
         print(json.dumps(prediction_document(target, predictions, folder), indent=2))
@@ -669,16 +823,18 @@ def print_predictions(console, target, predictions) -> None:
     from feint.report.console import print_table
 
     known = [p.correct for p in predictions if p.correct is not None]
-    title = f"Predictions of {target.target_name}" + (
-        f" ({sum(known)}/{len(known)} correct)" if known else "")
+    title = f"Predictions of {target.target_name}" + (f" ({sum(known)}/{len(known)} correct)" if known else "")
     has_true = any(p.true_label is not None for p in predictions)
     top = max((len(p.top) for p in predictions), default=0)
     cols = ["Sample"] + (["True Label"] if has_true else []) + ["Predicted (conf)", f"Top {top}"]
     rows = []
     for p in predictions:
         mark = "" if p.correct is None else (" [green]ok[/green]" if p.correct else " [red]wrong[/red]")
-        rows.append([p.index] + ([p.true_label if p.true_label is not None else "-"] if has_true else [])
-                    + [f"{p.label} ({p.confidence:.4f}){mark}", ", ".join(f"{lab} {c:.3f}" for lab, c in p.top)])
+        rows.append(
+            [p.index]
+            + ([p.true_label if p.true_label is not None else "-"] if has_true else [])
+            + [f"{p.label} ({p.confidence:.4f}){mark}", ", ".join(f"{lab} {c:.3f}" for lab, c in p.top)]
+        )
     print_table(console, title, cols, rows)
     images = [p.image for p in predictions if p.image]
     if images:
@@ -696,8 +852,16 @@ def cmd_shell(args) -> int:
     return run_shell(script=args.script, commands=args.commands, keep_going=args.keep_going)
 
 
-COMMANDS = {"list": cmd_list, "info": cmd_info, "run": cmd_run, "scan": cmd_scan, "show": cmd_show,
-            "report": cmd_report, "predict": cmd_predict, "shell": cmd_shell}
+COMMANDS = {
+    "list": cmd_list,
+    "info": cmd_info,
+    "run": cmd_run,
+    "scan": cmd_scan,
+    "show": cmd_show,
+    "report": cmd_report,
+    "predict": cmd_predict,
+    "shell": cmd_shell,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

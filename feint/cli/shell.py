@@ -19,8 +19,9 @@ import argparse
 import difflib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import cmd2
 from cmd2 import Cmd2ArgumentParser, Completions, with_argparser, with_argument_list, with_category
@@ -50,6 +51,7 @@ SHELL = "Shell"
 
 
 # -- parsing helpers (no shell state) ---------------------------------------------------------
+
 
 def split_commands(text: str) -> list[str]:
     """Split ``text`` on ``;`` and newlines outside quotes; drop blanks and ``#`` comments."""
@@ -95,6 +97,7 @@ def parse_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
 
 # -- completion -------------------------------------------------------------------------------
 
+
 def _attack_names(text: str) -> list[str]:
     """Native attack names, and other frameworks' names once asked for (``art.``) or loaded;
     a framework is imported only when its names are needed."""
@@ -111,14 +114,14 @@ def _attack_names(text: str) -> list[str]:
     return names
 
 
-def _complete_attack(app: "FeintShell", text: str, line: str, begidx: int, endidx: int) -> Completions:
+def _complete_attack(app: FeintShell, text: str, line: str, begidx: int, endidx: int) -> Completions:
     found = app.basic_complete(text, line, begidx, endidx, _attack_names(text))
     if len(found) == 1 and found[0].text.endswith("."):  # a framework prefix: keep typing
         return Completions(items=list(found), allow_finalization=False)
     return found
 
 
-def _complete_target(app: "FeintShell", text: str, line: str, begidx: int, endidx: int) -> Completions:
+def _complete_target(app: FeintShell, text: str, line: str, begidx: int, endidx: int) -> Completions:
     from feint.targets import BUILTIN
 
     names = app.basic_complete(text, line, begidx, endidx, sorted(BUILTIN))
@@ -130,6 +133,7 @@ def _complete_target(app: "FeintShell", text: str, line: str, begidx: int, endid
 
 # -- parsers ----------------------------------------------------------------------------------
 
+
 class _Parser(Cmd2ArgumentParser):
     """A command's parser whose mistakes are one line."""
 
@@ -139,21 +143,28 @@ class _Parser(Cmd2ArgumentParser):
 
 
 def _interact_parser(alias: bool = False) -> Cmd2ArgumentParser:
-    p = _Parser(description=("(alias of interact) " if alias else "")
-                + "Make TARGET the active target and drop the active attack. TARGET is a built-in "
-                  "name (see 'list targets') or anything else feint's targets accept. A built-in "
-                  "model trains on first use.")
+    p = _Parser(
+        description=("(alias of interact) " if alias else "")
+        + "Make TARGET the active target and drop the active attack. TARGET is a built-in "
+        "name (see 'list targets') or anything else feint's targets accept. A built-in "
+        "model trains on first use."
+    )
     p.add_argument("target", completer=_complete_target, help="the target to assess")
-    p.add_argument("--trust-model", action="store_true",
-                   help="allow model files that run code when loaded (pickle, joblib, untrusted skops "
-                        "types); only for files you trust")
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow model files that run code when loaded (pickle, joblib, untrusted skops "
+        "types); only for files you trust",
+    )
     return p
 
 
 def _use_parser(alias: bool = False) -> Cmd2ArgumentParser:
-    p = _Parser(description=("(alias of use) " if alias else "")
-                + "Create a new instance of ATTACK for the active target, with a short id, and make it "
-                  "the active attack; 'use ID' goes back to an instance made earlier in this session.")
+    p = _Parser(
+        description=("(alias of use) " if alias else "")
+        + "Create a new instance of ATTACK for the active target, with a short id, and make it "
+        "the active attack; 'use ID' goes back to an instance made earlier in this session."
+    )
     p.add_argument("attack", completer=_complete_attack, help="an attack name (see 'list attacks') or an instance id")
     return p
 
@@ -166,9 +177,11 @@ def _list_parser() -> Cmd2ArgumentParser:
 
 
 def _predict_parser() -> Cmd2ArgumentParser:
-    p = _Parser(description="What the active target predicts for some of its samples: true label, predicted "
-                            "label and confidence, top 3 classes; image samples are saved as PNGs (as "
-                            "'feint predict' does). Default samples: the active attack's sample_index, or 0.")
+    p = _Parser(
+        description="What the active target predicts for some of its samples: true label, predicted "
+        "label and confidence, top 3 classes; image samples are saved as PNGs (as "
+        "'feint predict' does). Default samples: the active attack's sample_index, or 0."
+    )
     p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100")
     p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -176,33 +189,47 @@ def _predict_parser() -> Cmd2ArgumentParser:
 
 
 def _show_parser() -> Cmd2ArgumentParser:
-    p = _Parser(description="options: the active attack's options (current, previous, default, doc); "
-                            "info: the target and the attack; results: the active attack's last run; "
-                            "runs: the runs and scans of this session.")
+    p = _Parser(
+        description="options: the active attack's options (current, previous, default, doc); "
+        "info: the target and the attack; results: the active attack's last run; "
+        "runs: the runs and scans of this session."
+    )
     p.add_argument("what", choices=["options", "info", "results", "runs"])
     return p
 
 
 def _scan_parser() -> Cmd2ArgumentParser:
-    p = _Parser(description="Run several attacks on the active target and summarise them, as 'feint scan "
-                            "TARGET' does; every other 'feint scan' option works too (--set, --seed, "
-                            "--sweep, --fail-on, --report, --json). Ctrl-C stops it; the runs that "
-                            "finished are stored.")
-    p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", completer=_complete_attack,
-                   help="attacks to run (default: every compatible attack)")
+    p = _Parser(
+        description="Run several attacks on the active target and summarise them, as 'feint scan "
+        "TARGET' does; every other 'feint scan' option works too (--set, --seed, "
+        "--sweep, --fail-on, --report, --json). Ctrl-C stops it; the runs that "
+        "finished are stored."
+    )
+    p.add_argument(
+        "-a",
+        "--attacks",
+        nargs="+",
+        metavar="ATTACK",
+        completer=_complete_attack,
+        help="attacks to run (default: every compatible attack)",
+    )
     p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100 (default 0)")
     p.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
     return p
 
 
 def _run_parser() -> Cmd2ArgumentParser:
-    return _Parser(description="Run the active attack with its current options on the active target, store "
-                               "the run and print it. Ctrl-C stops it (an unfinished run is not stored).")
+    return _Parser(
+        description="Run the active attack with its current options on the active target, store "
+        "the run and print it. Ctrl-C stops it (an unfinished run is not stored)."
+    )
 
 
 def _save_parser() -> Cmd2ArgumentParser:
-    p = _Parser(description="Write the active attack's options and its results in this session to a JSON "
-                            "file and print its path (default: $FEINT_HOME/artifacts/saved/).")
+    p = _Parser(
+        description="Write the active attack's options and its results in this session to a JSON "
+        "file and print its path (default: $FEINT_HOME/artifacts/saved/)."
+    )
     p.add_argument("-o", "--output", metavar="FILE", completer=cmd2.Cmd.path_complete, help="write here")
     return p
 
@@ -212,6 +239,7 @@ def _plain_parser(text: str) -> Cmd2ArgumentParser:
 
 
 # -- the shell --------------------------------------------------------------------------------
+
 
 class FeintShell(cmd2.Cmd):
     """The interactive shell. ``status`` is the exit code of the last command (0: it worked)."""
@@ -225,8 +253,15 @@ class FeintShell(cmd2.Cmd):
     do_shortcuts = None
 
     def __init__(self, interactive: bool = True, history_file: str = "", **kwargs: Any) -> None:
-        super().__init__(allow_cli_args=False, allow_redirection=False, persistent_history_file=history_file,
-                         shortcuts={"?": "help"}, include_py=False, auto_suggest=interactive, **kwargs)
+        super().__init__(
+            allow_cli_args=False,
+            allow_redirection=False,
+            persistent_history_file=history_file,
+            shortcuts={"?": "help"},
+            include_py=False,
+            auto_suggest=interactive,
+            **kwargs,
+        )
         self.interactive = interactive
         self.hidden_commands += ["macro"]
         self.intro = BANNER if interactive else ""
@@ -258,12 +293,12 @@ class FeintShell(cmd2.Cmd):
         self.status = code
         self.perror(f"error: {message}")
 
-    def _need_target(self) -> "Target":
+    def _need_target(self) -> Target:
         if self.target is None:
             raise FeintError("no active target; 'interact TARGET' first ('list targets' shows them)")
         return self.target
 
-    def _need_attack(self) -> "Attack":
+    def _need_attack(self) -> Attack:
         self._need_target()
         if self.attack is None:
             raise FeintError("no active attack; 'use ATTACK' first ('list attacks' shows them)")
@@ -352,7 +387,8 @@ class FeintShell(cmd2.Cmd):
             f"[bold]{d['name']}[/bold]: {d['data_type']} {shape}, {len(d['classes'])} classes, "
             f"{d['samples']} samples, {d['access']}"
             + (f", held-out accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else ""),
-            highlight=False)
+            highlight=False,
+        )
 
     @with_category(TARGETS)
     @with_argparser(_predict_parser)
@@ -395,7 +431,8 @@ class FeintShell(cmd2.Cmd):
         self._console().print(
             f"[bold]{a.name}[/bold] ({a.framework}, {a.family}, {a.access}): {a.summary()}\n"
             f"attack id {a.id}; 'show options' lists its options, 'set NAME VALUE' changes them, 'run' runs it.",
-            highlight=False)
+            highlight=False,
+        )
 
     @with_category(ATTACKS)
     @with_argument_list
@@ -448,7 +485,7 @@ class FeintShell(cmd2.Cmd):
 
     complete_set_params = complete_set
 
-    def _print_options(self, attack: "Attack", changed: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def _print_options(self, attack: Attack, changed: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         from feint.report.console import print_table
 
         opts = attack.options
@@ -456,11 +493,22 @@ class FeintShell(cmd2.Cmd):
         for name, spec in opts.specs.items():
             prev = opts.previous[name]
             mark = "*" if name in changed else ""
-            rows.append([name + mark, spec.show(opts.current[name]), spec.show(prev[-1]) if prev else "-",
-                         spec.show(spec.default), f"{spec.type_name} {spec.range_text()}".strip(), spec.doc])
-        print_table(self._console(), f"{attack.name}:{attack.id} options on {self.target_spec}"
-                    + (" (* just set)" if changed else ""),
-                    ["Option", "Current", "Previous", "Default", "Accepts", "Doc"], rows)
+            rows.append(
+                [
+                    name + mark,
+                    spec.show(opts.current[name]),
+                    spec.show(prev[-1]) if prev else "-",
+                    spec.show(spec.default),
+                    f"{spec.type_name} {spec.range_text()}".strip(),
+                    spec.doc,
+                ]
+            )
+        print_table(
+            self._console(),
+            f"{attack.name}:{attack.id} options on {self.target_spec}" + (" (* just set)" if changed else ""),
+            ["Option", "Current", "Previous", "Default", "Accepts", "Doc"],
+            rows,
+        )
 
     @with_category(ATTACKS)
     @with_argparser(_run_parser)
@@ -486,9 +534,17 @@ class FeintShell(cmd2.Cmd):
         finally:
             store.close()
         self.results.setdefault(attack.id, []).append(run)
-        self.session.append({"kind": "run", "id": run.run_id, "what": f"{attack.name}:{attack.id}",
-                             "target": run.target, "samples": run.n, "successes": run.successes,
-                             "time": run.elapsed_s})
+        self.session.append(
+            {
+                "kind": "run",
+                "id": run.run_id,
+                "what": f"{attack.name}:{attack.id}",
+                "target": run.target,
+                "samples": run.n,
+                "successes": run.successes,
+                "time": run.elapsed_s,
+            }
+        )
         print_run(self._console(), run)
 
     @with_category(ATTACKS)
@@ -501,8 +557,8 @@ class FeintShell(cmd2.Cmd):
             argv = ["scan", *rest]
         else:
             argv = ["scan", str(self.target_spec)]
-            argv += (["-a", *args.attacks] if args.attacks else [])
-            argv += (["-i", args.sample_index] if args.sample_index else [])
+            argv += ["-a", *args.attacks] if args.attacks else []
+            argv += ["-i", args.sample_index] if args.sample_index else []
             argv += (["--by-label"] if args.by_label else []) + list(rest)
         store = Store()
         try:
@@ -517,10 +573,17 @@ class FeintShell(cmd2.Cmd):
             new = [i for i in store.recent_ids(20) if i not in before]
             scans = [scan for scan in map(store.get_scan, reversed(new)) if scan is not None]
             for scan in scans:
-                self.session.append({
-                    "kind": "scan", "id": scan.scan_id, "what": ", ".join(dict.fromkeys(r.attack for r in scan.runs)),
-                    "target": scan.target, "samples": sum(r.n for r in scan.runs),
-                    "successes": sum(r.successes for r in scan.runs), "time": sum(r.elapsed_s for r in scan.runs)})
+                self.session.append(
+                    {
+                        "kind": "scan",
+                        "id": scan.scan_id,
+                        "what": ", ".join(dict.fromkeys(r.attack for r in scan.runs)),
+                        "target": scan.target,
+                        "samples": sum(r.n for r in scan.runs),
+                        "successes": sum(r.successes for r in scan.runs),
+                        "time": sum(r.elapsed_s for r in scan.runs),
+                    }
+                )
             if said:  # the scan named itself and its resume command
                 self.status = 130
             elif interrupted:
@@ -551,10 +614,15 @@ class FeintShell(cmd2.Cmd):
             if not self.session:
                 self._console().print("no runs or scans in this session yet")
                 return
-            print_table(self._console(), "This session", ["Kind", "Id", "Attack", "Target", "Samples",
-                                                           "Successes", "Time [s]"],
-                        [[r["kind"], r["id"], r["what"], r["target"], r["samples"], r["successes"],
-                          f"{r['time']:.2f}"] for r in self.session])
+            print_table(
+                self._console(),
+                "This session",
+                ["Kind", "Id", "Attack", "Target", "Samples", "Successes", "Time [s]"],
+                [
+                    [r["kind"], r["id"], r["what"], r["target"], r["samples"], r["successes"], f"{r['time']:.2f}"]
+                    for r in self.session
+                ],
+            )
             self._console().print("'feint show ID' (or 'feint report ID') reprints one from the store.")
 
     def _show_info(self) -> None:
@@ -587,20 +655,30 @@ class FeintShell(cmd2.Cmd):
             "attack": attack.name,
             "attack_id": attack.id,
             "framework": attack.framework,
-            "options": {n: {"current": s.show(opts.current[n]), "default": s.show(s.default),
-                            "previous": [s.show(v) for v in opts.previous[n]], "doc": s.doc}
-                        for n, s in opts.specs.items()},
+            "options": {
+                n: {
+                    "current": s.show(opts.current[n]),
+                    "default": s.show(s.default),
+                    "previous": [s.show(v) for v in opts.previous[n]],
+                    "doc": s.doc,
+                }
+                for n, s in opts.specs.items()
+            },
             "runs": [run_document(r) for r in self.results.get(attack.id, [])],
         }
-        path = Path(args.output) if args.output else (
-            feint_home() / "artifacts" / "saved" / f"{doc['target']}-{attack.name}-{attack.id}.json")
+        path = (
+            Path(args.output)
+            if args.output
+            else (feint_home() / "artifacts" / "saved" / f"{doc['target']}-{attack.name}-{attack.id}.json")
+        )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2))
         except OSError as exc:
             raise FeintError(f"cannot write {path}: {exc.strerror or exc}") from None
-        self._console().print(f"saved {attack.name}:{attack.id} ({len(doc['runs'])} run(s)) to {path}",
-                              soft_wrap=True, highlight=False)
+        self._console().print(
+            f"saved {attack.name}:{attack.id} ({len(doc['runs'])} run(s)) to {path}", soft_wrap=True, highlight=False
+        )
 
     # -- moving around --------------------------------------------------------------------------
     @with_category(SHELL)
@@ -633,8 +711,7 @@ class FeintShell(cmd2.Cmd):
                 if echo:
                     from rich.markup import escape
 
-                    self._console().print(f"[dim]{escape(self.prompt + part)}[/dim]", highlight=False,
-                                          soft_wrap=True)
+                    self._console().print(f"[dim]{escape(self.prompt + part)}[/dim]", highlight=False, soft_wrap=True)
                 stop = self.onecmd_plus_hooks(part)
                 first = first or self.status
                 if stop or (self.status and not keep_going):

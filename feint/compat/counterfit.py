@@ -21,7 +21,8 @@ Loading a target file runs its code, as importing any Python module does.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -22,8 +22,16 @@ from feint.config import feint_home
 from feint.errors import FeintError
 
 __all__ = [
-    "COLUMNS", "CREDITFRAUD_CLASSES", "TWO_DAYS_S", "CSV_ENV", "NPZ_ENV",
-    "csv_path", "samples_path", "read_kaggle_csv", "read_samples_npz", "synthetic",
+    "COLUMNS",
+    "CREDITFRAUD_CLASSES",
+    "TWO_DAYS_S",
+    "CSV_ENV",
+    "NPZ_ENV",
+    "csv_path",
+    "samples_path",
+    "read_kaggle_csv",
+    "read_samples_npz",
+    "synthetic",
 ]
 
 COLUMNS = ("Time", *(f"V{i}" for i in range(1, 29)), "Amount")
@@ -70,8 +78,10 @@ def read_kaggle_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise FeintError(f"cannot read {path} as CSV: {exc}; accepted: Kaggle's creditcard.csv") from None
     missing = [c for c in (*COLUMNS, "Class") if c not in frame.columns]
     if missing:
-        raise FeintError(f"{path} lacks the column(s) {', '.join(missing)}; accepted: a CSV with columns "
-                         "Time, V1..V28, Amount, Class (Kaggle's creditcard.csv)")
+        raise FeintError(
+            f"{path} lacks the column(s) {', '.join(missing)}; accepted: a CSV with columns "
+            "Time, V1..V28, Amount, Class (Kaggle's creditcard.csv)"
+        )
     try:
         x = frame[list(COLUMNS)].to_numpy(np.float32)
         y = frame["Class"].astype(str).str.strip().str.strip('"').astype(int).to_numpy(np.int64)
@@ -89,8 +99,10 @@ def read_samples_npz(path: Path) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as f:
             if "X" not in f:
-                raise FeintError(f"{path} has no array 'X' (it has {', '.join(f.files) or 'none'}); "
-                                 "accepted: Counterfit's creditcard.npz, key X, N x 30")
+                raise FeintError(
+                    f"{path} has no array 'X' (it has {', '.join(f.files) or 'none'}); "
+                    "accepted: Counterfit's creditcard.npz, key X, N x 30"
+                )
             x = np.asarray(f["X"])
     except FeintError:
         raise

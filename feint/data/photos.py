@@ -36,8 +36,9 @@ def load_photos() -> list[np.ndarray]:
     return images
 
 
-def photo_patches(per_class: int, size: int, seed: int, augment: bool,
-                  photos: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def photo_patches(
+    per_class: int, size: int, seed: int, augment: bool, photos: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)``: ``per_class`` patches of each photograph, ``(N, 3, size, size)`` float32
     in [0, 1], classes mixed in a seeded order; the same arguments give the same patches."""
     import torch

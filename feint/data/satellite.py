@@ -30,9 +30,11 @@ SATELLITE_ENV = "FEINT_SATELLITE_DATA"
 SIDE = 256
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
-ACCEPTED = (f"set {SATELLITE_ENV} to Counterfit's satellite_images_airplane_stadium_196608.npz or to a folder "
-            "with one sub-folder of images per class (airplane/, stadium/), or put either in "
-            "$FEINT_HOME/data/satellite/; no satellite image set ships with feint")
+ACCEPTED = (
+    f"set {SATELLITE_ENV} to Counterfit's satellite_images_airplane_stadium_196608.npz or to a folder "
+    "with one sub-folder of images per class (airplane/, stadium/), or put either in "
+    "$FEINT_HOME/data/satellite/; no satellite image set ships with feint"
+)
 
 
 def satellite_source() -> Path:
@@ -52,8 +54,10 @@ def satellite_source() -> Path:
 def _classes_of(labels: np.ndarray, path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     if labels.dtype.kind in "iu":
         if labels.size and (labels.min() < 0 or labels.max() >= len(SATELLITE_CLASSES)):
-            raise FeintError(f"{path}: y holds class numbers outside 0..{len(SATELLITE_CLASSES) - 1}; "
-                             f"accepted: names, or indices into {', '.join(SATELLITE_CLASSES)}")
+            raise FeintError(
+                f"{path}: y holds class numbers outside 0..{len(SATELLITE_CLASSES) - 1}; "
+                f"accepted: names, or indices into {', '.join(SATELLITE_CLASSES)}"
+            )
         return labels.astype(np.int64), SATELLITE_CLASSES
     names = [str(v).strip() for v in labels.tolist()]
     found = sorted(set(names))
@@ -74,8 +78,10 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         raise FeintError(f"cannot read {path} as .npz: {exc}; {ACCEPTED}") from None
     n = len(x)
     if n == 0 or x.size != n * 3 * SIDE * SIDE or len(y) != n:
-        raise FeintError(f"{path}: X has shape {x.shape} and y {y.shape}; accepted: X N x {3 * SIDE * SIDE} "
-                         f"(3x{SIDE}x{SIDE} channels first) and y of N labels")
+        raise FeintError(
+            f"{path}: X has shape {x.shape} and y {y.shape}; accepted: X N x {3 * SIDE * SIDE} "
+            f"(3x{SIDE}x{SIDE} channels first) and y of N labels"
+        )
     x = x.reshape(n, 3, SIDE, SIDE)
     scale = 255.0 if x.dtype == np.uint8 or float(np.max(x)) > 1.0 else 1.0
     labels, classes = _classes_of(y, path)
@@ -89,8 +95,10 @@ def _read_folders(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     files = {d.name: sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) for d in folders}
     files = {k: v for k, v in files.items() if v}
     if len(files) < 2:
-        raise FeintError(f"{path} holds images of {len(files)} class(es); accepted: at least two sub-folders "
-                         f"of images, one per class (e.g. airplane/, stadium/), or a Counterfit .npz")
+        raise FeintError(
+            f"{path} holds images of {len(files)} class(es); accepted: at least two sub-folders "
+            f"of images, one per class (e.g. airplane/, stadium/), or a Counterfit .npz"
+        )
     classes = tuple(files)
     xs, ys = [], []
     for label, name in enumerate(classes):

@@ -35,8 +35,21 @@ from feint.engine.results import RunResult
 from feint.errors import FeintError
 from feint.targets.base import Target
 
-__all__ = ["UnitTask", "UnitOutcome", "Executor", "LocalExecutor", "ProcessExecutor", "RayExecutor",
-           "make_executor", "check_executor", "choose_executor", "run_unit", "target_spec", "attack_from_params", "EXECUTORS"]
+__all__ = [
+    "UnitTask",
+    "UnitOutcome",
+    "Executor",
+    "LocalExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "make_executor",
+    "check_executor",
+    "choose_executor",
+    "run_unit",
+    "target_spec",
+    "attack_from_params",
+    "EXECUTORS",
+]
 
 EXECUTORS = ("auto", "local", "process", "ray")
 AUTO_MIN_SAMPLES = 200  # samples of work (summed over units) from which auto uses processes
@@ -91,7 +104,7 @@ def _attack_for(task: UnitTask):
     attack = attack_from_params(task.attack, {k: v for k, v in task.params.items() if k != "sample_index"})
     labels = attack.options.current.get("target_labels")
     if labels and len(labels) == task.run_n and task.run_n > 1:  # one goal per sample: this chunk's
-        attack.options.set("target_labels", tuple(labels[task.offset:task.offset + task.samples]))
+        attack.options.set("target_labels", tuple(labels[task.offset : task.offset + task.samples]))
     attack.options.set("sample_index", tuple(task.indices))
     return attack
 
@@ -101,8 +114,16 @@ def _execute(target: Target, task: UnitTask) -> UnitOutcome:
 
     log: list[dict] = []
     root = Path(task.artifacts_root) if task.artifacts_root else None
-    result = execute_run(target, _attack_for(task), root, scan_id=task.scan_id, query_log=log,
-                         offset=task.offset, run_id=task.run_id, unit=task.unit)
+    result = execute_run(
+        target,
+        _attack_for(task),
+        root,
+        scan_id=task.scan_id,
+        query_log=log,
+        offset=task.offset,
+        run_id=task.run_id,
+        unit=task.unit,
+    )
     return UnitOutcome(task, result, log)
 
 
@@ -179,8 +200,9 @@ class Executor:
         dropped), unless ``abort``: then they are stopped."""
 
     def describe(self) -> str:
-        threads = ("torch's default threads" if self.torch_threads is None
-                   else f"{self.torch_threads} torch thread(s) each")
+        threads = (
+            "torch's default threads" if self.torch_threads is None else f"{self.torch_threads} torch thread(s) each"
+        )
         return f"{self.name}, {self.slots} worker(s), {threads}"
 
 
@@ -218,8 +240,12 @@ class ProcessExecutor(Executor):
 
         self.slots = workers
         self.torch_threads = threads
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(threads,))
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads,),
+        )
         self.futures: set[Any] = set()
 
     def submit(self, task: UnitTask) -> None:
@@ -270,15 +296,21 @@ class RayExecutor(Executor):
         self.owned = False
         self.torch_threads = threads
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                      "logging_level": logging.ERROR}
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.ERROR,
+            }
             try:
                 if address:
                     ray.init(address=address, **kwargs)
                 else:
                     env = {k: os.environ[k] for k in ("FEINT_HOME", "KERAS_BACKEND") if k in os.environ}
-                    ray.init(num_cpus=workers or os.cpu_count() or 1,
-                             runtime_env={"env_vars": {**env, "OMP_NUM_THREADS": "1"}}, **kwargs)
+                    ray.init(
+                        num_cpus=workers or os.cpu_count() or 1,
+                        runtime_env={"env_vars": {**env, "OMP_NUM_THREADS": "1"}},
+                        **kwargs,
+                    )
             except Exception as exc:  # noqa: BLE001 - Ray's own start-up errors vary
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise FeintError(f"cannot start {where}: {type(exc).__name__}: {exc}") from None
@@ -311,7 +343,7 @@ class RayExecutor(Executor):
                         self.ray.cancel(ref, force=True)
                 else:
                     self.ray.wait(self.refs, num_returns=len(self.refs))
-            except Exception:  # noqa: BLE001 - shutting down anyway
+            except Exception:  # noqa: BLE001, S110 - shutting down anyway
                 pass
             self.refs = []
         if self.owned:
@@ -345,8 +377,9 @@ def check_executor(kind: str, target: Target, workers: int | None = None) -> Non
             check_rebuildable(target)
         return
     if kind == "local" and workers not in (None, 1):
-        raise FeintError("the local executor runs one unit at a time; use --executor process or ray "
-                         "for several workers")
+        raise FeintError(
+            "the local executor runs one unit at a time; use --executor process or ray for several workers"
+        )
     if kind == "ray":
         import importlib.util
 
@@ -390,5 +423,7 @@ def check_rebuildable(target: Target) -> None:
     file = name.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", name) else name  # FILE.py:CLASS
     if name in BUILTIN or (os.path.isabs(file) and os.path.exists(file)):
         return
-    raise FeintError(f"target {target.target_name} has no declaration a worker can load (a built-in name or a "
-                     "target file); run it with --executor local")
+    raise FeintError(
+        f"target {target.target_name} has no declaration a worker can load (a built-in name or a "
+        "target file); run it with --executor local"
+    )

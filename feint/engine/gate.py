@@ -26,8 +26,9 @@ was turned) is false.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from feint.errors import FeintError
 
@@ -194,8 +195,9 @@ class _Parser:
         if not ops:
             raise self.fail(self.peek(), "a comparison (<, <=, >, >=, ==, !=)")
         if not any(isinstance(o, Metric) for o in operands):
-            raise GateError(f"bad --fail-on expression {self.text!r}: a comparison needs a metric, "
-                            f"e.g. 'success_rate > 0.2'")
+            raise GateError(
+                f"bad --fail-on expression {self.text!r}: a comparison needs a metric, e.g. 'success_rate > 0.2'"
+            )
         return Compare(tuple(operands), tuple(ops))
 
     def operand(self) -> Any:
@@ -219,10 +221,13 @@ def _metric(name: str, text: str) -> Metric:
         if metric in known:
             return Metric(attack, metric)
     if parts[-1] in STAT_METRICS:
-        raise GateError(f"metric {name!r} in --fail-on {text!r} needs a statistic: "
-                        f"{', '.join(f'{name}.{s}' for s in STATS)}")
-    raise GateError(f"unknown metric {name!r} in --fail-on {text!r}; accepted: {', '.join(METRICS)}, and "
-                    f"{', '.join(STAT_METRICS)} with .min, .avg or .max; ATTACK.METRIC for one attack")
+        raise GateError(
+            f"metric {name!r} in --fail-on {text!r} needs a statistic: {', '.join(f'{name}.{s}' for s in STATS)}"
+        )
+    raise GateError(
+        f"unknown metric {name!r} in --fail-on {text!r}; accepted: {', '.join(METRICS)}, and "
+        f"{', '.join(STAT_METRICS)} with .min, .avg or .max; ATTACK.METRIC for one attack"
+    )
 
 
 def _metrics_of(tree: Any) -> list[Metric]:
@@ -278,8 +283,10 @@ class Gate:
         names = list(names)
         for attack in self.attacks:
             if attack not in names:
-                raise GateError(f"--fail-on {self.text!r} names attack {attack!r}, which this scan does not run; "
-                                f"its attacks: {', '.join(names) or 'none'}")
+                raise GateError(
+                    f"--fail-on {self.text!r} names attack {attack!r}, which this scan does not run; "
+                    f"its attacks: {', '.join(names) or 'none'}"
+                )
 
     def evaluate(self, summary: Mapping[str, Mapping[str, Any]]) -> GateResult:
         """Check the gate against a summary by attack (``by_attack``)."""
@@ -301,7 +308,8 @@ class Gate:
                 return all(results) if node.op == "and" else any(results)
             vals = [read(o, current) if isinstance(o, Metric) else o for o in node.operands]
             ok = all(v is not None for v in vals) and all(
-                _OPS[op](vals[k], vals[k + 1]) for k, op in enumerate(node.ops))
+                _OPS[op](vals[k], vals[k + 1]) for k, op in enumerate(node.ops)
+            )
             if ok:
                 held.update(o.attack for o in node.operands if isinstance(o, Metric) and o.attack)
             return ok

@@ -10,7 +10,7 @@ its own thief data) are counted too, in :attr:`CountedModel.unattributed`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

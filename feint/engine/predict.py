@@ -9,10 +9,11 @@ every target, open- or closed-box, since it asks only the target's own ``predict
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +21,15 @@ from feint.attacks.params import format_indices, parse_indices
 from feint.errors import FeintError
 from feint.targets.base import Target
 
-__all__ = ["Prediction", "predict_samples", "parse_sample_indices", "default_image_dir", "prediction_document",
-           "TOP_K", "BATCH"]
+__all__ = [
+    "Prediction",
+    "predict_samples",
+    "parse_sample_indices",
+    "default_image_dir",
+    "prediction_document",
+    "TOP_K",
+    "BATCH",
+]
 
 TOP_K = 3
 BATCH = 1000  # rows per call to the target's predict
@@ -63,8 +71,9 @@ def default_image_dir(root: Path, target: Target) -> Path:
     return Path(root) / f"{target.target_name}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def predict_samples(target: Target, indices: Sequence[int] | str | int, top_k: int = TOP_K,
-                    image_dir: Path | str | None = None) -> list[Prediction]:
+def predict_samples(
+    target: Target, indices: Sequence[int] | str | int, top_k: int = TOP_K, image_dir: Path | str | None = None
+) -> list[Prediction]:
     """Ask ``target`` about its samples at ``indices``; for an image target with
     ``image_dir`` given, write each sample as ``INDEX.png`` there."""
     target = target.ensure_loaded()
@@ -73,11 +82,14 @@ def predict_samples(target: Target, indices: Sequence[int] | str | int, top_k: i
         raise FeintError("no sample indices given; e.g. -i 0 or -i 0:10")
     classes = list(target.output_classes)
     x = target.get_samples(list(idx))
-    probs = np.concatenate([np.asarray(target.predict(x[s : s + BATCH]), dtype=np.float64)
-                            for s in range(0, len(x), BATCH)])
+    probs = np.concatenate(
+        [np.asarray(target.predict(x[s : s + BATCH]), dtype=np.float64) for s in range(0, len(x), BATCH)]
+    )
     if probs.shape != (len(x), len(classes)):
-        raise FeintError(f"target {target.target_name} answered predict with shape {probs.shape}; "
-                         f"expected ({len(x)}, {len(classes)}): one probability per class")
+        raise FeintError(
+            f"target {target.target_name} answered predict with shape {probs.shape}; "
+            f"expected ({len(x)}, {len(classes)}): one probability per class"
+        )
     k = max(1, min(top_k, len(classes)))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     folder = Path(image_dir) if image_dir is not None and target.data_type == "image" else None
@@ -90,11 +102,17 @@ def predict_samples(target: Target, indices: Sequence[int] | str | int, top_k: i
         image = None
         if folder is not None:
             image = str(_save_image(folder / f"{i}.png", x[row], target.bounds))
-        out.append(Prediction(
-            index=int(i), true_label=true, label=classes[best], confidence=float(probs[row, best]),
-            top=[(classes[int(c)], float(probs[row, c])) for c in order[row]], image=image,
-            correct=None if true is None else true == classes[best],
-        ))
+        out.append(
+            Prediction(
+                index=int(i),
+                true_label=true,
+                label=classes[best],
+                confidence=float(probs[row, best]),
+                top=[(classes[int(c)], float(probs[row, c])) for c in order[row]],
+                image=image,
+                correct=None if true is None else true == classes[best],
+            )
+        )
     return out
 
 

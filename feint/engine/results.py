@@ -107,7 +107,7 @@ class RunResult:
     def queries(self) -> int:
         return self.forward_queries + self.gradient_queries
 
-    def fill_euclid_pct(self, data_type: str | None = None) -> "RunResult":
+    def fill_euclid_pct(self, data_type: str | None = None) -> RunResult:
         """Give each sample of a tabular target's run its ``euclid_pct`` where it lacks one
         (a run re-read from the store), from the inputs and adversarial inputs kept in the
         run's artifacts folder; other runs, and runs without arrays, are left as they are.

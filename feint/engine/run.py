@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -143,9 +144,9 @@ def execute_run(
             progress(rows.stop - rows.start)
     # Final predictions: the target's judgement of the outputs, unless the attack gave its
     # own (an extraction attack's stolen model), which costs the target nothing.
-    probs1 = np.concatenate([
-        final[s] if s in final else judge(x_adv[s : s + step], slice(s, s + step)) for s in range(0, n, step)
-    ])
+    probs1 = np.concatenate(
+        [final[s] if s in final else judge(x_adv[s : s + step], slice(s, s + step)) for s in range(0, n, step)]
+    )
     elapsed = time.perf_counter() - t0
 
     labels1 = probs1.argmax(1)
@@ -166,8 +167,9 @@ def execute_run(
     for i, idx in enumerate(indices):
         images = {}
         if folder is not None and target.data_type == "image":
-            images = attack.save_evidence(folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]],
-                                          classes[labels1[i]])
+            images = attack.save_evidence(
+                folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]], classes[labels1[i]]
+            )
         samples.append(
             SampleResult(
                 index=int(idx),

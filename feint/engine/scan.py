@@ -20,13 +20,15 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from feint.attacks.base import Attack
-from feint.attacks.catalog import attacks as catalog, get_attack
+from feint.attacks.catalog import attacks as catalog
+from feint.attacks.catalog import get_attack
 from feint.attacks.params import Float, Int
 from feint.engine.results import ScanResult
 from feint.engine.run import prepare_run
@@ -34,8 +36,17 @@ from feint.errors import FeintError, UnknownName
 from feint.store.db import Store
 from feint.targets.base import Target
 
-__all__ = ["plan_scan", "execute_scan", "resume_scan", "plan_key", "find_resumable", "unfinished_units",
-           "ScanProgress", "ParamSet", "STATUSES"]
+__all__ = [
+    "plan_scan",
+    "execute_scan",
+    "resume_scan",
+    "plan_key",
+    "find_resumable",
+    "unfinished_units",
+    "ScanProgress",
+    "ParamSet",
+    "STATUSES",
+]
 
 ParamSet = Mapping[str, Any]
 
@@ -105,8 +116,9 @@ def plan_scan(
             if spec.name in Attack.RUN_PARAMS:
                 raise FeintError(f"--sweep takes an attack parameter; {spec.name} shapes the run, not the attack")
             if cls.name in swept and swept[cls.name] != spec.name:
-                raise FeintError(f"one swept parameter per attack; {cls.name} would sweep "
-                                 f"{swept[cls.name]} and {spec.name}")
+                raise FeintError(
+                    f"one swept parameter per attack; {cls.name} would sweep {swept[cls.name]} and {spec.name}"
+                )
             swept[cls.name] = spec.name
             parsed = list(dict.fromkeys(spec.parse(v) if isinstance(v, str) else spec.validate(v) for v in values))
             if not parsed:
@@ -189,8 +201,13 @@ def plan_key(target: Target, plan: Sequence[Attack], chunk_size: int | None = No
     The same key means the same units with the same results."""
     from feint.engine.executors import target_spec
 
-    body = [target_spec(target), [[a.name, sorted(a.options.shown().items()),
-                                   _chunks(a, len(a.options["sample_index"]), chunk_size)] for a in plan]]
+    body = [
+        target_spec(target),
+        [
+            [a.name, sorted(a.options.shown().items()), _chunks(a, len(a.options["sample_index"]), chunk_size)]
+            for a in plan
+        ],
+    ]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -205,8 +222,9 @@ def unfinished_units(store: Store, scan_id: str) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for u in store.plan_units(scan_id):
         if u["status"] != "done":
-            entry = out.setdefault(u["run_id"], {"run_id": u["run_id"], "attack": runs[u["run_id"]]["attack"],
-                                                 "units": [], "samples": 0})
+            entry = out.setdefault(
+                u["run_id"], {"run_id": u["run_id"], "attack": runs[u["run_id"]]["attack"], "units": [], "samples": 0}
+            )
             entry["units"].append(u["unit"])
             entry["samples"] += u["stop"] - u["start"]
     return list(out.values())
@@ -288,14 +306,35 @@ def execute_scan(
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         planned = _planned(plan, chunk_size)
         folder = store.artifacts_root
-        runs = [{"run_id": r.run_id, "target": target.target_name, "attack": r.attack.name,
-                 "framework": r.attack.framework, "family": r.attack.family, "params": r.attack.options.shown(),
-                 "seed": r.attack.options["seed"], "started_at": started, "artifacts": str(folder / r.run_id),
-                 "n": len(r.indices)} for r in planned]
+        runs = [
+            {
+                "run_id": r.run_id,
+                "target": target.target_name,
+                "attack": r.attack.name,
+                "framework": r.attack.framework,
+                "family": r.attack.family,
+                "params": r.attack.options.shown(),
+                "seed": r.attack.options["seed"],
+                "started_at": started,
+                "artifacts": str(folder / r.run_id),
+                "n": len(r.indices),
+            }
+            for r in planned
+        ]
         units = [(r.run_id, k, a, b) for r in planned for k, (a, b) in enumerate(r.chunks)]
-        store.add_plan(scan_id, runs, units, scan={
-            "target": target.target_name, "started_at": started, "settings": settings or {},
-            "target_info": target.describe(), "plan_key": plan_key(target, plan, chunk_size), "target_spec": spec})
+        store.add_plan(
+            scan_id,
+            runs,
+            units,
+            scan={
+                "target": target.target_name,
+                "started_at": started,
+                "settings": settings or {},
+                "target_info": target.describe(),
+                "plan_key": plan_key(target, plan, chunk_size),
+                "target_spec": spec,
+            },
+        )
 
     run_rows = {r["run_id"]: r for r in store.plan_runs(scan_id)}
     unit_rows = store.plan_units(scan_id)
@@ -311,21 +350,36 @@ def execute_scan(
     for u in todo:
         left[u["run_id"]] += 1
     state = ScanProgress(
-        scan_id=scan_id, units_total=len(unit_rows), units_done=len(done),
+        scan_id=scan_id,
+        units_total=len(unit_rows),
+        units_done=len(done),
         samples_total=sum(u["stop"] - u["start"] for u in unit_rows),
         samples_done=sum(u["stop"] - u["start"] for u in done),
-        successes=sum(u["successes"] or 0 for u in done), queries=sum(u["queries"] for u in done),
-        resumed=resume is not None, executor=executor)
+        successes=sum(u["successes"] or 0 for u in done),
+        queries=sum(u["queries"] for u in done),
+        resumed=resume is not None,
+        executor=executor,
+    )
 
     from feint.attacks.params import parse_indices
     from feint.engine.executors import UnitTask, choose_executor
 
     indices = {run_id: parse_indices(r["params"]["sample_index"]) for run_id, r in run_rows.items()}
-    queue = [UnitTask(scan_id=scan_id, run_id=u["run_id"], unit=u["unit"], target_spec=spec,
-                      attack=run_rows[u["run_id"]]["attack"], params=run_rows[u["run_id"]]["params"],
-                      indices=tuple(indices[u["run_id"]][u["start"]:u["stop"]]), offset=u["start"],
-                      run_n=len(indices[u["run_id"]]), artifacts_root=str(store.artifacts_root))
-             for u in todo]
+    queue = [
+        UnitTask(
+            scan_id=scan_id,
+            run_id=u["run_id"],
+            unit=u["unit"],
+            target_spec=spec,
+            attack=run_rows[u["run_id"]]["attack"],
+            params=run_rows[u["run_id"]]["params"],
+            indices=tuple(indices[u["run_id"]][u["start"] : u["stop"]]),
+            offset=u["start"],
+            run_n=len(indices[u["run_id"]]),
+            artifacts_root=str(store.artifacts_root),
+        )
+        for u in todo
+    ]
     queue.reverse()  # pop() takes units in plan order
     if executor == "auto":
         executor, workers = choose_executor(target, workers, len(queue), sum(t.samples for t in queue))
@@ -335,6 +389,7 @@ def execute_scan(
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
+
         def on_sigint(signum, frame):
             if stop.is_set():
                 raise KeyboardInterrupt
@@ -363,8 +418,10 @@ def execute_scan(
             for outcome in pool.wait():
                 task = outcome.task
                 if outcome.error is not None:
-                    raise FeintError(f"{task.attack} failed on samples {task.offset} to "
-                                     f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}")
+                    raise FeintError(
+                        f"{task.attack} failed on samples {task.offset} to "
+                        f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}"
+                    )
                 result = outcome.result
                 folder = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
                 if left[task.run_id] == 1:  # the run's last unit: its arrays whole before it is stored

@@ -74,16 +74,34 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
     )
     summary = by_attack(scan.runs)
     table = Table(title="Summary by attack", title_justify="left")
-    for c in ["Attack", "Total Runs", "Successes (%)", "Best Score (attack_id)", "Best Parameters",
-              "Time [s] (min/avg/max)", "Queries/sample (min/avg/max)"]:
+    for c in [
+        "Attack",
+        "Total Runs",
+        "Successes (%)",
+        "Best Score (attack_id)",
+        "Best Parameters",
+        "Time [s] (min/avg/max)",
+        "Queries/sample (min/avg/max)",
+    ]:
         table.add_column(c, overflow="fold")
     for name, a in summary.items():
         best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
-        params = ", ".join(f"{k}={v}" for k, v in (a["best_params"] or {}).items()
-                           if k not in Attack.RUN_PARAMS and v != "-") or "-"
+        params = (
+            ", ".join(
+                f"{k}={v}" for k, v in (a["best_params"] or {}).items() if k not in Attack.RUN_PARAMS and v != "-"
+            )
+            or "-"
+        )
         t, q = a["time_s"], a["queries"]
-        table.add_row(name, str(a["total_runs"]), _pct(a["successes"], a["samples"]), best, params,
-                      f"{t['min']:.2f}/{t['avg']:.2f}/{t['max']:.2f}", f"{q['min']:.0f}/{q['avg']:.1f}/{q['max']:.0f}")
+        table.add_row(
+            name,
+            str(a["total_runs"]),
+            _pct(a["successes"], a["samples"]),
+            best,
+            params,
+            f"{t['min']:.2f}/{t['avg']:.2f}/{t['max']:.2f}",
+            f"{q['min']:.0f}/{q['avg']:.1f}/{q['max']:.0f}",
+        )
     console.print(table)
     if labels:
         per = by_label(scan)
@@ -109,8 +127,14 @@ def print_sweeps(console: Console, scan: ScanResult) -> None:
         for c in [sw["param"], "Successes (%)", "Linf avg (turned)", "L2 avg (turned)", "Queries/sample avg", "Run"]:
             table.add_column(c)
         for pt in sw["points"]:
-            table.add_row(f"{pt['value']:g}", _pct(pt["successes"], pt["samples"]), _num(pt["linf"]),
-                          _num(pt["l2"]), f"{pt['queries']:.1f}", ", ".join(pt["run_ids"]))
+            table.add_row(
+                f"{pt['value']:g}",
+                _pct(pt["successes"], pt["samples"]),
+                _num(pt["linf"]),
+                _num(pt["l2"]),
+                f"{pt['queries']:.1f}",
+                ", ".join(pt["run_ids"]),
+            )
         console.print(table)
 
 
@@ -122,6 +146,7 @@ def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
     for c in ["Condition", "Result", "Failing attacks"]:
         table.add_column(c, overflow="fold")
     for g in gates:
-        table.add_row(g["expr"], "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]",
-                      ", ".join(g["attacks"]) or "-")
+        table.add_row(
+            g["expr"], "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]", ", ".join(g["attacks"]) or "-"
+        )
     console.print(table)

@@ -6,9 +6,10 @@ Everything here reads the store: :func:`load` finds a scan or run by id, and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from feint.engine.results import RunResult, ScanResult
 from feint.errors import FeintError
@@ -17,16 +18,26 @@ from feint.store.db import Store
 __all__ = ["FORMATS", "EXTENSIONS", "Subject", "format_for", "load", "render", "write"]
 
 FORMATS = ("html", "json", "jsonl", "junit", "markdown")
-EXTENSIONS = {".html": "html", ".htm": "html", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".xml": "junit", ".md": "markdown", ".markdown": "markdown"}
+EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xml": "junit",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
 
 
 def format_for(path: str | Path) -> str:
     """The report format a file name asks for, by its extension."""
     ext = Path(path).suffix.lower()
     if ext not in EXTENSIONS:
-        raise FeintError(f"cannot tell the report format of {str(path)!r} from its extension; "
-                         f"accepted: {', '.join(EXTENSIONS)} (or give --format)")
+        raise FeintError(
+            f"cannot tell the report format of {str(path)!r} from its extension; "
+            f"accepted: {', '.join(EXTENSIONS)} (or give --format)"
+        )
     return EXTENSIONS[ext]
 
 
@@ -53,8 +64,13 @@ def _static_target_info(store: Store, run: RunResult) -> dict[str, Any]:
         cls = None
     if cls is None:
         return {"name": run.target}
-    return {"name": run.target, "data_type": cls.data_type, "input_shape": list(cls.input_shape),
-            "classes": list(cls.output_classes), "bounds": list(cls.bounds)}
+    return {
+        "name": run.target,
+        "data_type": cls.data_type,
+        "input_shape": list(cls.input_shape),
+        "classes": list(cls.output_classes),
+        "bounds": list(cls.bounds),
+    }
 
 
 def load(store: Store, ident: str) -> Subject:
@@ -65,9 +81,14 @@ def load(store: Store, ident: str) -> Subject:
     if run is None:
         recent = store.recent_ids()
         raise FeintError(f"no stored run or scan with id {ident!r}; recent: {', '.join(recent) or 'none'}")
-    view = ScanResult(scan_id=run.run_id, target=run.target, started_at=run.started_at, runs=[run],
-                      settings={"attacks": [run.attack], "status": run.status},
-                      target_info=_static_target_info(store, run))
+    view = ScanResult(
+        scan_id=run.run_id,
+        target=run.target,
+        started_at=run.started_at,
+        runs=[run],
+        settings={"attacks": [run.attack], "status": run.status},
+        target_info=_static_target_info(store, run),
+    )
     return Subject("run", view, run)
 
 
@@ -85,8 +106,11 @@ def render(subject: Subject, fmt: str, fail_on: Sequence[str] | None = None, gal
     if fmt not in FORMATS:
         raise FeintError(f"unknown report format {fmt!r}; accepted: {', '.join(FORMATS)}")
     if fmt == "json":
-        doc = (jsonout.scan_document(subject.scan, fail_on=fail_on) if subject.kind == "scan"
-               else jsonout.run_document(subject.run))  # type: ignore[arg-type]
+        doc = (
+            jsonout.scan_document(subject.scan, fail_on=fail_on)
+            if subject.kind == "scan"
+            else jsonout.run_document(subject.run)
+        )  # type: ignore[arg-type]
         return jsonout.dumps(doc) + "\n"
     if fmt == "jsonl":
         return "".join(json.dumps(rec) + "\n" for rec in jsonout.jsonl_records(subject.scan.runs))
@@ -101,8 +125,9 @@ def render(subject: Subject, fmt: str, fail_on: Sequence[str] | None = None, gal
         return render_markdown(subject.scan, gates, kind=subject.kind)
     from feint.report.html import GALLERY_SIZE, render_html
 
-    return render_html(subject.scan, kind=subject.kind, gates=gates,
-                       gallery=GALLERY_SIZE if gallery is None else gallery)
+    return render_html(
+        subject.scan, kind=subject.kind, gates=gates, gallery=GALLERY_SIZE if gallery is None else gallery
+    )
 
 
 def write(subject: Subject, path: str | Path, fmt: str | None = None, **options: Any) -> Path:

@@ -11,9 +11,10 @@ query counts."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,8 +55,15 @@ def _changed_features(x: np.ndarray, x_adv: np.ndarray, names: Sequence[str] | N
     x, x_adv = np.asarray(x, np.float64).ravel(), np.asarray(x_adv, np.float64).ravel()
     delta = x_adv - x
     order = [int(i) for i in np.argsort(-np.abs(delta), kind="stable") if abs(delta[i]) > 1e-6][:TOP_FEATURES]
-    return [{"name": names[i] if names and i < len(names) else f"feature {i}", "original": float(x[i]),
-             "adversarial": float(x_adv[i]), "delta": float(delta[i])} for i in order]
+    return [
+        {
+            "name": names[i] if names and i < len(names) else f"feature {i}",
+            "original": float(x[i]),
+            "adversarial": float(x_adv[i]),
+            "delta": float(delta[i]),
+        }
+        for i in order
+    ]
 
 
 def _amplification(s: SampleResult, bounds: Sequence[float]) -> float | None:
@@ -69,7 +77,7 @@ def gallery_cards(run: RunResult, target_info: dict[str, Any], limit: int = GALL
     """The samples a gallery shows for one run: turned samples first, then by index."""
     data_type = target_info.get("data_type")
     run.fill_euclid_pct(data_type)  # tabular targets: % Euclidean distance, from the stored arrays
-    chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[:max(limit, 0)]
+    chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[: max(limit, 0)]
     arrays = _arrays(run) if data_type == "tabular" and chosen else {}
     cards = []
     for s in chosen:
@@ -103,8 +111,9 @@ def _run_label(run: RunResult, sweep: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in run.params.items() if k not in RUN_PARAMS and v != "-")
 
 
-def render_html(scan: ScanResult, kind: str = "scan", gates: list[dict[str, Any]] | None = None,
-                gallery: int = GALLERY_SIZE) -> str:
+def render_html(
+    scan: ScanResult, kind: str = "scan", gates: list[dict[str, Any]] | None = None, gallery: int = GALLERY_SIZE
+) -> str:
     """The report of a stored scan (or of one run, wrapped as a scan with ``kind="run"``)."""
     import jinja2
 
@@ -113,24 +122,51 @@ def render_html(scan: ScanResult, kind: str = "scan", gates: list[dict[str, Any]
     summary = by_attack(scan.runs)
     sw = sweeps(scan.runs)
     info = dict(scan.target_info)
-    shown_info = {k: v for k, v in info.items()
-                  if k not in {"name", "data_type", "input_shape", "classes", "bounds", "access", "samples",
-                               "held_out_accuracy", "feature_names"}}
+    shown_info = {
+        k: v
+        for k, v in info.items()
+        if k
+        not in {
+            "name",
+            "data_type",
+            "input_shape",
+            "classes",
+            "bounds",
+            "access",
+            "samples",
+            "held_out_accuracy",
+            "feature_names",
+        }
+    }
     attacks = []
     for name, a in summary.items():
         runs = [r for r in scan.runs if r.attack == name]
-        attacks.append({
-            "name": name,
-            "summary": a,
-            "sweep": sw.get(name),
-            "closed_box": all(s.gradient_queries == 0 for r in runs for s in r.samples),
-            "family": getattr(runs[0], "family", "evasion"),
-            "runs": [{"run": r, "label": _run_label(r, sw.get(name)), "cards": gallery_cards(r, info, gallery),
-                      "metrics": dict(getattr(r, "metrics", None) or {})} for r in runs],
-        })
+        attacks.append(
+            {
+                "name": name,
+                "summary": a,
+                "sweep": sw.get(name),
+                "closed_box": all(s.gradient_queries == 0 for r in runs for s in r.samples),
+                "family": getattr(runs[0], "family", "evasion"),
+                "runs": [
+                    {
+                        "run": r,
+                        "label": _run_label(r, sw.get(name)),
+                        "cards": gallery_cards(r, info, gallery),
+                        "metrics": dict(getattr(r, "metrics", None) or {}),
+                    }
+                    for r in runs
+                ],
+            }
+        )
     planned = scan.settings.get("attacks", [])
-    env = jinja2.Environment(loader=jinja2.PackageLoader("feint.report", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("feint.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = lambda v: "-" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v, fmt=".4f": "-" if v is None else format(v, fmt)
     template = env.get_template("report.html.j2")

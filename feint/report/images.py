@@ -27,13 +27,19 @@ def perturbation_image(x: np.ndarray, x_adv: np.ndarray, bounds: tuple[float, fl
     return to_uint8(0.5 + d * scale, (0.0, 1.0)), scale
 
 
-def save_triplet(folder: Path, index: int, x: np.ndarray, x_adv: np.ndarray, bounds: tuple[float, float]) -> dict[str, str]:
+def save_triplet(
+    folder: Path, index: int, x: np.ndarray, x_adv: np.ndarray, bounds: tuple[float, float]
+) -> dict[str, str]:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     pert, _ = perturbation_image(x, x_adv, bounds)
     paths = {}
-    for kind, img in (("original", to_uint8(x, bounds)), ("adversarial", to_uint8(x_adv, bounds)), ("perturbation", pert)):
+    for kind, img in (
+        ("original", to_uint8(x, bounds)),
+        ("adversarial", to_uint8(x_adv, bounds)),
+        ("perturbation", pert),
+    ):
         path = folder / f"{index}_{kind}.png"
         Image.fromarray(img).save(path)
         paths[kind] = str(path)

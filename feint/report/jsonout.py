@@ -7,7 +7,8 @@ the same document as the scan printed when it finished."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from feint.engine.results import RunResult, ScanResult
 from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
@@ -61,8 +62,17 @@ def jsonl_records(runs: Sequence[RunResult]) -> Iterator[dict[str, Any]]:
     """One record per sample result, with its run's context."""
     for run in runs:
         run.fill_euclid_pct()  # tabular targets: % Euclidean distance, from the stored arrays
-        context = {"schema": SCHEMA, "kind": "sample", "scan_id": run.scan_id, "run_id": run.run_id,
-                   "target": run.target, "attack": run.attack, "framework": run.framework,
-                   "family": getattr(run, "family", "evasion"), "params": run.params, "seed": run.seed}
+        context = {
+            "schema": SCHEMA,
+            "kind": "sample",
+            "scan_id": run.scan_id,
+            "run_id": run.run_id,
+            "target": run.target,
+            "attack": run.attack,
+            "framework": run.framework,
+            "family": getattr(run, "family", "evasion"),
+            "params": run.params,
+            "seed": run.seed,
+        }
         for s in run.samples:
             yield {**context, **s.to_dict(), "queries": s.queries}

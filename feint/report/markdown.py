@@ -33,60 +33,125 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
     info = scan.target_info
     summary = by_attack(scan.runs)
     clean = clean_accuracy(scan.runs)
-    lines = [f"# feint {kind} report: {scan.target}", "",
-             f"{kind} `{scan.scan_id}`, started {scan.started_at}, status {scan.settings.get('status', 'done')}", "",
-             "## Target", ""]
+    lines = [
+        f"# feint {kind} report: {scan.target}",
+        "",
+        f"{kind} `{scan.scan_id}`, started {scan.started_at}, status {scan.settings.get('status', 'done')}",
+        "",
+        "## Target",
+        "",
+    ]
     facts = [("model", f"{info.get('name', scan.target)} ({info.get('access', '?')})")]
     if info.get("data_type"):
         facts.append(("data", f"{info['data_type']}, input shape {' x '.join(map(str, info.get('input_shape', [])))}"))
     if info.get("held_out_accuracy") is not None:
         facts.append(("held-out accuracy", _pct(info["held_out_accuracy"])))
-    facts.append(("clean accuracy on the attacked samples",
-                  f"{clean['correct']}/{clean['samples']} ({_pct(clean['accuracy'])})" if clean else "unknown"))
+    facts.append(
+        (
+            "clean accuracy on the attacked samples",
+            f"{clean['correct']}/{clean['samples']} ({_pct(clean['accuracy'])})" if clean else "unknown",
+        )
+    )
     facts.append(("seed", ", ".join(str(s) for s in sorted({r.seed for r in scan.runs}))))
     if scan.settings.get("sweep"):
         facts.append(("sweep", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in scan.settings["sweep"].items())))
     lines += [f"- **{k}**: {v}" for k, v in facts] + [""]
     if gates:
         lines += ["## Gates", ""]
-        lines += _table(["condition", "result", "failing attacks"],
-                        [[f"`{g['expr']}`", "**FAIL**" if g["failed"] else "pass", ", ".join(g["attacks"]) or "-"]
-                         for g in gates])
+        lines += _table(
+            ["condition", "result", "failing attacks"],
+            [[f"`{g['expr']}`", "**FAIL**" if g["failed"] else "pass", ", ".join(g["attacks"]) or "-"] for g in gates],
+        )
     lines += ["## Summary by attack", ""]
     lines += _table(
-        ["attack", "runs", "successes", "success rate", "best score (run)", "Linf avg (turned)",
-         "time per run [s] min/avg/max", "queries per sample min/avg/max"],
-        [[n, a["total_runs"], f"{a['successes']}/{a['samples']}", _pct(a["success_rate"]),
-          f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-",
-          _num(a["linf"]["avg"]),
-          f"{a['time_s']['min']:.2f}/{a['time_s']['avg']:.2f}/{a['time_s']['max']:.2f}",
-          f"{a['queries']['min']:.0f}/{a['queries']['avg']:.1f}/{a['queries']['max']:.0f}"]
-         for n, a in summary.items()])
+        [
+            "attack",
+            "runs",
+            "successes",
+            "success rate",
+            "best score (run)",
+            "Linf avg (turned)",
+            "time per run [s] min/avg/max",
+            "queries per sample min/avg/max",
+        ],
+        [
+            [
+                n,
+                a["total_runs"],
+                f"{a['successes']}/{a['samples']}",
+                _pct(a["success_rate"]),
+                f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-",
+                _num(a["linf"]["avg"]),
+                f"{a['time_s']['min']:.2f}/{a['time_s']['avg']:.2f}/{a['time_s']['max']:.2f}",
+                f"{a['queries']['min']:.0f}/{a['queries']['avg']:.1f}/{a['queries']['max']:.0f}",
+            ]
+            for n, a in summary.items()
+        ],
+    )
     labels = by_label(scan)
     lines += ["## Successes by input label", ""]
-    lines += _table(["label", *summary],
-                    [[label, *(f"{row[n]['successes']}/{row[n]['samples']}" if n in row else "-" for n in summary)]
-                     for label, row in labels.items()])
+    lines += _table(
+        ["label", *summary],
+        [
+            [label, *(f"{row[n]['successes']}/{row[n]['samples']}" if n in row else "-" for n in summary)]
+            for label, row in labels.items()
+        ],
+    )
     for attack, sw in sweeps(scan.runs).items():
         lines += [f"## {attack}: success against {sw['param']}", ""]
-        lines += _table([sw["param"], "successes", "success rate", "Linf avg (turned)", "queries per sample avg"],
-                        [[f"{p['value']:g}", f"{p['successes']}/{p['samples']}", _pct(p["success_rate"]),
-                          _num(p["linf"]), f"{p['queries']:.1f}"] for p in sw["points"]])
+        lines += _table(
+            [sw["param"], "successes", "success rate", "Linf avg (turned)", "queries per sample avg"],
+            [
+                [
+                    f"{p['value']:g}",
+                    f"{p['successes']}/{p['samples']}",
+                    _pct(p["success_rate"]),
+                    _num(p["linf"]),
+                    f"{p['queries']:.1f}",
+                ]
+                for p in sw["points"]
+            ],
+        )
     lines += ["## Runs", ""]
     for run in scan.runs:
         params = ", ".join(f"{k}={v}" for k, v in run.params.items() if k not in RUN_PARAMS and v != "-")
-        lines += [f"### {run.attack} `{run.run_id}`", "",
-                  f"{params}; successes {run.successes}/{run.n}, {run.elapsed_s:.2f} s, {run.queries} queries "
-                  f"({run.forward_queries} forward, {run.gradient_queries} gradient)"
-                  + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""), ""]
+        lines += [
+            f"### {run.attack} `{run.run_id}`",
+            "",
+            f"{params}; successes {run.successes}/{run.n}, {run.elapsed_s:.2f} s, {run.queries} queries "
+            f"({run.forward_queries} forward, {run.gradient_queries} gradient)"
+            + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""),
+            "",
+        ]
         shown = run.fill_euclid_pct(info.get("data_type")).samples[:samples]
         pct = any(s.euclid_pct is not None for s in shown)  # tabular targets
-        lines += _table(["sample", "input label (conf)", "adversarial label (conf)", "Linf", "L2", "L0",
-                         *(["% Euclid. dist."] if pct else []), "queries fwd/grad", "success"],
-                        [[s.index, f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})",
-                          f"{s.linf:.4f}", f"{s.l2:.4f}", s.l0,
-                          *([_num(s.euclid_pct, ".4g")] if pct else []),
-                          f"{s.forward_queries}/{s.gradient_queries}", "yes" if s.success else "no"] for s in shown])
+        lines += _table(
+            [
+                "sample",
+                "input label (conf)",
+                "adversarial label (conf)",
+                "Linf",
+                "L2",
+                "L0",
+                *(["% Euclid. dist."] if pct else []),
+                "queries fwd/grad",
+                "success",
+            ],
+            [
+                [
+                    s.index,
+                    f"{s.initial_label} ({s.initial_conf:.4f})",
+                    f"{s.final_label} ({s.final_conf:.4f})",
+                    f"{s.linf:.4f}",
+                    f"{s.l2:.4f}",
+                    s.l0,
+                    *([_num(s.euclid_pct, ".4g")] if pct else []),
+                    f"{s.forward_queries}/{s.gradient_queries}",
+                    "yes" if s.success else "no",
+                ]
+                for s in shown
+            ],
+        )
         if len(run.samples) > len(shown):
             lines += [f"({len(run.samples) - len(shown)} more samples in the JSON report)", ""]
     return "\n".join(lines).rstrip() + "\n"

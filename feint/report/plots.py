@@ -49,8 +49,14 @@ def robustness_curves(sweeps: dict[str, dict[str, Any]]) -> str | None:
             ys = [100 * p["success_rate"] for p in points]
             ax.plot(xs, ys, marker="o", label=attack)
             for x, y, p in zip(xs, ys, points):
-                ax.annotate(f"{p['successes']}/{p['samples']}", (x, y), textcoords="offset points",
-                            xytext=(0, 6), ha="center", fontsize=7)
+                ax.annotate(
+                    f"{p['successes']}/{p['samples']}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                )
         ax.set_xlabel(param)
         ax.set_ylabel("success rate [%]")
         ax.set_ylim(-5, 110)
@@ -87,8 +93,16 @@ def distance_distributions(runs: list[RunResult]) -> str | None:
                 ax.scatter(jitter, d, s=10, alpha=0.6, zorder=3)
         for i, d in enumerate(data):
             if not d:
-                ax.text(i + 1, 0.5, "none turned", ha="center", va="center", fontsize=8, color="grey",
-                        transform=ax.get_xaxis_transform())
+                ax.text(
+                    i + 1,
+                    0.5,
+                    "none turned",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="grey",
+                    transform=ax.get_xaxis_transform(),
+                )
         ax.set_xticks(range(1, len(names) + 1), names, fontsize=8)
         ax.set_xlim(0.4, len(names) + 0.6)
         ax.set_title(title, fontsize=9)

@@ -109,17 +109,19 @@ def sweeps(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
             group = by_value[value]
             samples = [s for r in group for s in r.samples]
             turned = [s for s in samples if s.success]
-            points.append({
-                "value": value,
-                "runs": len(group),
-                "samples": len(samples),
-                "successes": len(turned),
-                "success_rate": len(turned) / len(samples) if samples else 0.0,
-                "linf": sum(s.linf for s in turned) / len(turned) if turned else None,
-                "l2": sum(s.l2 for s in turned) / len(turned) if turned else None,
-                "queries": sum(s.queries for s in samples) / len(samples) if samples else 0.0,
-                "run_ids": [r.run_id for r in group],
-            })
+            points.append(
+                {
+                    "value": value,
+                    "runs": len(group),
+                    "samples": len(samples),
+                    "successes": len(turned),
+                    "success_rate": len(turned) / len(samples) if samples else 0.0,
+                    "linf": sum(s.linf for s in turned) / len(turned) if turned else None,
+                    "l2": sum(s.l2 for s in turned) / len(turned) if turned else None,
+                    "queries": sum(s.queries for s in samples) / len(samples) if samples else 0.0,
+                    "run_ids": [r.run_id for r in group],
+                }
+            )
         out[attack] = {"param": param, "points": points}
     return out
 

@@ -107,13 +107,40 @@ CREATE TABLE IF NOT EXISTS query_log (
 """
 
 _RUN_COLS = (
-    "run_id", "scan_id", "target", "attack", "framework", "params", "seed", "started_at", "elapsed_s", "status",
-    "artifacts", "n", "successes", "forward_queries", "gradient_queries", "metrics",
+    "run_id",
+    "scan_id",
+    "target",
+    "attack",
+    "framework",
+    "params",
+    "seed",
+    "started_at",
+    "elapsed_s",
+    "status",
+    "artifacts",
+    "n",
+    "successes",
+    "forward_queries",
+    "gradient_queries",
+    "metrics",
 )
 
 _SAMPLE_COLS = (
-    "idx", "true_label", "initial_label", "initial_conf", "final_label", "final_conf", "target_label",
-    "success", "linf", "l2", "l0", "wasserstein", "forward_queries", "gradient_queries", "images",
+    "idx",
+    "true_label",
+    "initial_label",
+    "initial_conf",
+    "final_label",
+    "final_conf",
+    "target_label",
+    "success",
+    "linf",
+    "l2",
+    "l0",
+    "wasserstein",
+    "forward_queries",
+    "gradient_queries",
+    "images",
 )
 
 
@@ -132,8 +159,7 @@ class Store:
                 with self.db:
                     self.db.executescript(SCHEMA)
                     self._migrate()
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise FeintError(f"cannot open the store {self.path}: {exc}") from None
 
@@ -146,6 +172,7 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a store written by an older feint up to this schema, keeping its data."""
+
         def columns(table: str) -> set[str]:
             return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
@@ -158,8 +185,10 @@ class Store:
             if name not in scans:
                 self.db.execute(f"ALTER TABLE scans ADD COLUMN {name} TEXT")
         self.db.execute("CREATE INDEX IF NOT EXISTS scans_by_plan ON scans(plan_key)")
-        self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
-                        (str(SCHEMA_VERSION), SCHEMA_VERSION))
+        self.db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+            (str(SCHEMA_VERSION), SCHEMA_VERSION),
+        )
 
     @property
     def artifacts_root(self) -> Path:
@@ -169,13 +198,20 @@ class Store:
         self.db.close()
 
     # -- writing -------------------------------------------------------------------
-    def add_scan(self, scan_id: str, target: str, started_at: str, settings: dict, target_info: dict,
-                 plan_key: str | None = None, target_spec: str | None = None) -> None:
+    def add_scan(
+        self,
+        scan_id: str,
+        target: str,
+        started_at: str,
+        settings: dict,
+        target_info: dict,
+        plan_key: str | None = None,
+        target_spec: str | None = None,
+    ) -> None:
         with self.db:
             self.db.execute(
                 "INSERT INTO scans VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                (scan_id, target, started_at, json.dumps(settings), json.dumps(target_info), plan_key,
-                 target_spec),
+                (scan_id, target, started_at, json.dumps(settings), json.dumps(target_info), plan_key, target_spec),
             )
 
     def finish_scan(self, scan_id: str, status: str = "done") -> None:
@@ -187,10 +223,24 @@ class Store:
         with self.db:
             self.db.execute(
                 f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES ({', '.join('?' * len(_RUN_COLS))})",
-                (run.run_id, run.scan_id, run.target, run.attack, run.framework, json.dumps(run.params),
-                 run.seed, run.started_at, run.elapsed_s, run.status, run.artifacts, run.n,
-                 run.successes, run.forward_queries, run.gradient_queries,
-                 json.dumps({"family": run.family, **run.metrics})),
+                (
+                    run.run_id,
+                    run.scan_id,
+                    run.target,
+                    run.attack,
+                    run.framework,
+                    json.dumps(run.params),
+                    run.seed,
+                    run.started_at,
+                    run.elapsed_s,
+                    run.status,
+                    run.artifacts,
+                    run.n,
+                    run.successes,
+                    run.forward_queries,
+                    run.gradient_queries,
+                    json.dumps({"family": run.family, **run.metrics}),
+                ),
             )
             self._add_samples(run.run_id, run.samples, 0)
             self._add_log(run.run_id, query_log)
@@ -199,23 +249,48 @@ class Store:
         self.db.executemany(
             f"INSERT INTO samples ({', '.join(_SAMPLE_COLS)}, run_id, pos) "
             f"VALUES ({', '.join('?' * (len(_SAMPLE_COLS) + 2))})",
-            [(s.index, s.true_label, s.initial_label, s.initial_conf, s.final_label, s.final_conf,
-              s.target_label, int(s.success), s.linf, s.l2, s.l0, s.wasserstein, s.forward_queries,
-              s.gradient_queries, json.dumps(s.images), run_id, first_pos + i) for i, s in enumerate(samples)],
+            [
+                (
+                    s.index,
+                    s.true_label,
+                    s.initial_label,
+                    s.initial_conf,
+                    s.final_label,
+                    s.final_conf,
+                    s.target_label,
+                    int(s.success),
+                    s.linf,
+                    s.l2,
+                    s.l0,
+                    s.wasserstein,
+                    s.forward_queries,
+                    s.gradient_queries,
+                    json.dumps(s.images),
+                    run_id,
+                    first_pos + i,
+                )
+                for i, s in enumerate(samples)
+            ],
         )
 
     def _add_log(self, run_id: str, query_log: list[dict] | None) -> None:
         if not query_log:
             return
-        first = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM query_log WHERE run_id = ?",
-                                (run_id,)).fetchone()[0]
+        first = self.db.execute(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM query_log WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
         self.db.executemany(
             "INSERT INTO query_log VALUES (?, ?, ?, ?, ?)",
             [(run_id, first + i, e["kind"], e["rows"], json.dumps(e["samples"])) for i, e in enumerate(query_log)],
         )
 
-    def add_plan(self, scan_id: str, runs: list[dict[str, Any]], units: list[tuple[str, int, int, int]],
-                 scan: dict[str, Any] | None = None) -> None:
+    def add_plan(
+        self,
+        scan_id: str,
+        runs: list[dict[str, Any]],
+        units: list[tuple[str, int, int, int]],
+        scan: dict[str, Any] | None = None,
+    ) -> None:
         """Store a scan's plan in one transaction: the scan itself when ``scan`` is given (the
         arguments of :meth:`add_scan`), its runs (``pending``, no samples yet; each a dict with
         run_id, target, attack, framework, family, params, seed, started_at, artifacts and n,
@@ -225,13 +300,39 @@ class Store:
             if scan is not None:
                 self.db.execute(
                     "INSERT INTO scans VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                    (scan_id, scan["target"], scan["started_at"], json.dumps(scan["settings"]),
-                     json.dumps(scan["target_info"]), scan.get("plan_key"), scan.get("target_spec")))
+                    (
+                        scan_id,
+                        scan["target"],
+                        scan["started_at"],
+                        json.dumps(scan["settings"]),
+                        json.dumps(scan["target_info"]),
+                        scan.get("plan_key"),
+                        scan.get("target_spec"),
+                    ),
+                )
             self.db.executemany(
                 f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES ({', '.join('?' * len(_RUN_COLS))})",
-                [(r["run_id"], scan_id, r["target"], r["attack"], r["framework"], json.dumps(r["params"]), r["seed"],
-                  r["started_at"], 0.0, "pending", r["artifacts"], r["n"], 0, 0, 0,
-                  json.dumps({"family": r["family"]})) for r in runs],
+                [
+                    (
+                        r["run_id"],
+                        scan_id,
+                        r["target"],
+                        r["attack"],
+                        r["framework"],
+                        json.dumps(r["params"]),
+                        r["seed"],
+                        r["started_at"],
+                        0.0,
+                        "pending",
+                        r["artifacts"],
+                        r["n"],
+                        0,
+                        0,
+                        0,
+                        json.dumps({"family": r["family"]}),
+                    )
+                    for r in runs
+                ],
             )
             self.db.executemany(
                 "INSERT INTO units (run_id, unit, scan_id, start, stop, status) VALUES (?, ?, ?, ?, ?, 'pending')",
@@ -244,8 +345,9 @@ class Store:
         same transaction, with its totals over all its units. Returns whether the run is done.
         A unit that is already stored is refused as a whole (FeintError)."""
         with self.db:
-            row = self.db.execute("SELECT start, stop FROM units WHERE run_id = ? AND unit = ? AND status = 'pending'",
-                                  (run_id, unit)).fetchone()
+            row = self.db.execute(
+                "SELECT start, stop FROM units WHERE run_id = ? AND unit = ? AND status = 'pending'", (run_id, unit)
+            ).fetchone()
             if row is None or row[1] - row[0] != len(result.samples):
                 raise FeintError(f"unit {unit} of run {run_id} is not a pending unit of that size in the store")
             self._add_samples(run_id, result.samples, row[0])
@@ -253,10 +355,20 @@ class Store:
             self.db.execute(
                 "UPDATE units SET status = 'done', started_at = ?, elapsed_s = ?, forward_queries = ?, "
                 "gradient_queries = ?, successes = ?, metrics = ? WHERE run_id = ? AND unit = ?",
-                (result.started_at, result.elapsed_s, result.forward_queries, result.gradient_queries,
-                 result.successes, json.dumps(result.metrics), run_id, unit))
-            left = self.db.execute("SELECT COUNT(*) FROM units WHERE run_id = ? AND status != 'done'",
-                                   (run_id,)).fetchone()[0]
+                (
+                    result.started_at,
+                    result.elapsed_s,
+                    result.forward_queries,
+                    result.gradient_queries,
+                    result.successes,
+                    json.dumps(result.metrics),
+                    run_id,
+                    unit,
+                ),
+            )
+            left = self.db.execute(
+                "SELECT COUNT(*) FROM units WHERE run_id = ? AND status != 'done'", (run_id,)
+            ).fetchone()[0]
             if left:
                 return False
             self._finish_run(run_id, result.family)
@@ -264,7 +376,8 @@ class Store:
 
     def _finish_run(self, run_id: str, family: str) -> None:
         units = self.db.execute(
-            "SELECT started_at, elapsed_s, metrics FROM units WHERE run_id = ? ORDER BY unit", (run_id,)).fetchall()
+            "SELECT started_at, elapsed_s, metrics FROM units WHERE run_id = ? ORDER BY unit", (run_id,)
+        ).fetchall()
         metrics: dict[str, Any] = {}
         if len(units) == 1:
             metrics = json.loads(units[0][2] or "{}")
@@ -275,96 +388,178 @@ class Store:
                         metrics[key] = metrics.get(key, 0) + value
         n, successes, fwd, grad = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(success), 0), COALESCE(SUM(forward_queries), 0), "
-            "COALESCE(SUM(gradient_queries), 0) FROM samples WHERE run_id = ?", (run_id,)).fetchone()
+            "COALESCE(SUM(gradient_queries), 0) FROM samples WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
         fwd += int(metrics.get("unattributed_forward_queries", 0))
         grad += int(metrics.get("unattributed_gradient_queries", 0))
         self.db.execute(
             "UPDATE runs SET status = 'done', started_at = ?, elapsed_s = ?, n = ?, successes = ?, "
             "forward_queries = ?, gradient_queries = ?, metrics = ? WHERE run_id = ?",
-            (min(u[0] for u in units), sum(u[1] for u in units), n, successes, fwd, grad,
-             json.dumps({"family": family, **metrics}), run_id))
+            (
+                min(u[0] for u in units),
+                sum(u[1] for u in units),
+                n,
+                successes,
+                fwd,
+                grad,
+                json.dumps({"family": family, **metrics}),
+                run_id,
+            ),
+        )
 
     # -- reading -------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunResult | None:
         row = self.db.execute(
             "SELECT run_id, scan_id, target, attack, framework, params, seed, started_at, elapsed_s, "
-            "status, artifacts, metrics FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            "status, artifacts, metrics FROM runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
         if row is None:
             return None
         samples = [
             SampleResult(
-                index=r[0], true_label=r[1], initial_label=r[2], initial_conf=r[3], final_label=r[4],
-                final_conf=r[5], target_label=r[6], success=bool(r[7]), linf=r[8], l2=r[9], l0=r[10],
-                wasserstein=r[11], forward_queries=r[12], gradient_queries=r[13], images=json.loads(r[14]),
+                index=r[0],
+                true_label=r[1],
+                initial_label=r[2],
+                initial_conf=r[3],
+                final_label=r[4],
+                final_conf=r[5],
+                target_label=r[6],
+                success=bool(r[7]),
+                linf=r[8],
+                l2=r[9],
+                l0=r[10],
+                wasserstein=r[11],
+                forward_queries=r[12],
+                gradient_queries=r[13],
+                images=json.loads(r[14]),
             )
             for r in self.db.execute(
-                f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,))
+                f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,)
+            )
         ]
         metrics = json.loads(row[11] or "{}")
         return RunResult(
-            run_id=row[0], scan_id=row[1], target=row[2], attack=row[3], framework=row[4],
-            params=json.loads(row[5]), seed=row[6], started_at=row[7], elapsed_s=row[8], status=row[9],
-            artifacts=row[10], samples=samples, family=metrics.pop("family", "evasion"), metrics=metrics,
+            run_id=row[0],
+            scan_id=row[1],
+            target=row[2],
+            attack=row[3],
+            framework=row[4],
+            params=json.loads(row[5]),
+            seed=row[6],
+            started_at=row[7],
+            elapsed_s=row[8],
+            status=row[9],
+            artifacts=row[10],
+            samples=samples,
+            family=metrics.pop("family", "evasion"),
+            metrics=metrics,
         )
 
     def get_scan(self, scan_id: str) -> ScanResult | None:
         row = self.db.execute(
-            "SELECT scan_id, target, started_at, settings, target_info, status FROM scans WHERE scan_id = ?",
-            (scan_id,)).fetchone()
+            "SELECT scan_id, target, started_at, settings, target_info, status FROM scans WHERE scan_id = ?", (scan_id,)
+        ).fetchone()
         if row is None:
             return None
-        run_ids = [r[0] for r in self.db.execute(
-            "SELECT run_id FROM runs WHERE scan_id = ? AND status = 'done' ORDER BY rowid", (scan_id,))]
+        run_ids = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT run_id FROM runs WHERE scan_id = ? AND status = 'done' ORDER BY rowid", (scan_id,)
+            )
+        ]
         runs = [r for r in (self.get_run(i) for i in run_ids) if r is not None]
         settings = json.loads(row[3])
         settings["status"] = row[5]
-        return ScanResult(scan_id=row[0], target=row[1], started_at=row[2], runs=runs,
-                          settings=settings, target_info=json.loads(row[4]))
+        return ScanResult(
+            scan_id=row[0],
+            target=row[1],
+            started_at=row[2],
+            runs=runs,
+            settings=settings,
+            target_info=json.loads(row[4]),
+        )
 
     def scan_record(self, scan_id: str) -> dict[str, Any] | None:
         """What a resume needs of a scan: target, target_spec, plan_key, status, settings."""
-        row = self.db.execute("SELECT target, target_spec, plan_key, status, settings, started_at FROM scans "
-                              "WHERE scan_id = ?", (scan_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT target, target_spec, plan_key, status, settings, started_at FROM scans WHERE scan_id = ?",
+            (scan_id,),
+        ).fetchone()
         if row is None:
             return None
-        return {"scan_id": scan_id, "target": row[0], "target_spec": row[1], "plan_key": row[2], "status": row[3],
-                "settings": json.loads(row[4]), "started_at": row[5]}
+        return {
+            "scan_id": scan_id,
+            "target": row[0],
+            "target_spec": row[1],
+            "plan_key": row[2],
+            "status": row[3],
+            "settings": json.loads(row[4]),
+            "started_at": row[5],
+        }
 
     def unfinished_scan(self, plan_key: str) -> str | None:
         """The latest scan with this plan that did not finish (it may have units left to run,
         or have been stopped after its last unit and before it was marked done), or None."""
         row = self.db.execute(
             "SELECT scan_id FROM scans WHERE plan_key = ? AND status != 'done' "
-            "ORDER BY started_at DESC, rowid DESC LIMIT 1", (plan_key,)).fetchone()
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            (plan_key,),
+        ).fetchone()
         return row[0] if row else None
 
     def plan_runs(self, scan_id: str) -> list[dict[str, Any]]:
         """A scan's planned runs in plan order: run_id, attack, params, n, status, artifacts."""
-        return [{"run_id": r[0], "attack": r[1], "params": json.loads(r[2]), "n": r[3], "status": r[4],
-                 "artifacts": r[5], "seed": r[6]}
-                for r in self.db.execute("SELECT run_id, attack, params, n, status, artifacts, seed FROM runs "
-                                         "WHERE scan_id = ? ORDER BY rowid", (scan_id,))]
+        return [
+            {
+                "run_id": r[0],
+                "attack": r[1],
+                "params": json.loads(r[2]),
+                "n": r[3],
+                "status": r[4],
+                "artifacts": r[5],
+                "seed": r[6],
+            }
+            for r in self.db.execute(
+                "SELECT run_id, attack, params, n, status, artifacts, seed FROM runs WHERE scan_id = ? ORDER BY rowid",
+                (scan_id,),
+            )
+        ]
 
     def plan_units(self, scan_id: str) -> list[dict[str, Any]]:
         """A scan's units in plan order: run_id, unit, start, stop, status, and for finished
         units their successes and queries."""
-        return [{"run_id": r[0], "unit": r[1], "start": r[2], "stop": r[3], "status": r[4], "successes": r[5],
-                 "queries": (r[6] or 0) + (r[7] or 0)}
-                for r in self.db.execute(
-                    "SELECT u.run_id, u.unit, u.start, u.stop, u.status, u.successes, u.forward_queries, "
-                    "u.gradient_queries FROM units u JOIN runs r ON r.run_id = u.run_id WHERE u.scan_id = ? "
-                    "ORDER BY r.rowid, u.unit", (scan_id,))]
+        return [
+            {
+                "run_id": r[0],
+                "unit": r[1],
+                "start": r[2],
+                "stop": r[3],
+                "status": r[4],
+                "successes": r[5],
+                "queries": (r[6] or 0) + (r[7] or 0),
+            }
+            for r in self.db.execute(
+                "SELECT u.run_id, u.unit, u.start, u.stop, u.status, u.successes, u.forward_queries, "
+                "u.gradient_queries FROM units u JOIN runs r ON r.run_id = u.run_id WHERE u.scan_id = ? "
+                "ORDER BY r.rowid, u.unit",
+                (scan_id,),
+            )
+        ]
 
     def query_log(self, run_id: str) -> list[dict[str, Any]]:
         return [
             {"seq": r[0], "kind": r[1], "rows": r[2], "samples": json.loads(r[3])}
             for r in self.db.execute(
-                "SELECT seq, kind, rows, samples FROM query_log WHERE run_id = ? ORDER BY seq", (run_id,))
+                "SELECT seq, kind, rows, samples FROM query_log WHERE run_id = ? ORDER BY seq", (run_id,)
+            )
         ]
 
     def recent_ids(self, limit: int = 5) -> list[str]:
         rows = self.db.execute(
             "SELECT id FROM (SELECT scan_id AS id, started_at FROM scans UNION ALL "
             "SELECT run_id, started_at FROM runs WHERE scan_id IS NULL) ORDER BY started_at DESC LIMIT ?",
-            (limit,)).fetchall()
+            (limit,),
+        ).fetchall()
         return [r[0] for r in rows]

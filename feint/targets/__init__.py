@@ -49,8 +49,7 @@ def _file_key(path: str) -> tuple:
 
     file = Path(split_class(path)[0]).expanduser()
     try:
-        return (str(file.resolve()), path.rpartition(":")[2] if split_class(path)[1] else None,
-                file.stat().st_mtime_ns)
+        return (str(file.resolve()), path.rpartition(":")[2] if split_class(path)[1] else None, file.stat().st_mtime_ns)
     except OSError:
         return (str(file), None, None)
 
@@ -63,7 +62,7 @@ def get_target(name: str | Target, load: bool = True, trust: bool = False) -> Ta
     if isinstance(name, Target):
         return name.ensure_loaded() if load else name
     if isinstance(name, str) and name.startswith(TRUSTED_PREFIX):
-        name, trust = name[len(TRUSTED_PREFIX):], True
+        name, trust = name[len(TRUSTED_PREFIX) :], True
     if name in BUILTIN:
         if name not in _loaded:
             _loaded[name] = target_classes()[name]()

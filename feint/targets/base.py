@@ -9,7 +9,8 @@ gradients; a closed-box target returns ``None`` there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -57,14 +58,14 @@ class Target:
         """Load (or train on first use) the model and the samples into ``self.X``."""
         raise NotImplementedError
 
-    def ensure_loaded(self) -> "Target":
+    def ensure_loaded(self) -> Target:
         if not self._loaded:
             self.load()
             self._loaded = True
         return self
 
     # -- capabilities ------------------------------------------------------------
-    def torch_module(self) -> "torch.nn.Module | None":
+    def torch_module(self) -> torch.nn.Module | None:
         """A module mapping a float32 batch ``(N, *input_shape)`` to logits, or ``None``."""
         return None
 
@@ -110,8 +111,7 @@ class Target:
         bad = [int(i) for i in idx if not 0 <= int(i) < n]
         if bad:
             raise FeintError(
-                f"sample index {bad[0]} is outside the {self.target_name} sample set; "
-                f"accepted: 0 to {n - 1}"
+                f"sample index {bad[0]} is outside the {self.target_name} sample set; accepted: 0 to {n - 1}"
             )
 
     def describe(self) -> dict[str, Any]:
@@ -137,13 +137,13 @@ class LoadedTarget(Target):
     and implement ``_predict`` on a loaded target."""
 
     _open_box = False
-    _module: "torch.nn.Module | None" = None
+    _module: torch.nn.Module | None = None
 
     @property
     def capabilities(self) -> frozenset[str]:
         return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
 
-    def torch_module(self) -> "torch.nn.Module | None":
+    def torch_module(self) -> torch.nn.Module | None:
         if not self._open_box:
             return None
         return self.ensure_loaded()._module

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +84,7 @@ class _Checker:
 class Preprocess:
     """``(x * scale - mean) / std`` in feint's channels-first layout, then the model's layout."""
 
-    def __init__(self, scale: float, mean: np.ndarray | None, std: np.ndarray | None,
-                 channels_last: bool) -> None:
+    def __init__(self, scale: float, mean: np.ndarray | None, std: np.ndarray | None, channels_last: bool) -> None:
         self.scale, self.mean, self.std, self.channels_last = scale, mean, std, channels_last
 
     def model_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -210,13 +210,15 @@ def _labels(values: np.ndarray, classes: tuple[str, ...], check: _Checker, key: 
         if unknown and all(n.strip().lstrip("-").isdigit() for n in names):
             v = np.asarray([int(n) for n in names])
         elif unknown:
-            raise check.error(key, f"label {unknown[0]!r} is not a class; accepted: {', '.join(classes)} "
-                                   f"or class indices 0 to {len(classes) - 1}")
+            raise check.error(
+                key,
+                f"label {unknown[0]!r} is not a class; accepted: {', '.join(classes)} "
+                f"or class indices 0 to {len(classes) - 1}",
+            )
         else:
             return np.asarray([classes.index(n) for n in names], np.int64)
-    if v.dtype.kind == "f":
-        if not np.all(np.isfinite(v)) or not np.all(v == np.round(v)):
-            raise check.error(key, "labels must be class indices or class names; found fractional values")
+    if v.dtype.kind == "f" and not (np.all(np.isfinite(v)) and np.all(v == np.round(v))):
+        raise check.error(key, "labels must be class indices or class names; found fractional values")
     if v.dtype.kind == "b" or v.dtype.kind not in "iuf":
         raise check.error(key, f"labels must be class indices or class names; found {v.dtype} values")
     out = v.astype(np.int64)
@@ -226,8 +228,9 @@ def _labels(values: np.ndarray, classes: tuple[str, ...], check: _Checker, key: 
     return out
 
 
-def _fit_shape(x: np.ndarray, input_shape: tuple[int, ...], channels_last: bool, check: _Checker,
-               key: str) -> np.ndarray:
+def _fit_shape(
+    x: np.ndarray, input_shape: tuple[int, ...], channels_last: bool, check: _Checker, key: str
+) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim == 0 or len(x) == 0:
         raise check.error(key, "holds no samples")
@@ -256,8 +259,10 @@ def _read_npz(path: Path, spec: Mapping, check: _Checker, key: str) -> tuple[np.
         if xkey is None:
             xkey = next((k for k in ("X", "x") if k in names), None)
             if xkey is None:
-                raise check.error(key, f"{path.name} has no array X or x; name it with samples.x "
-                                       f"(arrays in the file: {', '.join(names)})")
+                raise check.error(
+                    key,
+                    f"{path.name} has no array X or x; name it with samples.x (arrays in the file: {', '.join(names)})",
+                )
         elif xkey not in names:
             raise check.error("samples.x", f"{path.name} has no array {xkey!r}; arrays in the file: {', '.join(names)}")
         ykey = spec.get("y")
@@ -269,8 +274,9 @@ def _read_npz(path: Path, spec: Mapping, check: _Checker, key: str) -> tuple[np.
             x = data[xkey]
             y = data[ykey] if ykey else None
         except ValueError:
-            raise check.error(key, f"{path.name} holds pickled objects, which feint does not load; "
-                                   "save plain numeric arrays") from None
+            raise check.error(
+                key, f"{path.name} holds pickled objects, which feint does not load; save plain numeric arrays"
+            ) from None
     return x, y, f"{path} [{xkey}{', ' + ykey if ykey else ''}]"
 
 
@@ -292,8 +298,9 @@ def _read_csv(path: Path, label: str | None, check: _Checker, key: str) -> tuple
             feats.append([float(c) for i, c in enumerate(row) if i != li])
         except ValueError:
             bad = next(c for i, c in enumerate(row) if i != li and not _is_float(c))
-            raise check.error(key, f"{path.name} line {n}: {bad!r} is not a number "
-                                   "(every column but the label must be numeric)") from None
+            raise check.error(
+                key, f"{path.name} line {n}: {bad!r} is not a number (every column but the label must be numeric)"
+            ) from None
         if li is not None:
             labels.append(row[li].strip())
     return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None)
@@ -307,19 +314,31 @@ def _is_float(text: str) -> bool:
         return False
 
 
-def _read_images(folder: Path, input_shape: tuple[int, ...], classes: tuple[str, ...],
-                 bounds: tuple[float, float], check: _Checker, key: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_images(
+    folder: Path,
+    input_shape: tuple[int, ...],
+    classes: tuple[str, ...],
+    bounds: tuple[float, float],
+    check: _Checker,
+    key: str,
+) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
     if len(input_shape) != 3 or input_shape[0] not in (1, 3, 4):
-        raise check.error(key, "a folder of images needs input_shape [channels, height, width] "
-                               f"with 1, 3 or 4 channels; input_shape is {list(input_shape)}")
+        raise check.error(
+            key,
+            "a folder of images needs input_shape [channels, height, width] "
+            f"with 1, 3 or 4 channels; input_shape is {list(input_shape)}",
+        )
     c, h, w = input_shape
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subs:
-        raise check.error(key, f"{folder} has no sub-folders; put each class's images in a sub-folder "
-                               f"named after it ({', '.join(classes)})")
+        raise check.error(
+            key,
+            f"{folder} has no sub-folders; put each class's images in a sub-folder "
+            f"named after it ({', '.join(classes)})",
+        )
     xs, ys = [], []
     lo, hi = bounds
     for sub in subs:
@@ -341,9 +360,15 @@ def _read_images(folder: Path, input_shape: tuple[int, ...], classes: tuple[str,
     return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
 
 
-def load_samples(value: Any, base: Path, check: _Checker, input_shape: tuple[int, ...],
-                 classes: tuple[str, ...], bounds: tuple[float, float],
-                 channels_last: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+def load_samples(
+    value: Any,
+    base: Path,
+    check: _Checker,
+    input_shape: tuple[int, ...],
+    classes: tuple[str, ...],
+    bounds: tuple[float, float],
+    channels_last: bool,
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """``(X, y or None, where they came from)`` for the ``samples`` value of a declaration."""
     if isinstance(value, str):
         path = check.file("samples", base, value, folder=False)
@@ -354,16 +379,20 @@ def load_samples(value: Any, base: Path, check: _Checker, input_shape: tuple[int
         check.keys("samples", spec, SAMPLE_KINDS + ("x", "y", "label"))
         kinds = [k for k in SAMPLE_KINDS if k in spec]
         if len(kinds) != 1:
-            raise check.error("samples", f"expects exactly one of {', '.join(SAMPLE_KINDS)}; got "
-                                         f"{', '.join(kinds) or 'none'}")
+            raise check.error(
+                "samples", f"expects exactly one of {', '.join(SAMPLE_KINDS)}; got {', '.join(kinds) or 'none'}"
+            )
         kind = kinds[0]
         for k in ("x", "y", "label"):
             if k in spec and not isinstance(spec[k], str):
                 raise check.expect(f"samples.{k}", "a name (text)", spec[k])
         path = check.file(f"samples.{kind}", base, spec[kind], folder=kind == "images")
     else:
-        raise check.expect("samples", "a file (.npz, .npy, .csv), a folder of images, or a mapping such "
-                                      "as {csv: data.csv, label: Class}", value)
+        raise check.expect(
+            "samples",
+            "a file (.npz, .npy, .csv), a folder of images, or a mapping such as {csv: data.csv, label: Class}",
+            value,
+        )
     key = "samples" if isinstance(value, str) else f"samples.{kind}"
     y = None
     if kind == "npz":
@@ -381,8 +410,11 @@ def load_samples(value: Any, base: Path, check: _Checker, input_shape: tuple[int
         x, y = _read_images(path, input_shape, classes, bounds, check, key)
         source = str(path)
     else:
-        raise check.error("samples", f"cannot tell what {path.name} holds; accepted: .npz, .npy, .csv files "
-                                     "or a folder of images with one sub-folder per class")
+        raise check.error(
+            "samples",
+            f"cannot tell what {path.name} holds; accepted: .npz, .npy, .csv files "
+            "or a folder of images with one sub-folder per class",
+        )
     x = _fit_shape(x, input_shape, channels_last, check, key)
     if y is not None:
         if len(np.asarray(y).ravel()) != len(x):
@@ -393,9 +425,12 @@ def load_samples(value: Any, base: Path, check: _Checker, input_shape: tuple[int
     if not (np.isfinite(xmin) and np.isfinite(xmax)):
         raise check.error(key, "samples hold NaN or infinite values")
     if xmin < lo - 1e-6 or xmax > hi + 1e-6:
-        raise check.error(key, f"sample values span [{xmin:g}, {xmax:g}], outside bounds [{lo:g}, {hi:g}]; "
-                               "declare bounds that hold them (and preprocess.scale if the model expects "
-                               "another range)")
+        raise check.error(
+            key,
+            f"sample values span [{xmin:g}, {xmax:g}], outside bounds [{lo:g}, {hi:g}]; "
+            "declare bounds that hold them (and preprocess.scale if the model expects "
+            "another range)",
+        )
     return x, y, source
 
 
@@ -424,16 +459,22 @@ def _parse(doc: Any, check: _Checker, base: Path, trust: bool) -> dict[str, Any]
     out["data_type"] = dtype
 
     shape = doc["input_shape"]
-    if (not isinstance(shape, list) or not shape
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
         raise check.expect("input_shape", "a list of positive integers", shape)
     if dtype == "image" and len(shape) != 3:
         raise check.expect("input_shape", "[channels, height, width] for an image target (channels first)", shape)
     out["input_shape"] = tuple(shape)
 
     classes = doc["classes"]
-    if (not isinstance(classes, list) or len(classes) < 2
-            or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)):
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)
+    ):
         raise check.expect("classes", "a list of at least two class names", classes)
     names = tuple(str(c) for c in classes)
     if len(set(names)) != len(names):
@@ -442,8 +483,9 @@ def _parse(doc: Any, check: _Checker, base: Path, trust: bool) -> dict[str, Any]
     out["classes"] = names
 
     bounds = doc.get("bounds", [0.0, 1.0])
-    if not (isinstance(bounds, list) and len(bounds) == 2 and all(_number(b) for b in bounds)
-            and bounds[0] < bounds[1]):
+    if not (
+        isinstance(bounds, list) and len(bounds) == 2 and all(_number(b) for b in bounds) and bounds[0] < bounds[1]
+    ):
         raise check.expect("bounds", "[lo, hi], two numbers with lo < hi", bounds)
     out["bounds"] = (float(bounds[0]), float(bounds[1]))
 
@@ -481,7 +523,9 @@ def _parse(doc: Any, check: _Checker, base: Path, trust: bool) -> dict[str, Any]
         else:
             out["model"] = ("file", check.file("model.file", base, model["file"]))
     else:
-        raise check.expect("model", "a model file (relative to the YAML file's folder) or {endpoint: {url: ...}}", model)
+        raise check.expect(
+            "model", "a model file (relative to the YAML file's folder) or {endpoint: {url: ...}}", model
+        )
     out["samples"] = doc["samples"]
     return out
 
@@ -547,13 +591,20 @@ class DeclaredTarget(LoadedTarget):
             self._open_box = bool(self.adapter.open_box)
         self.description = config["description"] or (
             f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
-            f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}")
+            f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
+        )
 
     def load(self) -> None:
         c = self._config
         self.X, self.y, samples_from = load_samples(
-            c["samples"], self._base, self._check, self.input_shape, self.output_classes, self.bounds,
-            self._pre.channels_last)
+            c["samples"],
+            self._base,
+            self._check,
+            self.input_shape,
+            self.output_classes,
+            self.bounds,
+            self._pre.channels_last,
+        )
         self.adapter.load()
         self._check_shape()
         probe = self.X[:_PROBE_ROWS]
@@ -604,15 +655,20 @@ class DeclaredTarget(LoadedTarget):
             raise
         except Exception as exc:
             text = str(exc).strip().splitlines()
-            raise self._check.error("model", f"the model failed on the samples ({type(exc).__name__}: "
-                                             f"{text[0] if text else ''}); check input_shape, channels "
-                                             "and preprocess") from None
+            raise self._check.error(
+                "model",
+                f"the model failed on the samples ({type(exc).__name__}: "
+                f"{text[0] if text else ''}); check input_shape, channels "
+                "and preprocess",
+            ) from None
 
     def _check_scores(self, scores: np.ndarray) -> None:
         k = len(self.output_classes)
         if scores.ndim != 2 or scores.shape[1] != k:
-            raise self._check.error("classes", f"the model returns scores of shape {list(scores.shape[1:])} per "
-                                               f"batch row; classes names {k} classes")
+            raise self._check.error(
+                "classes",
+                f"the model returns scores of shape {list(scores.shape[1:])} per batch row; classes names {k} classes",
+            )
 
     def _check_shape(self) -> None:
         expected = self.adapter.expected_input_shape()
@@ -621,21 +677,25 @@ class DeclaredTarget(LoadedTarget):
         ours = self._pre.model_shape(self.input_shape)
         if len(expected) == len(ours) and all(e is None or e == o for e, o in zip(expected, ours)):
             return
-        if all(e is not None for e in expected) and int(np.prod(expected)) == int(np.prod(ours)):
-            if len(expected) == 1 or len(ours) == 1:  # a model on flat features
-                self._reshape = tuple(int(e) for e in expected)
-                return
+        flat = len(expected) == 1 or len(ours) == 1  # a model on flat features
+        if flat and all(e is not None for e in expected) and int(np.prod(expected)) == int(np.prod(ours)):
+            self._reshape = tuple(int(e) for e in expected)
+            return
         shown = [e if e is not None else "any" for e in expected]
         hint = ""
         if len(ours) == 3 and len(expected) == 3:
-            other = ((*self.input_shape[1:], self.input_shape[0]) if not self._pre.channels_last
-                     else tuple(self.input_shape))
+            other = (
+                (*self.input_shape[1:], self.input_shape[0]) if not self._pre.channels_last else tuple(self.input_shape)
+            )
             if all(e is None or e == o for e, o in zip(expected, other)):
                 hint = f"; set channels: {'first' if self._pre.channels_last else 'last'}"
-        raise self._check.error("input_shape", f"the model expects inputs of shape {shown}; input_shape "
-                                               f"{list(self.input_shape)} with channels: "
-                                               f"{'last' if self._pre.channels_last else 'first'} gives "
-                                               f"{list(ours)}{hint}")
+        raise self._check.error(
+            "input_shape",
+            f"the model expects inputs of shape {shown}; input_shape "
+            f"{list(self.input_shape)} with channels: "
+            f"{'last' if self._pre.channels_last else 'first'} gives "
+            f"{list(ours)}{hint}",
+        )
 
     def _raw_predict(self, x: np.ndarray) -> np.ndarray:
         z = self._pre.numpy(x)

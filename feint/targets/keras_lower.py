@@ -32,8 +32,9 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +46,14 @@ LOWERED = "torch, lowered from Keras"  # how a lowered model runs, as targets de
 
 # Layers that compute the identity when called with training=False.
 IDENTITY_AT_INFERENCE = {
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-    "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
 }
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -147,8 +154,13 @@ class _Conv2d(torch.nn.Module):
         return f"{tuple(self.weight.shape)}, stride={self.stride}, same={self.same}"
 
     def spec(self) -> dict[str, Any]:
-        return {"op": "conv2d", "stride": list(self.stride), "dilation": list(self.dilation), "groups": self.groups,
-                "same": self.same}
+        return {
+            "op": "conv2d",
+            "stride": list(self.stride),
+            "dilation": list(self.dilation),
+            "groups": self.groups,
+            "same": self.same,
+        }
 
 
 class _Linear(torch.nn.Module):
@@ -257,8 +269,16 @@ class _Lowering:
         self.spatial(layer)
         kernel = _np(layer.kernel).permute(3, 2, 0, 1).contiguous()  # (kh, kw, in, out) -> (out, in, kh, kw)
         bias = _np(layer.bias) if layer.use_bias else None
-        self.steps.append(_Conv2d(kernel, bias, _pair(layer.strides), _pair(layer.dilation_rate),
-                                  int(getattr(layer, "groups", 1)), padding == "same"))
+        self.steps.append(
+            _Conv2d(
+                kernel,
+                bias,
+                _pair(layer.strides),
+                _pair(layer.dilation_rate),
+                int(getattr(layer, "groups", 1)),
+                padding == "same",
+            )
+        )
         self.activation(layer, layer.activation)
 
     def _Dense(self, layer: Any) -> None:
@@ -446,11 +466,19 @@ def load(path: Path, key: str) -> tuple[LoweredKeras, dict[str, Any]] | None:
             tensors = {name: torch.from_numpy(data[name].copy()) for name in data.files if name != "__doc__"}
         steps: list[torch.nn.Module] = []
         for i, spec in enumerate(doc["steps"]):
-            get = lambda name: tensors.get(f"s{i}.{name}")  # noqa: E731
+            get = lambda name, i=i: tensors.get(f"s{i}.{name}")  # noqa: E731
             op = spec["op"]
             if op == "conv2d":
-                steps.append(_Conv2d(get("weight"), get("bias"), tuple(spec["stride"]), tuple(spec["dilation"]),
-                                     int(spec["groups"]), bool(spec["same"])))
+                steps.append(
+                    _Conv2d(
+                        get("weight"),
+                        get("bias"),
+                        tuple(spec["stride"]),
+                        tuple(spec["dilation"]),
+                        int(spec["groups"]),
+                        bool(spec["same"]),
+                    )
+                )
             elif op == "linear":
                 steps.append(_Linear(get("weight"), get("bias")))
             elif op == "affine":

@@ -32,13 +32,35 @@ def run_cli(capsys, *argv):
 
 # -- the catalog ------------------------------------------------------------------------------
 
+
 def test_the_art_framework_lists_counterfits_attacks_and_more():
     assert len(ART) >= 20 and all(n.startswith("art.") and c.framework == "art" for n, c in ART.items())
-    needed = {"art.boundary", "art.carlini_l2", "art.carlini_linf", "art.deepfool", "art.elastic_net", "art.fgsm",
-              "art.hop_skip_jump", "art.newtonfool", "art.pixel", "art.threshold", "art.pgd", "art.jsma",
-              "art.simba", "art.spatial_transformation", "art.square", "art.universal_perturbation",
-              "art.virtual_adversarial", "art.wasserstein", "art.zoo", "art.decision_tree", "art.copycat_cnn",
-              "art.knockoff_nets", "art.functionally_equivalent", "art.mi_face"}
+    needed = {
+        "art.boundary",
+        "art.carlini_l2",
+        "art.carlini_linf",
+        "art.deepfool",
+        "art.elastic_net",
+        "art.fgsm",
+        "art.hop_skip_jump",
+        "art.newtonfool",
+        "art.pixel",
+        "art.threshold",
+        "art.pgd",
+        "art.jsma",
+        "art.simba",
+        "art.spatial_transformation",
+        "art.square",
+        "art.universal_perturbation",
+        "art.virtual_adversarial",
+        "art.wasserstein",
+        "art.zoo",
+        "art.decision_tree",
+        "art.copycat_cnn",
+        "art.knockoff_nets",
+        "art.functionally_equivalent",
+        "art.mi_face",
+    }
     assert needed <= set(ART)
     assert {c.family for c in ART.values()} == {"evasion", "extraction", "inference"}
     assert frameworks()["art"]["attacks"] == len(ART)
@@ -85,16 +107,28 @@ def _tiny_estimator():
     from art.estimators.classification import PyTorchClassifier
 
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
-    return PyTorchClassifier(model=net, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 2, 2), nb_classes=3,
-                             clip_values=(0.0, 1.0), device_type="cpu")
+    return PyTorchClassifier(
+        model=net,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(1, 2, 2),
+        nb_classes=3,
+        clip_values=(0.0, 1.0),
+        device_type="cpu",
+    )
 
 
 # Options whose single endpoint ART refuses only together with another option's default.
-CROSS = {("art.hop_skip_jump", "max_eval"), ("art.hop_skip_jump", "init_eval"), ("art.wasserstein", "eps"),
-         ("art.wasserstein", "eps_step")}
+CROSS = {
+    ("art.hop_skip_jump", "max_eval"),
+    ("art.hop_skip_jump", "init_eval"),
+    ("art.wasserstein", "eps"),
+    ("art.wasserstein", "eps_step"),
+}
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in ART.items() if c.family == "evasion" and n != "art.decision_tree"))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, c in ART.items() if c.family == "evasion" and n != "art.decision_tree")
+)
 def test_art_accepts_every_range_it_is_given(name):
     cls = ART[name]
     est = _tiny_estimator()
@@ -105,8 +139,11 @@ def test_art_accepts_every_range_it_is_given(name):
         spec = cls.params[pname]
         if not isinstance(spec, (Int, Float)) or (name, pname) in CROSS:
             continue
-        ends = [v for v, is_open in ((spec.low, spec.low_open), (spec.high, spec.high_open))
-                if v is not None and not is_open]
+        ends = [
+            v
+            for v, is_open in ((spec.low, spec.low_open), (spec.high, spec.high_open))
+            if v is not None and not is_open
+        ]
         for end in ends:
             value = int(end) if isinstance(spec, Int) else float(end)
             attack.construct(est, attack.art_kwargs({**p, pname: value}))
@@ -155,6 +192,7 @@ def test_loading_the_native_framework_does_not_import_art():
 
 # -- refusals ------------------------------------------------------------------------------------
 
+
 def test_an_open_box_art_attack_on_a_closed_box_target_exits_2_in_one_line(capsys, fresh_home):
     code, out, err = run_cli(capsys, "run", "digits_blackbox", "art.pgd", "-i", "0:3")
     assert code == 2 and err.count("\n") == 1
@@ -189,6 +227,7 @@ def test_arts_own_failure_is_one_line_with_a_hint(digits_keras, monkeypatch):
 
 # -- query counting through ART ------------------------------------------------------------------
 
+
 class _RowCounter:
     """Counts the rows the target's model really evaluates."""
 
@@ -203,12 +242,15 @@ class _RowCounter:
         self.handle.remove()
 
 
-@pytest.mark.parametrize("name, options, per_sample_gradients", [
-    ("art.pgd", {"max_iter": 4}, 4),  # batched: ART's calls carry one row per sample
-    ("art.deepfool", {"max_iter": 1, "nb_grads": 10}, 20),  # two class gradients: one query per class each
-    ("art.hop_skip_jump", FAST["art.hop_skip_jump"], 0),  # one sample at a time
-    ("art.mi_face", FAST["art.mi_face"], None),
-])
+@pytest.mark.parametrize(
+    "name, options, per_sample_gradients",
+    [
+        ("art.pgd", {"max_iter": 4}, 4),  # batched: ART's calls carry one row per sample
+        ("art.deepfool", {"max_iter": 1, "nb_grads": 10}, 20),  # two class gradients: one query per class each
+        ("art.hop_skip_jump", FAST["art.hop_skip_jump"], 0),  # one sample at a time
+        ("art.mi_face", FAST["art.mi_face"], None),
+    ],
+)
 def test_every_row_the_model_evaluates_is_counted(name, options, per_sample_gradients, digits_keras):
     counter = _RowCounter(digits_keras.torch_module())
     try:
@@ -250,13 +292,15 @@ def test_the_same_seed_gives_the_same_result(digits_blackbox, tmp_path):
 
 
 def test_a_targeted_art_attack_aims_at_the_named_class(digits_keras):
-    run = execute_run(digits_keras, get_attack("art.pgd")(sample_index="0:3", targeted=True, target_labels="3",
-                                                         max_iter=20, eps=0.4))
+    run = execute_run(
+        digits_keras, get_attack("art.pgd")(sample_index="0:3", targeted=True, target_labels="3", max_iter=20, eps=0.4)
+    )
     assert all(s.target_label == "3" and s.success == (s.final_label == "3") for s in run.samples)
     assert run.successes >= 2
 
 
 # -- extraction and inference, in their own terms ------------------------------------------------
+
 
 def test_an_extraction_reports_fidelity_and_the_thiefs_queries(digits_blackbox, tmp_path):
     store = Store(tmp_path / "feint.db")
@@ -294,6 +338,7 @@ def test_membership_inference_declares_members(digits_blackbox):
 
 
 # -- attacks that need a model of their own kind: small targets made here -------------------------
+
 
 def _digits8():
     from sklearn.datasets import load_digits

@@ -12,7 +12,12 @@ FAST = {
     "pgd": {"max_iter": 20},
     "jsma": {},
     "hop_skip_jump": {"max_iter": 5, "max_eval": 200, "init_eval": 20},
-    "wasserstein": {"max_iter": 100, "eps_iter": 4, "projected_sinkhorn_max_iter": 60, "conjugate_sinkhorn_max_iter": 60},
+    "wasserstein": {
+        "max_iter": 100,
+        "eps_iter": 4,
+        "projected_sinkhorn_max_iter": 60,
+        "conjugate_sinkhorn_max_iter": 60,
+    },
 }
 SAMPLES = "0:8"
 
@@ -64,14 +69,14 @@ def test_outputs_inside_bounds_and_seeded(name, digits_keras, tmp_path):
 
 
 def test_l2_pgd_respects_its_budget(digits_keras):
-    run = execute_run(digits_keras, get_attack("pgd")(sample_index="0:4", norm="2", eps=1.5, eps_step=0.5,
-                                                      max_iter=10))
+    run = execute_run(digits_keras, get_attack("pgd")(sample_index="0:4", norm="2", eps=1.5, eps_step=0.5, max_iter=10))
     assert max(s.l2 for s in run.samples) <= 1.5 + 1e-5
 
 
 def test_targeted_pgd_reaches_the_named_class(digits_keras):
-    run = execute_run(digits_keras, get_attack("pgd")(sample_index="0:4", targeted=True, target_labels="3",
-                                                      max_iter=40, eps=0.4))
+    run = execute_run(
+        digits_keras, get_attack("pgd")(sample_index="0:4", targeted=True, target_labels="3", max_iter=40, eps=0.4)
+    )
     for s in run.samples:
         assert s.target_label == "3"
         assert s.success == (s.final_label == "3")

@@ -61,8 +61,9 @@ def test_turns_closed_box_samples_and_stays_in_bounds(digits_blackbox):
 
 
 def test_turns_open_box_samples_with_labels_only(digits_keras):
-    run = execute_run(digits_keras, get_attack("hop_skip_jump")(sample_index="0:3", max_iter=4, init_eval=20,
-                                                                max_eval=40))
+    run = execute_run(
+        digits_keras, get_attack("hop_skip_jump")(sample_index="0:3", max_iter=4, init_eval=20, max_eval=40)
+    )
     assert run.successes >= 2
     assert all(s.gradient_queries == 0 for s in run.samples)
 
@@ -81,8 +82,9 @@ def test_outputs_are_adversarial_inside_bounds_and_closer_with_more_iterations(d
 
 @pytest.mark.parametrize("budget", [1, 7, 40, 150, 333])
 def test_max_queries_is_never_exceeded(digits_blackbox, budget):
-    x, adv, labels, fwd, _ = attack_batch(digits_blackbox, range(5), max_iter=50, init_eval=30, max_eval=200,
-                                          max_queries=budget)
+    x, adv, labels, fwd, _ = attack_batch(
+        digits_blackbox, range(5), max_iter=50, init_eval=30, max_eval=200, max_queries=budget
+    )
     assert fwd.max() <= budget
     pred = torch.as_tensor(digits_blackbox.predict(adv.numpy()).argmax(1))
     moved = (adv != x).flatten(1).any(dim=1)
@@ -92,8 +94,9 @@ def test_max_queries_is_never_exceeded(digits_blackbox, budget):
 
 
 def test_max_queries_through_the_runner(digits_blackbox):
-    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", max_iter=50, init_eval=30,
-                                                                   max_queries=200))
+    run = execute_run(
+        digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", max_iter=50, init_eval=30, max_queries=200)
+    )
     # The attack's 200 plus the runner's first and last prediction.
     assert all(s.forward_queries <= 202 for s in run.samples)
     assert run.successes >= 3
@@ -115,8 +118,9 @@ def test_linf_norm_turns_samples(digits_blackbox):
 
 
 def test_targeted_reaches_the_target_or_returns_the_input(digits_blackbox):
-    run = execute_run(digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", targeted=True,
-                                                                   target_labels="3", **FAST))
+    run = execute_run(
+        digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", targeted=True, target_labels="3", **FAST)
+    )
     for s in run.samples:
         assert s.target_label == "3"
         assert s.success == (s.final_label == "3")

@@ -36,10 +36,19 @@ def test_int_bool_choice_labels():
     assert Labels((), "", name="t").parse("3, cat") == (3, "cat")
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("3", (3,)), ("0:4", (0, 1, 2, 3)), ("1,4,7:9", (1, 4, 7, 8)), ("0:10:4", (0, 4, 8)),
-    (5, (5,)), ([2, 1], (2, 1)), (range(2), (0, 1)), ("[0:2]", (0, 1)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("3", (3,)),
+        ("0:4", (0, 1, 2, 3)),
+        ("1,4,7:9", (1, 4, 7, 8)),
+        ("0:10:4", (0, 4, 8)),
+        (5, (5,)),
+        ([2, 1], (2, 1)),
+        (range(2), (0, 1)),
+        ("[0:2]", (0, 1)),
+    ],
+)
 def test_indices(spec, expected):
     assert parse_indices(spec) == expected
 

@@ -45,8 +45,9 @@ def test_projected_sinkhorn_stays_in_ball_without_nan_at_high_regularization(see
     x = x + 1e-3
     mass = x.reshape(2, -1).sum(1).view(-1, 1, 1, 1)
     w = (x + torch.tensor(g.normal(0, 0.3, x.shape))).clamp_min(0)
-    z, cost, _ = projected_sinkhorn(x / mass, w / mass, torch.full((2,), eps, dtype=torch.float64),
-                                    3000.0, 5, 2.0, 3000)
+    z, cost, _ = projected_sinkhorn(
+        x / mass, w / mass, torch.full((2,), eps, dtype=torch.float64), 3000.0, 5, 2.0, 3000
+    )
     assert torch.isfinite(z).all() and (z >= 0).all()
     assert (cost <= eps * 1.001).all()
 

@@ -41,17 +41,30 @@ def test_list_json(capsys):
 
 
 def test_run_json_and_show(capsys, fresh_home):
-    code, out, err = run_cli(capsys, "run", "digits_keras", "pgd", "-i", "0:3", "--set", "eps=0.2",
-                             "--set", "max_iter=10", "--json")
+    code, out, err = run_cli(
+        capsys, "run", "digits_keras", "pgd", "-i", "0:3", "--set", "eps=0.2", "--set", "max_iter=10", "--json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["kind"] == "run" and doc["attack"] == "pgd" and doc["params"]["eps"] == "0.2"
     assert [s["index"] for s in doc["samples"]] == [0, 1, 2]
     s = doc["samples"][0]
-    for key in ("initial_label", "initial_conf", "final_label", "final_conf", "success", "linf", "l2", "l0",
-                "forward_queries", "gradient_queries"):
+    for key in (
+        "initial_label",
+        "initial_conf",
+        "final_label",
+        "final_conf",
+        "success",
+        "linf",
+        "l2",
+        "l0",
+        "forward_queries",
+        "gradient_queries",
+    ):
         assert key in s
-    assert s["linf"] <= 0.2 + 1e-6 and s["gradient_queries"] == 10 and s["forward_queries"] == 12  # 10 steps + first and last prediction
+    assert (
+        s["linf"] <= 0.2 + 1e-6 and s["gradient_queries"] == 10 and s["forward_queries"] == 12
+    )  # 10 steps + first and last prediction
     assert db_counts(fresh_home) == (0, 1, 3)
     code, out, _ = run_cli(capsys, "show", doc["run_id"], "--json")
     assert json.loads(out)["samples"] == doc["samples"]
@@ -68,14 +81,35 @@ def test_tables_in_a_log_are_not_folded_at_80_columns(capsys, fresh_home, monkey
 
 
 def test_scan_json_has_the_documented_keys(capsys, fresh_home):
-    code, out, err = run_cli(capsys, "scan", "digits_keras", "-a", "pgd", "jsma", "pgd", "-i", "0:3",
-                             "--set", "pgd.max_iter=10", "--by-label", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "scan",
+        "digits_keras",
+        "-a",
+        "pgd",
+        "jsma",
+        "pgd",
+        "-i",
+        "0:3",
+        "--set",
+        "pgd.max_iter=10",
+        "--by-label",
+        "--json",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert set(doc["attacks"]) == {"pgd", "jsma"}  # each attack once, even if named twice
     for a in doc["attacks"].values():
-        for key in ("total_runs", "successes", "success_rate", "best_score", "best_attack_id", "best_params",
-                    "time_s", "queries"):
+        for key in (
+            "total_runs",
+            "successes",
+            "success_rate",
+            "best_score",
+            "best_attack_id",
+            "best_params",
+            "time_s",
+            "queries",
+        ):
             assert key in a
         assert set(a["time_s"]) == {"min", "avg", "max"} and a["total_runs"] == 1
     assert len(doc["runs"]) == 2 and all(r["scan_id"] == doc["scan_id"] for r in doc["runs"])
@@ -88,22 +122,31 @@ def test_scan_json_has_the_documented_keys(capsys, fresh_home):
     assert "Summary by attack" in out and "Successes by input label" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "nope", "pgd"], "unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, "
-                             "satellite, a target file (FILE.yaml, FILE.py)"),
-    (["run", "digits_keras", "nope"], "unknown attack 'nope'; accepted:"),
-    (["run", "digits_keras", "pgd", "--set", "epz=1"], "unknown parameter 'epz'; accepted:"),
-    (["run", "digits_keras", "pgd", "--set", "eps=banana"], "parameter 'eps' expects a number"),
-    (["run", "digits_keras", "pgd", "--set", "max_iter=0"], "parameter 'max_iter' expects an integer in [1, 100000]"),
-    (["run", "digits_keras", "pgd", "-i", "1000"], "sample index 1000 is outside the digits_keras sample set"),
-    (["run", "digits_keras", "pgd", "-i", "x"], "parameter 'sample_index' expects sample indices"),
-    (["run", "digits_blackbox", "jsma"], "needs gradients (open-box) and target digits_blackbox is closed-box"),
-    (["scan", "digits_blackbox", "-a", "pgd"], "needs gradients"),
-    (["scan", "digits_keras", "-a", "pgd", "--set", "jsma.theta=1"], "unknown attack in --set 'jsma'"),
-    (["scan", "digits_keras", "-a", "pgd", "--set", "theta=1"], "no attack of this scan has a parameter 'theta'"),
-    (["show", "deadbeef"], "no stored run or scan with id 'deadbeef'"),
-    (["list", "things"], "invalid choice: 'things'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["run", "nope", "pgd"],
+            "unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, "
+            "satellite, a target file (FILE.yaml, FILE.py)",
+        ),
+        (["run", "digits_keras", "nope"], "unknown attack 'nope'; accepted:"),
+        (["run", "digits_keras", "pgd", "--set", "epz=1"], "unknown parameter 'epz'; accepted:"),
+        (["run", "digits_keras", "pgd", "--set", "eps=banana"], "parameter 'eps' expects a number"),
+        (
+            ["run", "digits_keras", "pgd", "--set", "max_iter=0"],
+            "parameter 'max_iter' expects an integer in [1, 100000]",
+        ),
+        (["run", "digits_keras", "pgd", "-i", "1000"], "sample index 1000 is outside the digits_keras sample set"),
+        (["run", "digits_keras", "pgd", "-i", "x"], "parameter 'sample_index' expects sample indices"),
+        (["run", "digits_blackbox", "jsma"], "needs gradients (open-box) and target digits_blackbox is closed-box"),
+        (["scan", "digits_blackbox", "-a", "pgd"], "needs gradients"),
+        (["scan", "digits_keras", "-a", "pgd", "--set", "jsma.theta=1"], "unknown attack in --set 'jsma'"),
+        (["scan", "digits_keras", "-a", "pgd", "--set", "theta=1"], "no attack of this scan has a parameter 'theta'"),
+        (["show", "deadbeef"], "no stored run or scan with id 'deadbeef'"),
+        (["list", "things"], "invalid choice: 'things'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_stores_nothing(capsys, fresh_home, argv, message):
     before = db_counts(fresh_home) if (fresh_home / "feint.db").exists() else None
     with pytest.raises(SystemExit) if argv[0] == "list" else _nothing() as exc:
@@ -128,8 +171,12 @@ def test_console_script_help_is_instant_and_lists_commands():
     out = subprocess.run([sys.executable, "-m", "feint", "--help"], capture_output=True, text=True, check=True).stdout
     for cmd in ("list", "run", "scan", "show", "info"):
         assert cmd in out
-    imported = subprocess.run([sys.executable, "-c", "import sys, feint.cli.app; print('torch' in sys.modules)"],
-                              capture_output=True, text=True, check=True).stdout
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, feint.cli.app; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert imported.strip() == "False"
 
 
@@ -137,5 +184,15 @@ def test_info_shows_typed_options(capsys):
     code, out, _ = run_cli(capsys, "info", "wasserstein", "--json")
     params = {p["name"]: p for p in json.loads(out)["params"]}
     assert params["regularization"]["default"] == "3000"
-    assert {"conjugate_sinkhorn_max_iter", "projected_sinkhorn_max_iter", "eps_iter", "eps_factor",
-            "kernel_size", "p", "batch_size", "sample_index", "seed", "logger"} <= set(params)
+    assert {
+        "conjugate_sinkhorn_max_iter",
+        "projected_sinkhorn_max_iter",
+        "eps_iter",
+        "eps_factor",
+        "kernel_size",
+        "p",
+        "batch_size",
+        "sample_index",
+        "seed",
+        "logger",
+    } <= set(params)

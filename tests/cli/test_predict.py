@@ -58,11 +58,14 @@ def test_predict_table_and_output_folder(capsys, fresh_home, tmp_path, digits_bl
     assert f"{label} (" in row
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["predict", "digits_keras", "-i", "5000"], "sample index 5000 is outside"),
-    (["predict", "digits_keras", "-i", "zero"], "sample indices expect"),
-    (["predict", "no_such_target"], "unknown target"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "digits_keras", "-i", "5000"], "sample index 5000 is outside"),
+        (["predict", "digits_keras", "-i", "zero"], "sample indices expect"),
+        (["predict", "no_such_target"], "unknown target"),
+    ],
+)
 def test_predict_mistakes_are_one_line(capsys, fresh_home, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2 and out == ""

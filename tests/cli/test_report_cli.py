@@ -13,9 +13,22 @@ SMALL = ["-a", "pgd", "-i", "0:3", "--set", "max_iter=5"]
 
 def test_a_sweep_scan_prints_the_curve_table_gates_and_writes_reports(capsys, fresh_home, tmp_path):
     html, xml = tmp_path / "scan.html", tmp_path / "junit.xml"
-    code, out, err = run_cli(capsys, "scan", "digits_keras", *SMALL, "--sweep", "eps=0.05,0.3",
-                             "--fail-on", "success_rate > 0.5", "--fail-on", "pgd.successes > 100",
-                             "--report", str(html), "--report", str(xml))
+    code, out, err = run_cli(
+        capsys,
+        "scan",
+        "digits_keras",
+        *SMALL,
+        "--sweep",
+        "eps=0.05,0.3",
+        "--fail-on",
+        "success_rate > 0.5",
+        "--fail-on",
+        "pgd.successes > 100",
+        "--report",
+        str(html),
+        "--report",
+        str(xml),
+    )
     _, shown, _ = run_cli(capsys, "show", _last_scan(fresh_home), "--json")
     doc = json.loads(shown)
     rate = doc["attacks"]["pgd"]["success_rate"]
@@ -45,14 +58,27 @@ def _last_scan(home):
 
 def test_a_failing_gate_exits_1_and_the_junit_file_shows_the_attack(capsys, fresh_home, tmp_path):
     xml = tmp_path / "junit.xml"
-    code, out, err = run_cli(capsys, "scan", "digits_keras", *SMALL, "--fail-on", "successes >= 0",
-                             "--fail-on", "success_rate > 2", "--report", str(xml), "--json")
+    code, out, err = run_cli(
+        capsys,
+        "scan",
+        "digits_keras",
+        *SMALL,
+        "--fail-on",
+        "successes >= 0",
+        "--fail-on",
+        "success_rate > 2",
+        "--report",
+        str(xml),
+        "--json",
+    )
     assert code == 1
     assert err.splitlines()[-1] == "feint: gate failed: successes >= 0 (pgd)"
     assert f"junit report: {xml}" in err  # stdout holds the JSON alone
     doc = json.loads(out)
     assert [(g["expr"], g["failed"], g["attacks"]) for g in doc["gates"]] == [
-        ("successes >= 0", True, ["pgd"]), ("success_rate > 2", False, [])]
+        ("successes >= 0", True, ["pgd"]),
+        ("success_rate > 2", False, []),
+    ]
     root = ET.parse(xml).getroot()
     assert root.get("failures") == "1"
     failure = root.find("testsuite/testcase[@name='pgd']/failure")
@@ -60,8 +86,9 @@ def test_a_failing_gate_exits_1_and_the_junit_file_shows_the_attack(capsys, fres
 
 
 def test_the_json_report_equals_what_scan_json_printed(capsys, fresh_home, tmp_path):
-    code, printed, err = run_cli(capsys, "scan", "digits_keras", *SMALL, "--by-label", "--json",
-                                 "--report", str(tmp_path / "r.json"))
+    code, printed, err = run_cli(
+        capsys, "scan", "digits_keras", *SMALL, "--by-label", "--json", "--report", str(tmp_path / "r.json")
+    )
     assert code == 0, err
     doc = json.loads(printed)
     assert (tmp_path / "r.json").read_text() == printed
@@ -74,8 +101,13 @@ def test_the_json_report_equals_what_scan_json_printed(capsys, fresh_home, tmp_p
 def test_report_writes_every_format_of_a_stored_scan_and_run(capsys, fresh_home, tmp_path):
     code, out, err = run_cli(capsys, "scan", "digits_keras", *SMALL, "--json")
     doc = json.loads(out)
-    for fmt, name in [("html", "r.html"), ("json", "r.json"), ("jsonl", "r.jsonl"), ("junit", "r.xml"),
-                      ("markdown", "r.md")]:
+    for fmt, name in [
+        ("html", "r.html"),
+        ("json", "r.json"),
+        ("jsonl", "r.jsonl"),
+        ("junit", "r.xml"),
+        ("markdown", "r.md"),
+    ]:
         path = tmp_path / name
         code, out, err = run_cli(capsys, "report", doc["scan_id"], "-o", str(path))  # format from the name
         assert code == 0, err
@@ -101,26 +133,41 @@ def test_report_checks_gates_on_a_past_scan(capsys, fresh_home, tmp_path):
     assert code == 0 and ET.fromstring(out).find("testsuite/testcase/failure") is None
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["scan", "digits_keras", *SMALL, "--fail-on", "success_rate >"], "bad --fail-on expression 'success_rate >'"),
-    (["scan", "digits_keras", *SMALL, "--fail-on", "sucess_rate > 0.5"], "unknown metric 'sucess_rate'"),
-    (["scan", "digits_keras", *SMALL, "--fail-on", "jsma.success_rate > 0.5"],
-     "names attack 'jsma', which this scan does not run; its attacks: pgd"),
-    (["scan", "digits_keras", *SMALL, "--report", "out.pdf"], "cannot tell the report format of 'out.pdf'"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "eps"], "--sweep expects [ATTACK.]NAME=V1,V2,...; got 'eps'"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "norm=1,2"], "--sweep needs a numeric parameter; pgd.norm is one of"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1,banana"], "parameter 'eps' expects a number"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1,-1"], "parameter 'eps' expects a number in"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "theta=0.1,0.2"],
-     "no attack of this scan has a parameter 'theta' to sweep"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "jsma.theta=0.1"], "unknown attack in --sweep 'jsma'"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "seed=1,2"], "--sweep takes an attack parameter; seed shapes the run"),
-    (["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1", "--sweep", "pgd.eps_step=0.1"],
-     "one swept parameter per attack; pgd would sweep eps and eps_step"),
-    (["report", "deadbeef"], "no stored run or scan with id 'deadbeef'"),
-    (["report", "deadbeef", "-o", "x.docx"], "cannot tell the report format of 'x.docx'"),
-    (["report", "deadbeef", "--fail-on", "1 < 2"], "a comparison needs a metric"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["scan", "digits_keras", *SMALL, "--fail-on", "success_rate >"], "bad --fail-on expression 'success_rate >'"),
+        (["scan", "digits_keras", *SMALL, "--fail-on", "sucess_rate > 0.5"], "unknown metric 'sucess_rate'"),
+        (
+            ["scan", "digits_keras", *SMALL, "--fail-on", "jsma.success_rate > 0.5"],
+            "names attack 'jsma', which this scan does not run; its attacks: pgd",
+        ),
+        (["scan", "digits_keras", *SMALL, "--report", "out.pdf"], "cannot tell the report format of 'out.pdf'"),
+        (["scan", "digits_keras", *SMALL, "--sweep", "eps"], "--sweep expects [ATTACK.]NAME=V1,V2,...; got 'eps'"),
+        (
+            ["scan", "digits_keras", *SMALL, "--sweep", "norm=1,2"],
+            "--sweep needs a numeric parameter; pgd.norm is one of",
+        ),
+        (["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1,banana"], "parameter 'eps' expects a number"),
+        (["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1,-1"], "parameter 'eps' expects a number in"),
+        (
+            ["scan", "digits_keras", *SMALL, "--sweep", "theta=0.1,0.2"],
+            "no attack of this scan has a parameter 'theta' to sweep",
+        ),
+        (["scan", "digits_keras", *SMALL, "--sweep", "jsma.theta=0.1"], "unknown attack in --sweep 'jsma'"),
+        (
+            ["scan", "digits_keras", *SMALL, "--sweep", "seed=1,2"],
+            "--sweep takes an attack parameter; seed shapes the run",
+        ),
+        (
+            ["scan", "digits_keras", *SMALL, "--sweep", "eps=0.1", "--sweep", "pgd.eps_step=0.1"],
+            "one swept parameter per attack; pgd would sweep eps and eps_step",
+        ),
+        (["report", "deadbeef"], "no stored run or scan with id 'deadbeef'"),
+        (["report", "deadbeef", "-o", "x.docx"], "cannot tell the report format of 'x.docx'"),
+        (["report", "deadbeef", "--fail-on", "1 < 2"], "a comparison needs a metric"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_stores_nothing(capsys, fresh_home, argv, message):
     before = db_counts(fresh_home) if (fresh_home / "feint.db").exists() else None
     code, out, err = run_cli(capsys, *argv)

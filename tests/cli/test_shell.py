@@ -54,12 +54,18 @@ show options"""  # nothing after exit runs
     assert "Predictions of digits_keras" in out
     # what is stored: the pgd run, the jsma run and a scan of two runs
     runs = db(fresh_home, "SELECT run_id, attack, scan_id, n, successes, params FROM runs ORDER BY rowid")
-    assert [(r[1], r[2] is None, r[3]) for r in runs] == [("pgd", True, 5), ("jsma", True, 1), ("pgd", False, 3),
-                                                          ("jsma", False, 3)]
+    assert [(r[1], r[2] is None, r[3]) for r in runs] == [
+        ("pgd", True, 5),
+        ("jsma", True, 1),
+        ("pgd", False, 3),
+        ("jsma", False, 3),
+    ]
     params = json.loads(runs[0][5])
     assert params["eps"] == "0.2" and params["sample_index"] == "0:5" and params["max_iter"] == "10"
-    pgd = db(fresh_home, f"SELECT idx, linf, gradient_queries, forward_queries FROM samples "
-                         f"WHERE run_id = '{runs[0][0]}' ORDER BY idx")
+    pgd = db(
+        fresh_home,
+        f"SELECT idx, linf, gradient_queries, forward_queries FROM samples WHERE run_id = '{runs[0][0]}' ORDER BY idx",
+    )
     assert [s[0] for s in pgd] == [0, 1, 2, 3, 4]
     assert all(s[1] <= 0.2 + 1e-6 and s[2] == 10 and s[3] == 12 for s in pgd)
     # the numbers printed are the stored ones; 'show results' reprints the last run
@@ -72,12 +78,17 @@ show options"""  # nothing after exit runs
 
 
 def test_bad_value_is_one_line_and_the_session_goes_on(capsys, fresh_home):
-    code, out, err = shell(capsys, "interact digits_keras; use pgd; set eps banana; set eps 0.1 max_iter 0; "
-                                   "show options; set eps 0.25", "-k")
+    code, out, err = shell(
+        capsys,
+        "interact digits_keras; use pgd; set eps banana; set eps 0.1 max_iter 0; show options; set eps 0.25",
+        "-k",
+    )
     assert code == 2  # the first failure's code
     lines = err.strip().splitlines()
-    assert lines == ["error: parameter 'eps' expects a number in (0, inf); got 'banana'",
-                     "error: parameter 'max_iter' expects an integer in [1, 100000]; got '0'"]
+    assert lines == [
+        "error: parameter 'eps' expects a number in (0, inf); got 'banana'",
+        "error: parameter 'max_iter' expects an integer in [1, 100000]; got '0'",
+    ]
     options = out.split("> show options")[1]
     row = next(line for line in options.splitlines() if line.startswith("│ eps "))
     assert "0.3" in row and "0.1" not in row  # nothing was changed by either failed set
@@ -97,26 +108,33 @@ def test_a_script_file_stops_at_the_first_failure(capsys, fresh_home, tmp_path):
     out, _ = capsys.readouterr()
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["attack"] == "pgd" and saved["target"] == "digits_keras" and str(tmp_path / "s.json") in out
-    assert saved["options"]["max_iter"] == {"current": "2", "default": "100", "previous": ["100"],
-                                            "doc": saved["options"]["max_iter"]["doc"]}
+    assert saved["options"]["max_iter"] == {
+        "current": "2",
+        "default": "100",
+        "previous": ["100"],
+        "doc": saved["options"]["max_iter"]["doc"],
+    }
     assert [r["run_id"] for r in saved["runs"]] == [r[0] for r in db(fresh_home, "SELECT run_id FROM runs")]
     assert main(["shell", "-s", str(tmp_path / "missing.feint")]) == 2
     assert "cannot read the script" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("commands, message", [
-    ("run", "no active target; 'interact TARGET' first"),
-    ("interact digits_keras; run", "no active attack; 'use ATTACK' first"),
-    ("intract digits_keras", "unknown command 'intract' (did you mean interact?)"),
-    ("list foo", "invalid choice: 'foo'"),
-    ("interact no_such_target", "unknown target 'no_such_target'"),
-    ("interact digits_blackbox; use pgd", "needs gradients (open-box)"),
-    ("interact digits_keras; use pgd; set eps", "'eps' has no value"),
-    ("interact digits_keras; use pgd; set bogus 1", "unknown parameter 'bogus'"),
-    ("interact digits_keras; use pgd; set sample_index 5000; run", "sample index 5000 is outside"),
-    ("interact digits_keras; use pgd; show results", "no results for pgd:"),
-    ("interact digits_keras; scan -a pgd --set pgd.nope=1", "unknown parameter 'nope'"),
-])
+@pytest.mark.parametrize(
+    "commands, message",
+    [
+        ("run", "no active target; 'interact TARGET' first"),
+        ("interact digits_keras; run", "no active attack; 'use ATTACK' first"),
+        ("intract digits_keras", "unknown command 'intract' (did you mean interact?)"),
+        ("list foo", "invalid choice: 'foo'"),
+        ("interact no_such_target", "unknown target 'no_such_target'"),
+        ("interact digits_blackbox; use pgd", "needs gradients (open-box)"),
+        ("interact digits_keras; use pgd; set eps", "'eps' has no value"),
+        ("interact digits_keras; use pgd; set bogus 1", "unknown parameter 'bogus'"),
+        ("interact digits_keras; use pgd; set sample_index 5000; run", "sample index 5000 is outside"),
+        ("interact digits_keras; use pgd; show results", "no results for pgd:"),
+        ("interact digits_keras; scan -a pgd --set pgd.nope=1", "unknown parameter 'nope'"),
+    ],
+)
 def test_mistakes_are_one_line(capsys, fresh_home, commands, message):
     code, out, err = shell(capsys, commands)
     assert code == 2
@@ -125,12 +143,14 @@ def test_mistakes_are_one_line(capsys, fresh_home, commands, message):
 
 
 def test_sample_index_changed_after_use_takes_effect(capsys, fresh_home):
-    code, out, err = shell(capsys, "interact digits_keras; use pgd; set max_iter 2; run; set sample_index 3,4; "
-                                   "run; back; use pgd; run")
+    code, out, err = shell(
+        capsys, "interact digits_keras; use pgd; set max_iter 2; run; set sample_index 3,4; run; back; use pgd; run"
+    )
     assert code == 0, err
     runs = db(fresh_home, "SELECT run_id FROM runs ORDER BY rowid")
-    got = [[i for (i,) in db(fresh_home, f"SELECT idx FROM samples WHERE run_id = '{r}' ORDER BY idx")]
-           for (r,) in runs]
+    got = [
+        [i for (i,) in db(fresh_home, f"SELECT idx FROM samples WHERE run_id = '{r}' ORDER BY idx")] for (r,) in runs
+    ]
     assert got == [[0], [3, 4], [0]]  # a new 'use' starts from the defaults
 
 
@@ -151,8 +171,9 @@ def test_ctrl_c_in_a_scan_keeps_the_runs_that_finished(capsys, fresh_home, monke
     monkeypatch.setattr(run_module, "execute_run", second_run_interrupted)
     if hasattr(scan_module, "execute_run"):
         monkeypatch.setattr(scan_module, "execute_run", second_run_interrupted)
-    code, out, err = shell(capsys, "interact digits_keras; scan -a pgd jsma -i 0:2 --set pgd.max_iter=3; "
-                                   "show runs", "-k")
+    code, out, err = shell(
+        capsys, "interact digits_keras; scan -a pgd jsma -i 0:2 --set pgd.max_iter=3; show runs", "-k"
+    )
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
 
@@ -196,8 +217,10 @@ def test_completion_functions(fresh_home, monkeypatch):
     monkeypatch.delitem(sys.modules, "feint.attacks.art", raising=False)  # as in a fresh shell
 
     sh = FeintShell(interactive=False)
-    assert _complete_target(sh, "digits_", "interact digits_", 9, 16).to_strings() == ("digits_blackbox",
-                                                                                       "digits_keras")
+    assert _complete_target(sh, "digits_", "interact digits_", 9, 16).to_strings() == (
+        "digits_blackbox",
+        "digits_keras",
+    )
     found = _complete_attack(sh, "p", "use p", 4, 5).to_strings()
     assert found == ("pgd",)
     only = _complete_attack(sh, "ar", "use ar", 4, 6)
@@ -214,9 +237,14 @@ def test_completion_functions(fresh_home, monkeypatch):
 def test_splitting_and_pairs():
     assert split_commands("interact digits_keras; use pgd ;run") == ["interact digits_keras", "use pgd", "run"]
     assert split_commands("set target_labels '1;2'; run # done\n# only a comment\n") == [
-        "set target_labels '1;2'", "run # done"]
-    assert parse_pairs(["eps", "0.2", "--max_iter", "5", "norm=2"]) == [("eps", "0.2"), ("--max_iter", "5"),
-                                                                       ("norm", "2")]
+        "set target_labels '1;2'",
+        "run # done",
+    ]
+    assert parse_pairs(["eps", "0.2", "--max_iter", "5", "norm=2"]) == [
+        ("eps", "0.2"),
+        ("--max_iter", "5"),
+        ("norm", "2"),
+    ]
     with pytest.raises(FeintError, match="has no value"):
         parse_pairs(["eps", "0.2", "max_iter"])
     with pytest.raises(FeintError, match="NAME VALUE pairs"):
@@ -226,8 +254,23 @@ def test_splitting_and_pairs():
 def test_help_for_every_command_and_show_info(capsys, fresh_home):
     sh = FeintShell(interactive=False)
     commands = sh.get_visible_commands()
-    assert {"list", "interact", "set_target", "predict", "use", "set_attack", "set", "set_params", "show", "run",
-            "scan", "save", "back", "exit", "quit"} <= set(commands)
+    assert {
+        "list",
+        "interact",
+        "set_target",
+        "predict",
+        "use",
+        "set_attack",
+        "set",
+        "set_params",
+        "show",
+        "run",
+        "scan",
+        "save",
+        "back",
+        "exit",
+        "quit",
+    } <= set(commands)
     assert "shell" not in commands and "edit" not in commands  # no shell escapes
     capsys.readouterr()
     for command in commands:
@@ -261,6 +304,7 @@ def test_no_arguments_off_a_terminal_prints_help(capsys):
 
 # -- through a pseudo-terminal ------------------------------------------------------------------
 
+
 def loose(text):
     """A pattern for ``text`` with terminal escape sequences allowed between its characters."""
     return r"(?:\x1b\[[0-9;?]*[A-Za-z])*".join(re.escape(c) for c in text)
@@ -272,10 +316,24 @@ def _prompt(attack=r"pgd:[0-9a-f]{8}"):
 
 def test_interactive_completion_ctrl_c_and_history(fresh_home):
     pexpect = pytest.importorskip("pexpect")
-    env = dict(os.environ, FEINT_HOME=str(fresh_home), OMP_NUM_THREADS="1", NO_COLOR="1", TERM="xterm",
-               PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="160")
-    child = pexpect.spawn(sys.executable, ["-m", "feint", "shell"], env=env, encoding="utf-8",
-                          codec_errors="replace", timeout=60, dimensions=(40, 160))
+    env = dict(
+        os.environ,
+        FEINT_HOME=str(fresh_home),
+        OMP_NUM_THREADS="1",
+        NO_COLOR="1",
+        TERM="xterm",
+        PROMPT_TOOLKIT_NO_CPR="1",
+        COLUMNS="160",
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "feint", "shell"],
+        env=env,
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+        dimensions=(40, 160),
+    )
     try:
         child.expect("'help' lists every command")
         child.expect("feint>")
@@ -320,8 +378,15 @@ def test_interactive_completion_ctrl_c_and_history(fresh_home):
     history = fresh_home / "shell_history"
     assert history.is_file()
     # 'feint' alone at a terminal opens the shell, which finds the commands of the last session
-    child = pexpect.spawn(sys.executable, ["-m", "feint"], env=env, encoding="utf-8",
-                          codec_errors="replace", timeout=60, dimensions=(40, 160))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "feint"],
+        env=env,
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+        dimensions=(40, 160),
+    )
     try:
         child.expect("feint>")
         child.sendline("history -a")

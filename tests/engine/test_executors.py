@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from feint.engine.executors import attack_from_params, check_executor
-from feint.engine.scan import execute_scan, plan_scan, plan_key
+from feint.engine.scan import execute_scan, plan_key, plan_scan
 from feint.errors import FeintError
 from feint.store.db import Store
-
 from tests.engine.test_resume import assert_same, one_torch_thread, stored
 
 SAMPLES = "0:40"
@@ -30,7 +29,7 @@ def local(tmp_path_factory, digits_keras):
 
 
 def test_the_local_executor_cuts_runs_into_units_that_join_up(local):
-    (attack, params, samples, arrays, n, fwd, grad), = local
+    ((attack, params, samples, arrays, n, fwd, grad),) = local
     assert n == 40 and [s["index"] for s in samples] == list(range(40))
     assert arrays["indices"].tolist() == list(range(40)) and arrays["x_adv"].shape == (40, 1, 28, 28)
     # targeted: each sample's goal class is drawn for the whole run, whatever the chunk
@@ -60,8 +59,19 @@ def test_the_plan_key_is_what_the_scan_computes(digits_keras):
 
     base = {"sample_index": "0:20", "max_iter": "5"}
     assert key(base) == key(dict(base))
-    assert len({key(base), key({**base, "seed": 1}), key({**base, "sample_index": "0:21"}),
-                key({**base, "max_iter": "6"}), key(base, chunk=10), key(base, attacks=("pgd", "jsma"))}) == 6
+    assert (
+        len(
+            {
+                key(base),
+                key({**base, "seed": 1}),
+                key({**base, "sample_index": "0:21"}),
+                key({**base, "max_iter": "6"}),
+                key(base, chunk=10),
+                key(base, attacks=("pgd", "jsma")),
+            }
+        )
+        == 6
+    )
 
 
 def test_stored_option_text_rebuilds_the_attack(digits_keras):
@@ -75,31 +85,38 @@ class _Unnamed:
     spec = "mine"
 
 
-@pytest.mark.parametrize("kind, workers, target, message", [
-    ("threads", None, None, "unknown executor 'threads'; accepted: auto, local, process, ray"),
-    ("process", 0, None, "--workers expects a number of workers, 1 or more; got 0"),
-    ("local", 2, None, "the local executor runs one unit at a time"),
-    ("process", 2, _Unnamed(), "target mine has no declaration a worker can load"),
-    ("auto", 2, _Unnamed(), "target mine has no declaration a worker can load"),  # --workers 2: a pool
-])
+@pytest.mark.parametrize(
+    "kind, workers, target, message",
+    [
+        ("threads", None, None, "unknown executor 'threads'; accepted: auto, local, process, ray"),
+        ("process", 0, None, "--workers expects a number of workers, 1 or more; got 0"),
+        ("local", 2, None, "the local executor runs one unit at a time"),
+        ("process", 2, _Unnamed(), "target mine has no declaration a worker can load"),
+        ("auto", 2, _Unnamed(), "target mine has no declaration a worker can load"),  # --workers 2: a pool
+    ],
+)
 def test_executors_a_scan_cannot_use_are_refused(digits_keras, kind, workers, target, message):
     with pytest.raises(FeintError) as exc:
         check_executor(kind, target or digits_keras, workers)
     assert message in str(exc.value)
 
 
-@pytest.mark.parametrize("cpus, workers, units, samples, named, chosen", [
-    (4, None, 3, 300, True, ("process", 3)),   # one worker per unit, at most one per CPU
-    (2, None, 3, 300, True, ("process", 2)),
-    (1, None, 3, 300, True, ("local", None)),  # one CPU: nothing to gain
-    (4, None, 1, 1000, True, ("local", None)),  # one unit: nothing to share out
-    (4, None, 3, 30, True, ("local", None)),   # too little work to pay the workers' start-up
-    (4, None, 3, 300, False, ("local", None)),  # a worker could not rebuild the target
-    (1, 3, 3, 30, True, ("process", 3)),       # --workers decides
-    (4, 1, 3, 300, True, ("local", None)),
-])
-def test_auto_uses_processes_only_where_they_pay(monkeypatch, digits_keras, cpus, workers, units, samples, named,
-                                                  chosen):
+@pytest.mark.parametrize(
+    "cpus, workers, units, samples, named, chosen",
+    [
+        (4, None, 3, 300, True, ("process", 3)),  # one worker per unit, at most one per CPU
+        (2, None, 3, 300, True, ("process", 2)),
+        (1, None, 3, 300, True, ("local", None)),  # one CPU: nothing to gain
+        (4, None, 1, 1000, True, ("local", None)),  # one unit: nothing to share out
+        (4, None, 3, 30, True, ("local", None)),  # too little work to pay the workers' start-up
+        (4, None, 3, 300, False, ("local", None)),  # a worker could not rebuild the target
+        (1, 3, 3, 30, True, ("process", 3)),  # --workers decides
+        (4, 1, 3, 300, True, ("local", None)),
+    ],
+)
+def test_auto_uses_processes_only_where_they_pay(
+    monkeypatch, digits_keras, cpus, workers, units, samples, named, chosen
+):
     import os
 
     from feint.engine.executors import choose_executor
@@ -127,8 +144,9 @@ def test_units_are_not_stored_twice(fresh_home, digits_keras):
     plan = plan_scan(digits_keras, ["pgd"], None, {"sample_index": "0:4", "max_iter": "2"})
     scan = execute_scan(digits_keras, plan, store, {}, chunk_size=2)
     run = store.plan_runs(scan.scan_id)[0]
-    task = UnitTask(scan.scan_id, run["run_id"], 1, "digits_keras", "pgd", run["params"], (2, 3), 2, 4,
-                    str(store.artifacts_root))
+    task = UnitTask(
+        scan.scan_id, run["run_id"], 1, "digits_keras", "pgd", run["params"], (2, 3), 2, 4, str(store.artifacts_root)
+    )
     outcome = _execute(digits_keras, task)
     with pytest.raises(FeintError, match="is not a pending unit"):
         store.add_unit(run["run_id"], 1, outcome.result)

@@ -40,8 +40,13 @@ def _env(home):
 
 
 def _start(home, args):
-    return subprocess.Popen([sys.executable, "-m", "feint", *args], env=_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "feint", *args],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _one(home, sql):
@@ -133,8 +138,20 @@ def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_fin
     from feint.cli.app import main
 
     # Units of about a second each, so that the scan is still running when it is read and interrupted.
-    args = ["scan", "digits_keras", "-a", "pgd", "-i", "0:40", "--set", "max_iter=50", "--chunk-size", "20",
-            "--sweep", "eps=0.1,0.2,0.3,0.4"]
+    args = [
+        "scan",
+        "digits_keras",
+        "-a",
+        "pgd",
+        "-i",
+        "0:40",
+        "--set",
+        "max_iter=50",
+        "--chunk-size",
+        "20",
+        "--sweep",
+        "eps=0.1,0.2,0.3,0.4",
+    ]
     proc = _start(fresh_home, args)
     deadline = time.monotonic() + 90
     while _one(fresh_home, "SELECT COUNT(*) FROM runs WHERE status = 'done'") < 1:
@@ -154,13 +171,20 @@ def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_fin
     assert store.scan_record(scan_id)["status"] == "interrupted"
     left = unfinished_units(store, scan_id)
     assert left and sum(u["samples"] for u in left) == 40 * 4 - 20 * _one(
-        fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'")
+        fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'"
+    )
     assert main(["scan", "--resume", scan_id, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["settings"]["status"] == "done" and [r["params"]["eps"] for r in doc["runs"]] == ["0.1", "0.2",
-                                                                                               "0.3", "0.4"]
+    assert doc["settings"]["status"] == "done" and [r["params"]["eps"] for r in doc["runs"]] == [
+        "0.1",
+        "0.2",
+        "0.3",
+        "0.4",
+    ]
     assert store.db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id || ':' || idx) FROM samples").fetchone() == (
-        160, 160)
+        160,
+        160,
+    )
 
 
 def test_a_second_ctrl_c_stops_at_once_names_the_scan_and_resume_finishes(fresh_home, capsys, monkeypatch):
@@ -221,16 +245,22 @@ def test_a_budget_stop_names_the_units_left_and_how_to_continue(fresh_home, caps
     assert "units 1-5 (50 samples)" in err and "feint scan --resume" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["scan", "--resume", "nope"], "no stored scan with id 'nope'"),
-    (["scan", "--resume", "x", "digits_keras"], "--resume continues the stored plan of the scan; leave out TARGET"),
-    (["scan"], "scan needs a TARGET"),
-    (["scan", "digits_keras", "-a", "pgd", "--chunk-size", "0"], "--chunk-size expects a number of samples"),
-    (["scan", "digits_keras", "-a", "pgd", "--max-queries", "0"], "--max-queries expects a number of queries"),
-    (["scan", "digits_keras", "-a", "pgd", "--max-time", "-1"], "--max-time expects seconds"),
-    (["scan", "digits_keras", "-a", "pgd", "--executor", "local", "--workers", "2"], "--workers expects 1 or more workers with --executor"),
-    (["scan", "digits_keras", "-a", "pgd", "--ray-address", "auto"], "--ray-address goes with --executor ray"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["scan", "--resume", "nope"], "no stored scan with id 'nope'"),
+        (["scan", "--resume", "x", "digits_keras"], "--resume continues the stored plan of the scan; leave out TARGET"),
+        (["scan"], "scan needs a TARGET"),
+        (["scan", "digits_keras", "-a", "pgd", "--chunk-size", "0"], "--chunk-size expects a number of samples"),
+        (["scan", "digits_keras", "-a", "pgd", "--max-queries", "0"], "--max-queries expects a number of queries"),
+        (["scan", "digits_keras", "-a", "pgd", "--max-time", "-1"], "--max-time expects seconds"),
+        (
+            ["scan", "digits_keras", "-a", "pgd", "--executor", "local", "--workers", "2"],
+            "--workers expects 1 or more workers with --executor",
+        ),
+        (["scan", "digits_keras", "-a", "pgd", "--ray-address", "auto"], "--ray-address goes with --executor ray"),
+    ],
+)
 def test_bad_scale_options_are_one_line_and_store_nothing(fresh_home, capsys, argv, message):
     from feint.cli.app import main
 

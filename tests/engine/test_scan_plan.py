@@ -7,8 +7,14 @@ from feint.errors import FeintError
 
 
 def _plan(target, *args, **kw):
-    return [(a.name, a.options["eps"] if "eps" in a.options.specs else None, a.options["max_iter"]
-             if "max_iter" in a.options.specs else None) for a in plan_scan(target, *args, **kw)]
+    return [
+        (
+            a.name,
+            a.options["eps"] if "eps" in a.options.specs else None,
+            a.options["max_iter"] if "max_iter" in a.options.specs else None,
+        )
+        for a in plan_scan(target, *args, **kw)
+    ]
 
 
 def test_one_set_per_attack_by_default(digits_keras):
@@ -20,7 +26,11 @@ def test_one_set_per_attack_by_default(digits_keras):
 def test_parameter_sets_and_sweeps_multiply(digits_keras):
     sets = [{"max_iter": 5}, {"max_iter": 7}]
     assert _plan(digits_keras, ["pgd"], {"pgd": sets}, sweep={"eps": ["0.1", 0.2]}) == [
-        ("pgd", 0.1, 5), ("pgd", 0.2, 5), ("pgd", 0.1, 7), ("pgd", 0.2, 7)]
+        ("pgd", 0.1, 5),
+        ("pgd", 0.2, 5),
+        ("pgd", 0.1, 7),
+        ("pgd", 0.2, 7),
+    ]
 
 
 def test_common_values_reach_the_attacks_that_have_them_and_own_values_win(digits_keras):
@@ -34,14 +44,17 @@ def test_a_sweep_reaches_only_the_attacks_it_names(digits_keras):
     assert [(a.name, a.options.shown().get("eps")) for a in plan] == [("pgd", "0.1"), ("pgd", "0.2"), ("jsma", None)]
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"sweep": {"norm": ["1", "2"]}}, "--sweep needs a numeric parameter; pgd.norm is"),
-    ({"sweep": {"batch_size": [1, 2]}}, "--sweep takes an attack parameter; batch_size shapes the run"),
-    ({"sweep": {"eps": []}}, "--sweep eps needs at least one value"),
-    ({"sweep": {"wat": [1]}}, "no attack of this scan has a parameter 'wat' to sweep"),
-    ({"common": {"wat": 1}}, "no attack of this scan has a parameter 'wat'; use ATTACK.NAME=VALUE"),
-    ({"params": {"jsma": {"theta": 1}}}, "unknown attack in --set 'jsma'"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"sweep": {"norm": ["1", "2"]}}, "--sweep needs a numeric parameter; pgd.norm is"),
+        ({"sweep": {"batch_size": [1, 2]}}, "--sweep takes an attack parameter; batch_size shapes the run"),
+        ({"sweep": {"eps": []}}, "--sweep eps needs at least one value"),
+        ({"sweep": {"wat": [1]}}, "no attack of this scan has a parameter 'wat' to sweep"),
+        ({"common": {"wat": 1}}, "no attack of this scan has a parameter 'wat'; use ATTACK.NAME=VALUE"),
+        ({"params": {"jsma": {"theta": 1}}}, "unknown attack in --set 'jsma'"),
+    ],
+)
 def test_bad_plans_are_refused_before_anything_runs(digits_keras, kw, message):
     with pytest.raises(FeintError, match=None) as exc:
         plan_scan(digits_keras, ["pgd"], kw.get("params"), kw.get("common"), kw.get("sweep"))
@@ -51,4 +64,7 @@ def test_bad_plans_are_refused_before_anything_runs(digits_keras, kw, message):
 def test_a_sweep_reaches_attacks_whose_names_hold_dots(digits_keras):
     plan = plan_scan(digits_keras, ["art.fgsm", "pgd"], sweep={"art.fgsm.eps": ["0.1", "0.2"]})
     assert [(a.name, a.options.shown().get("eps")) for a in plan] == [
-        ("art.fgsm", "0.1"), ("art.fgsm", "0.2"), ("pgd", "0.3")]
+        ("art.fgsm", "0.1"),
+        ("art.fgsm", "0.2"),
+        ("pgd", "0.3"),
+    ]

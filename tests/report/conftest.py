@@ -19,10 +19,16 @@ def report_store(tmp_path_factory, digits_keras):
     from feint.engine.scan import execute_scan, plan_scan
 
     store = Store(tmp_path_factory.mktemp("report") / "feint.db")
-    plan = plan_scan(digits_keras, ["pgd"], {"pgd": {"max_iter": 5}}, {"sample_index": "0:3"},
-                     sweep={"eps": ["0.05", "0.3"]})
-    settings = {"attacks": ["pgd"], "params": {"pgd": plan[0].options.shown()}, "seed": 0,
-                "sweep": {"eps": ["0.05", "0.3"]}, "fail_on": GATES}
+    plan = plan_scan(
+        digits_keras, ["pgd"], {"pgd": {"max_iter": 5}}, {"sample_index": "0:3"}, sweep={"eps": ["0.05", "0.3"]}
+    )
+    settings = {
+        "attacks": ["pgd"],
+        "params": {"pgd": plan[0].options.shown()},
+        "seed": 0,
+        "sweep": {"eps": ["0.05", "0.3"]},
+        "fail_on": GATES,
+    }
     scan = execute_scan(digits_keras, plan, store, settings)
     return store, scan.scan_id
 
@@ -38,21 +44,61 @@ def tabular_store(tmp_path):
     x_adv[0, 2] += 0.75
     x_adv[0, 0] -= 0.25
     np.savez_compressed(folder / "adversarial.npz", indices=np.array([7, 9]), x=x, x_adv=x_adv)
-    info = {"name": "loans", "data_type": "tabular", "input_shape": [4], "classes": ["deny", "grant"],
-            "bounds": [0.0, 10.0], "access": "closed-box", "samples": 20,
-            "feature_names": ["income", "age", "debt", "tenure"]}
+    info = {
+        "name": "loans",
+        "data_type": "tabular",
+        "input_shape": [4],
+        "classes": ["deny", "grant"],
+        "bounds": [0.0, 10.0],
+        "access": "closed-box",
+        "samples": 20,
+        "feature_names": ["income", "age", "debt", "tenure"],
+    }
     store.add_scan("tab1", "loans", "2026-01-01T00:00:00+00:00", {"attacks": ["boundary", "other"]}, info)
     samples = [
-        SampleResult(index=7, initial_label="deny", initial_conf=0.8, final_label="grant", final_conf=0.6,
-                     success=True, linf=0.75, l2=0.79, l0=2, forward_queries=500, gradient_queries=0,
-                     true_label="deny"),
-        SampleResult(index=9, initial_label="grant", initial_conf=0.7, final_label="grant", final_conf=0.7,
-                     success=False, linf=0.0, l2=0.0, l0=0, forward_queries=500, gradient_queries=0,
-                     true_label="deny"),
+        SampleResult(
+            index=7,
+            initial_label="deny",
+            initial_conf=0.8,
+            final_label="grant",
+            final_conf=0.6,
+            success=True,
+            linf=0.75,
+            l2=0.79,
+            l0=2,
+            forward_queries=500,
+            gradient_queries=0,
+            true_label="deny",
+        ),
+        SampleResult(
+            index=9,
+            initial_label="grant",
+            initial_conf=0.7,
+            final_label="grant",
+            final_conf=0.7,
+            success=False,
+            linf=0.0,
+            l2=0.0,
+            l0=0,
+            forward_queries=500,
+            gradient_queries=0,
+            true_label="deny",
+        ),
     ]
-    store.add_run(RunResult(run_id="t1", attack="boundary", framework="native", target="loans",
-                            params={"eps": "0.5", "sample_index": "7,9", "seed": "0"}, seed=0,
-                            started_at="2026-01-01T00:00:01+00:00", elapsed_s=2.0, samples=samples,
-                            scan_id="tab1", artifacts=str(folder)))
+    store.add_run(
+        RunResult(
+            run_id="t1",
+            attack="boundary",
+            framework="native",
+            target="loans",
+            params={"eps": "0.5", "sample_index": "7,9", "seed": "0"},
+            seed=0,
+            started_at="2026-01-01T00:00:01+00:00",
+            elapsed_s=2.0,
+            samples=samples,
+            scan_id="tab1",
+            artifacts=str(folder),
+        )
+    )
     store.finish_scan("tab1", "interrupted")
     return store

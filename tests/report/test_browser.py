@@ -31,13 +31,22 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("headless browser test: 'chromium' is not installed; install Debian's chromium package "
-                "(apt-get install -y chromium), as the README's test command does")
+    pytest.fail(
+        "headless browser test: 'chromium' is not installed; install Debian's chromium package "
+        "(apt-get install -y chromium), as the README's test command does"
+    )
 
 
 def _browser(profile, *args: str) -> subprocess.CompletedProcess:
-    cmd = [_chromium(), "--headless", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-           "--disable-dev-shm-usage", f"--user-data-dir={profile}"]
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--disable-gpu",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120)

@@ -22,15 +22,32 @@ def test_the_json_report_is_the_scan_document(report_store, subject):
     store, scan_id = report_store
     doc = json.loads(formats.render(subject, "json"))
     assert doc == json.loads(json.dumps(scan_document(store.get_scan(scan_id))))
-    for key in ("schema", "kind", "scan_id", "target", "target_info", "started_at", "settings", "clean_accuracy",
-                "attacks", "by_label", "sweeps", "gates", "runs"):
+    for key in (
+        "schema",
+        "kind",
+        "scan_id",
+        "target",
+        "target_info",
+        "started_at",
+        "settings",
+        "clean_accuracy",
+        "attacks",
+        "by_label",
+        "sweeps",
+        "gates",
+        "runs",
+    ):
         assert key in doc
     assert doc["kind"] == "scan" and doc["attacks"]["pgd"]["total_runs"] == 2  # one row per attack
     assert doc["sweeps"]["pgd"]["param"] == "eps"
     assert [p["value"] for p in doc["sweeps"]["pgd"]["points"]] == [0.05, 0.3]
     assert [g["expr"] for g in doc["gates"]] == GATES
-    assert doc["gates"][1] == {"expr": "pgd.queries.avg > 1000", "failed": False, "attacks": [],
-                               "values": {"pgd": {"queries.avg": 12.0}}}  # 5 steps: 7 forward + 5 gradient
+    assert doc["gates"][1] == {
+        "expr": "pgd.queries.avg > 1000",
+        "failed": False,
+        "attacks": [],
+        "values": {"pgd": {"queries.avg": 12.0}},
+    }  # 5 steps: 7 forward + 5 gradient
     assert set(doc["attacks"]["pgd"]["linf"]) == {"min", "avg", "max"}
 
 
@@ -41,9 +58,28 @@ def test_jsonl_is_one_record_per_sample_with_its_run(subject):
     run_ids = {r.run_id for r in subject.scan.runs}
     for rec in records:
         assert rec["kind"] == "sample" and rec["scan_id"] == subject.scan.scan_id and rec["run_id"] in run_ids
-        for key in ("schema", "target", "attack", "framework", "family", "params", "seed", "index", "initial_label",
-                    "initial_conf", "final_label", "final_conf", "success", "linf", "l2", "l0", "forward_queries",
-                    "gradient_queries", "queries", "images"):
+        for key in (
+            "schema",
+            "target",
+            "attack",
+            "framework",
+            "family",
+            "params",
+            "seed",
+            "index",
+            "initial_label",
+            "initial_conf",
+            "final_label",
+            "final_conf",
+            "success",
+            "linf",
+            "l2",
+            "l0",
+            "forward_queries",
+            "gradient_queries",
+            "queries",
+            "images",
+        ):
             assert key in rec
         assert rec["queries"] == rec["forward_queries"] + rec["gradient_queries"]
     assert sorted({r["params"]["eps"] for r in records}) == ["0.05", "0.3"]
@@ -69,8 +105,15 @@ def test_junit_has_one_testcase_per_attack_failing_by_its_gates(subject):
 
 def test_markdown_has_the_summary_the_sweep_and_the_runs(subject):
     text = formats.render(subject, "markdown")
-    for heading in ("# feint scan report: digits_keras", "## Target", "## Gates", "## Summary by attack",
-                    "## Successes by input label", "## pgd: success against eps", "## Runs"):
+    for heading in (
+        "# feint scan report: digits_keras",
+        "## Target",
+        "## Gates",
+        "## Summary by attack",
+        "## Successes by input label",
+        "## pgd: success against eps",
+        "## Runs",
+    ):
         assert heading in text
     assert "| 0.05 |" in text and "| 0.3 |" in text
     assert f"clean accuracy on the attacked samples**: {clean_accuracy(subject.scan.runs)['correct']}/3" in text
@@ -78,8 +121,17 @@ def test_markdown_has_the_summary_the_sweep_and_the_runs(subject):
 
 def test_html_is_self_contained_with_every_section(subject):
     html = formats.render(subject, "html")
-    for section in ('id="target"', 'id="parameters"', 'id="gates"', 'id="summary"', 'id="by-label"',
-                    'id="robustness"', 'id="distances"', 'id="galleries"', 'id="gallery-pgd"'):
+    for section in (
+        'id="target"',
+        'id="parameters"',
+        'id="gates"',
+        'id="summary"',
+        'id="by-label"',
+        'id="robustness"',
+        'id="distances"',
+        'id="galleries"',
+        'id="gallery-pgd"',
+    ):
         assert section in html
     srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
     assert len(srcs) == 2 + 2 * 3 * 3  # the curve, the distances, 3 images of each of 6 samples
@@ -129,8 +181,7 @@ def test_tabular_reports_show_the_changed_features_and_queries(tabular_store):
     subject = formats.load(tabular_store, "tab1")
     html = formats.render(subject, "html")
     assert "<img" in html  # the plots
-    assert ('<td>debt</td><td class="n">3.0000</td><td class="n">3.7500</td><td class="n">+0.7500</td>'
-            in html)
+    assert '<td>debt</td><td class="n">3.0000</td><td class="n">3.7500</td><td class="n">+0.7500</td>' in html
     assert "<td>income</td>" in html and "<td>age</td>" not in html  # only changed features
     assert "no feature changed" in html
     assert "closed-box: predictions only" in html and "500 (500 forward, 0 gradient)" in html

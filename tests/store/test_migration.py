@@ -30,11 +30,32 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path):
     assert old is not None and old.family == "evasion" and old.metrics == {} and old.params == {"eps": "0.3"}
     version = store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     assert int(version) == SCHEMA_VERSION
-    s = SampleResult(index=0, initial_label="1", initial_conf=0.9, final_label="1", final_conf=0.8, success=True,
-                     linf=0.0, l2=0.0, l0=0, forward_queries=1, gradient_queries=0)
-    new = RunResult(run_id="new1", attack="art.copycat_cnn", framework="art", target="digits_blackbox", params={},
-                    seed=0, started_at="2026-01-02T00:00:00+00:00", elapsed_s=2.0, samples=[s], family="extraction",
-                    metrics={"fidelity": 1.0, "unattributed_forward_queries": 50})
+    s = SampleResult(
+        index=0,
+        initial_label="1",
+        initial_conf=0.9,
+        final_label="1",
+        final_conf=0.8,
+        success=True,
+        linf=0.0,
+        l2=0.0,
+        l0=0,
+        forward_queries=1,
+        gradient_queries=0,
+    )
+    new = RunResult(
+        run_id="new1",
+        attack="art.copycat_cnn",
+        framework="art",
+        target="digits_blackbox",
+        params={},
+        seed=0,
+        started_at="2026-01-02T00:00:00+00:00",
+        elapsed_s=2.0,
+        samples=[s],
+        family="extraction",
+        metrics={"fidelity": 1.0, "unattributed_forward_queries": 50},
+    )
     store.add_run(new)
     back = Store(path).get_run("new1")
     assert back.to_dict() == new.to_dict() and back.forward_queries == 51
@@ -82,19 +103,60 @@ def test_a_version_2_store_keeps_its_scans_and_takes_planned_scans(tmp_path):
     assert store.scan_record("s2")["plan_key"] is None and unfinished_units(store, "s2") == []
     assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 3
     # A planned scan: runs appear when their last unit is in, samples in run order.
-    store.add_plan("s3", [{"run_id": "r3", "target": "digits_keras", "attack": "pgd", "framework": "native",
-                           "family": "evasion", "params": {}, "seed": 0, "started_at": "2026-01-02T00:00:00+00:00",
-                           "artifacts": None, "n": 2}], [("r3", 0, 0, 1), ("r3", 1, 1, 2)],
-                   scan={"target": "digits_keras", "started_at": "2026-01-02T00:00:00+00:00", "settings": {},
-                         "target_info": {}, "plan_key": "k", "target_spec": "digits_keras"})
+    store.add_plan(
+        "s3",
+        [
+            {
+                "run_id": "r3",
+                "target": "digits_keras",
+                "attack": "pgd",
+                "framework": "native",
+                "family": "evasion",
+                "params": {},
+                "seed": 0,
+                "started_at": "2026-01-02T00:00:00+00:00",
+                "artifacts": None,
+                "n": 2,
+            }
+        ],
+        [("r3", 0, 0, 1), ("r3", 1, 1, 2)],
+        scan={
+            "target": "digits_keras",
+            "started_at": "2026-01-02T00:00:00+00:00",
+            "settings": {},
+            "target_info": {},
+            "plan_key": "k",
+            "target_spec": "digits_keras",
+        },
+    )
     assert store.unfinished_scan("k") == "s3"
 
     def unit(index, unattributed):
-        s = SampleResult(index=index, initial_label="1", initial_conf=0.9, final_label="2", final_conf=0.8,
-                         success=True, linf=0.1, l2=0.5, l0=3, forward_queries=5, gradient_queries=4)
-        return RunResult(run_id="r3", attack="pgd", framework="native", target="digits_keras", params={}, seed=0,
-                         started_at=f"2026-01-02T00:00:0{index}+00:00", elapsed_s=1.5, samples=[s],
-                         metrics={"unattributed_forward_queries": unattributed})
+        s = SampleResult(
+            index=index,
+            initial_label="1",
+            initial_conf=0.9,
+            final_label="2",
+            final_conf=0.8,
+            success=True,
+            linf=0.1,
+            l2=0.5,
+            l0=3,
+            forward_queries=5,
+            gradient_queries=4,
+        )
+        return RunResult(
+            run_id="r3",
+            attack="pgd",
+            framework="native",
+            target="digits_keras",
+            params={},
+            seed=0,
+            started_at=f"2026-01-02T00:00:0{index}+00:00",
+            elapsed_s=1.5,
+            samples=[s],
+            metrics={"unattributed_forward_queries": unattributed},
+        )
 
     assert store.add_unit("r3", 1, unit(9, 2)) is False
     assert Store(path).get_scan("s3").runs == []  # a reader sees finished runs only

@@ -3,12 +3,33 @@ from feint.store.db import Store
 
 
 def _run(run_id="r1", scan_id=None):
-    s = SampleResult(index=3, initial_label="4", initial_conf=0.9, final_label="9", final_conf=0.8, success=True,
-                     linf=0.3, l2=2.0, l0=100, forward_queries=12, gradient_queries=10, true_label="4",
-                     images={"original": "/x.png"})
-    return RunResult(run_id=run_id, attack="pgd", framework="native", target="digits_keras",
-                     params={"eps": "0.3"}, seed=0, started_at="2026-01-01T00:00:00+00:00", elapsed_s=1.5,
-                     samples=[s], scan_id=scan_id)
+    s = SampleResult(
+        index=3,
+        initial_label="4",
+        initial_conf=0.9,
+        final_label="9",
+        final_conf=0.8,
+        success=True,
+        linf=0.3,
+        l2=2.0,
+        l0=100,
+        forward_queries=12,
+        gradient_queries=10,
+        true_label="4",
+        images={"original": "/x.png"},
+    )
+    return RunResult(
+        run_id=run_id,
+        attack="pgd",
+        framework="native",
+        target="digits_keras",
+        params={"eps": "0.3"},
+        seed=0,
+        started_at="2026-01-01T00:00:00+00:00",
+        elapsed_s=1.5,
+        samples=[s],
+        scan_id=scan_id,
+    )
 
 
 def test_run_round_trips(tmp_path):

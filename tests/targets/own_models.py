@@ -49,8 +49,16 @@ def write_samples(folder: Path, n: int = 40) -> Path:
 def write_yaml(folder: Path, name: str, model, samples="digits.npz", **extra) -> Path:
     import yaml
 
-    doc = {"name": name, "model": model, "data_type": "image", "input_shape": [1, 8, 8],
-           "classes": CLASSES, "bounds": [0, 1], "samples": samples, **extra}
+    doc = {
+        "name": name,
+        "model": model,
+        "data_type": "image",
+        "input_shape": [1, 8, 8],
+        "classes": CLASSES,
+        "bounds": [0, 1],
+        "samples": samples,
+        **extra,
+    }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -84,8 +92,15 @@ def save_onnx(net, path: Path, preprocess_scale: float = 1.0) -> Path:
             return torch.softmax(self.net(x / preprocess_scale), dim=1)
 
     x, _ = digits8(2)
-    torch.onnx.export(Scaled().eval(), (torch.as_tensor(x),), str(path), dynamo=False, input_names=["x"],
-                      output_names=["probs"], dynamic_axes={"x": {0: "n"}, "probs": {0: "n"}})
+    torch.onnx.export(
+        Scaled().eval(),
+        (torch.as_tensor(x),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["probs"],
+        dynamic_axes={"x": {0: "n"}, "probs": {0: "n"}},
+    )
     return path
 
 
@@ -94,12 +109,14 @@ def save_keras(net, path: Path) -> Path:
     from feint.targets.builtin.digits import import_keras
 
     keras = import_keras()
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     lin1, lin2 = net[1], net[3]
     model.layers[1].set_weights([lin1.weight.detach().numpy().T, lin1.bias.detach().numpy()])
     model.layers[2].set_weights([lin2.weight.detach().numpy().T, lin2.bias.detach().numpy()])

@@ -109,7 +109,9 @@ def test_keras_h5_and_wrong_channel_order(models, home):
     model.save(models / "mlp.h5")
     target = get_target(str(declare(models, "keras_h5", "mlp.h5", channels="last")))
     np.testing.assert_allclose(target.predict(target.X[:3]), _torch_probs(target.X[:3]), atol=1e-4)
-    with pytest.raises(FeintError, match=r"input_shape: the model expects inputs of shape \[8, 8, 1\].*set channels: last"):
+    with pytest.raises(
+        FeintError, match=r"input_shape: the model expects inputs of shape \[8, 8, 1\].*set channels: last"
+    ):
         get_target(str(declare(models, "keras_first", "mlp.keras")))
 
 
@@ -157,8 +159,11 @@ def test_skops_untrusted_types_need_trust(models, home, tmp_path, capsys):
 
     sio.dump(Doubler(reference("logistic")), str(models / "custom.skops"))
     path = declare(models, "custom_skops", "custom.skops")
-    with pytest.raises(FeintError, match=r"custom_skops.yaml: model: custom.skops holds types that skops does not "
-                                         r"trust by default: .*Doubler.*--trust-model"):
+    with pytest.raises(
+        FeintError,
+        match=r"custom_skops.yaml: model: custom.skops holds types that skops does not "
+        r"trust by default: .*Doubler.*--trust-model",
+    ):
         get_target(str(path))
     target = get_target(str(path), trust=True)
     assert target.predict(target.X[:2]).shape == (2, 10)
@@ -211,8 +216,20 @@ def test_predict_json_on_declared_target(models, home, capsys):
 def test_trusted_target_rebuilds_in_worker_processes(models, home, capsys):
     """A process executor rebuilds the target in each worker from its spec, trust included."""
     path = declare(models, "pickled_workers", "logistic.pkl")
-    doc = scan_json(capsys, path, "--trust-model", "-a", "hop_skip_jump", "-i", "0:2", *HSJ_SMALL,
-                    "--executor", "process", "--workers", "1")
+    doc = scan_json(
+        capsys,
+        path,
+        "--trust-model",
+        "-a",
+        "hop_skip_jump",
+        "-i",
+        "0:2",
+        *HSJ_SMALL,
+        "--executor",
+        "process",
+        "--workers",
+        "1",
+    )
     assert doc["settings"]["status"] == "done"
     _check_hsj_scan(doc)
 
@@ -222,8 +239,9 @@ def test_keras_lambda_layers_are_refused(models, home, capsys):
     from feint.targets.builtin.digits import import_keras
 
     keras = import_keras()
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Lambda(lambda t: t * 2.0),
-                              keras.layers.Flatten(), keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Lambda(lambda t: t * 2.0), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     model.save(models / "lambda.keras")
     rc, _, err = cli(capsys, "predict", declare(models, "lambda_model", "lambda.keras", channels="last"))
     assert rc == 2 and "model: Keras could not load lambda.keras" in err and "safe mode" in err
@@ -244,7 +262,6 @@ def test_torch_export_archives_are_read_weights_only(tmp_path):
     from feint.targets.adapters.torch_model import _weights_only
 
     torch.save({"payload": _Payload()}, tmp_path / "objects.bin")
-    with _weights_only(True):
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(tmp_path / "objects.bin", weights_only=False)  # forced weights-only regardless
+    with _weights_only(True), pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "objects.bin", weights_only=False)  # forced weights-only regardless
     assert torch.load(tmp_path / "objects.bin", weights_only=False)["payload"].ran  # restored afterwards

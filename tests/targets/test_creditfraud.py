@@ -161,8 +161,21 @@ def test_cli_scan_stores_and_reprints_the_euclid_pct(monkeypatch, tmp_path, caps
     monkeypatch.setenv("FEINT_HOME", str(tmp_path))
     monkeypatch.delenv("FEINT_CREDITFRAUD_CSV", raising=False)
     monkeypatch.delenv("FEINT_CREDITFRAUD_NPZ", raising=False)
-    argv = ["scan", "creditfraud", "-a", "hop_skip_jump", "-i", "0:3", "--set", "max_iter=2", "--set",
-            "max_eval=50", "--set", "init_eval=10", "--json"]
+    argv = [
+        "scan",
+        "creditfraud",
+        "-a",
+        "hop_skip_jump",
+        "-i",
+        "0:3",
+        "--set",
+        "max_iter=2",
+        "--set",
+        "max_eval=50",
+        "--set",
+        "init_eval=10",
+        "--json",
+    ]
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["target_info"]["synthetic"] is True

@@ -23,8 +23,14 @@ def models():
 
 
 def _yaml(folder, name="t", **doc):
-    base = {"name": name, "model": str(built() / "mlp.pt"), "data_type": "image", "input_shape": [1, 8, 8],
-            "classes": CLASSES, "samples": str(built() / "digits.npz")}
+    base = {
+        "name": name,
+        "model": str(built() / "mlp.pt"),
+        "data_type": "image",
+        "input_shape": [1, 8, 8],
+        "classes": CLASSES,
+        "samples": str(built() / "digits.npz"),
+    }
     base.update(doc)
     for k in [k for k, v in base.items() if v is None]:
         del base[k]
@@ -149,16 +155,42 @@ def test_tabular_target_from_csv(tmp_path, home, capsys):
     with torch.no_grad():
         lin.weight[:] = torch.tensor([[-5.0, -5.0, 0, 0], [5.0, 5.0, 0, 0]])  # logits: low, high
         lin.bias.zero_()
-    torch.onnx.export(lin, (torch.zeros(1, 4),), str(tmp_path / "lin.onnx"), dynamo=False,
-                      input_names=["x"], dynamic_axes={"x": {0: "n"}})
-    path = _yaml(tmp_path, "rows", model="lin.onnx", data_type="tabular", input_shape=[4], classes=["low", "high"],
-                 bounds=[-1, 1], samples={"csv": "rows.csv", "label": "kind"})
+    torch.onnx.export(
+        lin,
+        (torch.zeros(1, 4),),
+        str(tmp_path / "lin.onnx"),
+        dynamo=False,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "n"}},
+    )
+    path = _yaml(
+        tmp_path,
+        "rows",
+        model="lin.onnx",
+        data_type="tabular",
+        input_shape=[4],
+        classes=["low", "high"],
+        bounds=[-1, 1],
+        samples={"csv": "rows.csv", "label": "kind"},
+    )
     target = get_target(str(path))
     assert target.describe()["sample_accuracy"] == 1.0  # logits were turned into probabilities
     p = target.predict(target.X[:3])
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
-    doc = scan_json(capsys, path, "-a", "hop_skip_jump", "-i", "0:3", "--set", "max_eval=50",
-                    "--set", "max_iter=2", "--set", "init_eval=10")
+    doc = scan_json(
+        capsys,
+        path,
+        "-a",
+        "hop_skip_jump",
+        "-i",
+        "0:3",
+        "--set",
+        "max_eval=50",
+        "--set",
+        "max_iter=2",
+        "--set",
+        "init_eval=10",
+    )
     assert doc["runs"][0]["successes"] >= 1
 
 
@@ -186,8 +218,13 @@ def test_npz_keys_and_npy(tmp_path, home):
 
     x, y = digits8(5)
     np.savez(tmp_path / "named.npz", inputs=x.reshape(5, 64) * 255, truth=np.array(CLASSES)[y])
-    path = _yaml(tmp_path, "named", samples={"npz": "named.npz", "x": "inputs", "y": "truth"}, bounds=[0, 255],
-                 preprocess={"scale": 1 / 255})
+    path = _yaml(
+        tmp_path,
+        "named",
+        samples={"npz": "named.npz", "x": "inputs", "y": "truth"},
+        bounds=[0, 255],
+        preprocess={"scale": 1 / 255},
+    )
     target = get_target(str(path))
     assert target.X.shape == (5, 1, 8, 8) and list(target.y) == list(y)
     assert target.describe()["sample_accuracy"] == 1.0
@@ -247,8 +284,10 @@ def test_list_targets_keeps_builtins_and_help_warns(capsys):
 COUNTERFIT = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / "counterfit"
 
 
-@pytest.mark.skipif(not (COUNTERFIT / "satellite_images_airplane_stadium_196608.npz").exists(),
-                    reason="Counterfit's satellite file is not beside the repository")
+@pytest.mark.skipif(
+    not (COUNTERFIT / "satellite_images_airplane_stadium_196608.npz").exists(),
+    reason="Counterfit's satellite file is not beside the repository",
+)
 def test_counterfit_satellite_file_as_samples(tmp_path, home):
     """Counterfit's own npz (flat uint8 rows, class names as labels) read for a declared model
     that takes channels-last input in [0, 1]."""
@@ -262,10 +301,17 @@ def test_counterfit_satellite_file_as_samples(tmp_path, home):
             return torch.stack([m[:, 0] * 4, m[:, 1] * 4], dim=1)
 
     torch.jit.save(torch.jit.script(Colour()), str(tmp_path / "colour.pt"))
-    path = _yaml(tmp_path, "satellite_own", model="colour.pt", input_shape=[3, 256, 256],
-                 classes=["airplane", "stadium"], bounds=[0, 255], channels="last",
-                 preprocess={"scale": 1 / 255},
-                 samples=str(COUNTERFIT / "satellite_images_airplane_stadium_196608.npz"))
+    path = _yaml(
+        tmp_path,
+        "satellite_own",
+        model="colour.pt",
+        input_shape=[3, 256, 256],
+        classes=["airplane", "stadium"],
+        bounds=[0, 255],
+        channels="last",
+        preprocess={"scale": 1 / 255},
+        samples=str(COUNTERFIT / "satellite_images_airplane_stadium_196608.npz"),
+    )
     target = get_target(str(path))
     raw = np.load(COUNTERFIT / "satellite_images_airplane_stadium_196608.npz")["X"]
     assert target.X.shape == (10, 3, 256, 256) and target.y.tolist() == [0] * 5 + [1] * 5

@@ -22,7 +22,8 @@ def test_digits_keras_quantises_but_passes_gradients(digits_keras):
     x = t.get_samples([0, 1])
     jitter = x + np.float32(0.3 / 255)  # under half a level: the same 8-bit input
     assert np.array_equal(t.predict(np.clip(jitter, 0, 1)), t.predict(x)) or np.allclose(
-        t.predict(np.clip(jitter, 0, 1)), t.predict(x), atol=1e-6)
+        t.predict(np.clip(jitter, 0, 1)), t.predict(x), atol=1e-6
+    )
     xt = torch.as_tensor(x).requires_grad_(True)
     t.torch_module()(xt)[:, 3].sum().backward()
     assert xt.grad is not None and xt.grad.abs().sum() > 0
@@ -60,7 +61,10 @@ def test_unknown_target_names_the_accepted_ones():
 
     from feint.errors import UnknownName
 
-    with pytest.raises(UnknownName, match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, satellite, a target file \(FILE.yaml, FILE.py\)"):
+    with pytest.raises(
+        UnknownName,
+        match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, satellite, a target file \(FILE.yaml, FILE.py\)",
+    ):
         get_target("nope")
 
 

@@ -144,8 +144,9 @@ def server(cancer):
 
 
 def model(server, **cfg) -> HttpModel:
-    return HttpModel.from_config({"url": server.url, "probabilities": "predictions", "backoff": 0.01,
-                                  "timeout": 2, **cfg}, WHERE, n_classes=2)
+    return HttpModel.from_config(
+        {"url": server.url, "probabilities": "predictions", "backoff": 0.01, "timeout": 2, **cfg}, WHERE, n_classes=2
+    )
 
 
 # -- answers ---------------------------------------------------------------------------
@@ -162,8 +163,16 @@ def test_batches_come_back_in_order_with_the_model_probabilities(server, cancer)
 def test_one_row_per_request_with_a_body_template_and_a_nested_path(server, cancer):
     x, _, lr = cancer
     server.single = True
-    m = HttpModel.from_config({"url": server.url, "body": {"instances": "$inputs", "version": 2},
-                               "batch_size": 1, "probabilities": "outputs.0.probs", "concurrency": 2}, WHERE)
+    m = HttpModel.from_config(
+        {
+            "url": server.url,
+            "body": {"instances": "$inputs", "version": 2},
+            "batch_size": 1,
+            "probabilities": "outputs.0.probs",
+            "concurrency": 2,
+        },
+        WHERE,
+    )
     np.testing.assert_allclose(m.predict(x[5:9]), lr.predict_proba(x[5:9]), atol=1e-6)
     assert (m.requests, server.requests, server.rows) == (4, 4, 4)
 
@@ -213,8 +222,11 @@ def test_429_waits_as_long_as_retry_after_says(server, cancer):
 
 def test_a_slow_endpoint_times_out(server, cancer):
     server.default = "slow"
-    with pytest.raises(EndpointError, match=r"could not be reached after 2 attempts: no answer within the "
-                                            r"timeout of 0.2 s"):
+    with pytest.raises(
+        EndpointError,
+        match=r"could not be reached after 2 attempts: no answer within the "
+        r"timeout of 0.2 s",
+    ):
         model(server, timeout=0.2, retries=1).predict(cancer[0][:2])
     assert server.requests == 2
 
@@ -230,14 +242,17 @@ def test_an_unreachable_endpoint_is_one_line():
         m.predict(np.zeros((1, 3), np.float32))
 
 
-@pytest.mark.parametrize("behaviour, expected", [
-    ("notjson", "with a body that is not JSON: <html>gateway says hello</html>"),
-    ("missing", "without 'predictions'"),
-    ("rows", "with 2 rows for 3 inputs"),
-    ("ragged", "with rows of different lengths"),
-    ("strings", "with non-numeric values at 'predictions'"),
-    ("nan", "with NaN or infinite values"),
-])
+@pytest.mark.parametrize(
+    "behaviour, expected",
+    [
+        ("notjson", "with a body that is not JSON: <html>gateway says hello</html>"),
+        ("missing", "without 'predictions'"),
+        ("rows", "with 2 rows for 3 inputs"),
+        ("ragged", "with rows of different lengths"),
+        ("strings", "with non-numeric values at 'predictions'"),
+        ("nan", "with NaN or infinite values"),
+    ],
+)
 def test_malformed_answers_are_one_line_errors(server, cancer, behaviour, expected):
     server.default = behaviour
     with pytest.raises(EndpointError) as err:
@@ -258,8 +273,11 @@ def test_the_query_budget_is_never_exceeded(server, cancer):
     x = cancer[0]
     m = model(server, max_queries=10, batch_size=4)
     m.predict(x[:6])
-    with pytest.raises(QueryBudgetExceeded, match=r"budget of 10 rows \(max_queries\) would be exceeded: "
-                                                  r"6 used, this call needs 6"):
+    with pytest.raises(
+        QueryBudgetExceeded,
+        match=r"budget of 10 rows \(max_queries\) would be exceeded: "
+        r"6 used, this call needs 6",
+    ):
         m.predict(x[:6])
     assert server.rows == 6  # nothing of the refused call was sent
     m.predict(x[:4])
@@ -309,8 +327,11 @@ def test_headers_read_environment_variables_and_stay_out_of_reports(server, canc
     assert "s3cret" not in described and "Authorization" in described
     assert m.describe()["url"] == server.url and m.describe()["queries"] == 1
     monkeypatch.delenv("FEINT_TEST_TOKEN")
-    with pytest.raises(FeintError, match=r"model.endpoint.headers.Authorization reads the environment "
-                                         r"variable FEINT_TEST_TOKEN, which is not set"):
+    with pytest.raises(
+        FeintError,
+        match=r"model.endpoint.headers.Authorization reads the environment "
+        r"variable FEINT_TEST_TOKEN, which is not set",
+    ):
         model(server, headers={"Authorization": "Bearer ${FEINT_TEST_TOKEN}"})
 
 
@@ -335,28 +356,37 @@ def test_retry_after_takes_seconds_or_a_date_and_is_capped():
 
 
 # -- configuration -------------------------------------------------------------------------
-@pytest.mark.parametrize("cfg, expected", [
-    ({"url": "http://h/p", "retry": 2}, r"t.yaml: model.endpoint has an unknown key 'retry'; accepted: url, "
-                                       r"method, headers, body, batch_size, probabilities, outputs, timeout, "
-                                       r"retries, backoff, rate_limit, concurrency, max_queries"),
-    ({}, r"needs the key 'url'"),
-    ({"url": "ftp://h/p"}, r"model.endpoint.url expects an http:// or https:// URL"),
-    ({"url": "http://h/p", "method": "GET"}, r"model.endpoint.method expects one of POST, PUT, PATCH; got 'GET'"),
-    ({"url": "http://h/p", "batch_size": 0}, r"model.endpoint.batch_size expects an integer from 1"),
-    ({"url": "http://h/p", "batch_size": "8"}, r"batch_size expects an integer .*; got '8'"),
-    ({"url": "http://h/p", "timeout": 0}, r"model.endpoint.timeout expects seconds per request"),
-    ({"url": "http://h/p", "retries": 99}, r"model.endpoint.retries expects an integer from 0 to 20"),
-    ({"url": "http://h/p", "concurrency": True}, r"concurrency expects an integer from 1 to 64 .*; got True"),
-    ({"url": "http://h/p", "max_queries": 0}, r"max_queries expects an integer from 1"),
-    ({"url": "http://h/p", "rate_limit": -1}, r"rate_limit expects requests per second"),
-    ({"url": "http://h/p", "outputs": "labels"}, r"outputs expects probabilities or logits; got 'labels'"),
-    ({"url": "http://h/p", "body": {"x": 1}}, r"model.endpoint.body expects .*'\$inputs' exactly once; "
-                                             r"it holds it 0 times"),
-    ({"url": "http://h/p", "body": ["$inputs", "$inputs"]}, r"holds it 2 times"),
-    ({"url": "http://h/p", "probabilities": "a..b"}, r"probabilities expects a path"),
-    ({"url": "http://h/p", "headers": ["a"]}, r"headers expects a mapping"),
-    ("http://h/p", r"model.endpoint expects a mapping with the keys url, method"),
-])
+@pytest.mark.parametrize(
+    "cfg, expected",
+    [
+        (
+            {"url": "http://h/p", "retry": 2},
+            r"t.yaml: model.endpoint has an unknown key 'retry'; accepted: url, "
+            r"method, headers, body, batch_size, probabilities, outputs, timeout, "
+            r"retries, backoff, rate_limit, concurrency, max_queries",
+        ),
+        ({}, r"needs the key 'url'"),
+        ({"url": "ftp://h/p"}, r"model.endpoint.url expects an http:// or https:// URL"),
+        ({"url": "http://h/p", "method": "GET"}, r"model.endpoint.method expects one of POST, PUT, PATCH; got 'GET'"),
+        ({"url": "http://h/p", "batch_size": 0}, r"model.endpoint.batch_size expects an integer from 1"),
+        ({"url": "http://h/p", "batch_size": "8"}, r"batch_size expects an integer .*; got '8'"),
+        ({"url": "http://h/p", "timeout": 0}, r"model.endpoint.timeout expects seconds per request"),
+        ({"url": "http://h/p", "retries": 99}, r"model.endpoint.retries expects an integer from 0 to 20"),
+        ({"url": "http://h/p", "concurrency": True}, r"concurrency expects an integer from 1 to 64 .*; got True"),
+        ({"url": "http://h/p", "max_queries": 0}, r"max_queries expects an integer from 1"),
+        ({"url": "http://h/p", "rate_limit": -1}, r"rate_limit expects requests per second"),
+        ({"url": "http://h/p", "outputs": "labels"}, r"outputs expects probabilities or logits; got 'labels'"),
+        (
+            {"url": "http://h/p", "body": {"x": 1}},
+            r"model.endpoint.body expects .*'\$inputs' exactly once; "
+            r"it holds it 0 times",
+        ),
+        ({"url": "http://h/p", "body": ["$inputs", "$inputs"]}, r"holds it 2 times"),
+        ({"url": "http://h/p", "probabilities": "a..b"}, r"probabilities expects a path"),
+        ({"url": "http://h/p", "headers": ["a"]}, r"headers expects a mapping"),
+        ("http://h/p", r"model.endpoint expects a mapping with the keys url, method"),
+    ],
+)
 def test_configuration_mistakes_name_the_key_and_what_is_accepted(cfg, expected):
     with pytest.raises(FeintError, match=expected):
         HttpModel.from_config(cfg, WHERE)
@@ -366,10 +396,24 @@ def test_configuration_mistakes_name_the_key_and_what_is_accepted(cfg, expected)
 def _target_file(folder, name: str, url: str, **endpoint) -> str:
     import yaml
 
-    doc = {"name": name, "data_type": "tabular", "input_shape": [30], "classes": ["malignant", "benign"],
-           "bounds": [0, 1], "samples": {"npz": "cancer.npz", "x": "X", "y": "y"},
-           "model": {"endpoint": {"url": url, "probabilities": "predictions", "retries": 1, "backoff": 0.01,
-                                  "timeout": 5, **endpoint}}}
+    doc = {
+        "name": name,
+        "data_type": "tabular",
+        "input_shape": [30],
+        "classes": ["malignant", "benign"],
+        "bounds": [0, 1],
+        "samples": {"npz": "cancer.npz", "x": "X", "y": "y"},
+        "model": {
+            "endpoint": {
+                "url": url,
+                "probabilities": "predictions",
+                "retries": 1,
+                "backoff": 0.01,
+                "timeout": 5,
+                **endpoint,
+            }
+        },
+    }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return str(path)
@@ -407,8 +451,10 @@ def test_scan_an_endpoint_from_the_command_line(server, cancer, tmp_path, monkey
     path = _target_file(tmp_path, "cancer_c", server.url)
     assert main(["scan", path, *HSJ, "--sweep", "max_iter=5,8", "--json"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"feint: error: endpoint {server.url} answered HTTP 500 after 2 attempts: upstream model " \
-                  "crashed Traceback: boom"
+    assert (
+        err == f"feint: error: endpoint {server.url} answered HTTP 500 after 2 attempts: upstream model "
+        "crashed Traceback: boom"
+    )
     store = Store()
     (scan_id,) = [i for i in store.recent_ids(10) if getattr(store.get_scan(i), "target", None) == "cancer_c"]
     assert main(["show", scan_id, "--json"]) == 0

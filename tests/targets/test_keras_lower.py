@@ -32,22 +32,24 @@ def _randomise_batch_norm(model) -> None:
 
 def _wide_model(keras):
     L = keras.layers
-    model = keras.Sequential([
-        keras.Input((13, 11, 3)),
-        L.Rescaling(2.0, offset=-1.0),
-        L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),  # asymmetric "same" padding
-        L.BatchNormalization(),
-        L.Conv2D(8, (3, 2), padding="same", dilation_rate=1, activation="tanh"),
-        L.ReLU(),
-        L.AveragePooling2D(2),
-        L.Dropout(0.3),
-        L.Conv2D(6, 1, activation="elu"),
-        L.MaxPooling2D((1, 2)),
-        L.Flatten(),
-        L.Dense(16, activation="sigmoid"),
-        L.Dense(5),
-        L.Activation("softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((13, 11, 3)),
+            L.Rescaling(2.0, offset=-1.0),
+            L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),  # asymmetric "same" padding
+            L.BatchNormalization(),
+            L.Conv2D(8, (3, 2), padding="same", dilation_rate=1, activation="tanh"),
+            L.ReLU(),
+            L.AveragePooling2D(2),
+            L.Dropout(0.3),
+            L.Conv2D(6, 1, activation="elu"),
+            L.MaxPooling2D((1, 2)),
+            L.Flatten(),
+            L.Dense(16, activation="sigmoid"),
+            L.Dense(5),
+            L.Activation("softmax"),
+        ]
+    )
     _randomise_batch_norm(model)
     return model
 
@@ -85,13 +87,15 @@ def test_channels_first_input_skips_the_permutation(keras):
 
 def test_channels_first_layers_flatten_in_keras_order(keras):
     L = keras.layers
-    model = keras.Sequential([
-        keras.Input((2, 6, 5)),
-        L.Conv2D(3, 3, data_format="channels_first", activation="relu"),
-        L.MaxPooling2D(2, data_format="channels_first"),
-        L.Flatten(data_format="channels_first"),
-        L.Dense(4),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((2, 6, 5)),
+            L.Conv2D(3, 3, data_format="channels_first", activation="relu"),
+            L.MaxPooling2D(2, data_format="channels_first"),
+            L.Flatten(data_format="channels_first"),
+            L.Dense(4),
+        ]
+    )
     x = torch.rand(3, 2, 6, 5)
     with torch.no_grad():
         np.testing.assert_allclose(lower(model)(x).numpy(), model(x, training=False).numpy(), atol=1e-5)
@@ -185,9 +189,12 @@ def test_digits_model_loads_without_keras_once_lowered(digits_keras):
     import sys
 
     digits_keras.ensure_loaded()  # trained and lowered in this session's FEINT_HOME
-    code = ("import sys, feint; t = feint.get_target('digits_keras'); t.ensure_loaded(); "
-            "print(t.describe()['runs_as'], 'keras' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
-                         timeout=300)
+    code = (
+        "import sys, feint; t = feint.get_target('digits_keras'); t.ensure_loaded(); "
+        "print(t.describe()['runs_as'], 'keras' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "torch, lowered from Keras False"

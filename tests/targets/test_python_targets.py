@@ -46,7 +46,7 @@ class Digits8(CFTarget):
 '''
 
 # Counterfit's later names, the import line changed to feint's, tabular rows, declared bounds.
-NEW_STYLE = '''
+NEW_STYLE = """
 import os
 import numpy as np
 from feint.compat.counterfit import CFTarget
@@ -70,9 +70,9 @@ class DigitRows(CFTarget):
     def predict(self, x):
         z = np.asarray(x).reshape(len(x), -1) @ self.W.T + self.b
         return [list(row) for row in np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)]
-'''
+"""
 
-FEINT_STYLE = '''
+FEINT_STYLE = """
 import numpy as np
 import torch
 from feint.targets import Target
@@ -92,7 +92,7 @@ class TorchDigits(Target):
 
     def torch_module(self):
         return self.ensure_loaded().net
-'''
+"""
 
 
 @pytest.fixture()
@@ -163,10 +163,15 @@ def test_python_file_errors(folder, home, capsys):
     from feint.targets import get_target
 
     both = folder / "both.py"
-    both.write_text(textwrap.dedent(OLD_STYLE) + textwrap.dedent(NEW_STYLE).replace(
-        "from feint.compat.counterfit import CFTarget", ""))
-    with pytest.raises(FeintError, match=r"both.py: defines several target classes \(Digits8, DigitRows\); "
-                                         r"name one as .*both.py:CLASS"):
+    both.write_text(
+        textwrap.dedent(OLD_STYLE)
+        + textwrap.dedent(NEW_STYLE).replace("from feint.compat.counterfit import CFTarget", "")
+    )
+    with pytest.raises(
+        FeintError,
+        match=r"both.py: defines several target classes \(Digits8, DigitRows\); "
+        r"name one as .*both.py:CLASS",
+    ):
         get_target(str(both))
     assert get_target(f"{both}:DigitRows").target_name == "digit_rows"
     with pytest.raises(FeintError, match=r"no target class 'Nope'; target classes in the file: Digits8, DigitRows"):
@@ -178,7 +183,10 @@ def test_python_file_errors(folder, home, capsys):
     (folder / "empty.py").write_text("X = 1\n")
     rc, _, err = cli(capsys, "predict", folder / "empty.py")
     assert rc == 2 and "defines no target class" in err
-    (folder / "badpredict.py").write_text(textwrap.dedent(OLD_STYLE).replace(
-        "return (e / e.sum(axis=1, keepdims=True)).tolist()", "return [[0.5, 0.5]] * len(x)"))
+    (folder / "badpredict.py").write_text(
+        textwrap.dedent(OLD_STYLE).replace(
+            "return (e / e.sum(axis=1, keepdims=True)).tolist()", "return [[0.5, 0.5]] * len(x)"
+        )
+    )
     rc, _, err = cli(capsys, "predict", folder / "badpredict.py")
     assert rc == 2 and "Digits8.predict returned shape [" in err and "expected [" in err

@@ -4,13 +4,14 @@ class, the ART keyword arguments for a set of option values, and errors as one l
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
+from feint.attacks.art.options import art_value, first_sentence, introspect, paper_link
 from feint.attacks.base import CLOSED_BOX, OPEN_BOX, Attack
 from feint.attacks.params import Labels
-from feint.attacks.art.options import art_value, first_sentence, introspect, paper_link
 from feint.errors import BadValue, FeintError
 
 __all__ = ["ArtAttack", "define", "need", "one_hot", "art_access", "IMAGE", "IMAGE_TABULAR"]
@@ -111,8 +112,10 @@ def define(
     }
     if "targeted" in params:
         namespace["target_labels"] = Labels(
-            (), "classes to turn samples into when targeted: one for all or one per sample; empty picks a "
-                "random other class per sample (seeded)")
+            (),
+            "classes to turn samples into when targeted: one for all or one per sample; empty picks a "
+            "random other class per sample (seeded)",
+        )
     cls_name = "Art" + "".join(part.capitalize() for part in name.split(".", 1)[1].split("_")) + "Attack"
     return type(cls_name, (base,), namespace)
 

@@ -20,7 +20,8 @@ import functools
 import logging
 import random
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,8 +97,7 @@ class _ProbabilityNLL(torch.nn.NLLLoss):
     cross-entropy would apply softmax twice)."""
 
     def forward(self, probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-30)), target.long(),
-                                            reduction=self.reduction)
+        return torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-30)), target.long(), reduction=self.reduction)
 
 
 def _f32(x: Any) -> Any:
@@ -146,7 +146,6 @@ def _estimator_classes() -> tuple[type, type]:
             self.feint.count(len(x), gradients=1, forward=False)
             return super().custom_loss_gradient(loss_fn, _f32(x), _f32(y), layer_name, training_mode)
 
-
     class _CountingBlackBox(BlackBoxClassifierNeuralNetwork):
         """ART's black-box classifier over a target's ``predict``, every row counted."""
 
@@ -182,9 +181,15 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
         guard = _Guard(model.module, output, tuple(target.input_shape))
         loss = torch.nn.CrossEntropyLoss() if output == LOGITS else _ProbabilityNLL()
         counting_torch, _ = _estimator_classes()
-        est = counting_torch(model=guard, loss=loss, input_shape=tuple(target.input_shape),
-                             nb_classes=len(target.output_classes), clip_values=clip, channels_first=True,
-                             device_type="cpu")
+        est = counting_torch(
+            model=guard,
+            loss=loss,
+            input_shape=tuple(target.input_shape),
+            nb_classes=len(target.output_classes),
+            clip_values=clip,
+            channels_first=True,
+            device_type="cpu",
+        )
         est.feint = attribution
         return Estimator(est, attribution, lambda: guard.rows)
     rows = [0]
@@ -194,8 +199,13 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
         return np.asarray(target.predict(np.asarray(x, np.float32)), dtype=np.float32)
 
     _, counting_black_box = _estimator_classes()
-    est = counting_black_box(predict, input_shape=tuple(target.input_shape), nb_classes=len(target.output_classes),
-                            clip_values=clip, channels_first=True)
+    est = counting_black_box(
+        predict,
+        input_shape=tuple(target.input_shape),
+        nb_classes=len(target.output_classes),
+        clip_values=clip,
+        channels_first=True,
+    )
     est.feint = attribution
     return Estimator(est, attribution, lambda: rows[0])
 

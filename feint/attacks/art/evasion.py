@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from feint.attacks.base import AttackOutput, Batch
-from feint.attacks.params import Bool, Labels
 from feint.attacks.art.base import ArtAttack, need, one_hot
 from feint.attacks.art.estimators import LOGITS, PROBABILITIES, make_estimator, quiet, seeded
+from feint.attacks.base import AttackOutput, Batch
+from feint.attacks.params import Bool, Labels
 from feint.engine.model import CountedModel
 from feint.errors import FeintError, Incompatible
 from feint.targets.base import Target
@@ -106,6 +106,7 @@ class ArtUniversal(ArtEvasion):
 
 # -- cross-option checks that one range cannot say ------------------------------------------
 
+
 def init_eval_below_max_eval(p: dict[str, Any]) -> None:
     need(p["init_eval"] <= p["max_eval"], "init_eval", f"at most max_eval ({p['max_eval']})", p["init_eval"])
 
@@ -124,11 +125,14 @@ def evolution_strategy(p: dict[str, Any]) -> None:
         try:
             import cma  # noqa: F401
         except ImportError:
-            raise FeintError("option es=0 (CMA-ES) needs the cma package (pip install cma); "
-                             "es=1 uses differential evolution, which needs nothing more") from None
+            raise FeintError(
+                "option es=0 (CMA-ES) needs the cma package (pip install cma); "
+                "es=1 uses differential evolution, which needs nothing more"
+            ) from None
 
 
 # -- the decision-tree attack: a target whose model is a scikit-learn decision tree -------------
+
 
 def sklearn_tree(target: Target):
     """The scikit-learn decision tree behind a target that offers one through
@@ -149,12 +153,15 @@ class ArtDecisionTree(ArtEvasion):
     @classmethod
     def check_target(cls, target: Target) -> None:
         if target.data_type not in cls.data_types:
-            raise Incompatible(f"attack {cls.name} does not accept {target.data_type} targets like "
-                               f"{target.target_name}; it accepts: {', '.join(cls.data_types)}")
+            raise Incompatible(
+                f"attack {cls.name} does not accept {target.data_type} targets like "
+                f"{target.target_name}; it accepts: {', '.join(cls.data_types)}"
+            )
         if not callable(getattr(target, "sklearn_model", None)):
             raise Incompatible(
                 f"attack {cls.name} needs a target whose model is a scikit-learn decision tree (offered through "
-                f"sklearn_model()); {target.target_name} is not")
+                f"sklearn_model()); {target.target_name} is not"
+            )
 
     def estimator(self, model: CountedModel):
         from art.estimators.classification.scikitlearn import ScikitlearnDecisionTreeClassifier
@@ -163,8 +170,10 @@ class ArtDecisionTree(ArtEvasion):
 
         tree = sklearn_tree(model.target)
         if tree is None:
-            raise Incompatible(f"attack {self.name} needs a scikit-learn decision tree; the sklearn_model() of "
-                               f"{model.target.target_name} is {type(model.target.sklearn_model()).__name__}")
+            raise Incompatible(
+                f"attack {self.name} needs a scikit-learn decision tree; the sklearn_model() of "
+                f"{model.target.target_name} is {type(model.target.sklearn_model()).__name__}"
+            )
         attribution = Attribution(model)
         rows = [0]
 
@@ -191,54 +200,176 @@ def table() -> list[type[ArtAttack]]:
     ev = ArtEvasion
     universal_attackers = tuple(E.UniversalPerturbation.attacks_dict)
     return [
-        define(ev, "art.boundary", E.BoundaryAttack, mode=SAMPLE, probe_batch=1024,
-               summary="Boundary attack: a decision-based random walk along the decision boundary."),
-        define(ev, "art.carlini_l2", E.CarliniL2Method, mode=SAMPLE, output=LOGITS,
-               summary="Carlini and Wagner L2: optimise the smallest L2 perturbation that turns the label."),
-        define(ev, "art.carlini_linf", E.CarliniLInfMethod, mode=SAMPLE, output=LOGITS,
-               summary="Carlini and Wagner Linf: optimise the smallest Linf perturbation that turns the label."),
-        define(ev, "art.deepfool", E.DeepFool, mode=BATCH, output=LOGITS,
-               summary="DeepFool: step to the nearest linearised decision boundary until the label turns."),
-        define(ev, "art.elastic_net", E.ElasticNet, mode=BATCH, output=LOGITS,
-               summary="Elastic net (EAD): Carlini-Wagner with an L1 plus L2 penalty, for sparse changes."),
-        define(ev, "art.fgsm", E.FastGradientMethod, mode=BATCH,
-               summary="Fast gradient method: one step along the loss gradient (its sign, for Linf)."),
-        define(ev, "art.hop_skip_jump", E.HopSkipJump, mode=SAMPLE, probe_batch=1024,
-               checks=(init_eval_below_max_eval,),
-               summary="HopSkipJump: decision-based, gradient estimates at the boundary from labels alone."),
-        define(ev, "art.newtonfool", E.NewtonFool, mode=BATCH,
-               summary="NewtonFool: Newton steps that lower the probability of the current class."),
-        define(ev, "art.pixel", E.PixelAttack, mode=SAMPLE, data_types=IMAGE, checks=(evolution_strategy,),
-               summary="Pixel attack: change a few pixels, chosen by an evolution strategy."),
-        define(ev, "art.threshold", E.ThresholdAttack, mode=SAMPLE, data_types=IMAGE, checks=(evolution_strategy,),
-               summary="Threshold attack: an evolution strategy inside a Linf threshold."),
-        define(ev, "art.pgd", E.ProjectedGradientDescent, mode=BATCH,
-               summary="Projected gradient descent: gradient steps projected onto the eps-ball."),
-        define(ev, "art.jsma", E.SaliencyMapMethod, mode=SAMPLE, labels_are_goals=True,
-               targeted=Bool(False, "turn each sample into a target class; otherwise ART picks a random other "
-                                    "class per sample (seeded) and any change of label counts"),
-               target_labels=Labels((), "classes to turn samples into when targeted: one for all or one per "
-                                        "sample; empty picks a random other class per sample (seeded)"),
-               summary="Jacobian saliency map attack: change the most salient features, a pair at a time."),
-        define(ev, "art.simba", E.SimBA, mode=SAMPLE, data_types=IMAGE,
-               summary="SimBA: simple black-box steps along random pixel or DCT directions."),
-        define(ev, "art.spatial_transformation", E.SpatialTransformation, mode=BATCH, data_types=IMAGE,
-               summary="Spatial transformation: the worst translation and rotation on a grid."),
-        define(ev, "art.square", E.SquareAttack, mode=SAMPLE,
-               summary="Square attack: random square-shaped updates, scored by the model's output."),
-        define(ArtUniversal, "art.universal_perturbation", E.UniversalPerturbation, mode=UNIVERSAL,
-               access="open-box", choices={"attacker": universal_attackers},
-               summary="Universal perturbation: one perturbation for the whole batch (inner attack: deepfool)."),
-        define(ev, "art.virtual_adversarial", E.VirtualAdversarialMethod, mode=BATCH,
-               summary="Virtual adversarial method: the direction that most changes the output distribution."),
-        define(ev, "art.wasserstein", E.Wasserstein, mode=BATCH, data_types=IMAGE,
-               checks=(odd_kernel, wasserstein_step),
-               hint="ART's Sinkhorn iterations overflow at a high regularization: try --set regularization=100 "
-                    "(or the native wasserstein, which does not overflow)",
-               summary="Wasserstein attack: projected Sinkhorn iterations inside a Wasserstein ball."),
-        define(ev, "art.zoo", E.ZooAttack, mode=SAMPLE,
-               summary="ZOO: Carlini-Wagner with gradients estimated by finite differences."),
-        define(ArtDecisionTree, "art.decision_tree", E.DecisionTreeAttack, mode=SAMPLE, access="open-box",
-               data_types=IMAGE_TABULAR,
-               summary="Decision-tree attack: walk the tree to the nearest leaf of another class."),
+        define(
+            ev,
+            "art.boundary",
+            E.BoundaryAttack,
+            mode=SAMPLE,
+            probe_batch=1024,
+            summary="Boundary attack: a decision-based random walk along the decision boundary.",
+        ),
+        define(
+            ev,
+            "art.carlini_l2",
+            E.CarliniL2Method,
+            mode=SAMPLE,
+            output=LOGITS,
+            summary="Carlini and Wagner L2: optimise the smallest L2 perturbation that turns the label.",
+        ),
+        define(
+            ev,
+            "art.carlini_linf",
+            E.CarliniLInfMethod,
+            mode=SAMPLE,
+            output=LOGITS,
+            summary="Carlini and Wagner Linf: optimise the smallest Linf perturbation that turns the label.",
+        ),
+        define(
+            ev,
+            "art.deepfool",
+            E.DeepFool,
+            mode=BATCH,
+            output=LOGITS,
+            summary="DeepFool: step to the nearest linearised decision boundary until the label turns.",
+        ),
+        define(
+            ev,
+            "art.elastic_net",
+            E.ElasticNet,
+            mode=BATCH,
+            output=LOGITS,
+            summary="Elastic net (EAD): Carlini-Wagner with an L1 plus L2 penalty, for sparse changes.",
+        ),
+        define(
+            ev,
+            "art.fgsm",
+            E.FastGradientMethod,
+            mode=BATCH,
+            summary="Fast gradient method: one step along the loss gradient (its sign, for Linf).",
+        ),
+        define(
+            ev,
+            "art.hop_skip_jump",
+            E.HopSkipJump,
+            mode=SAMPLE,
+            probe_batch=1024,
+            checks=(init_eval_below_max_eval,),
+            summary="HopSkipJump: decision-based, gradient estimates at the boundary from labels alone.",
+        ),
+        define(
+            ev,
+            "art.newtonfool",
+            E.NewtonFool,
+            mode=BATCH,
+            summary="NewtonFool: Newton steps that lower the probability of the current class.",
+        ),
+        define(
+            ev,
+            "art.pixel",
+            E.PixelAttack,
+            mode=SAMPLE,
+            data_types=IMAGE,
+            checks=(evolution_strategy,),
+            summary="Pixel attack: change a few pixels, chosen by an evolution strategy.",
+        ),
+        define(
+            ev,
+            "art.threshold",
+            E.ThresholdAttack,
+            mode=SAMPLE,
+            data_types=IMAGE,
+            checks=(evolution_strategy,),
+            summary="Threshold attack: an evolution strategy inside a Linf threshold.",
+        ),
+        define(
+            ev,
+            "art.pgd",
+            E.ProjectedGradientDescent,
+            mode=BATCH,
+            summary="Projected gradient descent: gradient steps projected onto the eps-ball.",
+        ),
+        define(
+            ev,
+            "art.jsma",
+            E.SaliencyMapMethod,
+            mode=SAMPLE,
+            labels_are_goals=True,
+            targeted=Bool(
+                False,
+                "turn each sample into a target class; otherwise ART picks a random other "
+                "class per sample (seeded) and any change of label counts",
+            ),
+            target_labels=Labels(
+                (),
+                "classes to turn samples into when targeted: one for all or one per "
+                "sample; empty picks a random other class per sample (seeded)",
+            ),
+            summary="Jacobian saliency map attack: change the most salient features, a pair at a time.",
+        ),
+        define(
+            ev,
+            "art.simba",
+            E.SimBA,
+            mode=SAMPLE,
+            data_types=IMAGE,
+            summary="SimBA: simple black-box steps along random pixel or DCT directions.",
+        ),
+        define(
+            ev,
+            "art.spatial_transformation",
+            E.SpatialTransformation,
+            mode=BATCH,
+            data_types=IMAGE,
+            summary="Spatial transformation: the worst translation and rotation on a grid.",
+        ),
+        define(
+            ev,
+            "art.square",
+            E.SquareAttack,
+            mode=SAMPLE,
+            summary="Square attack: random square-shaped updates, scored by the model's output.",
+        ),
+        define(
+            ArtUniversal,
+            "art.universal_perturbation",
+            E.UniversalPerturbation,
+            mode=UNIVERSAL,
+            access="open-box",
+            choices={"attacker": universal_attackers},
+            summary="Universal perturbation: one perturbation for the whole batch (inner attack: deepfool).",
+        ),
+        define(
+            ev,
+            "art.virtual_adversarial",
+            E.VirtualAdversarialMethod,
+            mode=BATCH,
+            summary="Virtual adversarial method: the direction that most changes the output distribution.",
+        ),
+        define(
+            ev,
+            "art.wasserstein",
+            E.Wasserstein,
+            mode=BATCH,
+            data_types=IMAGE,
+            checks=(odd_kernel, wasserstein_step),
+            hint="ART's Sinkhorn iterations overflow at a high regularization: try --set regularization=100 "
+            "(or the native wasserstein, which does not overflow)",
+            summary="Wasserstein attack: projected Sinkhorn iterations inside a Wasserstein ball.",
+        ),
+        define(
+            ev,
+            "art.zoo",
+            E.ZooAttack,
+            mode=SAMPLE,
+            summary="ZOO: Carlini-Wagner with gradients estimated by finite differences.",
+        ),
+        define(
+            ArtDecisionTree,
+            "art.decision_tree",
+            E.DecisionTreeAttack,
+            mode=SAMPLE,
+            access="open-box",
+            data_types=IMAGE_TABULAR,
+            summary="Decision-tree attack: walk the tree to the nearest leaf of another class.",
+        ),
     ]

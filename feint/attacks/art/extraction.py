@@ -35,9 +35,16 @@ def thief_network(input_shape: tuple[int, ...], classes: int) -> torch.nn.Module
     if len(input_shape) == 3 and min(input_shape[1:]) >= 8:
         c, h, w = input_shape
         return nn.Sequential(
-            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), 128), nn.ReLU(), nn.Linear(128, classes),
+            nn.Conv2d(c, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * (h // 4) * (w // 4), 128),
+            nn.ReLU(),
+            nn.Linear(128, classes),
         )
     d = int(np.prod(input_shape))
     return nn.Sequential(nn.Flatten(), nn.Linear(d, 128), nn.ReLU(), nn.Linear(128, classes))
@@ -48,9 +55,12 @@ class ArtExtraction(ArtAttack):
 
     family = "extraction"
     whole_run = True  # one stolen model per run, measured on every sample
-    thief_data = Choice("samples", "what the thief queries the target with: samples (the target's samples other "
-                        "than those measured) or uniform (random inputs inside the target's bounds)",
-                        choices=("samples", "uniform"))
+    thief_data = Choice(
+        "samples",
+        "what the thief queries the target with: samples (the target's samples other "
+        "than those measured) or uniform (random inputs inside the target's bounds)",
+        choices=("samples", "uniform"),
+    )
 
     def succeeded(self, initial, final, goal, extras) -> np.ndarray:
         return final == initial  # the stolen model agrees with the target
@@ -70,8 +80,10 @@ class ArtExtraction(ArtAttack):
         measured = set(int(i) for i in p["sample_index"])
         pool = np.array([i for i in range(len(target.X)) if i not in measured], dtype=np.int64)
         if len(pool) == 0:
-            raise FeintError(f"{self.name} with thief_data=samples needs samples of {target.target_name} other than "
-                             "those measured; measure fewer, or set thief_data=uniform")
+            raise FeintError(
+                f"{self.name} with thief_data=samples needs samples of {target.target_name} other than "
+                "those measured; measure fewer, or set thief_data=uniform"
+            )
         chosen = np.sort(rng.choice(pool, size=min(count, len(pool)), replace=False))
         labels = None if target.y is None else np.asarray(target.y)[chosen]
         return target.get_samples(chosen), labels
@@ -105,8 +117,12 @@ class ArtThief(ArtExtraction):
     def check_options(self, p: dict[str, Any]) -> None:
         super().check_options(p)
         if p.get("sampling_strategy") == "adaptive":
-            need(p["thief_data"] == "samples", "sampling_strategy",
-                 "random with thief_data=uniform (adaptive needs labelled thief data)", "adaptive")
+            need(
+                p["thief_data"] == "samples",
+                "sampling_strategy",
+                "random with thief_data=uniform (adaptive needs labelled thief data)",
+                "adaptive",
+            )
 
     def steal(self, estimator: Any, model: CountedModel, p: dict[str, Any]):
         from art.estimators.classification import PyTorchClassifier
@@ -116,14 +132,21 @@ class ArtThief(ArtExtraction):
         y = None
         if p.get("sampling_strategy") == "adaptive":
             if labels is None:
-                raise Incompatible(f"{self.name} with sampling_strategy=adaptive needs the true labels of "
-                                   f"{target.target_name}'s samples, which it does not have")
+                raise Incompatible(
+                    f"{self.name} with sampling_strategy=adaptive needs the true labels of "
+                    f"{target.target_name}'s samples, which it does not have"
+                )
             y = one_hot(labels, model.num_classes)
         net = thief_network(tuple(target.input_shape), model.num_classes)
         thief = PyTorchClassifier(
-            model=net, loss=torch.nn.CrossEntropyLoss(), optimizer=torch.optim.Adam(net.parameters(), lr=1e-3),
-            input_shape=tuple(target.input_shape), nb_classes=model.num_classes,
-            clip_values=tuple(float(b) for b in target.bounds), device_type="cpu")
+            model=net,
+            loss=torch.nn.CrossEntropyLoss(),
+            optimizer=torch.optim.Adam(net.parameters(), lr=1e-3),
+            input_shape=tuple(target.input_shape),
+            nb_classes=model.num_classes,
+            clip_values=tuple(float(b) for b in target.bounds),
+            device_type="cpu",
+        )
         attack = self.construct(estimator, self.art_kwargs(p))
         stolen = attack.extract(x, y=y, thieved_classifier=thief)
 
@@ -152,20 +175,31 @@ def relu_one_hidden_layer(module: torch.nn.Module) -> int | None:
 class ArtFunctionallyEquivalent(ArtExtraction):
     """Recovers the weights of a one-hidden-layer ReLU network from its logits."""
 
-    max_queries = Int(1_000_000, "stop (with an error) after this many queries: ART's critical-point search "
-                      "has no bound of its own and does not converge on every model", low=1, high=10**9)
+    max_queries = Int(
+        1_000_000,
+        "stop (with an error) after this many queries: ART's critical-point search "
+        "has no bound of its own and does not converge on every model",
+        low=1,
+        high=10**9,
+    )
 
     @classmethod
     def check_target(cls, target: Target) -> None:
         if target.data_type not in cls.data_types:
-            raise Incompatible(f"attack {cls.name} does not accept {target.data_type} targets like "
-                               f"{target.target_name}; it accepts: {', '.join(cls.data_types)}")
+            raise Incompatible(
+                f"attack {cls.name} does not accept {target.data_type} targets like "
+                f"{target.target_name}; it accepts: {', '.join(cls.data_types)}"
+            )
         if GRADIENTS not in target.capabilities:
-            raise Incompatible(f"attack {cls.name} needs the model's logits, which only an open-box target gives; "
-                               f"{target.target_name} answers with probabilities only")
+            raise Incompatible(
+                f"attack {cls.name} needs the model's logits, which only an open-box target gives; "
+                f"{target.target_name} answers with probabilities only"
+            )
         if relu_one_hidden_layer(target.torch_module()) is None:
-            raise Incompatible(f"attack {cls.name} needs a target whose model is one hidden ReLU layer (Linear, "
-                               f"ReLU, Linear); the model of {target.target_name} is not")
+            raise Incompatible(
+                f"attack {cls.name} needs a target whose model is one hidden ReLU layer (Linear, "
+                f"ReLU, Linear); the model of {target.target_name} is not"
+            )
 
     def estimator(self, model: CountedModel, p: dict[str, Any]):
         """ART's search compares slopes of the logits to 1e-5: the logits are computed in
@@ -180,8 +214,10 @@ class ArtFunctionallyEquivalent(ArtExtraction):
 
         def logits(x: np.ndarray) -> np.ndarray:
             if rows[0] + len(x) > budget:
-                raise FeintError(f"{name} stopped after {rows[0]} queries (max_queries={budget}): ART's "
-                                 "critical-point search did not converge on this model")
+                raise FeintError(
+                    f"{name} stopped after {rows[0]} queries (max_queries={budget}): ART's "
+                    "critical-point search did not converge on this model"
+                )
             rows[0] += len(x)
             attribution.count(len(x))
             shaped = torch.as_tensor(np.asarray(x, np.float64)).reshape(-1, *model.target.input_shape)
@@ -193,8 +229,12 @@ class ArtFunctionallyEquivalent(ArtExtraction):
                 return logits(x)
 
         flat = (int(np.prod(model.target.input_shape)),)
-        est = Exact(logits, input_shape=flat, nb_classes=model.num_classes,
-                    clip_values=tuple(float(b) for b in model.target.bounds))
+        est = Exact(
+            logits,
+            input_shape=flat,
+            nb_classes=model.num_classes,
+            clip_values=tuple(float(b) for b in model.target.bounds),
+        )
         return Estimator(est, attribution, lambda: rows[0])
 
     def steal(self, estimator: Any, model: CountedModel, p: dict[str, Any]):
@@ -223,12 +263,29 @@ def table() -> list[type[ArtAttack]]:
     # can learn something (the docs name ART's default).
     thief = {"nb_stolen": 500, "batch_size_fit": 32, "batch_size_query": 100}
     return [
-        define(ArtThief, "art.copycat_cnn", X.CopycatCNN, data_types=IMAGE_TABULAR, defaults=thief,
-               summary="Copycat CNN: train a copy of the target on its labels for the thief's inputs."),
-        define(ArtThief, "art.knockoff_nets", X.KnockoffNets, data_types=IMAGE_TABULAR, defaults=thief,
-               summary="Knockoff Nets: train a copy of the target, choosing queries at random or adaptively."),
-        define(ArtFunctionallyEquivalent, "art.functionally_equivalent",
-               X.FunctionallyEquivalentExtraction, function=X.FunctionallyEquivalentExtraction.extract,
-               access="open-box", data_types=IMAGE_TABULAR,
-               summary="Functionally equivalent extraction: recover a one-hidden-layer ReLU network's weights."),
+        define(
+            ArtThief,
+            "art.copycat_cnn",
+            X.CopycatCNN,
+            data_types=IMAGE_TABULAR,
+            defaults=thief,
+            summary="Copycat CNN: train a copy of the target on its labels for the thief's inputs.",
+        ),
+        define(
+            ArtThief,
+            "art.knockoff_nets",
+            X.KnockoffNets,
+            data_types=IMAGE_TABULAR,
+            defaults=thief,
+            summary="Knockoff Nets: train a copy of the target, choosing queries at random or adaptively.",
+        ),
+        define(
+            ArtFunctionallyEquivalent,
+            "art.functionally_equivalent",
+            X.FunctionallyEquivalentExtraction,
+            function=X.FunctionallyEquivalentExtraction.extract,
+            access="open-box",
+            data_types=IMAGE_TABULAR,
+            summary="Functionally equivalent extraction: recover a one-hidden-layer ReLU network's weights.",
+        ),
     ]

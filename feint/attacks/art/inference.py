@@ -32,8 +32,12 @@ __all__ = ["ArtMIFace", "ArtMembershipRuleBased"]
 
 class ArtMIFace(ArtAttack):
     family = "inference"
-    start = Choice("zeros", "where each reconstruction starts: zeros (ART's default), middle (the middle of the "
-                   "bounds) or sample (the sample itself)", choices=("zeros", "middle", "sample"))
+    start = Choice(
+        "zeros",
+        "where each reconstruction starts: zeros (ART's default), middle (the middle of the "
+        "bounds) or sample (the sample itself)",
+        choices=("zeros", "middle", "sample"),
+    )
 
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         x = batch.x.detach().cpu().numpy().astype(np.float32)
@@ -77,8 +81,10 @@ class ArtMIFace(ArtAttack):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for kind, img, fname in (("original", x, f"{index}_original.png"),
-                                 ("reconstruction", x_out, f"class_{initial_label}_from_{index}.png")):
+        for kind, img, fname in (
+            ("original", x, f"{index}_original.png"),
+            ("reconstruction", x_out, f"class_{initial_label}_from_{index}.png"),
+        ):
             path = folder / fname
             Image.fromarray(to_uint8(img, bounds)).save(path)
             paths[kind] = str(path)
@@ -91,8 +97,9 @@ class ArtMembershipRuleBased(ArtAttack):
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         target = model.target
         if target.y is None:
-            raise Incompatible(f"attack {self.name} needs the true labels of the samples; "
-                               f"{target.target_name} has none")
+            raise Incompatible(
+                f"attack {self.name} needs the true labels of the samples; {target.target_name} has none"
+            )
         ids = model.sample_ids if model.sample_ids is not None else np.arange(len(batch.x))
         truth = np.asarray(target.y)[ids]
         x = batch.x.detach().cpu().numpy().astype(np.float32)
@@ -110,8 +117,10 @@ class ArtMembershipRuleBased(ArtAttack):
         return extras["member"] > 0.5  # declared a member of the training data
 
     def run_metrics(self, success: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, float]:
-        return {"declared_members": int(np.sum(success)),
-                "member_rate": float(np.mean(success)) if len(success) else 0.0}
+        return {
+            "declared_members": int(np.sum(success)),
+            "member_rate": float(np.mean(success)) if len(success) else 0.0,
+        }
 
     def save_evidence(self, folder, index, x, x_out, bounds, initial_label, final_label) -> dict[str, str]:
         return {}
@@ -124,9 +133,18 @@ def table() -> list[type[ArtAttack]]:
     from feint.attacks.art.base import IMAGE, IMAGE_TABULAR, define
 
     return [
-        define(ArtMIFace, "art.mi_face", MIFace, data_types=IMAGE,
-               summary="Model inversion (MI-Face): reconstruct an image of each sample's class."),
-        define(ArtMembershipRuleBased, "art.membership_rule_based", MembershipInferenceBlackBoxRuleBased,
-               data_types=IMAGE_TABULAR,
-               summary="Membership inference: a sample is declared a member if classified correctly."),
+        define(
+            ArtMIFace,
+            "art.mi_face",
+            MIFace,
+            data_types=IMAGE,
+            summary="Model inversion (MI-Face): reconstruct an image of each sample's class.",
+        ),
+        define(
+            ArtMembershipRuleBased,
+            "art.membership_rule_based",
+            MembershipInferenceBlackBoxRuleBased,
+            data_types=IMAGE_TABULAR,
+            summary="Membership inference: a sample is declared a member if classified correctly.",
+        ),
     ]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +25,24 @@ from feint.errors import BadValue
 __all__ = ["OptionalNumber", "introspect", "art_value", "docs_of", "first_sentence", "paper_link", "SKIPPED"]
 
 # Arguments feint supplies itself or that no command line can hold.
-SKIPPED = frozenset({
-    "self", "classifier", "estimator", "verbose", "batch_size", "summary_writer", "adv_criterion", "loss",
-    "attacker_params", "mask", "x", "y", "kwargs", "num_neurons",
-})
+SKIPPED = frozenset(
+    {
+        "self",
+        "classifier",
+        "estimator",
+        "verbose",
+        "batch_size",
+        "summary_writer",
+        "adv_criterion",
+        "loss",
+        "attacker_params",
+        "mask",
+        "x",
+        "y",
+        "kwargs",
+        "num_neurons",
+    }
+)
 
 _INF = "inf"
 

@@ -52,20 +52,41 @@ class HopSkipJump(Attack):
     data_types = ("image", "tabular")
     reference = "Chen, Jordan, Wainwright, HopSkipJumpAttack: A Query-Efficient Decision-Based Attack, 2020"
 
-    norm = Choice("2", "the norm the distance is measured and minimised in: 2 or inf", choices=("2", "inf"),
-                  aliases={"l2": "2", "linf": "inf", "np.inf": "inf"})
-    max_iter = Int(50, "boundary iterations (binary search, direction estimate, step) per sample; 0: only "
-                   "the random start and its binary search", low=0, high=100_000)
+    norm = Choice(
+        "2",
+        "the norm the distance is measured and minimised in: 2 or inf",
+        choices=("2", "inf"),
+        aliases={"l2": "2", "linf": "inf", "np.inf": "inf"},
+    )
+    max_iter = Int(
+        50,
+        "boundary iterations (binary search, direction estimate, step) per sample; 0: only "
+        "the random start and its binary search",
+        low=0,
+        high=100_000,
+    )
     max_eval = Int(10_000, "most probes per sample for one direction estimate", low=1, high=1_000_000)
-    init_eval = Int(100, "probes per sample for the first direction estimate; iteration t uses "
-                    "init_eval * sqrt(t + 1), at most max_eval", low=1, high=1_000_000)
+    init_eval = Int(
+        100,
+        "probes per sample for the first direction estimate; iteration t uses "
+        "init_eval * sqrt(t + 1), at most max_eval",
+        low=1,
+        high=1_000_000,
+    )
     init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
     targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels((), "classes to turn samples into when targeted: one for all or one per "
-                           "sample; empty picks a random other class per sample (seeded)")
-    max_queries = Int(0, "hard cap on model rows per sample spent by the attack (the runner's first and "
-                      "last prediction come on top); 0: no cap beyond the iteration schedule", low=0,
-                      high=10**12)
+    target_labels = Labels(
+        (),
+        "classes to turn samples into when targeted: one for all or one per "
+        "sample; empty picks a random other class per sample (seeded)",
+    )
+    max_queries = Int(
+        0,
+        "hard cap on model rows per sample spent by the attack (the runner's first and "
+        "last prediction come on top); 0: no cap beyond the iteration schedule",
+        low=0,
+        high=10**12,
+    )
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["init_eval"] > p["max_eval"]:
@@ -151,7 +172,9 @@ class _HopSkipJump:
             self.keep_best(idx, self.cur[idx])
         return found
 
-    def boundary(self, idx: torch.Tensor, flat: torch.Tensor, linf: bool, threshold: float | None = None) -> torch.Tensor:
+    def boundary(
+        self, idx: torch.Tensor, flat: torch.Tensor, linf: bool, threshold: float | None = None
+    ) -> torch.Tensor:
         """Binary search, for all samples at once, between each sample and its adversarial
         point ``flat``; returns the adversarial end of each final bracket."""
         m = len(idx)
@@ -203,7 +226,8 @@ class _HopSkipJump:
             sum_f.index_add_(0, o, f.double())
         mean_f = (sum_f / counts.clamp_min(1)).to(sum_u.dtype)
         grad = torch.where(
-            (mean_f == 1)[:, None], sum_u,
+            (mean_f == 1)[:, None],
+            sum_u,
             torch.where((mean_f == -1)[:, None], -sum_u, sum_fu - mean_f[:, None] * sum_u),
         )
         if self.linf:

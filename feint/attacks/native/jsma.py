@@ -115,17 +115,27 @@ class JSMA(Attack):
     data_types = ("image", "tabular")
     reference = "Papernot et al., The Limitations of Deep Learning in Adversarial Settings, 2016"
 
-    theta = Float(0.1, "change of each chosen feature per step, in input units (negative: decrease "
-                  "features)", low=-1.0, high=1.0)
+    theta = Float(
+        0.1, "change of each chosen feature per step, in input units (negative: decrease features)", low=-1.0, high=1.0
+    )
     gamma = Float(1.0, "largest fraction of features that may be changed", low=0.0, high=1.0, low_open=True)
-    saliency = Choice("single", "how the two features of a step are chosen: single (largest gradients of "
-                      "the target logit; one gradient per step, as ART) or pairwise (the paper's pair "
-                      "saliency over target and other logits; two gradients per step)",
-                      choices=("single", "pairwise"))
-    targeted = Bool(False, "turn each sample into a target class; untargeted aims at a random other "
-                    "class (as ART does) and stops as soon as the label changes")
-    target_labels = Labels((), "classes to turn samples into when targeted: one for all or one per "
-                           "sample; empty picks a random other class per sample (seeded)")
+    saliency = Choice(
+        "single",
+        "how the two features of a step are chosen: single (largest gradients of "
+        "the target logit; one gradient per step, as ART) or pairwise (the paper's pair "
+        "saliency over target and other logits; two gradients per step)",
+        choices=("single", "pairwise"),
+    )
+    targeted = Bool(
+        False,
+        "turn each sample into a target class; untargeted aims at a random other "
+        "class (as ART does) and stops as soon as the label changes",
+    )
+    target_labels = Labels(
+        (),
+        "classes to turn samples into when targeted: one for all or one per "
+        "sample; empty picks a random other class per sample (seeded)",
+    )
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["theta"] == 0:
@@ -136,8 +146,9 @@ class JSMA(Attack):
         shape = batch.x.shape
         x = batch.x.reshape(n_rows, -1).clone()
         n = x.shape[1]
-        direction = batch.targets if batch.targeted else random_other_classes(
-            batch.labels, model.num_classes, batch.generator)
+        direction = (
+            batch.targets if batch.targeted else random_other_classes(batch.labels, model.num_classes, batch.generator)
+        )
         increase = theta > 0
         allowed = x < model.upper if increase else x > model.lower
         changed = torch.zeros_like(allowed)

@@ -61,18 +61,32 @@ class PGD(Attack):
     data_types = ("image", "tabular")
     reference = "Madry et al., Towards Deep Learning Models Resistant to Adversarial Attacks, 2018"
 
-    norm = Choice("inf", "the norm of the budget: inf or 2", choices=("inf", "2"),
-                  aliases={"linf": "inf", "l2": "2", "np.inf": "inf"})
+    norm = Choice(
+        "inf",
+        "the norm of the budget: inf or 2",
+        choices=("inf", "2"),
+        aliases={"linf": "inf", "l2": "2", "np.inf": "inf"},
+    )
     eps = Float(0.3, "budget: largest allowed perturbation in that norm", low=0, low_open=True)
     eps_step = Float(0.1, "size of one step in that norm", low=0, low_open=True)
     max_iter = Int(100, "steps per random start", low=1, high=100_000)
     targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels((), "classes to turn samples into when targeted: one for all or one per "
-                           "sample; empty picks a random other class per sample (seeded)")
-    num_random_init = Int(0, "random starts inside the ball (0: start at the sample); the first "
-                          "successful start is kept", low=0, high=1000)
-    early_stop = Bool(False, "stop stepping a sample once it is adversarial (off: every sample takes "
-                      "every step, pushing further past the boundary)")
+    target_labels = Labels(
+        (),
+        "classes to turn samples into when targeted: one for all or one per "
+        "sample; empty picks a random other class per sample (seeded)",
+    )
+    num_random_init = Int(
+        0,
+        "random starts inside the ball (0: start at the sample); the first successful start is kept",
+        low=0,
+        high=1000,
+    )
+    early_stop = Bool(
+        False,
+        "stop stepping a sample once it is adversarial (off: every sample takes "
+        "every step, pushing further past the boundary)",
+    )
 
     def project(self, x, x_adv, p):
         return lp_project(x, x_adv, p["eps"], p["norm"])
@@ -97,7 +111,7 @@ class PGD(Attack):
             xa = xa.clamp(model.lower, model.upper)
             active = torch.arange(len(rows))
             for _ in range(p["max_iter"]):
-                logits, grad = model.loss_grad(xa[active], lambda z, a=active: loss(z, rows[a]), rows[active])
+                logits, grad = model.loss_grad(xa[active], lambda z, a=active, r=rows: loss(z, r[a]), rows[active])
                 if p["early_stop"]:
                     keep = ~batch.reached(logits.argmax(1), rows[active])
                     if not keep.all():

@@ -92,7 +92,10 @@ class _Window:
         return F.unfold(planes, self.k)
 
     def gibbs(
-        self, nv: torch.Tensor, t: torch.Tensor, cost: torch.Tensor | None = None,
+        self,
+        nv: torch.Tensor,
+        t: torch.Tensor,
+        cost: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """For neighbourhood values ``nv`` ``(B, K2, HW)``: ``log sum_o exp(nv[o] - t C_o)``
         and the first two moments of ``C`` under the normalised weights, per position.
@@ -151,8 +154,14 @@ COL_SAFE = 500.0
 
 
 def _sinkhorn(
-    x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, lam: float, win: _Window,
-    channels: int, max_iter: int, state: dict | None = None,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    eps: torch.Tensor,
+    lam: float,
+    win: _Window,
+    channels: int,
+    max_iter: int,
+    state: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Block-coordinate ascent on the projection's entropic dual (variables a, b, t).
 
@@ -165,7 +174,7 @@ def _sinkhorn(
     log-domain sums in an iteration where that could lose precision. Images are
     independent problems: each stops at its own convergence and leaves the batch, so
     its result does not depend on the images solved with it."""
-    n_img, n_pl = len(eps), len(x)
+    n_img = len(eps)
     state = state or {}
     t = state.get("t", torch.ones(n_img, dtype=DTYPE)).clone()
     b = state.get("b", torch.zeros_like(w)).clone()
@@ -231,17 +240,20 @@ def _sinkhorn(
                 keep = (~done).nonzero().flatten()
                 kp = planes_of(keep)
                 live, t, cost_ok, omega, last_err, last_ratio, row_err, eps, tol_eps = (
-                    v[keep] for v in (live, t, cost_ok, omega, last_err, last_ratio, row_err, eps, tol_eps))
-                (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u, lse_b, balanced,
-                 moments) = (v[kp] for v in (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u,
-                                             lse_b, balanced, moments))
+                    v[keep] for v in (live, t, cost_ok, omega, last_err, last_ratio, row_err, eps, tol_eps)
+                )
+                (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u, lse_b, balanced, moments) = (
+                    v[kp]
+                    for v in (x, has_mass, log_x1, row_floor, lam_w, y_off, col_risk, b, a, u, lse_b, balanced, moments)
+                )
             # Safeguard: plain steps where the error grew; back to over-relaxed steps (a
             # little further than at the start, now that t has settled) after two plain
             # steps that both reduced it.
             ratio = row_err / last_err
             plain = omega == 1.0
-            omega = torch.where(ratio > 1, 1.0, torch.where(plain & (ratio < 1) & (last_ratio < 1),
-                                                              RESUMED_RELAXATION, omega))
+            omega = torch.where(
+                ratio > 1, 1.0, torch.where(plain & (ratio < 1) & (last_ratio < 1), RESUMED_RELAXATION, omega)
+            )
             last_ratio = torch.where(omega == 1.0, ratio, 2.0)
             last_err = row_err
             om = omega.repeat_interleave(channels)[:, None] if channels > 1 else omega[:, None]
@@ -272,8 +284,14 @@ def _sinkhorn(
 
 
 def projected_sinkhorn(
-    x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, lam: float, kernel_size: int, p: float,
-    max_iter: int, state: dict | None = None,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    eps: torch.Tensor,
+    lam: float,
+    kernel_size: int,
+    p: float,
+    max_iter: int,
+    state: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Project ``w`` onto the Wasserstein ball of radius ``eps`` around ``x``.
 
@@ -282,15 +300,23 @@ def projected_sinkhorn(
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
     with torch.inference_mode():  # many small tensor operations: skip autograd's bookkeeping
-        z, cost, state = _sinkhorn(
-            x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
-    return z.reshape(x.shape).clone(), cost.clone(), {"t": state["t"].clone(), "b": state["b"].clone(),
-                                                       "iters": state["iters"]}
+        z, cost, state = _sinkhorn(x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
+    return (
+        z.reshape(x.shape).clone(),
+        cost.clone(),
+        {"t": state["t"].clone(), "b": state["b"].clone(), "iters": state["iters"]},
+    )
 
 
 def conjugate_sinkhorn(
-    x: torch.Tensor, grad: torch.Tensor, eps: torch.Tensor, lam: float, kernel_size: int, p: float,
-    max_iter: int, state: dict | None = None,
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    eps: torch.Tensor,
+    lam: float,
+    kernel_size: int,
+    p: float,
+    max_iter: int,
+    state: dict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The point of the Wasserstein ball of radius ``eps`` around ``x`` that goes
     furthest along ``grad`` (entropy-regularised); and the solver's state.
@@ -306,8 +332,14 @@ def conjugate_sinkhorn(
 
 
 def _conjugate(
-    x: torch.Tensor, grad: torch.Tensor, eps: torch.Tensor, lam: float, kernel_size: int, p: float,
-    max_iter: int, state: dict | None,
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    eps: torch.Tensor,
+    lam: float,
+    kernel_size: int,
+    p: float,
+    max_iter: int,
+    state: dict | None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     n, c, h, wd = x.shape
     win = _Window(h, wd, kernel_size, p)
@@ -322,7 +354,7 @@ def _conjugate(
     def per_image(v: torch.Tensor) -> torch.Tensor:
         return v.reshape(n, -1).sum(1)
 
-    for iters in range(max_iter):
+    for iters in range(max_iter):  # noqa: B007 - the last index is returned
         _, m1, m2 = win.gibbs(nb, t.repeat_interleave(c), costs)
         gap = per_image(xs * m1) - eps
         var = per_image(xs * (m2 - m1**2).clamp_min(0.0))
@@ -349,26 +381,36 @@ class Wasserstein(Attack):
     data_types = ("image",)
     reference = "Wong, Schmidt, Kolter, Wasserstein Adversarial Examples via Projected Sinkhorn Iterations, 2019"
 
-    regularization = Float(3000.0, "entropy regularisation of the Sinkhorn solvers (larger: closer "
-                           "to exact transport)", low=0, low_open=True)
+    regularization = Float(
+        3000.0,
+        "entropy regularisation of the Sinkhorn solvers (larger: closer to exact transport)",
+        low=0,
+        low_open=True,
+    )
     p = Float(2.0, "moving mass by offset d costs |d|_2^p", low=1.0, high=10.0)
     kernel_size = Int(5, "side of the window mass may move within (odd)", low=1, high=63)
-    norm = Choice("wasserstein", "the step: wasserstein (conjugate Sinkhorn), inf (signed) or 2",
-                  choices=("wasserstein", "inf", "2"), aliases={"linf": "inf", "l2": "2"})
+    norm = Choice(
+        "wasserstein",
+        "the step: wasserstein (conjugate Sinkhorn), inf (signed) or 2",
+        choices=("wasserstein", "inf", "2"),
+        aliases={"linf": "inf", "l2": "2"},
+    )
     eps_step = Float(0.1, "size of one step in that norm", low=0, low_open=True)
     eps = Float(0.3, "initial radius of the Wasserstein ball (normalised mass units)", low=0, low_open=True)
     eps_iter = Int(10, "steps between two growths of the radius", low=1, high=100_000)
     eps_factor = Float(1.1, "growth factor of the radius for samples not yet turned", low=1.0)
     max_iter = Int(400, "largest number of steps", low=1, high=100_000)
-    conjugate_sinkhorn_max_iter = Int(400, "iteration budget of the step's Sinkhorn solver", low=1,
-                                      high=100_000)
-    projected_sinkhorn_max_iter = Int(400, "iteration budget of the projection's Sinkhorn solver",
-                                      low=1, high=100_000)
+    conjugate_sinkhorn_max_iter = Int(400, "iteration budget of the step's Sinkhorn solver", low=1, high=100_000)
+    projected_sinkhorn_max_iter = Int(400, "iteration budget of the projection's Sinkhorn solver", low=1, high=100_000)
     targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels((), "classes to turn samples into when targeted: one for all or one per "
-                           "sample; empty picks a random other class per sample (seeded)")
-    early_stop = Bool(True, "stop moving a sample once it is adversarial (as the published attack "
-                      "does; its radius stops growing too)")
+    target_labels = Labels(
+        (),
+        "classes to turn samples into when targeted: one for all or one per "
+        "sample; empty picks a random other class per sample (seeded)",
+    )
+    early_stop = Bool(
+        True, "stop moving a sample once it is adversarial (as the published attack does; its radius stops growing too)"
+    )
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["kernel_size"] % 2 != 1:
@@ -395,7 +437,8 @@ class Wasserstein(Attack):
         for it in range(p["max_iter"]):
             xin = (xa[active] + lo).float()
             logits, grad = model.loss_grad(
-                xin, lambda z, a=active: sign * F.cross_entropy(z, goal[a], reduction="none"), active)
+                xin, lambda z, a=active: sign * F.cross_entropy(z, goal[a], reduction="none"), active
+            )
             if p["early_stop"]:
                 keep = ~batch.reached(logits.argmax(1), active)
                 active, grad = active[keep], grad[keep]
@@ -411,13 +454,27 @@ class Wasserstein(Attack):
             else:
                 own = cur.reshape(len(cur), -1).sum(1).clamp_min(1e-12).view(-1, 1, 1, 1)
                 z, st = conjugate_sinkhorn(
-                    cur / own, grad, torch.full((len(cur),), p["eps_step"], dtype=DTYPE), lam, k, pw,
-                    p["conjugate_sinkhorn_max_iter"], {"t": conj_t[active]})
+                    cur / own,
+                    grad,
+                    torch.full((len(cur),), p["eps_step"], dtype=DTYPE),
+                    lam,
+                    k,
+                    pw,
+                    p["conjugate_sinkhorn_max_iter"],
+                    {"t": conj_t[active]},
+                )
                 conj_t[active] = st["t"]
                 stepped = own * z
             proj, c, st = projected_sinkhorn(
-                src[active], stepped / mass[active], eps[active], lam, k, pw, p["projected_sinkhorn_max_iter"],
-                {"t": proj_t[active], "b": proj_b[active].reshape(-1, planes // x0.shape[1])})
+                src[active],
+                stepped / mass[active],
+                eps[active],
+                lam,
+                k,
+                pw,
+                p["projected_sinkhorn_max_iter"],
+                {"t": proj_t[active], "b": proj_b[active].reshape(-1, planes // x0.shape[1])},
+            )
             proj_t[active] = st["t"]
             proj_b[active] = st["b"].reshape(len(active), planes)
             xa[active] = (proj * mass[active]).clamp(0.0, model.upper - lo)

@@ -42,7 +42,7 @@ class ModelAdapter:
     def load(self) -> None:
         raise NotImplementedError
 
-    def module(self) -> "torch.nn.Module":
+    def module(self) -> torch.nn.Module:
         """Open-box adapters: a module mapping a float32 batch in the model's layout to its outputs."""
         raise NotImplementedError(f"{self.kind} models are closed-box")
 
@@ -78,6 +78,7 @@ FORMATS: dict[str, str] = {
     ".joblib": "feint.targets.adapters.sklearn_model:PickleModel",
 }
 
+
 def accepted_extensions() -> list[str]:
     return sorted(FORMATS)
 
@@ -85,8 +86,10 @@ def accepted_extensions() -> list[str]:
 def adapter_class(path: Path, where: str) -> type[ModelAdapter]:
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
-        raise FeintError(f"{where}: no adapter reads {Path(path).name!r}; accepted model files: "
-                         f"{', '.join(accepted_extensions())}, or an endpoint ({{endpoint: {{url: ...}}}})")
+        raise FeintError(
+            f"{where}: no adapter reads {Path(path).name!r}; accepted model files: "
+            f"{', '.join(accepted_extensions())}, or an endpoint ({{endpoint: {{url: ...}}}})"
+        )
     module, cls = FORMATS[ext].split(":")
     return getattr(importlib.import_module(module), cls)
 

@@ -19,7 +19,8 @@ import os
 import re
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,10 @@ KEYS: dict[str, tuple[Any, str]] = {
     "headers": ({}, "a mapping of header names to text; ${NAME} reads an environment variable"),
     "body": ({"inputs": PLACEHOLDER}, f"a JSON template holding the text {PLACEHOLDER!r} exactly once"),
     "batch_size": (32, "an integer from 1 to 100000 (rows per request; 1 sends the row itself)"),
-    "probabilities": ("", "a path into the answer: dotted keys and integer indices, e.g. outputs.0.probs "
-                          "(empty: the whole answer)"),
+    "probabilities": (
+        "",
+        "a path into the answer: dotted keys and integer indices, e.g. outputs.0.probs (empty: the whole answer)",
+    ),
     "outputs": ("probabilities", "probabilities or logits"),
     "timeout": (30.0, "seconds per request, a number above 0"),
     "retries": (3, "an integer from 0 to 20"),
@@ -197,14 +200,13 @@ class HttpModel:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def from_config(cls, mapping: Any, where: str, n_classes: int | None = None) -> "HttpModel":
+    def from_config(cls, mapping: Any, where: str, n_classes: int | None = None) -> HttpModel:
         """Check the mapping found under ``model.endpoint`` and build the model.
 
         ``where`` prefixes every message (``"my.yaml: model.endpoint"``); ``n_classes``,
         when known, is checked against every answer."""
         if not isinstance(mapping, Mapping):
-            raise FeintError(f"{where} expects a mapping with the keys {', '.join(KEYS)}; "
-                             f"got {type(mapping).__name__}")
+            raise FeintError(f"{where} expects a mapping with the keys {', '.join(KEYS)}; got {type(mapping).__name__}")
         unknown = [k for k in mapping if k not in KEYS]
         if unknown:
             raise FeintError(f"{where} has an unknown key {unknown[0]!r}; accepted: {', '.join(KEYS)}")
@@ -323,7 +325,8 @@ class HttpModel:
             if self.max_queries is not None and self.queries + self._promised + n > self.max_queries:
                 raise QueryBudgetExceeded(
                     f"endpoint {self.shown_url}: the query budget of {self.max_queries} rows (max_queries) "
-                    f"would be exceeded: {self.queries} used, this call needs {n}; nothing more was sent")
+                    f"would be exceeded: {self.queries} used, this call needs {n}; nothing more was sent"
+                )
             self._promised += n
         chunks = [x[s : s + self.batch_size] for s in range(0, n, self.batch_size)]
         unsent = [len(c) for c in chunks]  # rows promised, per chunk, until first sent
@@ -338,16 +341,18 @@ class HttpModel:
         first = parts[0].shape[1]
         for p in parts[1:]:
             if p.shape[1] != first:
-                raise EndpointError(f"endpoint {self.shown_url} answered {first} classes for one request "
-                                    f"and {p.shape[1]} for another")
+                raise EndpointError(
+                    f"endpoint {self.shown_url} answered {first} classes for one request and {p.shape[1]} for another"
+                )
         return np.concatenate(parts)
 
     def _send_all(self, chunks: list[np.ndarray], unsent: list[int]) -> list[np.ndarray]:
         from concurrent.futures import ThreadPoolExecutor
 
         stop = threading.Event()
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks)),
-                                thread_name_prefix="feint-http") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.concurrency, len(chunks)), thread_name_prefix="feint-http"
+        ) as pool:
             futures = [pool.submit(self._send, i, c, unsent, stop) for i, c in enumerate(chunks)]
             try:
                 return [f.result() for f in futures]  # in order
@@ -372,12 +377,14 @@ class HttpModel:
             elif self.max_queries is not None and self.queries + self._promised + rows > self.max_queries:
                 raise QueryBudgetExceeded(
                     f"endpoint {self.shown_url}: retrying would exceed the query budget of {self.max_queries} rows "
-                    f"(max_queries): {self.queries} used, the retry needs {rows}")
+                    f"(max_queries): {self.queries} used, the retry needs {rows}"
+                )
             self.queries += rows
             self.requests += 1
 
-    def _send(self, index: int, chunk: np.ndarray, unsent: list[int],
-              stop: threading.Event | None = None) -> np.ndarray:
+    def _send(
+        self, index: int, chunk: np.ndarray, unsent: list[int], stop: threading.Event | None = None
+    ) -> np.ndarray:
         import urllib.error
         import urllib.request
 
@@ -386,8 +393,9 @@ class HttpModel:
         try:
             data = json.dumps(_fill(self.body, inputs), allow_nan=False).encode()
         except ValueError:
-            raise FeintError(f"endpoint {self.shown_url}: the inputs hold NaN or infinite values, "
-                             "which JSON cannot carry") from None
+            raise FeintError(
+                f"endpoint {self.shown_url}: the inputs hold NaN or infinite values, which JSON cannot carry"
+            ) from None
         headers = {"Content-Type": "application/json", "Accept": "application/json", **self.headers}
         attempts = self.retries + 1
         for attempt in range(attempts):
@@ -410,16 +418,19 @@ class HttpModel:
                         text = ""
                     if status not in RETRY_STATUS or last:
                         tried = f" after {attempts} attempts" if attempts > 1 and status in RETRY_STATUS else ""
-                        raise EndpointError(f"endpoint {self.shown_url} answered HTTP {status}{tried}: "
-                                            f"{_one_line(text) or '(empty body)'}") from None
+                        raise EndpointError(
+                            f"endpoint {self.shown_url} answered HTTP {status}{tried}: "
+                            f"{_one_line(text) or '(empty body)'}"
+                        ) from None
                     if status in (429, 503):
                         retry_after = _retry_after(exc.headers.get("Retry-After"))
                 except (TimeoutError, OSError, urllib.error.URLError, _http_exceptions()) as exc:
                     failure = _describe_failure(exc, self.timeout)
                     if last:
                         tried = f" after {attempts} attempts" if attempts > 1 else ""
-                        raise EndpointError(f"endpoint {self.shown_url} could not be reached{tried}: "
-                                            f"{failure}") from None
+                        raise EndpointError(
+                            f"endpoint {self.shown_url} could not be reached{tried}: {failure}"
+                        ) from None
                 else:
                     return self._read(text, status, rows)
             delay = self.backoff * 2**attempt
@@ -431,8 +442,9 @@ class HttpModel:
 
     def _read(self, text: str, status: int, rows: int) -> np.ndarray:
         def fail(what: str) -> EndpointError:
-            return EndpointError(f"endpoint {self.shown_url} answered HTTP {status} {what}: "
-                                 f"{_one_line(text) or '(empty body)'}")
+            return EndpointError(
+                f"endpoint {self.shown_url} answered HTTP {status} {what}: {_one_line(text) or '(empty body)'}"
+            )
 
         try:
             value = json.loads(text)
@@ -472,8 +484,10 @@ class HttpModel:
         off = np.abs(sums - 1.0)
         if arr.min() < -1e-6 or arr.max() > 1 + 1e-6 or off.max() > PROB_TOLERANCE:
             row = int(off.argmax())
-            raise fail(f"with values that are not probabilities (row {row} sums to {sums[row]:.4g}; "
-                       "set outputs: logits for scores)")
+            raise fail(
+                f"with values that are not probabilities (row {row} sums to {sums[row]:.4g}; "
+                "set outputs: logits for scores)"
+            )
         arr = np.clip(arr, 0.0, None)
         return arr / arr.sum(axis=1, keepdims=True)
 

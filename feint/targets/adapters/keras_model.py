@@ -58,8 +58,9 @@ class KerasModel(ModelAdapter):
             return
         self._load_keras()
         if key and isinstance(self._module, keras_lower.LoweredKeras):
-            keras_lower.save(self._module, saved_path, key,
-                             {"input_shape": list(self._input_shape), "outputs": self.outputs})
+            keras_lower.save(
+                self._module, saved_path, key, {"input_shape": list(self._input_shape), "outputs": self.outputs}
+            )
 
     def _load_keras(self) -> None:
         from feint.targets.builtin.digits import import_keras
@@ -71,8 +72,14 @@ class KerasModel(ModelAdapter):
             model = keras.saving.load_model(self.path, compile=False, safe_mode=True)
         except Exception as exc:  # Keras raises many kinds; say which file and why in one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = ("; feint always loads Keras files in safe mode: save the model without Python "
-                    "lambdas (a named layer or function instead)") if "safe_mode" in first else ""
+            hint = (
+                (
+                    "; feint always loads Keras files in safe mode: save the model without Python "
+                    "lambdas (a named layer or function instead)"
+                )
+                if "safe_mode" in first
+                else ""
+            )
             raise self.fail(f"Keras could not load {self.path.name} ({type(exc).__name__}: {first}){hint}") from None
         last = model.layers[-1] if getattr(model, "layers", None) else None
         if last is not None and _is_softmax(getattr(last, "activation", None)):

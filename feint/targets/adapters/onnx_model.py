@@ -40,7 +40,9 @@ class OnnxModel(ModelAdapter):
             session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             text = str(exc).strip().splitlines()
-            raise self.fail(f"onnxruntime could not load {self.path.name} ({text[0] if text else type(exc).__name__})") from None
+            raise self.fail(
+                f"onnxruntime could not load {self.path.name} ({text[0] if text else type(exc).__name__})"
+            ) from None
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise self.fail(f"{self.path.name} takes {len(inputs)} inputs; feint feeds models with one input")
@@ -53,8 +55,10 @@ class OnnxModel(ModelAdapter):
         self._shape = tuple(dims[1:]) if dims else None
         scores = [o for o in session.get_outputs() if o.type in _FLOATS and len(o.shape) == 2]
         if not scores:
-            raise self.fail(f"{self.path.name} has no output of class scores (a float tensor of shape (N, classes)); "
-                            f"its outputs: {', '.join(f'{o.name} {o.type}' for o in session.get_outputs())}")
+            raise self.fail(
+                f"{self.path.name} has no output of class scores (a float tensor of shape (N, classes)); "
+                f"its outputs: {', '.join(f'{o.name} {o.type}' for o in session.get_outputs())}"
+            )
         self._session, self._input, self._output = session, first.name, scores[0].name
 
     def expected_input_shape(self):
@@ -62,9 +66,13 @@ class OnnxModel(ModelAdapter):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=self._dtype)
-        if self._shape and all(isinstance(d, int) for d in self._shape) and x.shape[1:] != self._shape:
-            if int(np.prod(self._shape)) == int(np.prod(x.shape[1:])):
-                x = x.reshape(len(x), *self._shape)
+        if (
+            self._shape
+            and all(isinstance(d, int) for d in self._shape)
+            and x.shape[1:] != self._shape
+            and int(np.prod(self._shape)) == int(np.prod(x.shape[1:]))
+        ):
+            x = x.reshape(len(x), *self._shape)
         step = self._batch or max(len(x), 1)
         outs = []
         for s in range(0, len(x), step):

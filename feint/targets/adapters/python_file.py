@@ -68,8 +68,12 @@ def _alias_counterfit() -> None:
 def _is_counterfit(cls: type) -> bool:
     if issubclass(cls, CFTarget):
         return cls is not CFTarget
-    return (callable(getattr(cls, "predict", None)) and callable(getattr(cls, "load", None))
-            and _first(cls, _NAME_ATTRS) is not None and _first(cls, _SHAPE_ATTRS) is not None)
+    return (
+        callable(getattr(cls, "predict", None))
+        and callable(getattr(cls, "load", None))
+        and _first(cls, _NAME_ATTRS) is not None
+        and _first(cls, _SHAPE_ATTRS) is not None
+    )
 
 
 def load_python_target(spec: str, trust: bool = False) -> Target:
@@ -99,10 +103,10 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
         if isinstance(exc, SyntaxError) and exc.lineno:
             where = f" at line {exc.lineno}"
         text = str(exc).strip().splitlines()
-        raise FeintError(f"{file}: running the file failed{where} ({type(exc).__name__}: "
-                         f"{text[0] if text else ''})") from None
-    own = [obj for obj in vars(module).values()
-           if isinstance(obj, type) and obj.__module__ == name]
+        raise FeintError(
+            f"{file}: running the file failed{where} ({type(exc).__name__}: {text[0] if text else ''})"
+        ) from None
+    own = [obj for obj in vars(module).values() if isinstance(obj, type) and obj.__module__ == name]
     candidates = [c for c in own if (issubclass(c, Target) and c is not Target) or _is_counterfit(c)]
     if wanted is not None:
         chosen = [c for c in candidates if c.__name__ == wanted]
@@ -111,9 +115,11 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
             raise FeintError(f"{file}: no target class {wanted!r}; target classes in the file: {names}")
         cls = chosen[0]
     elif not candidates:
-        raise FeintError(f"{file}: defines no target class; accepted: a subclass of feint.targets.Target, "
-                         "or a Counterfit target (target_name, data_type, input_shape, output_classes, X, "
-                         "load, predict)")
+        raise FeintError(
+            f"{file}: defines no target class; accepted: a subclass of feint.targets.Target, "
+            "or a Counterfit target (target_name, data_type, input_shape, output_classes, X, "
+            "load, predict)"
+        )
     elif len(candidates) > 1:
         names = ", ".join(c.__name__ for c in candidates)
         raise FeintError(f"{file}: defines several target classes ({names}); name one as {file}:CLASS")
@@ -128,8 +134,9 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
         if not instance.target_name:
             instance.target_name = path.stem
         if instance.data_type not in DATA_TYPES:
-            raise FeintError(f"{file}: {cls.__name__}.data_type expects one of {', '.join(DATA_TYPES)}; "
-                             f"got {instance.data_type!r}")
+            raise FeintError(
+                f"{file}: {cls.__name__}.data_type expects one of {', '.join(DATA_TYPES)}; got {instance.data_type!r}"
+            )
         instance.spec = origin
         return instance
     return CounterfitTarget(instance, origin, file)
@@ -150,8 +157,9 @@ class CounterfitTarget(LoadedTarget):
         try:
             own_shape = tuple(int(d) for d in shape)
         except (TypeError, ValueError):
-            raise FeintError(f"{where}: {cls_name}.input_shape expects a tuple of positive integers; "
-                             f"got {shape!r}") from None
+            raise FeintError(
+                f"{where}: {cls_name}.input_shape expects a tuple of positive integers; got {shape!r}"
+            ) from None
         if not own_shape or min(own_shape) <= 0:
             raise FeintError(f"{where}: {cls_name}.input_shape expects a tuple of positive integers; got {shape!r}")
         classes = _first(obj, _CLASSES_ATTRS)
@@ -160,8 +168,14 @@ class CounterfitTarget(LoadedTarget):
         channels = getattr(obj, "channels", None)
         if channels not in (None, "first", "last"):
             raise FeintError(f"{where}: {cls_name}.channels expects 'first' or 'last'; got {channels!r}")
-        self.channels_last = dtype == "image" and len(own_shape) == 3 and (
-            channels == "last" or (channels is None and own_shape[-1] in (1, 3, 4) and own_shape[0] not in (1, 3, 4)))
+        self.channels_last = (
+            dtype == "image"
+            and len(own_shape) == 3
+            and (
+                channels == "last"
+                or (channels is None and own_shape[-1] in (1, 3, 4) and own_shape[0] not in (1, 3, 4))
+            )
+        )
         self.own_shape = own_shape
         self.target_name = str(name)
         self.data_type = dtype
@@ -171,7 +185,8 @@ class CounterfitTarget(LoadedTarget):
         self.bounds = tuple(float(b) for b in declared) if declared is not None else (0.0, 1.0)
         self._bounds_declared = declared is not None
         self.description = ((type(obj).__doc__ or "").strip().splitlines() or [""])[0] or (
-            f"Counterfit target {cls_name} from {Path(origin.split(':')[0]).name}")
+            f"Counterfit target {cls_name} from {Path(origin.split(':')[0]).name}"
+        )
         super().__init__()
         self.spec = origin
         self._open_box = callable(getattr(obj, "torch_module", None))
@@ -181,8 +196,10 @@ class CounterfitTarget(LoadedTarget):
         n = len(x)
         if x.shape[1:] != self.own_shape:
             if int(np.prod(x.shape[1:])) != int(np.prod(self.own_shape)):
-                raise FeintError(f"{self.where}: samples X of shape {list(x.shape[1:])} do not fit input_shape "
-                                 f"{list(self.own_shape)}")
+                raise FeintError(
+                    f"{self.where}: samples X of shape {list(x.shape[1:])} do not fit input_shape "
+                    f"{list(self.own_shape)}"
+                )
             x = x.reshape(n, *self.own_shape)
         return np.moveaxis(x, -1, 1) if self.channels_last else x
 
@@ -194,8 +211,9 @@ class CounterfitTarget(LoadedTarget):
         except FeintError:
             raise
         except Exception as exc:
-            raise FeintError(f"{self.where}: {type(self.obj).__name__}.load() failed "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise FeintError(
+                f"{self.where}: {type(self.obj).__name__}.load() failed ({type(exc).__name__}: {exc})"
+            ) from None
         try:
             x = np.asarray(self.obj.X, dtype=np.float32)
         except (TypeError, ValueError):
@@ -204,15 +222,22 @@ class CounterfitTarget(LoadedTarget):
             raise FeintError(f"{self.where}: {type(self.obj).__name__}.X holds no samples after load()")
         self.X = np.ascontiguousarray(self._to_feint(x), np.float32)
         y = _first(self.obj, ("y", "Y"))
-        self.y = None if y is None else _labels(np.asarray(y), self.output_classes, _Checker(self.where),
-                                                f"{type(self.obj).__name__}.y")
+        self.y = (
+            None
+            if y is None
+            else _labels(np.asarray(y), self.output_classes, _Checker(self.where), f"{type(self.obj).__name__}.y")
+        )
         if not self._bounds_declared:
             lo, hi = float(self.X.min()), float(self.X.max())
             self.bounds = (0.0, 1.0) if lo >= 0 and hi <= 1 else (0.0, 255.0) if lo >= 0 and hi <= 255 else (lo, hi)
         if self._open_box:
             self._module = self._wrap(self.obj.torch_module())
-        self.info = {"source": self.spec, "adapter": "python (Counterfit API)", "class": type(self.obj).__name__,
-                     **({} if self._bounds_declared else {"bounds_from": "the samples' range"})}
+        self.info = {
+            "source": self.spec,
+            "adapter": "python (Counterfit API)",
+            "class": type(self.obj).__name__,
+            **({} if self._bounds_declared else {"bounds_from": "the samples' range"}),
+        }
         if self.y is not None:
             pred = self._predict(self.X).argmax(1)
             self.info["sample_accuracy"] = float(np.mean(pred == self.y))
@@ -244,20 +269,25 @@ class CounterfitTarget(LoadedTarget):
         except FeintError:
             raise
         except Exception as exc:
-            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict failed "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise FeintError(
+                f"{self.where}: {type(self.obj).__name__}.predict failed ({type(exc).__name__}: {exc})"
+            ) from None
         if hasattr(out, "detach"):  # a torch tensor
             out = out.detach().cpu().numpy()
         try:
             probs = np.asarray(out, dtype=np.float64)
         except (TypeError, ValueError):
-            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict must return class "
-                             "probabilities (an array or a list of lists of numbers)") from None
+            raise FeintError(
+                f"{self.where}: {type(self.obj).__name__}.predict must return class "
+                "probabilities (an array or a list of lists of numbers)"
+            ) from None
         k = len(self.output_classes)
         if k == 2 and (probs.ndim == 1 or (probs.ndim == 2 and probs.shape[1] == 1)) and len(probs.ravel()) == len(z):
             p = probs.ravel()
             probs = np.stack([1.0 - p, p], axis=1)  # one column: the probability of the second class
         if probs.ndim != 2 or probs.shape != (len(z), k):
-            raise FeintError(f"{self.where}: {type(self.obj).__name__}.predict returned shape {list(probs.shape)} "
-                             f"for {len(z)} samples; expected [{len(z)}, {k}] (one probability per class)")
+            raise FeintError(
+                f"{self.where}: {type(self.obj).__name__}.predict returned shape {list(probs.shape)} "
+                f"for {len(z)} samples; expected [{len(z)}, {k}] (one probability per class)"
+            )
         return probs.astype(np.float32)

@@ -33,8 +33,10 @@ class _SklearnModel(ModelAdapter):
     def load(self) -> None:
         model = self._read()
         if not hasattr(model, "predict_proba"):
-            raise self.fail(f"{self.path.name} holds a {type(model).__name__}, which has no predict_proba; "
-                            "feint needs class probabilities")
+            raise self.fail(
+                f"{self.path.name} holds a {type(model).__name__}, which has no predict_proba; "
+                "feint needs class probabilities"
+            )
         self.model = model
 
     def model_classes(self) -> list[str] | None:
@@ -64,8 +66,10 @@ class SkopsModel(_SklearnModel):
         except Exception as exc:
             raise self.fail(f"{self.path.name} is not a skops file ({type(exc).__name__}: {exc})") from None
         if untrusted and not self.trust:
-            raise self.fail(f"{self.path.name} holds types that skops does not trust by default: "
-                            f"{', '.join(untrusted)}; loading them can run their code; {TRUST_HINT}")
+            raise self.fail(
+                f"{self.path.name} holds types that skops does not trust by default: "
+                f"{', '.join(untrusted)}; loading them can run their code; {TRUST_HINT}"
+            )
         try:
             return sio.load(str(self.path), trusted=untrusted or None)
         except Exception as exc:
@@ -77,8 +81,10 @@ class PickleModel(_SklearnModel):
 
     def _read(self) -> Any:
         if not self.trust:
-            raise self.fail(f"{self.path.name} is a pickle file, and unpickling runs code from the file: "
-                            f"refused; {TRUST_HINT} (or save the model with skops)")
+            raise self.fail(
+                f"{self.path.name} is a pickle file, and unpickling runs code from the file: "
+                f"refused; {TRUST_HINT} (or save the model with skops)"
+            )
         import joblib
 
         try:

@@ -57,9 +57,9 @@ class TorchScriptModel(ModelAdapter):
         self._module = None
 
     def load(self) -> None:
-        import torch
-
         import warnings
+
+        import torch
 
         try:
             with warnings.catch_warnings():  # TorchScript is deprecated, and still what many users have
@@ -100,10 +100,13 @@ class ExportedModel(ModelAdapter):
             if not self.trust and "weights_only" in str(exc).replace("weights-only", "weights_only"):
                 from feint.targets.adapters.sklearn_model import TRUST_HINT
 
-                hint = ("; it holds objects that only full unpickling reads, and unpickling runs code "
-                        f"from the file: {TRUST_HINT}")
-            raise self.fail(f"{self.path.name} could not be read as a torch.export archive "
-                            f"({_first_line(exc)}){hint}") from None
+                hint = (
+                    "; it holds objects that only full unpickling reads, and unpickling runs code "
+                    f"from the file: {TRUST_HINT}"
+                )
+            raise self.fail(
+                f"{self.path.name} could not be read as a torch.export archive ({_first_line(exc)}){hint}"
+            ) from None
         graph = program.module()
         shape = None
         for node in program.graph.nodes:

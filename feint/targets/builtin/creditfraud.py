@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from feint.data.creditcard import (
-    COLUMNS, CREDITFRAUD_CLASSES, CSV_ENV, csv_path, read_kaggle_csv, read_samples_npz, samples_path,
+    COLUMNS,
+    CREDITFRAUD_CLASSES,
+    CSV_ENV,
+    csv_path,
+    read_kaggle_csv,
+    read_samples_npz,
+    samples_path,
     synthetic,
 )
 from feint.targets.base import Target
@@ -84,15 +90,16 @@ class CreditFraud(Target):
             data = f"Kaggle credit-card transactions from {source}"
         else:
             x, y = synthetic()
-            data = (f"SYNTHETIC stand-in in the Kaggle schema (seeded, {len(y):,} rows, "
-                    f"{int(y.sum())} fraud); set {CSV_ENV} to Kaggle's creditcard.csv for the real data")
+            data = (
+                f"SYNTHETIC stand-in in the Kaggle schema (seeded, {len(y):,} rows, "
+                f"{int(y.sum())} fraud); set {CSV_ENV} to Kaggle's creditcard.csv for the real data"
+            )
         if len(np.unique(y)) < 2:
             from feint.errors import FeintError
 
             raise FeintError(f"{source}: the data holds one class only; accepted: benign (0) and fraud (1) rows")
         train, held = _split(y)
-        model = make_pipeline(
-            StandardScaler(), HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0))
+        model = make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(x[train], y[train])

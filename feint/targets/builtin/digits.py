@@ -32,8 +32,7 @@ def import_keras():
 
     if keras.backend.backend() != "torch":
         raise FeintError(
-            f"Keras was already imported with the {keras.backend.backend()!r} backend; "
-            "feint needs KERAS_BACKEND=torch"
+            f"Keras was already imported with the {keras.backend.backend()!r} backend; feint needs KERAS_BACKEND=torch"
         )
     return keras
 
@@ -136,8 +135,9 @@ class DigitsKeras(Target):
         else:
             logits, reference = _keras_logits(path)
             probes = np.concatenate([self.X[:32], np.random.default_rng(0).random((32, *self.input_shape), np.float32)])
-            net, runs_as = keras_lower.lower_verified(logits, reference, torch.as_tensor(probes),
-                                                      channels_first_input=True)
+            net, runs_as = keras_lower.lower_verified(
+                logits, reference, torch.as_tensor(probes), channels_first_input=True
+            )
             if net is not reference:
                 keras_lower.save(net, lowered_path, key)
             self._module = _digits_module(net)

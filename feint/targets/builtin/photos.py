@@ -57,7 +57,7 @@ class Photos(Target):
         self.info = {
             "model": str(path),
             "data": "patches of six real photographs: astronaut, chelsea, coffee, rocket (skimage.data), "
-                    "china, flower (sklearn load_sample_images)",
+            "china, flower (sklearn load_sample_images)",
             **meta,
         }
 

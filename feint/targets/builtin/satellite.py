@@ -42,8 +42,10 @@ class Satellite(Target):
     input_shape = (3, SIDE, SIDE)
     output_classes = SATELLITE_CLASSES
     bounds = (0.0, 1.0)
-    description = ("torch CNN, satellite images airplane vs stadium (3x256x256), trained on the images "
-                   "FEINT_SATELLITE_DATA provides; none ship with feint; open-box")
+    description = (
+        "torch CNN, satellite images airplane vs stadium (3x256x256), trained on the images "
+        "FEINT_SATELLITE_DATA provides; none ship with feint; open-box"
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,10 +79,12 @@ class Satellite(Target):
             module, meta = cached
         else:
             epochs = epochs_for(int(train.sum()))
-            module = train_cnn(SmallCNN(len(classes), width=16, shrink=4), x[train], y[train], epochs=epochs,
-                               batch=16)
-            meta = {"trained_on": int(train.sum()), "epochs": epochs,
-                    "train_accuracy": accuracy(module, x[train], y[train], batch=32)}
+            module = train_cnn(SmallCNN(len(classes), width=16, shrink=4), x[train], y[train], epochs=epochs, batch=16)
+            meta = {
+                "trained_on": int(train.sum()),
+                "epochs": epochs,
+                "train_accuracy": accuracy(module, x[train], y[train], batch=32),
+            }
             if held.any():
                 meta["held_out_accuracy"] = accuracy(module, self.X, self.y, batch=32)
             save_cnn(module, path, meta)
@@ -88,8 +92,9 @@ class Satellite(Target):
         self.info = {
             "model": str(path),
             "data": f"satellite images from {source} ({len(y)} images)",
-            "samples_from": "held-out images" if held.any() else
-            f"the training images themselves (fewer than {HOLD_OUT_FROM} images: none held out)",
+            "samples_from": "held-out images"
+            if held.any()
+            else f"the training images themselves (fewer than {HOLD_OUT_FROM} images: none held out)",
             **meta,
         }
 

@@ -35,10 +35,16 @@ class SmallCNN(nn.Module):
     def _layers(classes: int, w: int, shrink: int, channels: int) -> nn.Sequential:
         return nn.Sequential(
             nn.AvgPool2d(shrink) if shrink > 1 else nn.Identity(),
-            nn.Conv2d(channels, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(channels, w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
             nn.Linear(4 * w, classes),
         )
 
@@ -53,8 +59,9 @@ def _frozen(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
-def train_cnn(module: SmallCNN, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 3e-3,
-              batch: int = 64, seed: int = 0) -> SmallCNN:
+def train_cnn(
+    module: SmallCNN, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 3e-3, batch: int = 64, seed: int = 0
+) -> SmallCNN:
     """Adam on cross-entropy, seeded (the same data and seed give the same weights)."""
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)

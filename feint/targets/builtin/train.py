@@ -24,8 +24,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WEIGHTS", "weights_path", "file_sha256", "train_digits_keras", "train_digits_blackbox",
-           "train_photos", "main"]
+__all__ = [
+    "WEIGHTS",
+    "weights_path",
+    "file_sha256",
+    "train_digits_keras",
+    "train_digits_blackbox",
+    "train_photos",
+    "main",
+]
 
 WEIGHTS = Path(__file__).with_name("weights")
 
@@ -79,8 +86,12 @@ def train_digits_keras(out: Path) -> dict[str, Any]:
     with torch.no_grad():
         probs = plain(torch.as_tensor(np.round(test_x * 255) / 255).permute(0, 2, 3, 1), training=False)
     acc = float(np.mean(probs.argmax(1).cpu().numpy() == test_y))
-    meta = {"trained_on": int(len(train_y)), "epochs": KERAS_EPOCHS, "learning_rate": KERAS_LR,
-            "held_out_accuracy": acc}
+    meta = {
+        "trained_on": int(len(train_y)),
+        "epochs": KERAS_EPOCHS,
+        "learning_rate": KERAS_LR,
+        "held_out_accuracy": acc,
+    }
     _write_meta(path, meta)
     return meta
 
