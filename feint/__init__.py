@@ -28,9 +28,9 @@ _API = {
     "execute_run": "feint.engine.run",
     "plan_scan": "feint.engine.scan",
     "execute_scan": "feint.engine.scan",
-    "RunResult": "feint.engine.results",
-    "SampleResult": "feint.engine.results",
-    "ScanResult": "feint.engine.results",
+    "RunResult": "feint.records",
+    "SampleResult": "feint.records",
+    "ScanResult": "feint.records",
     "Store": "feint.store.db",
     "FeintError": "feint.errors",
 }

@@ -21,10 +21,11 @@ import torch
 
 from feint.attacks.params import Choice, Indices, Int, Options, Param
 from feint.errors import Incompatible
+from feint.records import RUN_PARAMS
 from feint.targets.base import GRADIENTS, Target
 
 if TYPE_CHECKING:  # pragma: no cover
-    from feint.engine.model import CountedModel
+    from feint.attacks.model import CountedModel
 
 __all__ = ["Attack", "AttackOutput", "Batch", "random_other_classes", "OPEN_BOX", "CLOSED_BOX", "FAMILIES"]
 
@@ -90,7 +91,7 @@ class Attack:
         choices=("counts", "calls"),
     )
     batch_size = Int(100, "samples attacked together", low=1, high=100_000)
-    RUN_PARAMS: ClassVar[tuple[str, ...]] = ("sample_index", "seed", "logger", "batch_size")
+    RUN_PARAMS: ClassVar[tuple[str, ...]] = RUN_PARAMS
     # True: generate sees every sample of a run in one batch (an extraction attack steals
     # one model per run and measures it on all the samples).
     whole_run: ClassVar[bool] = False
@@ -171,7 +172,7 @@ class Attack:
     ) -> dict[str, str]:
         """PNGs of one image sample; returns kind -> path. Evasion: original, adversarial
         and amplified perturbation."""
-        from feint.report.images import save_triplet
+        from feint.attacks.evidence import save_triplet
 
         return save_triplet(folder, index, x, x_out, bounds)
 

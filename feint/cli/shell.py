@@ -32,7 +32,7 @@ from feint.errors import FeintError
 
 if TYPE_CHECKING:  # pragma: no cover
     from feint.attacks.base import Attack
-    from feint.engine.results import RunResult
+    from feint.records import RunResult
     from feint.targets.base import Target
 
 __all__ = ["FeintShell", "run_shell", "split_commands", "parse_pairs", "HISTORY_FILE"]
@@ -285,7 +285,7 @@ class FeintShell(cmd2.Cmd):
 
     @staticmethod
     def _console():
-        from feint.cli.app import _console
+        from feint.cli.render import stdout_console as _console
 
         return _console()
 
@@ -306,7 +306,7 @@ class FeintShell(cmd2.Cmd):
 
     def _cli(self, argv: list[str]) -> int:
         """Run one of the command line's own commands; its exit code becomes the status."""
-        from feint.cli.app import COMMANDS, build_parser
+        from feint.cli.commands import COMMANDS, build_parser
 
         try:
             args = build_parser().parse_args(argv)
@@ -513,7 +513,7 @@ class FeintShell(cmd2.Cmd):
     @with_category(ATTACKS)
     @with_argparser(_run_parser)
     def do_run(self, args: argparse.Namespace) -> None:
-        from feint.cli.app import _Progress
+        from feint.cli.render import Progress as _Progress
         from feint.engine.run import execute_run, prepare_run
         from feint.report.console import print_run
         from feint.store.db import Store
@@ -567,7 +567,7 @@ class FeintShell(cmd2.Cmd):
             try:
                 self._cli(argv)
             except KeyboardInterrupt as exc:
-                from feint.cli.app import ScanAborted
+                from feint.cli.render import ScanAborted
 
                 interrupted, said = True, isinstance(exc, ScanAborted)
             new = [i for i in store.recent_ids(20) if i not in before]

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feint.engine.results import RunResult
 from feint.errors import FeintError
+from feint.records import RunResult
 from feint.targets.base import Target
 
 __all__ = [

@@ -119,7 +119,7 @@ def predict_samples(
 def _save_image(path: Path, x: np.ndarray, bounds: tuple[float, float]) -> Path:
     from PIL import Image
 
-    from feint.report.images import to_uint8
+    from feint.attacks.evidence import to_uint8
 
     Image.fromarray(to_uint8(x, bounds)).save(path)
     return path

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from feint.attacks.base import Attack, Batch, random_other_classes
-from feint.engine.model import CountedModel
-from feint.engine.results import RunResult, SampleResult, euclid_pct
+from feint.attacks.model import CountedModel
 from feint.errors import BadValue
+from feint.records import RunResult, SampleResult, euclid_pct
 from feint.targets.base import Target
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]

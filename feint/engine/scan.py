@@ -30,9 +30,9 @@ from feint.attacks.base import Attack
 from feint.attacks.catalog import attacks as catalog
 from feint.attacks.catalog import get_attack
 from feint.attacks.params import Float, Int
-from feint.engine.results import ScanResult
 from feint.engine.run import prepare_run
 from feint.errors import FeintError, UnknownName
+from feint.records import ScanResult
 from feint.store.db import Store
 from feint.targets.base import Target
 

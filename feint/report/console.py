@@ -7,9 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from feint.attacks.base import Attack
-from feint.engine.results import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
+from feint.records import RUN_PARAMS, RunResult, ScanResult
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
 
@@ -39,7 +38,7 @@ def print_run(console: Console, run: RunResult) -> None:
         f"({run.forward_queries} forward, {run.gradient_queries} gradient; {rate:,.0f}/s)"
     )
     has_w = any(s.wasserstein is not None for s in run.samples)
-    has_e = any(s.euclid_pct is not None for s in run.fill_euclid_pct().samples)  # tabular targets
+    has_e = any(s.euclid_pct is not None for s in with_measures(run).samples)  # tabular targets
     cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)"]
     cols += ["% Euclid. dist."] if has_e else []
     cols += ["Linf", "L2", "L0"]
@@ -87,9 +86,7 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
     for name, a in summary.items():
         best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
         params = (
-            ", ".join(
-                f"{k}={v}" for k, v in (a["best_params"] or {}).items() if k not in Attack.RUN_PARAMS and v != "-"
-            )
+            ", ".join(f"{k}={v}" for k, v in (a["best_params"] or {}).items() if k not in RUN_PARAMS and v != "-")
             or "-"
         )
         t, q = a["time_s"], a["queries"]

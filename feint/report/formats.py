@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feint.engine.results import RunResult, ScanResult
 from feint.errors import FeintError
+from feint.records import RunResult, ScanResult
 from feint.store.db import Store
 
 __all__ = ["FORMATS", "EXTENSIONS", "Subject", "format_for", "load", "render", "write"]

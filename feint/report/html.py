@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from feint import __version__
-from feint.engine.results import RunResult, SampleResult, ScanResult
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
+from feint.records import RunResult, SampleResult, ScanResult
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE"]
 
@@ -67,7 +67,7 @@ def _changed_features(x: np.ndarray, x_adv: np.ndarray, names: Sequence[str] | N
 
 
 def _amplification(s: SampleResult, bounds: Sequence[float]) -> float | None:
-    """The factor the stored perturbation image is amplified by (see report.images):
+    """The factor the stored perturbation image is amplified by (see feint.attacks.evidence):
     half the value range over the largest change."""
     span = float(bounds[1]) - float(bounds[0]) if len(bounds) == 2 else 1.0
     return 0.5 * span / s.linf if s.linf > 0 else None
@@ -76,7 +76,7 @@ def _amplification(s: SampleResult, bounds: Sequence[float]) -> float | None:
 def gallery_cards(run: RunResult, target_info: dict[str, Any], limit: int = GALLERY_SIZE) -> list[dict[str, Any]]:
     """The samples a gallery shows for one run: turned samples first, then by index."""
     data_type = target_info.get("data_type")
-    run.fill_euclid_pct(data_type)  # tabular targets: % Euclidean distance, from the stored arrays
+    with_measures(run, target_info)
     chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[: max(limit, 0)]
     arrays = _arrays(run) if data_type == "tabular" and chosen else {}
     cards = []

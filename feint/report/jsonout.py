@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from feint.engine.results import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
+from feint.records import RunResult, ScanResult
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "SCHEMA"]
 
@@ -24,13 +24,13 @@ def dumps(doc: Any) -> str:
 
 
 def run_document(run: RunResult) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "run", **run.to_dict()}
+    return {"schema": SCHEMA, "kind": "run", **with_measures(run).to_dict()}
 
 
 def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The ``--fail-on`` gates (by default those the scan was started with) checked
     against the scan's summary by attack."""
-    from feint.engine.gate import evaluate_gates
+    from feint.report.gate import evaluate_gates
 
     exprs = scan.settings.get("fail_on", []) if fail_on is None else fail_on
     return [g.to_dict() for g in evaluate_gates(exprs, by_attack(scan.runs))]
@@ -39,8 +39,8 @@ def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list
 def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[str] | None = None) -> dict[str, Any]:
     """The scan document. ``with_labels`` is kept for callers of the first version;
     ``by_label`` is always there now, so the document has one shape."""
-    for run in scan.runs:  # tabular targets: % Euclidean distance, from the stored arrays
-        run.fill_euclid_pct(scan.target_info.get("data_type"))
+    for run in scan.runs:
+        with_measures(run, scan.target_info)
     return {
         "schema": SCHEMA,
         "kind": "scan",
@@ -61,7 +61,7 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
 def jsonl_records(runs: Sequence[RunResult]) -> Iterator[dict[str, Any]]:
     """One record per sample result, with its run's context."""
     for run in runs:
-        run.fill_euclid_pct()  # tabular targets: % Euclidean distance, from the stored arrays
+        with_measures(run)
         context = {
             "schema": SCHEMA,
             "kind": "sample",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from feint.engine.results import ScanResult
+from feint.records import ScanResult
 from feint.report.summary import by_attack
 
 __all__ = ["render_junit"]

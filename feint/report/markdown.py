@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feint.engine.results import ScanResult
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
+from feint.records import ScanResult
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["render_markdown"]
 
@@ -123,7 +123,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""),
             "",
         ]
-        shown = run.fill_euclid_pct(info.get("data_type")).samples[:samples]
+        shown = with_measures(run, info).samples[:samples]
         pct = any(s.euclid_pct is not None for s in shown)  # tabular targets
         lines += _table(
             [

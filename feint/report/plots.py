@@ -7,7 +7,7 @@ import base64
 import io
 from typing import Any
 
-from feint.engine.results import RunResult
+from feint.records import RunResult
 
 __all__ = ["robustness_curves", "distance_distributions", "png_data_uri"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from feint.config import feint_home
-from feint.engine.results import RunResult, SampleResult, ScanResult
 from feint.errors import FeintError
+from feint.records import RunResult, SampleResult, ScanResult
 
 __all__ = ["Store", "SCHEMA_VERSION"]
 

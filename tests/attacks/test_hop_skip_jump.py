@@ -9,9 +9,9 @@ import torch
 
 from feint.attacks.base import Batch
 from feint.attacks.catalog import get_attack
+from feint.attacks.model import CountedModel
 from feint.attacks.native.hop_skip_jump import HopSkipJump
 from feint.cli.app import main
-from feint.engine.model import CountedModel
 from feint.engine.run import execute_run
 from feint.errors import BadValue
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feint.engine.results import RunResult, SampleResult
+from feint.records import RunResult, SampleResult
 from feint.store.db import Store
 
 GATES = ["success_rate > 0.5", "pgd.queries.avg > 1000"]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feint.engine.gate import GateError, metric_names, parse_gate
+from feint.report.gate import GateError, metric_names, parse_gate
 
 SUMMARY = {
     "pgd": {

@@ -1,6 +1,6 @@
 """Summaries from stored runs: sweeps found from parameters, clean accuracy, distances."""
 
-from feint.engine.results import RunResult, SampleResult
+from feint.records import RunResult, SampleResult
 from feint.report.summary import RUN_PARAMS, by_attack, clean_accuracy, sweeps
 
 

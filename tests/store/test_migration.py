@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from feint.engine.results import RunResult, SampleResult
+from feint.records import RunResult, SampleResult
 from feint.store.db import SCHEMA_VERSION, Store
 
 V1_RUNS = """

@@ -1,4 +1,4 @@
-from feint.engine.results import RunResult, SampleResult
+from feint.records import RunResult, SampleResult
 from feint.store.db import Store
 
 

@@ -11,8 +11,8 @@ import pytest
 import feint
 from feint.cli.app import main
 from feint.data.creditcard import COLUMNS, synthetic
-from feint.engine.results import euclid_pct
 from feint.errors import FeintError
+from feint.records import euclid_pct
 from feint.targets.builtin.creditfraud import CreditFraud
 
 COUNTERFIT = Path(__file__).resolve().parents[3] / "shared" / "data" / "counterfit"
@@ -94,9 +94,12 @@ def test_closed_box_attack_turns_fraud_and_reports_euclid_pct(synthetic_target, 
         assert s.to_dict()["euclid_pct"] == s.euclid_pct
         if s.success:
             assert s.euclid_pct > 0 and s.l2 > 0
-    # A run read back without the figure (as the store gives it) gets it from its arrays.
+    # A run read back without the figure (as the store gives it) gets it from its arrays in
+    # every report (the JSON document here, the console below).
+    from feint.report.jsonout import run_document
+
     bare = dataclasses.replace(run, samples=[dataclasses.replace(s, euclid_pct=None) for s in run.samples])
-    doc = bare.to_dict()
+    doc = run_document(bare)
     assert [s["euclid_pct"] for s in doc["samples"]] == pytest.approx([s.euclid_pct for s in run.samples])
     from io import StringIO
 

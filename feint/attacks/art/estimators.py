@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from feint.engine.model import CountedModel
+from feint.attacks.model import CountedModel
 
 __all__ = ["Attribution", "make_estimator", "quiet", "seeded", "LOGITS", "PROBABILITIES"]
 

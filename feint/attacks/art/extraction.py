@@ -21,8 +21,8 @@ import torch
 from feint.attacks.art.base import ArtAttack, need, one_hot
 from feint.attacks.art.estimators import PROBABILITIES, Attribution, Estimator, make_estimator, quiet, seeded
 from feint.attacks.base import AttackOutput, Batch
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Choice, Int
-from feint.engine.model import CountedModel
 from feint.errors import FeintError, Incompatible
 from feint.targets.base import GRADIENTS, Target
 

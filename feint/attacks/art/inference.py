@@ -23,8 +23,8 @@ from feint.attacks.art.base import ArtAttack, one_hot
 from feint.attacks.art.estimators import PROBABILITIES, make_estimator, quiet, seeded
 from feint.attacks.art.evasion import sample_seed
 from feint.attacks.base import AttackOutput, Batch
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Choice
-from feint.engine.model import CountedModel
 from feint.errors import FeintError, Incompatible
 
 __all__ = ["ArtMIFace", "ArtMembershipRuleBased"]
@@ -76,7 +76,7 @@ class ArtMIFace(ArtAttack):
     def save_evidence(self, folder, index, x, x_out, bounds, initial_label, final_label) -> dict[str, str]:
         from PIL import Image
 
-        from feint.report.images import to_uint8
+        from feint.attacks.evidence import to_uint8
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Int, Labels
-from feint.engine.model import CountedModel
 from feint.errors import BadValue
 
 __all__ = ["HopSkipJump"]

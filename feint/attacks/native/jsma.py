@@ -24,8 +24,8 @@ from typing import Any
 import torch
 
 from feint.attacks.base import Attack, AttackOutput, Batch, random_other_classes
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Float, Labels
-from feint.engine.model import CountedModel
 from feint.errors import BadValue
 
 __all__ = ["JSMA", "MAX_CANDIDATES", "best_pairs", "best_single"]

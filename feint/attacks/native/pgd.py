@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from feint.attacks.base import Attack, AttackOutput, Batch
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Float, Int, Labels
-from feint.engine.model import CountedModel
 
 __all__ = ["PGD", "lp_project", "flat_norm"]
 

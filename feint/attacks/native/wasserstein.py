@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from feint.attacks.base import Attack, AttackOutput, Batch
+from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Float, Int, Labels
-from feint.engine.model import CountedModel
 from feint.errors import BadValue
 
 __all__ = ["Wasserstein", "projected_sinkhorn", "conjugate_sinkhorn", "window_cost", "wright_omega"]

@@ -20,7 +20,7 @@ from feint.config import feint_home
 from feint.data.mnist import MNIST_CLASSES, digits_split
 from feint.errors import FeintError
 from feint.targets.base import Target
-from feint.targets.builtin.train import weights_path
+from feint.targets.builtin import weights_path
 
 __all__ = ["DigitsKeras", "DigitsBlackbox", "import_keras", "build_cnn"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from feint.data.photos import PHOTO_CLASSES
 from feint.targets.base import Target
-from feint.targets.builtin.train import weights_path
+from feint.targets.builtin import weights_path
 
 __all__ = ["Photos"]
 

@@ -24,22 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from feint.targets.builtin import WEIGHTS
+
 __all__ = [
-    "WEIGHTS",
-    "weights_path",
     "file_sha256",
     "train_digits_keras",
     "train_digits_blackbox",
     "train_photos",
     "main",
 ]
-
-WEIGHTS = Path(__file__).with_name("weights")
-
-
-def weights_path(name: str) -> Path:
-    """The shipped file ``name`` (``digits_keras.keras``, ``photos.pt``, ...)."""
-    return WEIGHTS / name
 
 
 def file_sha256(path: Path) -> str:

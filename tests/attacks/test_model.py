@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from feint.engine.model import CountedModel
+from feint.attacks.model import CountedModel
 
 
 def test_every_query_counts_per_sample(digits_keras):

@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct"]
+__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct", "RUN_PARAMS"]
+
+# The options every attack has that shape a run rather than the attack (its samples, seed,
+# query logger and batch size): declared once here, for attacks, plans and reports alike.
+RUN_PARAMS = ("sample_index", "seed", "logger", "batch_size")
 
 
 def euclid_pct(x: Any, x_adv: Any) -> Any:
@@ -19,16 +23,6 @@ def euclid_pct(x: Any, x_adv: Any) -> Any:
     x = np.asarray(x, np.float64).reshape(len(x), -1)
     d = np.asarray(x_adv, np.float64).reshape(len(x), -1) - x
     return 100.0 * np.linalg.norm(d, axis=1) / (np.linalg.norm(x, axis=1) + np.finfo(np.float32).eps)
-
-
-def _tabular(target: str) -> bool:
-    """Whether the built-in target of this name takes tabular data (no model is loaded)."""
-    try:
-        from feint.targets import BUILTIN, target_classes
-
-        return target in BUILTIN and target_classes()[target].data_type == "tabular"
-    except Exception:  # a target module that cannot import: no figure rather than no report
-        return False
 
 
 @dataclass
@@ -107,15 +101,12 @@ class RunResult:
     def queries(self) -> int:
         return self.forward_queries + self.gradient_queries
 
-    def fill_euclid_pct(self, data_type: str | None = None) -> RunResult:
-        """Give each sample of a tabular target's run its ``euclid_pct`` where it lacks one
-        (a run re-read from the store), from the inputs and adversarial inputs kept in the
-        run's artifacts folder; other runs, and runs without arrays, are left as they are.
-        ``data_type`` is the target's when known (a scan's ``target_info``); otherwise a
-        built-in target's is looked up by name."""
-        if not self.artifacts or all(s.euclid_pct is not None for s in self.samples):
-            return self
-        if not (data_type == "tabular" if data_type else _tabular(self.target)):
+    def fill_euclid_pct(self, data_type: str | None) -> RunResult:
+        """Give each sample of a tabular target's run (``data_type`` is the target's) its
+        ``euclid_pct`` where it lacks one (a run re-read from the store), from the inputs and
+        adversarial inputs kept in the run's artifacts folder; other runs, and runs without
+        arrays, are left as they are (see :func:`feint.report.summary.with_measures`)."""
+        if data_type != "tabular" or not self.artifacts or all(s.euclid_pct is not None for s in self.samples):
             return self
         import numpy as np
 
@@ -133,7 +124,6 @@ class RunResult:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        self.fill_euclid_pct()
         return {
             "run_id": self.run_id,
             "scan_id": self.scan_id,

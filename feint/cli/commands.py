@@ -1,0 +1,736 @@
+"""feint's commands: the parser of the command line and one function per command, which
+the command line (:mod:`feint.cli.app`) and the shell (:mod:`feint.cli.shell`) both run.
+
+Every user mistake (unknown name, bad value, incompatible attack, unknown id) is one
+line on stderr and exit code 2; nothing stored is touched by a command that fails
+its checks, since every check runs before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from feint import __version__
+from feint.cli.render import Progress, ScanBar, aborted_scan, stdout_console
+
+__all__ = ["build_parser", "COMMANDS", "print_predictions"]
+
+
+EPILOG = """examples:
+  feint list attacks
+  feint run digits_keras pgd -i 0:10 --set eps=0.2
+  feint scan digits_keras -a pgd jsma wasserstein -i 0:20
+  feint scan digits_keras -a pgd -i 0:20 --sweep eps=0.05,0.1,0.2,0.3 --report scan.html
+  feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
+  feint show SCAN_OR_RUN_ID --json
+  feint report SCAN_OR_RUN_ID -o report.html
+
+Data (trained models, the store, artifacts) lives in $FEINT_HOME, default the per-user
+data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"feint: error: {message}; see '{self.prog} --help'\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="feint",
+        description="Assess the security of machine-learning models by attacking them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"feint {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="list targets, attacks or frameworks")
+    ls.add_argument("what", choices=["targets", "attacks", "frameworks"])
+    ls.add_argument("--json", action="store_true", help="print one JSON document")
+
+    info = sub.add_parser("info", help="an attack's description and options (type, default, range, doc)")
+    info.add_argument("attack")
+    info.add_argument("--json", action="store_true", help="print one JSON document")
+
+    run = sub.add_parser("run", help="run one attack on samples of a target and store the results")
+    _target_arg(run)
+    run.add_argument("attack")
+    _run_args(run, per_attack=False)
+
+    scan = sub.add_parser(
+        "scan",
+        help="run several attacks on a target and summarise them",
+        description="Run each chosen attack once on the samples (or once per value of a\n"
+        "--sweep) and print the summary by attack (and by label). Without -a,\n"
+        "every attack compatible with the target runs. Exit code 1 when a\n"
+        "--fail-on condition holds.",
+        epilog=GATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
+    _trust_arg(scan)
+    scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
+    _run_args(scan, per_attack=True)
+    scan.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    scan.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="[ATTACK.]NAME=V1,V2,...",
+        help="run the attacks that have the numeric parameter NAME once per value and report "
+        "success against it (a robustness curve); repeatable for other attacks",
+    )
+    scan.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
+        "(repeatable; grammar below)",
+    )
+    scan.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write a report of the stored scan when it ends; the format comes from the "
+        "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)",
+    )
+    scale = scan.add_argument_group("scale, resume and budgets")
+    scale.add_argument(
+        "--executor",
+        choices=["auto", "local", "process", "ray"],
+        default="auto",
+        help="where units run: this process, a pool of processes, or Ray; auto (default): "
+        "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a "
+        "machine with 2+ CPUs, else this process",
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the Ray cluster)",
+    )
+    scale.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster (default: start a local Ray with --workers CPUs)",
+    )
+    scale.add_argument(
+        "--chunk-size", type=int, metavar="N", help="samples per unit of work (default: each attack's batch_size)"
+    )
+    scale.add_argument(
+        "--resume", metavar="SCAN_ID", help="continue a stopped scan: run only its units with no stored result"
+    )
+    scale.add_argument(
+        "--max-queries", type=int, metavar="N", help="start no new unit once the scan has spent N model queries"
+    )
+    scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
+
+    show = sub.add_parser("show", help="reprint a stored run or scan")
+    show.add_argument("id", help="a run id or a scan id")
+    show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
+    show.add_argument("--json", action="store_true", help="print one JSON document")
+
+    report = sub.add_parser(
+        "report",
+        help="write a report of a stored scan or run: html, json, jsonl, junit, markdown",
+        description="Render a report of a stored scan or run, from the store alone.\n"
+        "Exit code 1 when a --fail-on condition given here holds.",
+        epilog=GATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("id", help="a scan id or a run id")
+    report.add_argument(
+        "-f",
+        "--format",
+        choices=["html", "json", "jsonl", "junit", "markdown"],
+        help="default: from the extension of -o, or markdown on stdout",
+    )
+    report.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    report.add_argument(
+        "--fail-on",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        help="gates to check instead of those the scan was started with (repeatable)",
+    )
+    report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
+
+    predict = sub.add_parser(
+        "predict",
+        help="what a target predicts for some of its samples (labels, confidences, top 3)",
+        description="For each sample: its index, true label (where known), the predicted label\n"
+        "and confidence, and the top 3 classes. For image targets the samples are\n"
+        "saved as PNGs under $FEINT_HOME/artifacts/predict/ (or -o DIR).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _target_arg(predict)
+    predict.add_argument(
+        "-i", "--sample-index", metavar="INDICES", default="0", help="samples: 3, 1,4,7 or 0:100 (default 0)"
+    )
+    predict.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+
+    shell = sub.add_parser(
+        "shell",
+        help="the interactive shell (also: feint with no arguments, on a terminal)",
+        description="An interactive shell over the same library: interact TARGET, use ATTACK,\n"
+        "set NAME VALUE, run, scan, show, save, back. Type 'help' inside it.\n"
+        "With -s or -c it runs the commands and exits: it stops at the first\n"
+        "command that fails (with -k it goes on) and exits with the code of the\n"
+        "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
+        "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    given = shell.add_mutually_exclusive_group()
+    given.add_argument("-s", "--script", metavar="FILE", help="run the shell commands in FILE, then exit")
+    given.add_argument(
+        "-c",
+        "--commands",
+        metavar="COMMANDS",
+        help="run these ';'-separated shell commands, then exit, e.g. \"interact digits_keras; use pgd; run\"",
+    )
+    shell.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="in a script, go on after a command fails (the exit code is still the first failure's)",
+    )
+    return p
+
+
+GATE_HELP = """--fail-on EXPR: metrics of an attack compared with numbers, joined by and/or/not and
+parentheses, e.g.  success_rate > 0.2   pgd.success_rate > 50%   successes >= 3 and queries.avg < 500
+metrics: total_runs samples successes success_rate best_score, and with .min/.avg/.max:
+time_s queries forward_queries gradient_queries linf l2 l0 (distances of the turned samples).
+A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
+
+
+TARGET_HELP = (
+    "a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
+    "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)"
+)
+
+
+def _target_arg(p: argparse.ArgumentParser) -> None:
+    """The target argument and --trust-model, shared by the commands that load a target."""
+    p.add_argument("target", help=TARGET_HELP)
+    _trust_arg(p)
+
+
+def _trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow model files that run code when loaded (pickle, joblib, skops files with "
+        "types skops does not trust); only for files you trust",
+    )
+
+
+def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
+    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7 or 0:100 (default 0)")
+    what = "[ATTACK.]NAME=VALUE" if per_attack else "NAME=VALUE"
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar=what,
+        help="set an attack parameter (repeatable)"
+        + ("; without ATTACK. it applies to every attack that has NAME" if per_attack else ""),
+    )
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _split_set(items: Sequence[str]) -> list[tuple[str, str]]:
+    from feint.errors import FeintError
+
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise FeintError(f"--set expects NAME=VALUE; got {item!r}")
+        name, value = item.split("=", 1)
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    common: dict[str, Any] = {}
+    if args.sample_index is not None:
+        common["sample_index"] = args.sample_index
+    if args.seed is not None:
+        common["seed"] = args.seed
+    return common
+
+
+def cmd_list(args) -> int:
+    from feint.attacks.catalog import attacks, frameworks
+    from feint.targets import target_classes
+
+    if args.what == "targets":
+        rows = []
+        for name, cls in target_classes().items():
+            t = cls()
+            rows.append(
+                {
+                    "name": name,
+                    "data_type": cls.data_type,
+                    "input_shape": list(cls.input_shape),
+                    "classes": list(cls.output_classes),
+                    "bounds": list(cls.bounds),
+                    "access": "open-box" if t.open_box else "closed-box",
+                    "description": cls.description,
+                }
+            )
+        cols = ["name", "data_type", "input_shape", "access", "classes", "description"]
+    elif args.what == "attacks":
+        rows = [
+            {
+                "name": n,
+                "framework": c.framework,
+                "family": c.family,
+                "access": c.access,
+                "data_types": list(c.data_types),
+                "summary": c.summary(),
+            }
+            for n, c in attacks().items()
+        ]
+        cols = ["name", "framework", "family", "access", "data_types", "summary"]
+    else:
+        rows = [{"name": n, **v} for n, v in frameworks().items()]
+        cols = ["name", "attacks", "description"]
+    if args.json:
+        print(json.dumps({args.what: rows}, indent=2))
+        return 0
+    if args.what == "attacks":
+        _print_attacks(rows)
+        return 0
+    from feint.report.console import print_table
+
+    def cell(v):
+        return (
+            ", ".join(map(str, v))
+            if isinstance(v, list) and len(v) <= 3
+            else (f"{len(v)}: {', '.join(map(str, v[:3]))}, ..." if isinstance(v, list) else v)
+        )
+
+    print_table(
+        stdout_console(),
+        args.what.capitalize(),
+        [c.replace("_", " ") for c in cols],
+        [[cell(r[c]) for c in cols] for r in rows],
+    )
+    return 0
+
+
+def _print_attacks(rows: list[dict[str, Any]]) -> None:
+    """The attack list as one compact table: names whole, the summary cut to its title
+    (``feint info`` has the rest) and left out on a narrow terminal."""
+    from rich import box
+    from rich.table import Table
+
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # piped: never cut a name
+    table = Table(title=f"Attacks ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD)
+    cols = ["name", "framework", "family", "access", "data types"]
+    for c in cols:
+        table.add_column(c, no_wrap=True)
+    wide = console.width >= 100
+    if wide:
+        table.add_column("summary", overflow="fold")
+    for r in rows:
+        cells = [r["name"], r["framework"], r["family"], r["access"], ",".join(r["data_types"])]
+        if wide:
+            cells.append(r["summary"].split(": ", 1)[0].rstrip("."))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def cmd_info(args) -> int:
+    from feint.attacks.catalog import get_attack
+
+    cls = get_attack(args.attack)
+    params = [
+        {"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(), "doc": p.doc}
+        for n, p in cls.params.items()
+    ]
+    doc = {
+        "name": cls.name,
+        "framework": cls.framework,
+        "family": cls.family,
+        "access": cls.access,
+        "data_types": list(cls.data_types),
+        "summary": cls.summary(),
+        "reference": cls.reference,
+        "params": params,
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    from feint.report.console import print_table
+
+    console = stdout_console()
+    console.print(
+        f"[bold]{cls.name}[/bold] ({cls.framework}, {cls.family}, {cls.access}; "
+        f"{', '.join(cls.data_types)}): {cls.summary()}"
+    )
+    if cls.reference:
+        console.print(f"Reference: {cls.reference}")
+    print_table(
+        console,
+        "Options",
+        ["Name", "Type", "Default", "Range", "Doc"],
+        [[p["name"], p["type"], p["default"], p["range"], p["doc"]] for p in params],
+    )
+    return 0
+
+
+def cmd_run(args) -> int:
+    from feint.attacks.catalog import get_attack
+    from feint.engine.run import execute_run, prepare_run
+    from feint.report.console import print_run
+    from feint.report.jsonout import run_document
+    from feint.store.db import Store
+    from feint.targets import get_target
+
+    cls = get_attack(args.attack)
+    attack = cls(**_common(args))
+    for name, value in _split_set(args.set):
+        attack.options.set(name, value)
+    target = get_target(args.target, load=False, trust=args.trust_model)
+    cls.check_target(target)  # before loading (or training) anything
+    target = get_target(args.target, trust=args.trust_model)
+    indices, _ = prepare_run(target, attack)
+    store = Store()
+    log: list[dict] = []
+    with Progress(not args.json, len(indices), f"{attack.name} on {target.target_name}") as bar:
+        run = execute_run(target, attack, store.artifacts_root, progress=bar.advance, query_log=log)
+    store.add_run(run, log)
+    if args.json:
+        print(json.dumps(run_document(run), indent=2))
+    else:
+        print_run(stdout_console(), run)
+    return 0
+
+
+def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
+    from feint.errors import FeintError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        name = name.strip()
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not name or not parts:
+            raise FeintError(f"--sweep expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
+        if name in out:
+            raise FeintError(f"--sweep {name} is given twice; give all its values at once")
+        out[name] = parts
+    return out
+
+
+def _write_reports(subject, reports, to_stderr: bool) -> None:
+    from feint.report.formats import write
+
+    for path, fmt in reports:
+        written = write(subject, path, fmt)
+        line = f"{fmt} report: {written}"
+        if to_stderr:
+            sys.stderr.write(line + "\n")
+        else:
+            stdout_console().print(line, soft_wrap=True, highlight=False)
+
+
+def _gate_exit(gates: list[dict[str, Any]]) -> int:
+    failed = [g for g in gates if g["failed"]]
+    for g in failed:
+        sys.stderr.write(f"feint: gate failed: {g['expr']} ({', '.join(g['attacks'])})\n")
+    return 1 if failed else 0
+
+
+def cmd_scan(args) -> int:
+    from feint.engine.scan import execute_scan, find_resumable, plan_scan
+    from feint.errors import FeintError
+    from feint.report.formats import format_for
+    from feint.report.gate import parse_gate
+    from feint.store.db import Store
+    from feint.targets import get_target
+
+    if args.resume is not None:
+        return _resume(args)
+    if not args.target:
+        raise FeintError("scan needs a TARGET (a built-in name or a target file), or --resume SCAN_ID")
+    scale = _scale_options(args)
+    # Every check that needs no model first: a bad gate, report name or sweep costs nothing.
+    gates = [parse_gate(expr) for expr in args.fail_on]
+    reports = [(path, format_for(path)) for path in args.report]
+    sweep = _split_sweep(args.sweep)
+    target = get_target(args.target, load=False, trust=args.trust_model)
+    per_attack: dict[str, dict[str, str]] = {}
+    everyone: dict[str, str] = {}
+    for name, value in _split_set(args.set):
+        if "." in name:
+            attack, param = name.rsplit(".", 1)  # art.pgd.max_iter: attack art.pgd
+            per_attack.setdefault(attack, {})[param] = value
+        else:
+            everyone[name] = value
+    if args.attacks:  # refuse incompatible attacks before loading (or training) the target
+        from feint.attacks.catalog import get_attack
+
+        for name in args.attacks:
+            get_attack(name).check_target(target)
+    target = get_target(args.target, trust=args.trust_model)
+    plan = plan_scan(target, args.attacks, per_attack, {**_common(args), **everyone}, sweep)
+    names = list(dict.fromkeys(a.name for a in plan))
+    for gate in gates:
+        gate.check_attacks(names)
+    store = Store()
+    first: dict[str, dict[str, str]] = {}
+    for a in plan:
+        first.setdefault(a.name, a.options.shown())
+    settings: dict[str, Any] = {"attacks": names, "params": first, "seed": plan[0].options["seed"]}
+    if sweep:
+        settings["sweep"] = sweep
+    if gates:
+        settings["fail_on"] = [g.text for g in gates]
+    unfinished = find_resumable(store, target, plan, args.chunk_size)
+    if unfinished:
+        sys.stderr.write(
+            f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
+            "samples and seed); only its units with no stored result run\n"
+        )
+    bar = ScanBar(not args.json)
+    with aborted_scan(bar), bar:
+        done = execute_scan(target, plan, store, settings, resume=unfinished, on_progress=bar.update, **scale)
+    return _scan_outcome(args, store, done.scan_id, bar.last, reports)
+
+
+def _scale_options(args) -> dict[str, Any]:
+    """The executor and budget options of a scan, checked before anything loads."""
+    from feint.errors import FeintError
+
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise FeintError(f"--chunk-size expects a number of samples, 1 or more; got {args.chunk_size}")
+    if args.ray_address and args.executor != "ray":
+        raise FeintError("--ray-address goes with --executor ray")
+    if args.workers is not None and (args.workers < 1 or args.executor == "local" and args.workers != 1):
+        raise FeintError(
+            f"--workers expects 1 or more workers with --executor auto, process or ray; got {args.workers} "
+            f"with --executor {args.executor}"
+        )
+    from feint.engine.budget import Budget
+
+    Budget(args.max_queries, args.max_time)  # checks the values
+    return {
+        "executor": args.executor,
+        "workers": args.workers,
+        "ray_address": args.ray_address,
+        "chunk_size": args.chunk_size,
+        "max_queries": args.max_queries,
+        "max_time": args.max_time,
+    }
+
+
+def _resume(args) -> int:
+    """``feint scan --resume SCAN_ID``: the stored plan, only its units with no result."""
+    from feint.engine.scan import resume_scan
+    from feint.errors import FeintError
+    from feint.report.formats import format_for
+    from feint.store.db import Store
+
+    given = [
+        flag
+        for flag, value in (
+            ("TARGET", args.target),
+            ("-a", args.attacks),
+            ("--set", args.set),
+            ("--sweep", args.sweep),
+            ("-i", args.sample_index),
+            ("--seed", args.seed),
+            ("--fail-on", args.fail_on),
+            ("--chunk-size", args.chunk_size),
+        )
+        if value
+    ]
+    if given:
+        raise FeintError(f"--resume continues the stored plan of the scan; leave out {', '.join(given)}")
+    scale = _scale_options(args)
+    scale.pop("chunk_size")
+    reports = [(path, format_for(path)) for path in args.report]
+    store = Store()
+    record = store.scan_record(args.resume)
+    if record is None:
+        recent = store.recent_ids()
+        raise FeintError(f"no stored scan with id {args.resume!r}; recent: {', '.join(recent) or 'none'}")
+    if record["status"] == "done":
+        sys.stderr.write(f"feint: scan {args.resume} is complete; nothing left to run\n")
+    bar = ScanBar(not args.json)
+    with aborted_scan(bar), bar:
+        resume_scan(store, args.resume, on_progress=bar.update, **scale)
+    return _scan_outcome(args, store, args.resume, bar.last, reports)
+
+
+def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
+    """Print a scan as stored, say why it stopped early, write its reports; the exit code."""
+    from feint.engine.scan import unfinished_units
+    from feint.report.formats import Subject
+    from feint.report.jsonout import dumps, gate_results, scan_document
+
+    scan = store.get_scan(scan_id)  # everything shown is rendered from the store
+    checked = gate_results(scan)
+    if args.json:
+        print(dumps(scan_document(scan)))
+    else:
+        _print_scan(scan, args.by_label, checked)
+    _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
+    status = scan.settings.get("status")
+    if status in ("interrupted", "budget"):
+        left = unfinished_units(store, scan_id)
+        why = f"budget reached ({state.stop_reason})" if status == "budget" and state else "interrupted"
+        parts = [
+            f"{u['attack']} run {u['run_id']}: unit{'s' if len(u['units']) > 1 else ''} "
+            f"{_numbers(u['units'])} ({u['samples']} samples)"
+            for u in left
+        ]
+        sys.stderr.write(
+            f"feint: scan {scan_id} stopped, {why}; not run: {'; '.join(parts) or 'nothing'}\n"
+            f"feint: continue it with: feint scan --resume {scan_id}\n"
+        )
+        if status == "interrupted":
+            return 130
+    return _gate_exit(checked)
+
+
+def _numbers(values: Sequence[int]) -> str:
+    """1,2,3,5 -> '1-3, 5'."""
+    out: list[str] = []
+    for v in sorted(values):
+        if out and out[-1].split("-")[-1] == str(v - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ", ".join(out)
+
+
+def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
+    from feint.report.console import print_gates, print_run, print_scan
+
+    console = stdout_console()
+    for run in scan.runs:
+        print_run(console, run)
+        console.print()
+    print_scan(console, scan, labels=by_label)
+    print_gates(console, gates)
+
+
+def cmd_show(args) -> int:
+    from feint.errors import FeintError
+    from feint.report.console import print_run
+    from feint.report.jsonout import gate_results, run_document, scan_document
+    from feint.store.db import Store
+
+    store = Store()
+    scan = store.get_scan(args.id)
+    if scan is not None:
+        if args.json:
+            print(json.dumps(scan_document(scan), indent=2))
+        else:
+            _print_scan(scan, args.by_label, gate_results(scan))
+        return 0
+    run = store.get_run(args.id)
+    if run is None:
+        recent = store.recent_ids()
+        raise FeintError(f"no stored run or scan with id {args.id!r}; recent: {', '.join(recent) or 'none'}")
+    if args.json:
+        print(json.dumps(run_document(run), indent=2))
+    else:
+        print_run(stdout_console(), run)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from feint.errors import FeintError
+    from feint.report.formats import format_for, gates_of, load, render, write
+    from feint.report.gate import parse_gate
+    from feint.store.db import Store
+
+    fail_on = args.fail_on
+    parsed = [parse_gate(expr) for expr in fail_on or []]
+    fmt = args.format or (format_for(args.output) if args.output else "markdown")
+    if args.gallery is not None and args.gallery < 0:
+        raise FeintError(f"--gallery expects a number of samples, 0 or more; got {args.gallery}")
+    subject = load(Store(), args.id)
+    names = list(dict.fromkeys(r.attack for r in subject.scan.runs))
+    for gate in parsed:
+        gate.check_attacks(names)
+    options = {"fail_on": fail_on, "gallery": args.gallery}
+    if args.output:
+        written = write(subject, args.output, fmt, **options)
+        sys.stderr.write(f"{fmt} report of {subject.kind} {args.id}: {written}\n")
+    else:
+        sys.stdout.write(render(subject, fmt, **options))
+    return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
+
+
+def cmd_predict(args) -> int:
+    from feint.config import feint_home
+    from feint.engine.predict import default_image_dir, parse_sample_indices, predict_samples, prediction_document
+    from feint.targets import get_target
+
+    target = get_target(args.target, trust=args.trust_model)
+    indices = parse_sample_indices(args.sample_index, target)
+    folder = args.output or (
+        default_image_dir(feint_home() / "artifacts" / "predict", target) if target.data_type == "image" else None
+    )
+    predictions = predict_samples(target, indices, image_dir=folder)
+    if args.json:
+        print(json.dumps(prediction_document(target, predictions, folder), indent=2))
+    else:
+        print_predictions(stdout_console(), target, predictions)
+    return 0
+
+
+def print_predictions(console, target, predictions) -> None:
+    """The table of ``feint predict`` (and the shell's ``predict``)."""
+    from feint.report.console import print_table
+
+    known = [p.correct for p in predictions if p.correct is not None]
+    title = f"Predictions of {target.target_name}" + (f" ({sum(known)}/{len(known)} correct)" if known else "")
+    has_true = any(p.true_label is not None for p in predictions)
+    top = max((len(p.top) for p in predictions), default=0)
+    cols = ["Sample"] + (["True Label"] if has_true else []) + ["Predicted (conf)", f"Top {top}"]
+    rows = []
+    for p in predictions:
+        mark = "" if p.correct is None else (" [green]ok[/green]" if p.correct else " [red]wrong[/red]")
+        rows.append(
+            [p.index]
+            + ([p.true_label if p.true_label is not None else "-"] if has_true else [])
+            + [f"{p.label} ({p.confidence:.4f}){mark}", ", ".join(f"{lab} {c:.3f}" for lab, c in p.top)]
+        )
+    print_table(console, title, cols, rows)
+    images = [p.image for p in predictions if p.image]
+    if images:
+        from pathlib import Path
+
+        folder = str(Path(images[0]).parent)
+        console.print(f"Images ({len(images)}) in {folder}:", soft_wrap=True, highlight=False)
+        for path in images:
+            console.print(f"  {path}", soft_wrap=True, highlight=False)
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "info": cmd_info,
+    "run": cmd_run,
+    "scan": cmd_scan,
+    "show": cmd_show,
+    "report": cmd_report,
+    "predict": cmd_predict,
+}
