@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     keras_module = getattr(target, "keras_module", None) or module
     art_module = keras_module if args.art_module == "keras" else module
     xt = torch.from_numpy(x)
-    from feint.engine.model import FORWARD_CHUNK  # the rows per pass of feint's forward-only queries
+    from feint.attacks.model import FORWARD_CHUNK  # the rows per pass of feint's forward-only queries
 
     probe = xt[torch.arange(FORWARD_CHUNK) % len(xt)].contiguous()
     per_row = forward_seconds(module, probe) / FORWARD_CHUNK
