@@ -27,16 +27,15 @@ Plain functions, callable without mkdocs::
 from __future__ import annotations
 
 import functools
-import html
 import logging
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["MARKERS", "attack_tables", "attack_table", "option_sections", "art_table", "anchor",
-           "on_page_markdown"]
+__all__ = ["MARKERS", "attack_tables", "attack_table", "option_sections", "art_table", "anchor", "on_page_markdown"]
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("mkdocs.hooks.reference")
@@ -54,7 +53,8 @@ _HANDED = {
 
 # -- reading the catalog ------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _catalog() -> tuple[tuple[str, Any], ...]:
     """Every attack class of the catalog, by name, in the catalog's order."""
     if str(ROOT) not in sys.path:
@@ -80,6 +80,7 @@ def _run_params(classes: list[Any]) -> dict[str, Any]:
 
 
 # -- rendering ------------------------------------------------------------------------------
+
 
 def _escape(text: str) -> str:
     return "".join(f"&#{ord(c)};" if c in _SPECIAL else c for c in text)
@@ -128,8 +129,10 @@ def _default(param: Any) -> str:
 
 
 def _option_rows(params: dict[str, Any]) -> list[list[str]]:
-    return [[_code(name), _cell(_type(p)), _default(p), _cell(_range(p)), _cell(getattr(p, "doc", ""))]
-            for name, p in params.items()]
+    return [
+        [_code(name), _cell(_type(p)), _default(p), _cell(_range(p)), _cell(getattr(p, "doc", ""))]
+        for name, p in params.items()
+    ]
 
 
 _OPTION_HEADER = ["option", "type", "default", "range", "doc"]
@@ -139,12 +142,21 @@ def attack_table() -> str:
     """One table of every attack: name, framework, family, access, data types, one-line doc."""
     rows = []
     for name, cls in _catalog():
-        rows.append([f"[{_code(name)}](#{anchor(name)})", _cell(cls.framework), _cell(cls.family),
-                     _cell(cls.access), _cell(", ".join(cls.data_types)), _cell(cls.summary())])
+        rows.append(
+            [
+                f"[{_code(name)}](#{anchor(name)})",
+                _cell(cls.framework),
+                _cell(cls.family),
+                _cell(cls.access),
+                _cell(", ".join(cls.data_types)),
+                _cell(cls.summary()),
+            ]
+        )
     counts = Counter(cls.framework for _, cls in _catalog())
     told = ", ".join(f"{n} {fw}" for fw, n in counts.items())
-    return (f"{sum(counts.values())} attacks ({told}):\n\n"
-            + _table(["attack", "framework", "family", "access", "data", "what it does"], rows))
+    return f"{sum(counts.values())} attacks ({told}):\n\n" + _table(
+        ["attack", "framework", "family", "access", "data", "what it does"], rows
+    )
 
 
 def option_sections(level: int = 3) -> str:
@@ -154,19 +166,23 @@ def option_sections(level: int = 3) -> str:
     hashes = "#" * level
     parts = []
     if common:
-        parts.append(f"{hashes} Options of every attack {{#options-of-every-attack}}\n\n"
-                     "Every attack has these options; an attack whose own default or range differs "
-                     "lists the option again in its section.\n\n"
-                     + _table(_OPTION_HEADER, _option_rows(common)))
+        parts.append(
+            f"{hashes} Options of every attack {{#options-of-every-attack}}\n\n"
+            "Every attack has these options; an attack whose own default or range differs "
+            "lists the option again in its section.\n\n" + _table(_OPTION_HEADER, _option_rows(common))
+        )
     for name, cls in _catalog():
         own = {n: p for n, p in cls.params.items() if n not in common or p != common[n]}
-        facts = [f"framework {_code(cls.framework)}", f"family {_code(cls.family)}",
-                 f"access {_code(cls.access)}", "data " + ", ".join(_code(d) for d in cls.data_types)]
+        facts = [
+            f"framework {_code(cls.framework)}",
+            f"family {_code(cls.family)}",
+            f"access {_code(cls.access)}",
+            "data " + ", ".join(_code(d) for d in cls.data_types),
+        ]
         art_class = getattr(cls, "art_class", None)
         if art_class is not None:
             facts.append(f"ART class {_code(art_class.__name__)}")
-        lines = [f"{hashes} {_code(name)} {{#{anchor(name)}}}", "", _cell(cls.summary()), "",
-                 " · ".join(facts)]
+        lines = [f"{hashes} {_code(name)} {{#{anchor(name)}}}", "", _cell(cls.summary()), "", " · ".join(facts)]
         reference = str(getattr(cls, "reference", "") or "")
         if reference:
             shown = f"<{reference}>" if re.match(r"https?://\S+$", reference) else _cell(reference)
@@ -197,8 +213,16 @@ def art_table() -> str:
             handed = "one stolen model per run"
         else:
             handed = _HANDED.get(getattr(cls, "mode", ""), "\u2014")
-        rows.append([f"[{_code(name)}](#{anchor(name)})", _code(art_class.__name__), _cell(cls.family),
-                     _cell(cls.access), _cell(", ".join(cls.data_types)), _cell(handed)])
+        rows.append(
+            [
+                f"[{_code(name)}](#{anchor(name)})",
+                _code(art_class.__name__),
+                _cell(cls.family),
+                _cell(cls.access),
+                _cell(", ".join(cls.data_types)),
+                _cell(handed),
+            ]
+        )
     return _table(["attack", "ART class", "family", "access", "data", "feint hands ART"], rows)
 
 
@@ -211,6 +235,7 @@ MARKERS: dict[str, Callable[[], str]] = {
 
 # -- the mkdocs event -----------------------------------------------------------------------
 
+
 def on_page_markdown(markdown: str, page: Any = None, config: Any = None, files: Any = None, **_: Any) -> str:
     for marker, make in MARKERS.items():
         if marker in markdown:
@@ -219,8 +244,10 @@ def on_page_markdown(markdown: str, page: Any = None, config: Any = None, files:
             except ImportError as exc:
                 from mkdocs.exceptions import PluginError
 
-                raise PluginError(f"docs/hooks/reference.py: cannot read feint's attack catalog ({exc}); "
-                                  "install feint with its dependencies (pip install -e .) to build the docs") from exc
+                raise PluginError(
+                    f"docs/hooks/reference.py: cannot read feint's attack catalog ({exc}); "
+                    "install feint with its dependencies (pip install -e .) to build the docs"
+                ) from exc
             markdown = markdown.replace(marker, generated)
     for unknown in sorted(set(re.findall(r"<!-- feint:[\w-]+ -->", markdown))):
         where = getattr(getattr(page, "file", None), "src_uri", "a page")
