@@ -1,0 +1,255 @@
+"""mkdocs hook: the attack reference, generated from feint's live catalog.
+
+A page holds a marker where a generated part goes; :func:`on_page_markdown` replaces it:
+
+- ``<!-- feint:attacks -->``: :func:`attack_table`, a table of every attack (name,
+  framework, family, access, data types, one-line doc);
+- ``<!-- feint:attack-options -->``: :func:`option_sections`, the options every attack
+  has, then one section per attack with its own options (name, type, default, range,
+  doc);
+- ``<!-- feint:art-attacks -->``: :func:`art_table`, the ART attacks with the ART class
+  behind each and how feint hands it the samples.
+
+:func:`attack_tables` is the first two together, the whole generated reference.
+
+The tables are read from the catalog (``feint.attacks.catalog.attacks``), so they cannot
+drift from the code: a new attack, option, default or range shows up on the next build.
+feint is imported from the checkout that holds this file (``docs/hooks/`` two levels
+below the repository root), so the pages describe that checkout's code; it is imported
+inside the functions, so loading this hook costs nothing until a page needs it.
+
+Plain functions, callable without mkdocs::
+
+    from docs.hooks.reference import attack_tables
+    markdown = attack_tables()
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MARKERS", "attack_tables", "attack_table", "option_sections", "art_table", "anchor", "on_page_markdown"]
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("mkdocs.hooks.reference")
+
+# Characters that Markdown (or a table's cell syntax) would read as markup.
+_SPECIAL = set("\\`*_[]|~^{}<>&#")
+
+# How feint hands an ART attack its samples, by the attack class's ``mode``.
+_HANDED = {
+    "sample": "one sample at a time",
+    "batch": "the batch",
+    "universal": "the batch, jointly",
+}
+
+
+# -- reading the catalog ------------------------------------------------------------------
+
+
+@functools.cache
+def _catalog() -> tuple[tuple[str, Any], ...]:
+    """Every attack class of the catalog, by name, in the catalog's order."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # this checkout's feint before any installed one
+    from feint.attacks.catalog import attacks
+
+    return tuple(attacks().items())
+
+
+def _run_params(classes: list[Any]) -> dict[str, Any]:
+    """The options every attack shares (``RUN_PARAMS``), as most attacks declare them."""
+    names: list[str] = []
+    for cls in classes:
+        for name in getattr(cls, "RUN_PARAMS", ()):
+            if name not in names:
+                names.append(name)
+    common = {}
+    for name in names:
+        specs = [cls.params[name] for cls in classes if name in cls.params]
+        if specs:  # options are not hashable (a choice holds a dict of aliases): count by equality
+            common[name] = max(specs, key=lambda spec: sum(other == spec for other in specs))
+    return common
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    return "".join(f"&#{ord(c)};" if c in _SPECIAL else c for c in text)
+
+
+def _cell(text: Any) -> str:
+    """Text as one Markdown table cell: on one line, `code` kept as code, nothing else read
+    as markup (docs read from ART hold pipes, brackets and asterisks)."""
+    text = " ".join(str(text).split())
+    out = []
+    for part in re.split(r"(`[^`]+`)", text):
+        if len(part) > 2 and part.startswith("`") and part.endswith("`"):
+            out.append(f"<code>{_escape(part[1:-1])}</code>")
+        else:
+            out.append(_escape(part))
+    return "".join(out)
+
+
+def _code(text: Any) -> str:
+    return f"<code>{_escape(str(text))}</code>" if str(text) != "" else ""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def anchor(name: str) -> str:
+    """The id of an attack's section: its name with dots as dashes (``art.pgd`` -> ``art-pgd``)."""
+    return re.sub(r"[^a-z0-9_-]", "-", name.lower())
+
+
+def _range(param: Any) -> str:
+    text = param.range_text() if hasattr(param, "range_text") else ""
+    return text[3:] if text.startswith("in ") else text
+
+
+def _type(param: Any) -> str:
+    return str(getattr(param, "type_name", type(param).__name__))
+
+
+def _default(param: Any) -> str:
+    shown = param.show(param.default) if hasattr(param, "show") else str(param.default)
+    return _code(shown)
+
+
+def _option_rows(params: dict[str, Any]) -> list[list[str]]:
+    return [
+        [_code(name), _cell(_type(p)), _default(p), _cell(_range(p)), _cell(getattr(p, "doc", ""))]
+        for name, p in params.items()
+    ]
+
+
+_OPTION_HEADER = ["option", "type", "default", "range", "doc"]
+
+
+def attack_table() -> str:
+    """One table of every attack: name, framework, family, access, data types, one-line doc."""
+    rows = []
+    for name, cls in _catalog():
+        rows.append(
+            [
+                f"[{_code(name)}](#{anchor(name)})",
+                _cell(cls.framework),
+                _cell(cls.family),
+                _cell(cls.access),
+                _cell(", ".join(cls.data_types)),
+                _cell(cls.summary()),
+            ]
+        )
+    counts = Counter(cls.framework for _, cls in _catalog())
+    told = ", ".join(f"{n} {fw}" for fw, n in counts.items())
+    return f"{sum(counts.values())} attacks ({told}):\n\n" + _table(
+        ["attack", "framework", "family", "access", "data", "what it does"], rows
+    )
+
+
+def option_sections(level: int = 3) -> str:
+    """The options every attack has, then one section per attack with its own options."""
+    classes = [cls for _, cls in _catalog()]
+    common = _run_params(classes)
+    hashes = "#" * level
+    parts = []
+    if common:
+        parts.append(
+            f"{hashes} Options of every attack {{#options-of-every-attack}}\n\n"
+            "Every attack has these options; an attack whose own default or range differs "
+            "lists the option again in its section.\n\n" + _table(_OPTION_HEADER, _option_rows(common))
+        )
+    for name, cls in _catalog():
+        own = {n: p for n, p in cls.params.items() if n not in common or p != common[n]}
+        facts = [
+            f"framework {_code(cls.framework)}",
+            f"family {_code(cls.family)}",
+            f"access {_code(cls.access)}",
+            "data " + ", ".join(_code(d) for d in cls.data_types),
+        ]
+        art_class = getattr(cls, "art_class", None)
+        if art_class is not None:
+            facts.append(f"ART class {_code(art_class.__name__)}")
+        lines = [f"{hashes} {_code(name)} {{#{anchor(name)}}}", "", _cell(cls.summary()), "", " · ".join(facts)]
+        reference = str(getattr(cls, "reference", "") or "")
+        if reference:
+            shown = f"<{reference}>" if re.match(r"https?://\S+$", reference) else _cell(reference)
+            lines += ["", f"Reference: {shown}"]
+        lines.append("")
+        if own:
+            lines.append(_table(_OPTION_HEADER, _option_rows(own)))
+        else:
+            lines.append("No options besides those of every attack.")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def attack_tables() -> str:
+    """The generated attack reference: the table of every attack, then its options."""
+    return attack_table() + "\n\n" + option_sections()
+
+
+def art_table() -> str:
+    """The ART attacks: ART class, family, access, data types and how feint hands ART the
+    samples (one at a time, the batch, or one stolen model per run)."""
+    rows = []
+    for name, cls in _catalog():
+        art_class = getattr(cls, "art_class", None)
+        if art_class is None:
+            continue
+        if getattr(cls, "whole_run", False):
+            handed = "one stolen model per run"
+        else:
+            handed = _HANDED.get(getattr(cls, "mode", ""), "\u2014")
+        rows.append(
+            [
+                f"[{_code(name)}](#{anchor(name)})",
+                _code(art_class.__name__),
+                _cell(cls.family),
+                _cell(cls.access),
+                _cell(", ".join(cls.data_types)),
+                _cell(handed),
+            ]
+        )
+    return _table(["attack", "ART class", "family", "access", "data", "feint hands ART"], rows)
+
+
+MARKERS: dict[str, Callable[[], str]] = {
+    "<!-- feint:attacks -->": attack_table,
+    "<!-- feint:attack-options -->": option_sections,
+    "<!-- feint:art-attacks -->": art_table,
+}
+
+
+# -- the mkdocs event -----------------------------------------------------------------------
+
+
+def on_page_markdown(markdown: str, page: Any = None, config: Any = None, files: Any = None, **_: Any) -> str:
+    for marker, make in MARKERS.items():
+        if marker in markdown:
+            try:
+                generated = make()
+            except ImportError as exc:
+                from mkdocs.exceptions import PluginError
+
+                raise PluginError(
+                    f"docs/hooks/reference.py: cannot read feint's attack catalog ({exc}); "
+                    "install feint with its dependencies (pip install -e .) to build the docs"
+                ) from exc
+            markdown = markdown.replace(marker, generated)
+    for unknown in sorted(set(re.findall(r"<!-- feint:[\w-]+ -->", markdown))):
+        where = getattr(getattr(page, "file", None), "src_uri", "a page")
+        log.warning("%s: unknown marker %s; known: %s", where, unknown, ", ".join(MARKERS))
+    return markdown
