@@ -6,11 +6,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct", "RUN_PARAMS"]
+__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct", "RUN_PARAMS", "show_value", "shown_params"]
 
 # The options every attack has that shape a run rather than the attack (its samples, seed,
 # query logger and batch size): declared once here, for attacks, plans and reports alike.
 RUN_PARAMS = ("sample_index", "seed", "logger", "batch_size")
+
+
+def show_value(value: Any) -> str:
+    """A stored option value as a person reads it, as the option's own display does:
+    numbers as ``%g``, class labels comma-joined (``-`` when none); a store written by an
+    older feint holds display text already, shown as it is."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) if value else "-"
+    return str(value)
+
+
+def shown_params(params: dict[str, Any]) -> dict[str, str]:
+    """A run's stored option values as display text (see :func:`show_value`)."""
+    return {k: show_value(v) for k, v in params.items()}
 
 
 def euclid_pct(x: Any, x_adv: Any) -> Any:

@@ -56,7 +56,12 @@ class Param:
         return BadValue(self.name, expected, given)
 
     def show(self, value: Any) -> str:
+        """The value as a person reads it (``%g`` for numbers): for display only."""
         return str(value)
+
+    def to_json(self, value: Any) -> Any:
+        """The value as JSON data, which :meth:`validate` takes back unchanged (lossless)."""
+        return value
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,9 @@ class Labels(Param):
     def show(self, value: Any) -> str:
         return ",".join(str(v) for v in value) if value else "-"
 
+    def to_json(self, value: Any) -> list[str | int]:
+        return list(value)
+
 
 def parse_indices(spec: Any) -> tuple[int, ...]:
     """Parse ``3``, ``[1, 2]``, ``range(0, 5)``, ``"0:100"``, ``"0:10:2"`` or ``"1,4,7:9"``.
@@ -275,6 +283,9 @@ class Indices(Param):
     def show(self, value: Any) -> str:
         return format_indices(value)
 
+    def to_json(self, value: Any) -> str:
+        return format_indices(value)  # compact and lossless: parse_indices reads it back, in order
+
 
 class Options:
     """The options of one attack instance: per parameter its default, current and previous values.
@@ -316,6 +327,10 @@ class Options:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.current)
 
+    def values(self) -> dict[str, Any]:
+        """Current values as JSON data (lossless): what plans, stored runs and workers carry."""
+        return {n: self.specs[n].to_json(v) for n, v in self.current.items()}
+
     def shown(self) -> dict[str, str]:
-        """Current values as the text a user would type."""
+        """Current values as the text a user would type (for display: ``%g`` rounds numbers)."""
         return {n: self.specs[n].show(v) for n, v in self.current.items()}

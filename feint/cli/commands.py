@@ -492,9 +492,9 @@ def cmd_scan(args) -> int:
     for gate in gates:
         gate.check_attacks(names)
     store = Store()
-    first: dict[str, dict[str, str]] = {}
+    first: dict[str, dict[str, Any]] = {}
     for a in plan:
-        first.setdefault(a.name, a.options.shown())
+        first.setdefault(a.name, a.options.values())
     settings: dict[str, Any] = {"attacks": names, "params": first, "seed": plan[0].options["seed"]}
     if sweep:
         settings["sweep"] = sweep

@@ -88,15 +88,19 @@ def target_spec(target: Target) -> str:
     return getattr(target, "spec", None) or target.target_name
 
 
-def attack_from_params(name: str, params: dict[str, str]):
-    """An attack instance with the option values a run stored as text (``options.shown()``)."""
+def attack_from_params(name: str, params: dict[str, Any]):
+    """An attack instance with the option values a run stored: JSON values
+    (``options.values()``), or, in a store written by an older feint, their display text."""
     from feint.attacks.catalog import get_attack
 
     attack = get_attack(name)()
     for key, value in params.items():
         spec = attack.options.specs.get(key)
-        if spec is not None and value != spec.show(spec.default):  # a default's text need not parse back
-            attack.options.set(key, value)
+        if spec is None:
+            continue
+        if isinstance(value, str) and value == spec.show(spec.default):  # older text: a default's need not parse back
+            continue
+        attack.options.set(key, value)
     return attack
 
 

@@ -195,7 +195,7 @@ def execute_run(
         attack=attack.name,
         framework=attack.framework,
         target=target.target_name,
-        params=attack.options.shown(),
+        params=attack.options.values(),
         seed=p["seed"],
         started_at=started,
         elapsed_s=elapsed,

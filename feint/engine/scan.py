@@ -204,7 +204,7 @@ def plan_key(target: Target, plan: Sequence[Attack], chunk_size: int | None = No
     body = [
         target_spec(target),
         [
-            [a.name, sorted(a.options.shown().items()), _chunks(a, len(a.options["sample_index"]), chunk_size)]
+            [a.name, sorted(a.options.values().items()), _chunks(a, len(a.options["sample_index"]), chunk_size)]
             for a in plan
         ],
     ]
@@ -313,7 +313,7 @@ def execute_scan(
                 "attack": r.attack.name,
                 "framework": r.attack.framework,
                 "family": r.attack.family,
-                "params": r.attack.options.shown(),
+                "params": r.attack.options.values(),
                 "seed": r.attack.options["seed"],
                 "started_at": started,
                 "artifacts": str(folder / r.run_id),

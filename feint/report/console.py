@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from feint.records import RUN_PARAMS, RunResult, ScanResult
+from feint.records import RUN_PARAMS, RunResult, ScanResult, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
@@ -86,7 +86,9 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
     for name, a in summary.items():
         best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
         params = (
-            ", ".join(f"{k}={v}" for k, v in (a["best_params"] or {}).items() if k not in RUN_PARAMS and v != "-")
+            ", ".join(
+                f"{k}={v}" for k, v in shown_params(a["best_params"] or {}).items() if k not in RUN_PARAMS and v != "-"
+            )
             or "-"
         )
         t, q = a["time_s"], a["queries"]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from feint import __version__
-from feint.records import RunResult, SampleResult, ScanResult
+from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
 from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE"]
@@ -101,14 +101,14 @@ def _param_rows(runs: list[RunResult]) -> dict[str, list[tuple[str, str]]]:
     for attack in out:
         rs = [r for r in runs if r.attack == attack]
         keys = list(dict.fromkeys(k for r in rs for k in r.params))
-        out[attack] = [(k, ", ".join(dict.fromkeys(str(r.params.get(k, "-")) for r in rs))) for k in keys]
+        out[attack] = [(k, ", ".join(dict.fromkeys(show_value(r.params.get(k, "-")) for r in rs))) for k in keys]
     return out
 
 
 def _run_label(run: RunResult, sweep: dict[str, Any] | None) -> str:
     if sweep:
-        return f"{sweep['param']}={run.params.get(sweep['param'])}"
-    return ", ".join(f"{k}={v}" for k, v in run.params.items() if k not in RUN_PARAMS and v != "-")
+        return f"{sweep['param']}={show_value(run.params.get(sweep['param']))}"
+    return ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
 
 
 def render_html(

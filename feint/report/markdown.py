@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feint.records import ScanResult
+from feint.records import ScanResult, shown_params
 from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
 
 __all__ = ["render_markdown"]
@@ -114,7 +114,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         )
     lines += ["## Runs", ""]
     for run in scan.runs:
-        params = ", ".join(f"{k}={v}" for k, v in run.params.items() if k not in RUN_PARAMS and v != "-")
+        params = ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
         lines += [
             f"### {run.attack} `{run.run_id}`",
             "",

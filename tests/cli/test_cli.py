@@ -46,7 +46,7 @@ def test_run_json_and_show(capsys, fresh_home):
     )
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["kind"] == "run" and doc["attack"] == "pgd" and doc["params"]["eps"] == "0.2"
+    assert doc["kind"] == "run" and doc["attack"] == "pgd" and doc["params"]["eps"] == 0.2
     assert [s["index"] for s in doc["samples"]] == [0, 1, 2]
     s = doc["samples"][0]
     for key in (
@@ -196,3 +196,44 @@ def test_info_shows_typed_options(capsys):
         "seed",
         "logger",
     } <= set(params)
+
+
+def test_run_and_scan_run_the_exact_value_given(capsys, fresh_home):
+    """Option values travel as data, not display text: a value with more digits than ``%g``
+    shows runs as given in ``feint run`` and ``feint scan`` alike, and is stored as given."""
+    import numpy as np
+
+    from feint.store.db import Store
+
+    given = "0.123456789"
+    code, out, err = run_cli(
+        capsys, "run", "digits_keras", "pgd", "-i", "0:2", "--set", f"eps={given}", "--set", "max_iter=5", "--json"
+    )
+    assert code == 0, err
+    alone = json.loads(out)
+    code, out, err = run_cli(
+        capsys,
+        "scan",
+        "digits_keras",
+        "-a",
+        "pgd",
+        "-i",
+        "0:2",
+        "--set",
+        f"pgd.eps={given}",
+        "--set",
+        "pgd.max_iter=5",
+        "--executor",
+        "local",
+        "--json",
+    )
+    assert code == 0, err
+    scanned = json.loads(out)["runs"][0]
+    assert alone["params"]["eps"] == scanned["params"]["eps"] == float(given)
+    store = Store()
+    arrays = []
+    for run_id in (alone["run_id"], scanned["run_id"]):
+        assert store.get_run(run_id).params["eps"] == float(given)
+        with np.load(f"{store.get_run(run_id).artifacts}/adversarial.npz") as f:
+            arrays.append(f["x_adv"])
+    assert np.array_equal(arrays[0], arrays[1])

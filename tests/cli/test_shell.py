@@ -61,7 +61,7 @@ show options"""  # nothing after exit runs
         ("jsma", False, 3),
     ]
     params = json.loads(runs[0][5])
-    assert params["eps"] == "0.2" and params["sample_index"] == "0:5" and params["max_iter"] == "10"
+    assert params["eps"] == 0.2 and params["sample_index"] == "0:5" and params["max_iter"] == 10
     pgd = db(
         fresh_home,
         f"SELECT idx, linf, gradient_queries, forward_queries FROM samples WHERE run_id = '{runs[0][0]}' ORDER BY idx",

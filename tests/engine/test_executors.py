@@ -1,6 +1,8 @@
 """Executors: a process pool and Ray give exactly what the local executor gives; the
 choices a scan cannot run with are refused before anything is stored."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,17 @@ def test_a_targeted_runs_goals_do_not_depend_on_how_it_is_cut(tmp_path, digits_k
         return [s.target_label for s in execute_scan(digits_keras, plan, store, {}, chunk_size=chunk).runs[0].samples]
 
     assert goals(3) == goals(20)
+
+
+def test_workers_rebuild_attacks_from_stored_values_and_from_an_older_stores_text():
+    """Runs store JSON values (lossless); a store written by an older feint holds display
+    text (``%g`` numbers, ``-`` for no labels), which still rebuilds the same attack."""
+    from feint.attacks.catalog import get_attack
+    from feint.engine.executors import attack_from_params
+
+    exact = get_attack("pgd")(eps=0.123456789, targeted=True, target_labels=(3, "7"), sample_index="0:4,9")
+    assert json.loads(json.dumps(exact.options.values())) == exact.options.values()
+    assert attack_from_params("pgd", exact.options.values()).options.current == exact.options.current
+    default = get_attack("pgd")()
+    assert default.options.shown()["target_labels"] == "-"
+    assert attack_from_params("pgd", default.options.shown()).options.current == default.options.current

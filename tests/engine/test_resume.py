@@ -175,12 +175,7 @@ def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_fin
     )
     assert main(["scan", "--resume", scan_id, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["settings"]["status"] == "done" and [r["params"]["eps"] for r in doc["runs"]] == [
-        "0.1",
-        "0.2",
-        "0.3",
-        "0.4",
-    ]
+    assert doc["settings"]["status"] == "done" and [r["params"]["eps"] for r in doc["runs"]] == [0.1, 0.2, 0.3, 0.4]
     assert store.db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id || ':' || idx) FROM samples").fetchone() == (
         160,
         160,

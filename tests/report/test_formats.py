@@ -82,7 +82,7 @@ def test_jsonl_is_one_record_per_sample_with_its_run(subject):
         ):
             assert key in rec
         assert rec["queries"] == rec["forward_queries"] + rec["gradient_queries"]
-    assert sorted({r["params"]["eps"] for r in records}) == ["0.05", "0.3"]
+    assert sorted({r["params"]["eps"] for r in records}) == [0.05, 0.3]
 
 
 def test_junit_has_one_testcase_per_attack_failing_by_its_gates(subject):
