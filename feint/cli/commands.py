@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 
 from feint import __version__
 from feint.cli.render import Progress, ScanBar, aborted_scan, stdout_console
+from feint.engine.executors import EXECUTORS
+from feint.report.formats import FORMATS, extensions
 
 __all__ = ["build_parser", "COMMANDS", "print_predictions"]
 
@@ -99,16 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FILE",
         help="write a report of the stored scan when it ends; the format comes from the "
-        "extension: .html, .json, .jsonl, .xml (JUnit), .md (repeatable)",
+        f"extension: {', '.join(extensions())} (repeatable)",
     )
     scale = scan.add_argument_group("scale, resume and budgets")
     scale.add_argument(
         "--executor",
-        choices=["auto", "local", "process", "ray"],
+        choices=EXECUTORS.names(),
         default="auto",
-        help="where units run: this process, a pool of processes, or Ray; auto (default): "
-        "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a "
-        "machine with 2+ CPUs, else this process",
+        help="where units run: "
+        + "; ".join(f"{name}: {kind.doc}" for name, kind in EXECUTORS.items())
+        + " (default: auto)",
     )
     scale.add_argument(
         "--workers",
@@ -149,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-f",
         "--format",
-        choices=["html", "json", "jsonl", "junit", "markdown"],
+        choices=FORMATS.names(),
         help="default: from the extension of -o, or markdown on stdout",
     )
     report.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")

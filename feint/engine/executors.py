@@ -27,12 +27,14 @@ import os
 import re
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from feint.errors import FeintError
 from feint.records import RunResult
+from feint.registry import Registry
 from feint.targets.base import Target
 
 __all__ = [
@@ -49,9 +51,9 @@ __all__ = [
     "target_spec",
     "attack_from_params",
     "EXECUTORS",
+    "ExecutorKind",
 ]
 
-EXECUTORS = ("auto", "local", "process", "ray")
 AUTO_MIN_SAMPLES = 200  # samples of work (summed over units) from which auto uses processes
 
 
@@ -370,27 +372,76 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def check_executor(kind: str, target: Target, workers: int | None = None) -> None:
-    """Refuse, before anything is stored, an executor that cannot run this scan."""
-    if kind not in EXECUTORS:
-        raise FeintError(f"unknown executor {kind!r}; accepted: {', '.join(EXECUTORS)}")
-    if workers is not None and workers < 1:
-        raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
-    if kind == "auto":
-        if workers not in (None, 1):  # --workers N makes auto a process pool
-            check_rebuildable(target)
-        return
-    if kind == "local" and workers not in (None, 1):
+@dataclass(frozen=True)
+class ExecutorKind:
+    """An executor as the registry holds it: what it is, the checks that refuse a scan it
+    cannot run (before anything is stored), and how to build it; ``build`` is ``None``
+    for ``auto``, which a scan resolves to another executor (:func:`choose_executor`)."""
+
+    doc: str
+    check: Callable[[Target, int | None], None]
+    build: Callable[[Target, int | None, str | None], Executor] | None = None
+
+
+def _check_auto(target: Target, workers: int | None) -> None:
+    if workers not in (None, 1):  # --workers N makes auto a process pool
+        check_rebuildable(target)
+
+
+def _check_local(target: Target, workers: int | None) -> None:
+    if workers not in (None, 1):
         raise FeintError(
             "the local executor runs one unit at a time; use --executor process or ray for several workers"
         )
-    if kind == "ray":
-        import importlib.util
 
-        if importlib.util.find_spec("ray") is None:
-            raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'")
-    if kind != "local":
-        check_rebuildable(target)
+
+def _check_ray(target: Target, workers: int | None) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'")
+    check_rebuildable(target)
+
+
+EXECUTORS: Registry[ExecutorKind] = Registry("executor")
+EXECUTORS.register(
+    "auto",
+    ExecutorKind(
+        "processes, one per CPU, for a scan of 2+ units and 200+ samples of work on a machine with 2+ CPUs; "
+        "else this process",
+        _check_auto,
+    ),
+)
+EXECUTORS.register(
+    "local",
+    ExecutorKind(
+        "this process, one unit at a time", _check_local, lambda target, workers, address: LocalExecutor(target)
+    ),
+)
+EXECUTORS.register(
+    "process",
+    ExecutorKind(
+        "a pool of worker processes on this machine",
+        lambda target, workers: check_rebuildable(target),
+        lambda target, workers, address: ProcessExecutor(workers or os.cpu_count() or 1),
+    ),
+)
+EXECUTORS.register(
+    "ray",
+    ExecutorKind(
+        "Ray: a local Ray, or the cluster at --ray-address",
+        _check_ray,
+        lambda target, workers, address: RayExecutor(workers, address),
+    ),
+)
+
+
+def check_executor(kind: str, target: Target, workers: int | None = None) -> None:
+    """Refuse, before anything is stored, an executor that cannot run this scan."""
+    entry = EXECUTORS.get(kind)
+    if workers is not None and workers < 1:
+        raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
+    entry.check(target, workers)
 
 
 def choose_executor(target: Target, workers: int | None, units: int, samples: int) -> tuple[str, int | None]:
@@ -411,11 +462,10 @@ def choose_executor(target: Target, workers: int | None, units: int, samples: in
 def make_executor(kind: str, target: Target, workers: int | None = None, ray_address: str | None = None) -> Executor:
     """An executor by name (``local``, ``process``, ``ray``); raise FeintError on a bad choice."""
     check_executor(kind, target, workers)
-    if kind == "local":
-        return LocalExecutor(target)
-    if kind == "process":
-        return ProcessExecutor(workers or os.cpu_count() or 1)
-    return RayExecutor(workers, ray_address)
+    build = EXECUTORS.get(kind).build
+    if build is None:
+        raise FeintError(f"the {kind} executor is chosen by the scan (choose_executor), not built")
+    return build(target, workers, ray_address)
 
 
 def check_rebuildable(target: Target) -> None:

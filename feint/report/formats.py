@@ -13,32 +13,67 @@ from typing import Any
 
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
+from feint.registry import Registry
 from feint.store.db import Store
 
-__all__ = ["FORMATS", "EXTENSIONS", "Subject", "format_for", "load", "render", "write"]
+__all__ = ["FORMATS", "ReportFormat", "extensions", "Subject", "format_for", "load", "render", "write"]
 
-FORMATS = ("html", "json", "jsonl", "junit", "markdown")
-EXTENSIONS = {
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".xml": "junit",
-    ".md": "markdown",
-    ".markdown": "markdown",
-}
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """A report format: the file extensions that ask for it, what it is, and its renderer:
+    ``"module:function"``, imported on first use, called as ``function(subject, fail_on,
+    **options)`` and returning the report's text."""
+
+    extensions: tuple[str, ...]
+    doc: str
+    renderer: str
+
+    def render(self, subject: Subject, fail_on: Sequence[str] | None, **options: Any) -> str:
+        import importlib
+
+        module, _, function = self.renderer.partition(":")
+        return getattr(importlib.import_module(module), function)(subject, fail_on, **options)
+
+
+FORMATS: Registry[ReportFormat] = Registry("report format")
+FORMATS.register(
+    "html",
+    ReportFormat(
+        (".html", ".htm"), "a self-contained HTML page with images and plots", "feint.report.formats:render_html"
+    ),
+)
+FORMATS.register("json", ReportFormat((".json",), "the feint/1 JSON document", "feint.report.formats:render_json"))
+FORMATS.register(
+    "jsonl",
+    ReportFormat((".jsonl", ".ndjson"), "JSON Lines, one record per sample", "feint.report.formats:render_jsonl"),
+)
+FORMATS.register(
+    "junit",
+    ReportFormat(
+        (".xml",), "JUnit XML for CI: one test case per gate and per attack", "feint.report.formats:render_junit"
+    ),
+)
+FORMATS.register(
+    "markdown", ReportFormat((".md", ".markdown"), "Markdown tables", "feint.report.formats:render_markdown")
+)
+
+
+def extensions() -> dict[str, str]:
+    """File extension -> report format, from the registry."""
+    return {ext: name for name, fmt in FORMATS.items() for ext in fmt.extensions}
 
 
 def format_for(path: str | Path) -> str:
     """The report format a file name asks for, by its extension."""
     ext = Path(path).suffix.lower()
-    if ext not in EXTENSIONS:
+    known = extensions()
+    if ext not in known:
         raise FeintError(
             f"cannot tell the report format of {str(path)!r} from its extension; "
-            f"accepted: {', '.join(EXTENSIONS)} (or give --format)"
+            f"accepted: {', '.join(known)} (or give --format)"
         )
-    return EXTENSIONS[ext]
+    return known[ext]
 
 
 @dataclass
@@ -101,33 +136,45 @@ def gates_of(subject: Subject, fail_on: Sequence[str] | None = None) -> list[dic
 def render(subject: Subject, fmt: str, fail_on: Sequence[str] | None = None, gallery: int | None = None) -> str:
     """The report text. ``fail_on``: gates to check (default: those the scan was started
     with); ``gallery``: samples shown per run in the HTML report."""
+    return FORMATS.get(fmt).render(subject, fail_on, gallery=gallery)
+
+
+# -- the built-in formats' renderers ---------------------------------------------------------
+def render_json(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
     from feint.report import jsonout
 
-    if fmt not in FORMATS:
-        raise FeintError(f"unknown report format {fmt!r}; accepted: {', '.join(FORMATS)}")
-    if fmt == "json":
-        doc = (
-            jsonout.scan_document(subject.scan, fail_on=fail_on)
-            if subject.kind == "scan"
-            else jsonout.run_document(subject.run)
-        )  # type: ignore[arg-type]
-        return jsonout.dumps(doc) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(rec) + "\n" for rec in jsonout.jsonl_records(subject.scan.runs))
+    if subject.kind == "scan":
+        doc = jsonout.scan_document(subject.scan, fail_on=fail_on)
+    else:
+        assert subject.run is not None
+        doc = jsonout.run_document(subject.run)
+    return jsonout.dumps(doc) + "\n"
+
+
+def render_jsonl(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
+    from feint.report import jsonout
+
+    return "".join(json.dumps(rec) + "\n" for rec in jsonout.jsonl_records(subject.scan.runs))
+
+
+def render_junit(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
+    from feint.report.junit import render_junit as junit
+
+    return junit(subject.scan, gates_of(subject, fail_on), kind=subject.kind)
+
+
+def render_markdown(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
+    from feint.report.markdown import render_markdown as markdown
+
+    return markdown(subject.scan, gates_of(subject, fail_on), kind=subject.kind)
+
+
+def render_html(subject: Subject, fail_on: Sequence[str] | None, gallery: int | None = None, **_: Any) -> str:
+    from feint.report.html import GALLERY_SIZE
+    from feint.report.html import render_html as html
+
     gates = gates_of(subject, fail_on)
-    if fmt == "junit":
-        from feint.report.junit import render_junit
-
-        return render_junit(subject.scan, gates, kind=subject.kind)
-    if fmt == "markdown":
-        from feint.report.markdown import render_markdown
-
-        return render_markdown(subject.scan, gates, kind=subject.kind)
-    from feint.report.html import GALLERY_SIZE, render_html
-
-    return render_html(
-        subject.scan, kind=subject.kind, gates=gates, gallery=GALLERY_SIZE if gallery is None else gallery
-    )
+    return html(subject.scan, kind=subject.kind, gates=gates, gallery=GALLERY_SIZE if gallery is None else gallery)
 
 
 def write(subject: Subject, path: str | Path, fmt: str | None = None, **options: Any) -> Path:
