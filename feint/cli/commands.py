@@ -31,7 +31,7 @@ EPILOG = """examples:
   feint show SCAN_OR_RUN_ID --json
   feint report SCAN_OR_RUN_ID -o report.html
 
-Data (trained models, the store, artifacts) lives in $FEINT_HOME, default the per-user
+Data (the store, artifacts, caches, models trained on your data) lives in $FEINT_HOME, default the per-user
 data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
 
 

@@ -146,8 +146,7 @@ def _interact_parser(alias: bool = False) -> Cmd2ArgumentParser:
     p = _Parser(
         description=("(alias of interact) " if alias else "")
         + "Make TARGET the active target and drop the active attack. TARGET is a built-in "
-        "name (see 'list targets') or anything else feint's targets accept. A built-in "
-        "model trains on first use."
+        "name (see 'list targets') or anything else feint's targets accept."
     )
     p.add_argument("target", completer=_complete_target, help="the target to assess")
     p.add_argument(
