@@ -112,7 +112,7 @@ def run_feint(target, name: str, indices: list[int], params: dict[str, Any]) -> 
     attack = feint.get_attack(name)()
     for key, value in params.items():
         attack.options.set(key, str(value))
-    attack.options.set("sample_index", ",".join(map(str, indices)))
+    attack.set("sample_index", ",".join(map(str, indices)))
     start = time.perf_counter()
     result = feint.execute_run(target, attack)
     elapsed = time.perf_counter() - start

@@ -67,7 +67,7 @@ def main() -> None:
     attack = feint.get_attack("jsma")()
     features = int(np.prod(target.input_shape))
     attack.options.set("gamma", 2 * args.steps / features)
-    attack.options.set("sample_index", "0")
+    attack.set("sample_index", "0")
     before = peak_mib()
     start = time.perf_counter()
     result = feint.execute_run(target, attack)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["FeintError", "UnknownName", "BadValue", "Incompatible"]
+import string
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["FeintError", "UnknownName", "BadValue", "Incompatible", "ParamError"]
 
 
 class FeintError(Exception):
@@ -28,3 +32,26 @@ class BadValue(FeintError):
 
 class Incompatible(FeintError):
     """An attack that cannot run on a target."""
+
+
+class ParamError(FeintError):
+    """A bad argument of a library call. The message's template names the call's
+    parameters as ``{name}`` fields; the other fields are filled from ``values`` (what the
+    user gave, never read as a template). ``str()`` gives the plain names (``max_queries
+    expects ...``); a front end with its own spelling for a parameter (the command line's
+    ``--max-queries``) renders the message with :meth:`spelled`.
+
+    >>> err = ParamError("{max_queries} expects 1 or more; got {given}", given=0)
+    >>> str(err), err.spelled(lambda name: "--" + name.replace("_", "-"))
+    ('max_queries expects 1 or more; got 0', '--max-queries expects 1 or more; got 0')
+    """
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template, self.values = template, values
+        fields = (f for _, f, _, _ in string.Formatter().parse(template) if f)
+        self.params = [f for f in dict.fromkeys(fields) if f not in values]
+        super().__init__(self.spelled(lambda name: name))
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        """The message with each parameter named by ``spell(name)``."""
+        return self.template.format(**self.values, **{name: spell(name) for name in self.params})

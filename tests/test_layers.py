@@ -1,6 +1,6 @@
 """The package's layers import one way, top to bottom; no import circle.
 
-    __main__ -> cli -> engine -> (attacks, report) -> targets -> (store, data, compat) -> (records, registry)
+    __main__ -> cli -> api -> engine -> (attacks, report) -> targets -> (store, data, compat) -> (records, registry)
     -> (errors, config)
 
 Every ``import`` and ``from ... import`` in every module counts, at module level or inside a
@@ -21,6 +21,7 @@ ROOT = Path(feint.__file__).parent
 LAYERS: list[set[str]] = [
     {"__main__"},
     {"cli"},
+    {"api"},
     {"engine"},
     {"attacks", "report"},
     {"targets"},

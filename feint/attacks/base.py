@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from feint.attacks.params import Choice, Indices, Int, Options, Param
+from feint.attacks.params import Options, Param
+from feint.attacks.shape import RunShape, split_shape
+from feint.attacks.targeting import random_other_classes
 from feint.errors import Incompatible
 from feint.records import RUN_PARAMS
 from feint.targets.base import GRADIENTS, Target
@@ -27,7 +29,7 @@ from feint.targets.base import GRADIENTS, Target
 if TYPE_CHECKING:  # pragma: no cover
     from feint.attacks.model import CountedModel
 
-__all__ = ["Attack", "AttackOutput", "Batch", "random_other_classes", "OPEN_BOX", "CLOSED_BOX", "FAMILIES"]
+__all__ = ["Attack", "AttackOutput", "Batch", "RunShape", "random_other_classes", "OPEN_BOX", "CLOSED_BOX", "FAMILIES"]
 
 OPEN_BOX = "open-box"
 CLOSED_BOX = "closed-box"
@@ -37,12 +39,16 @@ FAMILIES = ("evasion", "extraction", "inference")
 @dataclass
 class Batch:
     """What an attack works on: samples, their labels as the model gave them, and, for a
-    targeted attack, the class each sample should be turned into."""
+    targeted attack, the class each sample should be turned into; the run's seed and the
+    target's indices of the samples, for attacks that draw from a library's own random
+    source or must know which samples are measured."""
 
     x: torch.Tensor
     labels: torch.Tensor
     targets: torch.Tensor | None
     generator: torch.Generator
+    seed: int = 0
+    indices: np.ndarray | None = None
 
     @property
     def targeted(self) -> bool:
@@ -82,15 +88,7 @@ class Attack:
     data_types: ClassVar[tuple[str, ...]] = ("image", "tabular")
     reference: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
-    # Parameters every attack has; they shape the run, not the algorithm.
-    sample_index = Indices((0,), "samples to attack: an int, a list, or a range like 0:100")
-    seed = Int(0, "random seed; the same seed gives the same result", low=0)
-    logger = Choice(
-        "counts",
-        "counts: query counts per sample; calls: also every model call in the store",
-        choices=("counts", "calls"),
-    )
-    batch_size = Int(100, "samples attacked together", low=1, high=100_000)
+    # The names of the run's shape (samples, seed, logger, batch size): not the attack's options.
     RUN_PARAMS: ClassVar[tuple[str, ...]] = RUN_PARAMS
     # True: generate sees every sample of a run in one batch (an extraction attack steals
     # one model per run and measures it on all the samples).
@@ -103,13 +101,38 @@ class Attack:
             for attr, value in vars(klass).items():
                 if isinstance(value, Param):
                     found[attr] = value if value.name == attr else _named(value, attr)
-        # Run parameters last, so an attack's own options head its table.
-        cls.params = {n: p for n, p in found.items() if n not in Attack.RUN_PARAMS}
-        cls.params.update({n: found[n] for n in Attack.RUN_PARAMS if n in found})
+        shaped = sorted(set(found) & set(RUN_PARAMS))
+        if shaped:
+            raise TypeError(
+                f"{cls.__name__} declares {', '.join(shaped)}: they shape the run (RunShape), not the attack"
+            )
+        cls.params = found
 
     def __init__(self, **values: Any) -> None:
+        """An instance with these option values (text or values); the run's shape
+        (``sample_index``, ``seed``, ``logger``, ``batch_size``) may be given too, as the
+        shape :func:`feint.engine.run.execute_run` uses when it is given none."""
         self.id = uuid.uuid4().hex[:8]
-        self.options = Options(self.params, values)
+        shape, own = split_shape(values)
+        self.options = Options(self.params, own)
+        self.shape = RunShape.of(shape)
+
+    def set(self, name: str, value: Any) -> Any:
+        """Set an option, or a part of the instance's run shape (``sample_index``, ``seed``,
+        ``logger``, ``batch_size``), from text or a value; returns the value set."""
+        if RunShape.is_shape(name):
+            self.shape = self.shape.replace(**{name: value})
+            return self.shape.get(name)
+        return self.options.set(name, value)
+
+    def update(self, values: dict[str, Any]) -> None:
+        """:meth:`set` for each item, in order."""
+        for name, value in values.items():
+            self.set(name, value)
+
+    def values(self) -> dict[str, Any]:
+        """The option values and the shape's, as JSON data: what a stored run keeps as its params."""
+        return {**self.options.values(), **self.shape.values()}
 
     # -- metadata --------------------------------------------------------------------
     @classmethod
@@ -191,12 +214,6 @@ class Attack:
         x_adv = self.project(batch.x, out.x_adv.detach(), p)
         out.x_adv = x_adv.clamp(model.lower, model.upper)
         return out
-
-
-def random_other_classes(labels: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
-    """For each label, a uniformly random different class (seeded by ``gen``)."""
-    shift = torch.randint(1, max(2, num_classes), labels.shape, generator=gen)
-    return (labels + shift) % num_classes
 
 
 def _named(param: Param, name: str) -> Param:

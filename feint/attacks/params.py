@@ -3,6 +3,11 @@
 A parameter knows its type, default, valid range and doc; it parses text (from the
 CLI or the shell) by type, never with ``eval``, and a bad value raises
 :class:`~feint.errors.BadValue` naming the parameter, what it expects and what it got.
+
+Declared on an attack class, a parameter is also the attack's typed view of its option:
+``self.eps`` on an instance is the option's current value, typed by the parameter
+(``Float`` gives a ``float``), so a misspelt option is a type error, not a failure at
+run time.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-from feint.errors import BadValue, UnknownName
+from feint.errors import BadValue, FeintError, UnknownName
+from feint.records import RUN_PARAMS
 
 __all__ = [
     "Param",
@@ -27,18 +33,33 @@ __all__ = [
     "parse_indices",
 ]
 
+V = TypeVar("V")
+
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(Generic[V]):
     """Base of every parameter: a default and a doc; subclasses add the type and range."""
 
     default: Any
     doc: str
     name: str = ""
     type_name = "value"
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        object.__setattr__(self, "_attr", attr)  # the option this descriptor reads
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Param[V]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> V: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Param[V] | V:
+        """On the class, the parameter; on an attack instance, the option's current value."""
+        if obj is None:
+            return self
+        return obj.options.current[getattr(self, "_attr", "") or self.name]  # type: ignore[attr-defined]
 
     def parse(self, text: str) -> Any:
         """Convert text to a value of this parameter's type, then validate it."""
@@ -65,7 +86,7 @@ class Param:
 
 
 @dataclass(frozen=True)
-class _Number(Param):
+class _Number(Param[V]):
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -92,7 +113,7 @@ def _num(x: float) -> str:
 
 
 @dataclass(frozen=True)
-class Float(_Number):
+class Float(_Number[float]):
     type_name = "a number"
 
     def parse(self, text: str) -> float:
@@ -117,7 +138,7 @@ class Float(_Number):
 
 
 @dataclass(frozen=True)
-class Int(_Number):
+class Int(_Number[int]):
     type_name = "an integer"
 
     def parse(self, text: str) -> int:
@@ -140,7 +161,7 @@ class Int(_Number):
 
 
 @dataclass(frozen=True)
-class Bool(Param):
+class Bool(Param[bool]):
     type_name = "true or false"
 
     def parse(self, text: str) -> bool:
@@ -160,7 +181,7 @@ class Bool(Param):
 
 
 @dataclass(frozen=True)
-class Choice(Param):
+class Choice(Param[str]):
     choices: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -177,7 +198,7 @@ class Choice(Param):
 
 
 @dataclass(frozen=True)
-class Labels(Param):
+class Labels(Param[tuple[str | int, ...]]):
     """Class labels, by index or by name: one for every sample, or one per sample."""
 
     type_name = "class labels (indices or names, comma-separated)"
@@ -266,7 +287,7 @@ def format_indices(indices: Iterable[int]) -> str:
 
 
 @dataclass(frozen=True)
-class Indices(Param):
+class Indices(Param[tuple[int, ...]]):
     """Sample indices: an int, a list, or a range like ``0:100``."""
 
     type_name = "sample indices (e.g. 3, 1,4,7 or 0:100)"
@@ -305,6 +326,11 @@ class Options:
     def spec(self, name: str) -> Param:
         key = name.strip().lstrip("-").replace("-", "_")
         if key not in self.specs:
+            if key in RUN_PARAMS:
+                raise FeintError(
+                    f"{key} is part of a run's shape, not an attack option: set it with attack.set({key!r}, ...) "
+                    "or give execute_run a RunShape"
+                )
             raise UnknownName("parameter", name, sorted(self.specs))
         return self.specs[key]
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from feint.cli.commands import COMMANDS as _COMMANDS
-from feint.cli.commands import build_parser
+from feint.cli.commands import build_parser, error_text
 from feint.cli.render import ScanAborted
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except FeintError as exc:
-        sys.stderr.write(f"feint: error: {exc}\n")
+        sys.stderr.write(f"feint: error: {error_text(exc)}\n")
         return 2
     except ScanAborted as exc:
         return exc.code

@@ -19,7 +19,17 @@ from feint.cli.render import Progress, ScanBar, aborted_scan, stdout_console
 from feint.engine.executors import EXECUTORS
 from feint.report.formats import FORMATS, extensions
 
-__all__ = ["build_parser", "COMMANDS", "print_predictions"]
+__all__ = [
+    "build_parser",
+    "COMMANDS",
+    "print_predictions",
+    "list_arguments",
+    "predict_arguments",
+    "scan_arguments",
+    "FLAGS",
+    "flag",
+    "error_text",
+]
 
 
 EPILOG = """examples:
@@ -51,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"feint {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    ls = sub.add_parser("list", help="list targets, attacks or frameworks")
-    ls.add_argument("what", choices=["targets", "attacks", "frameworks"])
-    ls.add_argument("--json", action="store_true", help="print one JSON document")
+    list_arguments(sub.add_parser("list", help="list targets, attacks or frameworks"))
 
     info = sub.add_parser("info", help="an attack's description and options (type, default, range, doc)")
     info.add_argument("attack")
@@ -74,65 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=GATE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scan.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
-    _trust_arg(scan)
-    scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
-    _run_args(scan, per_attack=True)
-    scan.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
-    scan.add_argument(
-        "--sweep",
-        action="append",
-        default=[],
-        metavar="[ATTACK.]NAME=V1,V2,...",
-        help="run the attacks that have the numeric parameter NAME once per value and report "
-        "success against it (a robustness curve); repeatable for other attacks",
-    )
-    scan.add_argument(
-        "--fail-on",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
-        "(repeatable; grammar below)",
-    )
-    scan.add_argument(
-        "--report",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="write a report of the stored scan when it ends; the format comes from the "
-        f"extension: {', '.join(extensions())} (repeatable)",
-    )
-    scale = scan.add_argument_group("scale, resume and budgets")
-    scale.add_argument(
-        "--executor",
-        choices=EXECUTORS.names(),
-        default="auto",
-        help="where units run: "
-        + "; ".join(f"{name}: {kind.doc}" for name, kind in EXECUTORS.items())
-        + " (default: auto)",
-    )
-    scale.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the Ray cluster)",
-    )
-    scale.add_argument(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="an existing Ray cluster (default: start a local Ray with --workers CPUs)",
-    )
-    scale.add_argument(
-        "--chunk-size", type=int, metavar="N", help="samples per unit of work (default: each attack's batch_size)"
-    )
-    scale.add_argument(
-        "--resume", metavar="SCAN_ID", help="continue a stopped scan: run only its units with no stored result"
-    )
-    scale.add_argument(
-        "--max-queries", type=int, metavar="N", help="start no new unit once the scan has spent N model queries"
-    )
-    scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
+    scan_arguments(scan, with_target=True)
 
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
@@ -173,11 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _target_arg(predict)
-    predict.add_argument(
-        "-i", "--sample-index", metavar="INDICES", default="0", help="samples: 3, 1,4,7 or 0:100 (default 0)"
-    )
-    predict.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
-    predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict_arguments(predict, default="0")
 
     shell = sub.add_parser(
         "shell",
@@ -218,6 +164,119 @@ TARGET_HELP = (
     "a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
     "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)"
 )
+
+
+def list_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``list`` (the command line's and the shell's)."""
+    p.add_argument("what", choices=["targets", "attacks", "frameworks"])
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def predict_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
+    """The arguments of ``predict`` after its target (the command line's and the shell's)."""
+    p.add_argument(
+        "-i",
+        "--sample-index",
+        metavar="INDICES",
+        default=default,
+        help="samples: 3, 1,4,7 or 0:100" + (f" (default {default})" if default else ""),
+    )
+    p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
+    """The arguments of ``scan`` (the shell's scan has its active target instead of TARGET)."""
+    if with_target:
+        p.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
+        _trust_arg(p)
+    p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
+    _run_args(p, per_attack=True)
+    p.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="[ATTACK.]NAME=V1,V2,...",
+        help="run the attacks that have the numeric parameter NAME once per value and report "
+        "success against it (a robustness curve); repeatable for other attacks",
+    )
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when EXPR holds, e.g. 'success_rate > 0.2' or 'pgd.success_rate > 0.5' "
+        "(repeatable; grammar below)",
+    )
+    p.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write a report of the stored scan when it ends; the format comes from the "
+        f"extension: {', '.join(extensions())} (repeatable)",
+    )
+    scale = p.add_argument_group("scale, resume and budgets")
+    scale.add_argument(
+        "--executor",
+        choices=EXECUTORS.names(),
+        default="auto",
+        help="where units run: "
+        + "; ".join(f"{name}: {kind.doc}" for name, kind in EXECUTORS.items())
+        + " (default: auto)",
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the Ray cluster)",
+    )
+    scale.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster (default: start a local Ray with --workers CPUs)",
+    )
+    scale.add_argument(
+        "--chunk-size", type=int, metavar="N", help="samples per unit of work (default: each attack's batch_size)"
+    )
+    scale.add_argument(
+        "--resume", metavar="SCAN_ID", help="continue a stopped scan: run only its units with no stored result"
+    )
+    scale.add_argument(
+        "--max-queries", type=int, metavar="N", help="start no new unit once the scan has spent N model queries"
+    )
+    scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
+
+
+# The command line's spelling of the library's parameters, in its one-line errors.
+FLAGS = {
+    "params": "--set",
+    "common": "--set",
+    "sweep": "--sweep",
+    "fail_on": "--fail-on",
+    "chunk_size": "--chunk-size",
+    "executor": "--executor",
+    "workers": "--workers",
+    "ray_address": "--ray-address",
+    "max_queries": "--max-queries",
+    "max_time": "--max-time",
+    "resume": "--resume",
+    "gallery": "--gallery",
+    "sample_index": "-i",
+}
+
+
+def flag(name: str) -> str:
+    """The command line's flag for a library parameter (the name itself when it has none)."""
+    return FLAGS.get(name, name)
+
+
+def error_text(exc: Exception) -> str:
+    """A library error as the command line says it: parameters named by their flags."""
+    from feint.errors import ParamError
+
+    return exc.spelled(flag) if isinstance(exc, ParamError) else str(exc)
 
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
@@ -272,40 +331,16 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_list(args) -> int:
-    from feint.attacks.catalog import attacks, frameworks
-    from feint.targets import target_classes
+    from feint import api
 
     if args.what == "targets":
-        rows = []
-        for name, cls in target_classes().items():
-            t = cls()
-            rows.append(
-                {
-                    "name": name,
-                    "data_type": cls.data_type,
-                    "input_shape": list(cls.input_shape),
-                    "classes": list(cls.output_classes),
-                    "bounds": list(cls.bounds),
-                    "access": "open-box" if t.open_box else "closed-box",
-                    "description": cls.description,
-                }
-            )
+        rows = api.list_targets()
         cols = ["name", "data_type", "input_shape", "access", "classes", "description"]
     elif args.what == "attacks":
-        rows = [
-            {
-                "name": n,
-                "framework": c.framework,
-                "family": c.family,
-                "access": c.access,
-                "data_types": list(c.data_types),
-                "summary": c.summary(),
-            }
-            for n, c in attacks().items()
-        ]
+        rows = api.list_attacks()
         cols = ["name", "framework", "family", "access", "data_types", "summary"]
     else:
-        rows = [{"name": n, **v} for n, v in frameworks().items()]
+        rows = api.list_frameworks()
         cols = ["name", "attacks", "description"]
     if args.json:
         print(json.dumps({args.what: rows}, indent=2))
@@ -356,23 +391,10 @@ def _print_attacks(rows: list[dict[str, Any]]) -> None:
 
 
 def cmd_info(args) -> int:
-    from feint.attacks.catalog import get_attack
+    from feint import api
 
-    cls = get_attack(args.attack)
-    params = [
-        {"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(), "doc": p.doc}
-        for n, p in cls.params.items()
-    ]
-    doc = {
-        "name": cls.name,
-        "framework": cls.framework,
-        "family": cls.family,
-        "access": cls.access,
-        "data_types": list(cls.data_types),
-        "summary": cls.summary(),
-        "reference": cls.reference,
-        "params": params,
-    }
+    doc = api.attack_info(args.attack)
+    params = doc["params"]
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
@@ -380,11 +402,11 @@ def cmd_info(args) -> int:
 
     console = stdout_console()
     console.print(
-        f"[bold]{cls.name}[/bold] ({cls.framework}, {cls.family}, {cls.access}; "
-        f"{', '.join(cls.data_types)}): {cls.summary()}"
+        f"[bold]{doc['name']}[/bold] ({doc['framework']}, {doc['family']}, {doc['access']}; "
+        f"{', '.join(doc['data_types'])}): {doc['summary']}"
     )
-    if cls.reference:
-        console.print(f"Reference: {cls.reference}")
+    if doc["reference"]:
+        console.print(f"Reference: {doc['reference']}")
     print_table(
         console,
         "Options",
@@ -395,26 +417,14 @@ def cmd_info(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from feint.attacks.catalog import get_attack
-    from feint.engine.run import execute_run, prepare_run
+    from feint import api
     from feint.report.console import print_run
     from feint.report.jsonout import run_document
-    from feint.store.db import Store
-    from feint.targets import get_target
 
-    cls = get_attack(args.attack)
-    attack = cls(**_common(args))
-    for name, value in _split_set(args.set):
-        attack.options.set(name, value)
-    target = get_target(args.target, load=False, trust=args.trust_model)
-    cls.check_target(target)  # before loading (or training) anything
-    target = get_target(args.target, trust=args.trust_model)
-    indices, _ = prepare_run(target, attack)
-    store = Store()
-    log: list[dict] = []
-    with Progress(not args.json, len(indices), f"{attack.name} on {target.target_name}") as bar:
-        run = execute_run(target, attack, store.artifacts_root, progress=bar.advance, query_log=log)
-    store.add_run(run, log)
+    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
+    target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
+    with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
+        run = api.run(target, attack, progress=bar.advance)
     if args.json:
         print(json.dumps(run_document(run), indent=2))
     else:
@@ -457,24 +467,23 @@ def _gate_exit(gates: list[dict[str, Any]]) -> int:
     return 1 if failed else 0
 
 
-def cmd_scan(args) -> int:
-    from feint.engine.scan import execute_scan, find_resumable, plan_scan
+def cmd_scan(args, target=None) -> int:
+    """``feint scan``; the shell passes its active ``target`` (then ``args`` has none)."""
+    from feint import api
     from feint.errors import FeintError
     from feint.report.formats import format_for
     from feint.report.gate import parse_gate
-    from feint.store.db import Store
-    from feint.targets import get_target
 
     if args.resume is not None:
-        return _resume(args)
-    if not args.target:
+        return _resume(args, given_target=target is not None)
+    if target is None and not args.target:
         raise FeintError("scan needs a TARGET (a built-in name or a target file), or --resume SCAN_ID")
     scale = _scale_options(args)
     # Every check that needs no model first: a bad gate, report name or sweep costs nothing.
-    gates = [parse_gate(expr) for expr in args.fail_on]
+    for expr in args.fail_on:
+        parse_gate(expr)
     reports = [(path, format_for(path)) for path in args.report]
     sweep = _split_sweep(args.sweep)
-    target = get_target(args.target, load=False, trust=args.trust_model)
     per_attack: dict[str, dict[str, str]] = {}
     everyone: dict[str, str] = {}
     for name, value in _split_set(args.set):
@@ -483,43 +492,45 @@ def cmd_scan(args) -> int:
             per_attack.setdefault(attack, {})[param] = value
         else:
             everyone[name] = value
-    if args.attacks:  # refuse incompatible attacks before loading (or training) the target
-        from feint.attacks.catalog import get_attack
+    if target is None:  # refuse incompatible attacks before loading (or training) the target
+        target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
 
-        for name in args.attacks:
-            get_attack(name).check_target(target)
-    target = get_target(args.target, trust=args.trust_model)
-    plan = plan_scan(target, args.attacks, per_attack, {**_common(args), **everyone}, sweep)
-    names = list(dict.fromkeys(a.name for a in plan))
-    for gate in gates:
-        gate.check_attacks(names)
-    store = Store()
-    first: dict[str, dict[str, Any]] = {}
-    for a in plan:
-        first.setdefault(a.name, a.options.values())
-    settings: dict[str, Any] = {"attacks": names, "params": first, "seed": plan[0].options["seed"]}
-    if sweep:
-        settings["sweep"] = sweep
-    if gates:
-        settings["fail_on"] = [g.text for g in gates]
-    unfinished = find_resumable(store, target, plan, args.chunk_size)
-    if unfinished:
+    def continuing(scan_id: str) -> None:
         sys.stderr.write(
-            f"feint: continuing unfinished scan {unfinished} (same target, attacks, options, "
+            f"feint: continuing unfinished scan {scan_id} (same target, attacks, options, "
             "samples and seed); only its units with no stored result run\n"
         )
+
+    store = _store()
     bar = ScanBar(not args.json)
     with aborted_scan(bar), bar:
-        done = execute_scan(target, plan, store, settings, resume=unfinished, on_progress=bar.update, **scale)
+        done = api.scan(
+            target,
+            args.attacks,
+            params=per_attack,
+            common={**_common(args), **everyone},
+            sweep=sweep,
+            fail_on=args.fail_on,
+            store=store,
+            on_resume=continuing,
+            on_progress=bar.update,
+            **scale,
+        )
     return _scan_outcome(args, store, done.scan_id, bar.last, reports)
+
+
+def _store():
+    from feint.store.db import Store
+
+    return Store()
 
 
 def _scale_options(args) -> dict[str, Any]:
     """The executor and budget options of a scan, checked before anything loads."""
-    from feint.errors import FeintError
+    from feint.errors import FeintError, ParamError
 
     if args.chunk_size is not None and args.chunk_size < 1:
-        raise FeintError(f"--chunk-size expects a number of samples, 1 or more; got {args.chunk_size}")
+        raise ParamError("{chunk_size} expects a number of samples, 1 or more; got {got}", got=args.chunk_size)
     if args.ray_address and args.executor != "ray":
         raise FeintError("--ray-address goes with --executor ray")
     if args.workers is not None and (args.workers < 1 or args.executor == "local" and args.workers != 1):
@@ -540,17 +551,16 @@ def _scale_options(args) -> dict[str, Any]:
     }
 
 
-def _resume(args) -> int:
+def _resume(args, given_target: bool = False) -> int:
     """``feint scan --resume SCAN_ID``: the stored plan, only its units with no result."""
-    from feint.engine.scan import resume_scan
+    from feint import api
     from feint.errors import FeintError
     from feint.report.formats import format_for
-    from feint.store.db import Store
 
     given = [
         flag
         for flag, value in (
-            ("TARGET", args.target),
+            ("TARGET", args.target if not given_target else None),
             ("-a", args.attacks),
             ("--set", args.set),
             ("--sweep", args.sweep),
@@ -566,16 +576,13 @@ def _resume(args) -> int:
     scale = _scale_options(args)
     scale.pop("chunk_size")
     reports = [(path, format_for(path)) for path in args.report]
-    store = Store()
+    store = _store()
     record = store.scan_record(args.resume)
-    if record is None:
-        recent = store.recent_ids()
-        raise FeintError(f"no stored scan with id {args.resume!r}; recent: {', '.join(recent) or 'none'}")
-    if record["status"] == "done":
+    if record is not None and record["status"] == "done":
         sys.stderr.write(f"feint: scan {args.resume} is complete; nothing left to run\n")
     bar = ScanBar(not args.json)
     with aborted_scan(bar), bar:
-        resume_scan(store, args.resume, on_progress=bar.update, **scale)
+        api.resume(args.resume, store=store, on_progress=bar.update, **scale)
     return _scan_outcome(args, store, args.resume, bar.last, reports)
 
 
@@ -595,7 +602,7 @@ def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
     status = scan.settings.get("status")
     if status in ("interrupted", "budget"):
         left = unfinished_units(store, scan_id)
-        why = f"budget reached ({state.stop_reason})" if status == "budget" and state else "interrupted"
+        why = f"budget reached ({_spell_reason(state.stop_reason)})" if status == "budget" and state else "interrupted"
         parts = [
             f"{u['attack']} run {u['run_id']}: unit{'s' if len(u['units']) > 1 else ''} "
             f"{_numbers(u['units'])} ({u['samples']} samples)"
@@ -608,6 +615,13 @@ def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
         if status == "interrupted":
             return 130
     return _gate_exit(checked)
+
+
+def _spell_reason(reason: str | None) -> str:
+    """A budget's stop reason (``... of max_queries 100``) with the command line's flags."""
+    import re
+
+    return re.sub(r"\b(max_queries|max_time)\b", lambda m: flag(m.group(1)), reason or "")
 
 
 def _numbers(values: Sequence[int]) -> str:
@@ -633,27 +647,22 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
 
 
 def cmd_show(args) -> int:
-    from feint.errors import FeintError
+    from feint import api
+    from feint.records import ScanResult
     from feint.report.console import print_run
     from feint.report.jsonout import gate_results, run_document, scan_document
-    from feint.store.db import Store
 
-    store = Store()
-    scan = store.get_scan(args.id)
-    if scan is not None:
+    found = api.lookup(args.id)
+    if isinstance(found, ScanResult):
         if args.json:
-            print(json.dumps(scan_document(scan), indent=2))
+            print(json.dumps(scan_document(found), indent=2))
         else:
-            _print_scan(scan, args.by_label, gate_results(scan))
+            _print_scan(found, args.by_label, gate_results(found))
         return 0
-    run = store.get_run(args.id)
-    if run is None:
-        recent = store.recent_ids()
-        raise FeintError(f"no stored run or scan with id {args.id!r}; recent: {', '.join(recent) or 'none'}")
     if args.json:
-        print(json.dumps(run_document(run), indent=2))
+        print(json.dumps(run_document(found), indent=2))
     else:
-        print_run(stdout_console(), run)
+        print_run(stdout_console(), found)
     return 0
 
 
@@ -681,17 +690,19 @@ def cmd_report(args) -> int:
     return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
 
 
-def cmd_predict(args) -> int:
+def cmd_predict(args, target=None) -> int:
+    """``feint predict``; the shell passes its active ``target``."""
+    from feint import api
     from feint.config import feint_home
-    from feint.engine.predict import default_image_dir, parse_sample_indices, predict_samples, prediction_document
-    from feint.targets import get_target
+    from feint.engine.predict import default_image_dir, parse_sample_indices, prediction_document
 
-    target = get_target(args.target, trust=args.trust_model)
+    if target is None:
+        target = api.load_target(args.target, trust=args.trust_model)
     indices = parse_sample_indices(args.sample_index, target)
     folder = args.output or (
         default_image_dir(feint_home() / "artifacts" / "predict", target) if target.data_type == "image" else None
     )
-    predictions = predict_samples(target, indices, image_dir=folder)
+    predictions = api.predict(target, indices, image_dir=folder)
     if args.json:
         print(json.dumps(prediction_document(target, predictions, folder), indent=2))
     else:

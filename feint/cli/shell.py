@@ -1,11 +1,12 @@
 """feint's interactive shell, in Counterfit's words: interact with a target, use an
 attack, set its options, run it, scan, show, save, back.
 
-A thin layer over the library and the command line: ``list``, ``predict`` and ``scan``
-run the CLI's own commands (so they parse, check and render exactly as ``feint list``,
-``feint predict`` and ``feint scan`` do), and ``run`` makes the library calls that
-``feint run`` makes, on the attack instance the shell holds, with the options it was
-given. Runs and scans go to the same store as the CLI.
+A thin layer over the library of commands (:mod:`feint.api`), as the command line is:
+``list``, ``predict`` and ``scan`` take the command line's own argument definitions and
+run its command functions on the shell's live target (so they parse, check and render
+exactly as ``feint list``, ``feint predict`` and ``feint scan`` do), and ``run`` makes the
+library call that ``feint run`` makes, on the attack instance the shell holds, with the
+options and run shape it was given. Runs and scans go to the same store as the CLI.
 
 A mistake is one line on stderr and the session goes on. Run from a script (``feint
 shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
@@ -28,7 +29,9 @@ from cmd2 import Cmd2ArgumentParser, Completions, with_argparser, with_argument_
 from cmd2.exceptions import Cmd2ArgparseError
 
 from feint import __version__
-from feint.errors import FeintError
+from feint.attacks.params import Param
+from feint.attacks.shape import SHAPE_PARAMS
+from feint.errors import FeintError, UnknownName
 
 if TYPE_CHECKING:  # pragma: no cover
     from feint.attacks.base import Attack
@@ -169,21 +172,22 @@ def _use_parser(alias: bool = False) -> Cmd2ArgumentParser:
 
 
 def _list_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import list_arguments
+
     p = _Parser(description="List the targets, attacks or frameworks (as 'feint list' does).")
-    p.add_argument("what", choices=["targets", "attacks", "frameworks"])
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    list_arguments(p)
     return p
 
 
 def _predict_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import predict_arguments
+
     p = _Parser(
         description="What the active target predicts for some of its samples: true label, predicted "
         "label and confidence, top 3 classes; image samples are saved as PNGs (as "
         "'feint predict' does). Default samples: the active attack's sample_index, or 0."
     )
-    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100")
-    p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    predict_arguments(p, default=None)
     return p
 
 
@@ -198,22 +202,19 @@ def _show_parser() -> Cmd2ArgumentParser:
 
 
 def _scan_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import GATE_HELP, scan_arguments
+
     p = _Parser(
         description="Run several attacks on the active target and summarise them, as 'feint scan "
-        "TARGET' does; every other 'feint scan' option works too (--set, --seed, "
-        "--sweep, --fail-on, --report, --json). Ctrl-C stops it; the runs that "
-        "finished are stored."
+        "TARGET' does, with the same options (--set, --seed, --sweep, --fail-on, --report, "
+        "--json, --resume, executors and budgets). Ctrl-C stops it; the runs that finished "
+        "are stored.",
+        epilog=GATE_HELP,
     )
-    p.add_argument(
-        "-a",
-        "--attacks",
-        nargs="+",
-        metavar="ATTACK",
-        completer=_complete_attack,
-        help="attacks to run (default: every compatible attack)",
-    )
-    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 3, 1,4,7 or 0:100 (default 0)")
-    p.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    scan_arguments(p, with_target=False)
+    for action in p._actions:
+        if action.dest == "attacks":
+            action.set_completer(_complete_attack)  # type: ignore[attr-defined]
     return p
 
 
@@ -270,6 +271,7 @@ class FeintShell(cmd2.Cmd):
         self.instances: dict[str, tuple[str, Attack]] = {}  # attack id -> (target spec, attack)
         self.results: dict[str, list[RunResult]] = {}  # attack id -> its runs, oldest first
         self.session: list[dict[str, Any]] = []  # runs and scans of this session, for 'show runs'
+        self.shape_history: dict[str, dict[str, list[Any]]] = {}  # attack id -> earlier shape values
         self.status = 0
         self._update_prompt()
 
@@ -303,16 +305,12 @@ class FeintShell(cmd2.Cmd):
             raise FeintError("no active attack; 'use ATTACK' first ('list attacks' shows them)")
         return self.attack
 
-    def _cli(self, argv: list[str]) -> int:
-        """Run one of the command line's own commands; its exit code becomes the status."""
-        from feint.cli.commands import COMMANDS, build_parser
+    def _command(self, name: str, args: argparse.Namespace, **live: Any) -> int:
+        """Run one of the command line's command functions (on the shell's live objects);
+        its exit code becomes the status."""
+        from feint.cli.commands import COMMANDS
 
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # the CLI's parser already said what was wrong, in one line
-            self.status = exc.code if isinstance(exc.code, int) else 2
-            return self.status
-        code = COMMANDS[args.command](args)
+        code = COMMANDS[name](args, **live)
         if code:
             self.status = code
         return code
@@ -333,7 +331,9 @@ class FeintShell(cmd2.Cmd):
         try:
             return super().onecmd(statement, add_to_history=add_to_history)
         except FeintError as exc:
-            self._fail(2, str(exc))
+            from feint.cli.commands import error_text
+
+            self._fail(2, error_text(exc))
         except Cmd2ArgparseError:
             self.status = 2  # the parser printed the line
         except KeyboardInterrupt:
@@ -361,7 +361,7 @@ class FeintShell(cmd2.Cmd):
     @with_category(TARGETS)
     @with_argparser(_list_parser)
     def do_list(self, args: argparse.Namespace) -> None:
-        self._cli(["list", args.what] + (["--json"] if args.json else []))
+        self._command("list", args)
 
     @with_category(TARGETS)
     @with_argparser(lambda: _interact_parser())
@@ -392,13 +392,10 @@ class FeintShell(cmd2.Cmd):
     @with_category(TARGETS)
     @with_argparser(_predict_parser)
     def do_predict(self, args: argparse.Namespace) -> None:
-        self._need_target()
-        index = args.sample_index
-        if index is None:
-            index = self.attack.options.shown()["sample_index"] if self.attack is not None else "0"
-        argv = ["predict", str(self.target_spec), "-i", index]
-        argv += (["-o", args.output] if args.output else []) + (["--json"] if args.json else [])
-        self._cli(argv)
+        target = self._need_target()
+        if args.sample_index is None:
+            args.sample_index = self.attack.shape.shown()["sample_index"] if self.attack is not None else "0"
+        self._command("predict", args, target=target)
 
     # -- attacks ------------------------------------------------------------------------------
     @with_category(ATTACKS)
@@ -453,10 +450,27 @@ class FeintShell(cmd2.Cmd):
         attack = self._need_attack()
         pairs = parse_pairs(argv)
         for name, value in pairs:  # check every value before changing any
-            attack.options.spec(name).parse(value)
+            self._spec(attack, name).parse(value)
+        history = self.shape_history.setdefault(attack.id, {})
         for name, value in pairs:
-            attack.options.set(name, value)
-        self._print_options(attack, changed={attack.options.spec(n).name for n, _ in pairs})
+            spec = self._spec(attack, name)
+            if spec.name in SHAPE_PARAMS:
+                before = attack.shape.get(spec.name)
+                if attack.set(spec.name, value) != before:
+                    history.setdefault(spec.name, []).append(before)
+            else:
+                attack.options.set(name, value)
+        self._print_options(attack, changed={self._spec(attack, n).name for n, _ in pairs})
+
+    @staticmethod
+    def _spec(attack: Attack, name: str) -> Param:
+        """The parameter ``name`` of the attack's options or of its run shape."""
+        key = name.strip().lstrip("-").replace("-", "_")
+        if key in SHAPE_PARAMS:
+            return SHAPE_PARAMS[key]
+        if key not in attack.options.specs:
+            raise UnknownName("parameter", name, [*attack.options.specs, *SHAPE_PARAMS])
+        return attack.options.specs[key]
 
     def complete_set(self, text: str, line: str, begidx: int, endidx: int) -> Completions:
         if self.attack is None:
@@ -465,7 +479,7 @@ class FeintShell(cmd2.Cmd):
         pending = 0  # tokens since the last complete NAME VALUE pair
         for tok in before:
             pending = 0 if (pending == 0 and "=" in tok.strip("-")) else (pending + 1) % 2
-        specs = self.attack.options.specs
+        specs = {**self.attack.options.specs, **SHAPE_PARAMS}
         if pending == 0:
             dashes = "--" if text.startswith("-") else ""
             return self.basic_complete(text, line, begidx, endidx, [dashes + n for n in specs])
@@ -479,7 +493,7 @@ class FeintShell(cmd2.Cmd):
             elif isinstance(spec, Bool):
                 values = ["true", "false"]
             else:
-                values = [self.attack.options.shown()[spec.name]]
+                values = [{**self.attack.options.shown(), **self.attack.shape.shown()}[spec.name]]
         return self.basic_complete(text, line, begidx, endidx, values)
 
     complete_set_params = complete_set
@@ -488,14 +502,17 @@ class FeintShell(cmd2.Cmd):
         from feint.report.console import print_table
 
         opts = attack.options
+        history = self.shape_history.get(attack.id, {})
         rows = []
-        for name, spec in opts.specs.items():
-            prev = opts.previous[name]
+        for name, spec in {**opts.specs, **SHAPE_PARAMS}.items():
+            shaped = name in SHAPE_PARAMS
+            prev = history.get(name, []) if shaped else opts.previous[name]
+            current = attack.shape.get(name) if shaped else opts.current[name]
             mark = "*" if name in changed else ""
             rows.append(
                 [
                     name + mark,
-                    spec.show(opts.current[name]),
+                    spec.show(current),
                     spec.show(prev[-1]) if prev else "-",
                     spec.show(spec.default),
                     f"{spec.type_name} {spec.range_text()}".strip(),
@@ -512,26 +529,20 @@ class FeintShell(cmd2.Cmd):
     @with_category(ATTACKS)
     @with_argparser(_run_parser)
     def do_run(self, args: argparse.Namespace) -> None:
+        from feint import api
         from feint.cli.render import Progress as _Progress
-        from feint.engine.run import execute_run, prepare_run
+        from feint.engine.run import prepare_run
         from feint.report.console import print_run
-        from feint.store.db import Store
 
         attack = self._need_attack()
         target = self._need_target()
         indices, _ = prepare_run(target, attack)  # every check before any work
-        store = Store()
         try:
-            log: list[dict] = []
-            try:
-                with _Progress(True, len(indices), f"{attack.name} on {target.target_name}") as bar:
-                    run = execute_run(target, attack, store.artifacts_root, progress=bar.advance, query_log=log)
-            except KeyboardInterrupt:
-                self._fail(130, "run interrupted; it did not finish, so nothing was stored")
-                return
-            store.add_run(run, log)
-        finally:
-            store.close()
+            with _Progress(True, len(indices), f"{attack.name} on {target.target_name}") as bar:
+                run = api.run(target, attack, progress=bar.advance)
+        except KeyboardInterrupt:
+            self._fail(130, "run interrupted; it did not finish, so nothing was stored")
+            return
         self.results.setdefault(attack.id, []).append(run)
         self.session.append(
             {
@@ -547,24 +558,17 @@ class FeintShell(cmd2.Cmd):
         print_run(self._console(), run)
 
     @with_category(ATTACKS)
-    @with_argparser(_scan_parser, with_unknown_args=True)
-    def do_scan(self, args: argparse.Namespace, rest: list[str]) -> None:
+    @with_argparser(_scan_parser)
+    def do_scan(self, args: argparse.Namespace) -> None:
         from feint.store.db import Store
 
-        self._need_target()
-        if "--resume" in rest:  # a stored scan's own plan: no target, attacks or samples
-            argv = ["scan", *rest]
-        else:
-            argv = ["scan", str(self.target_spec)]
-            argv += ["-a", *args.attacks] if args.attacks else []
-            argv += ["-i", args.sample_index] if args.sample_index else []
-            argv += (["--by-label"] if args.by_label else []) + list(rest)
+        target = self._need_target()
         store = Store()
         try:
             before = set(store.recent_ids(1000))
             interrupted = said = False
             try:
-                self._cli(argv)
+                self._command("scan", args, target=target)
             except KeyboardInterrupt as exc:
                 from feint.cli.render import ScanAborted
 
@@ -637,7 +641,7 @@ class FeintShell(cmd2.Cmd):
             rows.append([key, value])
         print_table(self._console(), f"Target {target.target_name}", ["Property", "Value"], rows)
         if self.attack is not None:
-            self._cli(["info", self.attack.name])
+            self._command("info", argparse.Namespace(attack=self.attack.name, json=False))
 
     @with_category(RESULTS)
     @with_argparser(_save_parser)
@@ -656,12 +660,17 @@ class FeintShell(cmd2.Cmd):
             "framework": attack.framework,
             "options": {
                 n: {
-                    "current": s.show(opts.current[n]),
+                    "current": s.show(attack.shape.get(n) if n in SHAPE_PARAMS else opts.current[n]),
                     "default": s.show(s.default),
-                    "previous": [s.show(v) for v in opts.previous[n]],
+                    "previous": [
+                        s.show(v)
+                        for v in (
+                            self.shape_history.get(attack.id, {}).get(n, []) if n in SHAPE_PARAMS else opts.previous[n]
+                        )
+                    ],
                     "doc": s.doc,
                 }
-                for n, s in opts.specs.items()
+                for n, s in {**opts.specs, **SHAPE_PARAMS}.items()
             },
             "runs": [run_document(r) for r in self.results.get(attack.id, [])],
         }

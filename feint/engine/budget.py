@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from feint.errors import FeintError
+from feint.errors import ParamError
 
 __all__ = ["Budget"]
 
@@ -24,9 +24,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.max_queries is not None and self.max_queries < 1:
-            raise FeintError(f"--max-queries expects a number of queries, 1 or more; got {self.max_queries}")
+            raise ParamError("{max_queries} expects a number of queries, 1 or more; got {got}", got=self.max_queries)
         if self.max_time is not None and not self.max_time > 0:
-            raise FeintError(f"--max-time expects seconds, more than 0; got {self.max_time}")
+            raise ParamError("{max_time} expects seconds, more than 0; got {got}", got=self.max_time)
 
     @property
     def elapsed(self) -> float:
@@ -38,7 +38,7 @@ class Budget:
     def exhausted(self) -> str | None:
         """Why no new unit may start, or None while there is budget left."""
         if self.max_queries is not None and self.queries >= self.max_queries:
-            return f"{self.queries} queries spent of --max-queries {self.max_queries}"
+            return f"{self.queries} queries spent of max_queries {self.max_queries}"
         if self.max_time is not None and self.elapsed >= self.max_time:
-            return f"{self.elapsed:.1f} s spent of --max-time {self.max_time:g}"
+            return f"{self.elapsed:.1f} s spent of max_time {self.max_time:g}"
         return None

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feint.errors import FeintError
+from feint.errors import FeintError, ParamError
 from feint.records import RunResult
 from feint.registry import Registry
 from feint.targets.base import Target
@@ -66,7 +66,7 @@ class UnitTask:
     unit: int
     target_spec: str
     attack: str
-    params: dict[str, str]  # the run's option values as text
+    params: dict[str, Any]  # the run's option values and shape, as JSON values
     indices: tuple[int, ...]  # the chunk's sample indices
     offset: int  # position of the chunk's first sample in the run
     run_n: int  # samples in the whole run
@@ -91,28 +91,34 @@ def target_spec(target: Target) -> str:
 
 
 def attack_from_params(name: str, params: dict[str, Any]):
-    """An attack instance with the option values a run stored: JSON values
-    (``options.values()``), or, in a store written by an older feint, their display text."""
+    """An attack instance with the option values and the run shape a run stored: JSON
+    values (``Attack.values()``), or, in a store written by an older feint, their display
+    text."""
     from feint.attacks.catalog import get_attack
+    from feint.attacks.shape import SHAPE_PARAMS, split_shape
 
-    attack = get_attack(name)()
-    for key, value in params.items():
+    shape, own = split_shape(params)
+    attack = get_attack(name)(**{k: v for k, v in shape.items() if not _default_text(SHAPE_PARAMS[k], v)})
+    for key, value in own.items():
         spec = attack.options.specs.get(key)
-        if spec is None:
-            continue
-        if isinstance(value, str) and value == spec.show(spec.default):  # older text: a default's need not parse back
+        if spec is None or _default_text(spec, value):
             continue
         attack.options.set(key, value)
     return attack
 
 
+def _default_text(spec: Any, value: Any) -> bool:
+    """An older store's display text of a default, which need not parse back (``-`` for no labels)."""
+    return isinstance(value, str) and value == spec.show(spec.default)
+
+
 def _attack_for(task: UnitTask):
+    """The unit's attack, and its chunk's shape: the run's shape on the chunk's samples."""
     attack = attack_from_params(task.attack, {k: v for k, v in task.params.items() if k != "sample_index"})
     labels = attack.options.current.get("target_labels")
     if labels and len(labels) == task.run_n and task.run_n > 1:  # one goal per sample: this chunk's
         attack.options.set("target_labels", tuple(labels[task.offset : task.offset + task.samples]))
-    attack.options.set("sample_index", tuple(task.indices))
-    return attack
+    return attack, attack.shape.with_samples(task.indices)
 
 
 def _execute(target: Target, task: UnitTask) -> UnitOutcome:
@@ -120,10 +126,12 @@ def _execute(target: Target, task: UnitTask) -> UnitOutcome:
 
     log: list[dict] = []
     root = Path(task.artifacts_root) if task.artifacts_root else None
+    attack, shape = _attack_for(task)
     result = execute_run(
         target,
-        _attack_for(task),
+        attack,
         root,
+        shape=shape,
         scan_id=task.scan_id,
         query_log=log,
         offset=task.offset,
@@ -390,8 +398,8 @@ def _check_auto(target: Target, workers: int | None) -> None:
 
 def _check_local(target: Target, workers: int | None) -> None:
     if workers not in (None, 1):
-        raise FeintError(
-            "the local executor runs one unit at a time; use --executor process or ray for several workers"
+        raise ParamError(
+            "the local executor runs one unit at a time; use {executor} process or ray for several {workers}"
         )
 
 
@@ -440,7 +448,7 @@ def check_executor(kind: str, target: Target, workers: int | None = None) -> Non
     """Refuse, before anything is stored, an executor that cannot run this scan."""
     entry = EXECUTORS.get(kind)
     if workers is not None and workers < 1:
-        raise FeintError(f"--workers expects a number of workers, 1 or more; got {workers}")
+        raise ParamError("{workers} expects a number of workers, 1 or more; got {got}", got=workers)
     entry.check(target, workers)
 
 
@@ -477,7 +485,8 @@ def check_rebuildable(target: Target) -> None:
     file = name.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", name) else name  # FILE.py:CLASS
     if name in BUILTIN or (os.path.isabs(file) and os.path.exists(file)):
         return
-    raise FeintError(
-        f"target {target.target_name} has no declaration a worker can load (a built-in name or a "
-        "target file); run it with --executor local"
+    raise ParamError(
+        "target {name} has no declaration a worker can load (a built-in name or a "
+        "target file); run it with {executor} local",
+        name=target.target_name,
     )

@@ -19,31 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from feint.attacks.base import Attack, Batch, random_other_classes
+from feint.attacks.base import Attack, Batch
 from feint.attacks.model import CountedModel
-from feint.errors import BadValue
+from feint.attacks.shape import RunShape
+from feint.attacks.targeting import goals, resolve_labels
 from feint.records import RunResult, SampleResult, euclid_pct
 from feint.targets.base import Target
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
 
 Progress = Callable[[int], None]
-
-
-def resolve_labels(target: Target, labels: tuple, n: int) -> np.ndarray:
-    """Class indices for ``target_labels`` given by index or name: one for all, or one per sample."""
-    classes = list(target.output_classes)
-    out = []
-    for lab in labels:
-        if isinstance(lab, int) and 0 <= lab < len(classes):
-            out.append(lab)
-        elif isinstance(lab, str) and lab in classes:
-            out.append(classes.index(lab))
-        else:
-            raise BadValue("target_labels", f"class indices 0 to {len(classes) - 1} or names {', '.join(classes)}", lab)
-    if len(out) not in (1, n):
-        raise BadValue("target_labels", f"one label, or one per sample ({n})", ",".join(map(str, labels)))
-    return np.asarray(out * n if len(out) == 1 else out, dtype=np.int64)
 
 
 def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,15 +41,17 @@ def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def prepare_run(target: Target, attack: Attack) -> tuple[np.ndarray, dict[str, Any]]:
-    """Check everything that can be checked before work starts; raise FeintError if not."""
+def prepare_run(target: Target, attack: Attack, shape: RunShape | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Check everything that can be checked before work starts; raise FeintError if not.
+    The samples of ``shape`` (default: the attack's own shape) and the option values."""
+    shape = shape or attack.shape
     attack.check_target(target)
     p = attack.options.as_dict()
     attack.check_options(p)
-    indices = np.asarray(p["sample_index"], dtype=np.int64)
+    indices = np.asarray(shape.samples, dtype=np.int64)
     target.check_indices(indices)
     if p.get("targeted") and p.get("target_labels"):
-        resolve_labels(target, p["target_labels"], len(indices))
+        resolve_labels(target.output_classes, p["target_labels"], len(indices))
     return indices, p
 
 
@@ -78,21 +65,24 @@ def execute_run(
     offset: int = 0,
     run_id: str | None = None,
     unit: int | None = None,
+    shape: RunShape | None = None,
 ) -> RunResult:
-    """Run ``attack`` (with its current options) on ``target``; see the module doc.
+    """Run ``attack`` (with its current options) on ``target``, laid out by ``shape``
+    (default: the attack's own shape); see the module doc.
 
     A scan runs a long run as chunks (units): ``offset`` is the position of this chunk's
     first sample within the whole run, so that every random draw depends only on the
     seed and the positions in the run, never on how the run was cut or where a chunk ran.
     ``run_id`` names the run the chunk belongs to and ``unit`` the chunk, whose adversarial
     arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
-    indices, p = prepare_run(target, attack)
+    shape = shape or attack.shape
+    indices, p = prepare_run(target, attack, shape)
     run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
     fwd = np.zeros(n, np.int64)
     grad = np.zeros(n, np.int64)
-    log = query_log if p["logger"] == "calls" else None
+    log = query_log if shape.logger == "calls" else None
     classes = list(target.output_classes)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -103,18 +93,10 @@ def execute_run(
             log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
         return np.asarray(target.predict(batch), dtype=np.float64)
 
-    bs = p["batch_size"]
+    bs = shape.batch_size
     probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
     labels0 = probs0.argmax(1)
-    goal = None
-    if p.get("targeted"):
-        if p.get("target_labels"):
-            goal = resolve_labels(target, p["target_labels"], n)
-        else:
-            gen = torch.Generator().manual_seed(p["seed"])
-            # Draw for the whole run up to this chunk and keep this chunk's draws.
-            padded = torch.cat([torch.zeros(offset, dtype=torch.int64), torch.as_tensor(labels0)])
-            goal = random_other_classes(padded, len(classes), gen)[offset:].numpy()
+    goal = goals(classes, labels0, bool(p.get("targeted")), p.get("target_labels") or (), shape.seed, offset)
 
     x_adv = np.empty_like(x)
     extras: dict[str, np.ndarray] = {}
@@ -125,12 +107,14 @@ def execute_run(
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
-        gen = torch.Generator().manual_seed(p["seed"] * 1_000_003 + offset + s)
+        gen = torch.Generator().manual_seed(shape.seed * 1_000_003 + offset + s)
         batch = Batch(
             x=torch.as_tensor(x[rows]),
             labels=torch.as_tensor(labels0[rows]),
             targets=None if goal is None else torch.as_tensor(goal[rows]),
             generator=gen,
+            seed=shape.seed,
+            indices=indices[rows],
         )
         out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
@@ -195,8 +179,8 @@ def execute_run(
         attack=attack.name,
         framework=attack.framework,
         target=target.target_name,
-        params=attack.options.values(),
-        seed=p["seed"],
+        params={**attack.options.values(), **shape.values()},
+        seed=shape.seed,
         started_at=started,
         elapsed_s=elapsed,
         samples=samples,

@@ -30,8 +30,9 @@ from feint.attacks.base import Attack
 from feint.attacks.catalog import attacks as catalog
 from feint.attacks.catalog import get_attack
 from feint.attacks.params import Float, Int
+from feint.attacks.shape import RunShape
 from feint.engine.run import prepare_run
-from feint.errors import FeintError, UnknownName
+from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
 from feint.store.db import Store
 from feint.targets.base import Target
@@ -44,6 +45,8 @@ __all__ = [
     "find_resumable",
     "unfinished_units",
     "ScanProgress",
+    "ScanPlan",
+    "scan_settings",
     "ParamSet",
     "STATUSES",
 ]
@@ -51,8 +54,18 @@ __all__ = [
 ParamSet = Mapping[str, Any]
 
 
+class ScanPlan(list[Attack]):
+    """A scan's attack instances, one per parameter set (a list), with the sweep that
+    made them (``[ATTACK.]NAME`` -> values, as given), which the scan's settings keep."""
+
+    def __init__(self, attacks: Sequence[Attack] = (), sweep: Mapping[str, Sequence[Any]] | None = None) -> None:
+        super().__init__(attacks)
+        self.sweep = {k: list(v) for k, v in (sweep or {}).items()}
+
+
 def _has(cls: type[Attack], name: str) -> bool:
-    return name.strip().lstrip("-").replace("-", "_") in cls.params
+    """Whether an attack takes ``name``: one of its options, or a part of every run's shape."""
+    return RunShape.is_shape(name) or name.strip().lstrip("-").replace("-", "_") in cls.params
 
 
 def _split(key: str) -> tuple[str | None, str]:
@@ -66,7 +79,7 @@ def plan_scan(
     params: Mapping[str, ParamSet | Sequence[ParamSet]] | None = None,
     common: ParamSet | None = None,
     sweep: Mapping[str, Sequence[Any]] | None = None,
-) -> list[Attack]:
+) -> ScanPlan:
     """Attack instances for a scan, one per parameter set, each checked against the
     target before anything runs.
 
@@ -88,10 +101,12 @@ def plan_scan(
     chosen = [cls.name for cls in classes]
     for name in params:
         if name not in chosen:
-            raise UnknownName("attack in --set", name, chosen)
+            raise ParamError(
+                "unknown attack in {params} {name!r}; accepted: {accepted}", name=name, accepted=", ".join(chosen)
+            )
     for name in common or {}:
         if not any(_has(cls, name) for cls in classes):
-            raise FeintError(f"no attack of this scan has a parameter {name!r}; use ATTACK.NAME=VALUE")
+            raise ParamError("no attack of this scan has a parameter {name!r}; use ATTACK.NAME=VALUE", name=name)
 
     sets: dict[str, list[dict[str, Any]]] = {}
     for cls in classes:
@@ -104,17 +119,23 @@ def plan_scan(
     for key, values in (sweep or {}).items():
         attack, name = _split(key)
         if attack is not None and attack not in chosen:
-            raise UnknownName("attack in --sweep", attack, chosen)
+            raise ParamError(
+                "unknown attack in {sweep} {name!r}; accepted: {accepted}", name=attack, accepted=", ".join(chosen)
+            )
         reached = [cls for cls in classes if (attack is None or cls.name == attack) and _has(cls, name)]
         if not reached:
             where = f"attack {attack}" if attack else "attack of this scan"
-            raise FeintError(f"no {where} has a parameter {name!r} to sweep")
+            raise ParamError("no {where} has a parameter {name!r} to sweep", where=where, name=name)
         for cls in reached:
-            spec = cls(**{}).options.spec(name)
+            if RunShape.is_shape(name):
+                raise ParamError("{sweep} takes an attack parameter; {name} shapes the run, not the attack", name=name)
+            spec = cls().options.spec(name)
             if not isinstance(spec, (Float, Int)):
-                raise FeintError(f"--sweep needs a numeric parameter; {cls.name}.{spec.name} is {spec.type_name}")
-            if spec.name in Attack.RUN_PARAMS:
-                raise FeintError(f"--sweep takes an attack parameter; {spec.name} shapes the run, not the attack")
+                raise ParamError(
+                    "{sweep} needs a numeric parameter; {name} is {kind}",
+                    name=f"{cls.name}.{spec.name}",
+                    kind=spec.type_name,
+                )
             if cls.name in swept and swept[cls.name] != spec.name:
                 raise FeintError(
                     f"one swept parameter per attack; {cls.name} would sweep {swept[cls.name]} and {spec.name}"
@@ -122,17 +143,40 @@ def plan_scan(
             swept[cls.name] = spec.name
             parsed = list(dict.fromkeys(spec.parse(v) if isinstance(v, str) else spec.validate(v) for v in values))
             if not parsed:
-                raise FeintError(f"--sweep {key} needs at least one value")
+                raise ParamError("{sweep} {key} needs at least one value", key=key)
             sets[cls.name] = [{**s, spec.name: v} for s in sets[cls.name] for v in parsed]
 
     plan = []
     for cls in classes:
         for values in sets[cls.name]:
-            attack = cls()
-            attack.options.update(values)
+            attack = cls(**values)  # the attack's options, and the run's shape
             prepare_run(target, attack)  # refuse now, not after an hour of other attacks
             plan.append(attack)
-    return plan
+    return ScanPlan(plan, sweep)
+
+
+def scan_settings(plan: Sequence[Attack], fail_on: Sequence[str] = (), **scale: Any) -> dict[str, Any]:
+    """What a scan stores of how it was asked for, which its reports read: the attacks
+    planned (those that never ran included), each attack's first parameter set, the seed,
+    the sweep, the gates (checked against the plan's attacks) and how it runs (executor,
+    workers, chunk size, budgets: ``scale``)."""
+    from feint.report.gate import parse_gate
+
+    names = list(dict.fromkeys(a.name for a in plan))
+    gates = [parse_gate(expr) for expr in fail_on]
+    for gate in gates:
+        gate.check_attacks(names)
+    first: dict[str, dict[str, Any]] = {}
+    for a in plan:
+        first.setdefault(a.name, a.values())
+    settings: dict[str, Any] = {"attacks": names, "params": first, "seed": plan[0].shape.seed if plan else 0}
+    sweep = getattr(plan, "sweep", None)
+    if sweep:
+        settings["sweep"] = sweep
+    if gates:
+        settings["fail_on"] = [g.text for g in gates]
+    settings.update({k: v for k, v in scale.items() if v is not None})
+    return settings
 
 
 @dataclass
@@ -181,16 +225,16 @@ class _PlannedRun:
 def _chunks(attack: Attack, n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     if attack.whole_run or attack.family != "evasion":  # one stolen model, one run-level measure
         return [(0, n)]
-    size = chunk_size or attack.options["batch_size"]
+    size = chunk_size or attack.shape.batch_size
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def _planned(plan: Sequence[Attack], chunk_size: int | None) -> list[_PlannedRun]:
     if chunk_size is not None and chunk_size < 1:
-        raise FeintError(f"--chunk-size expects a number of samples, 1 or more; got {chunk_size}")
+        raise ParamError("{chunk_size} expects a number of samples, 1 or more; got {got}", got=chunk_size)
     out = []
     for attack in plan:
-        indices = tuple(int(i) for i in attack.options["sample_index"])
+        indices = attack.shape.samples
         out.append(_PlannedRun(attack, uuid.uuid4().hex[:8], indices, _chunks(attack, len(indices), chunk_size)))
     return out
 
@@ -203,10 +247,7 @@ def plan_key(target: Target, plan: Sequence[Attack], chunk_size: int | None = No
 
     body = [
         target_spec(target),
-        [
-            [a.name, sorted(a.options.values().items()), _chunks(a, len(a.options["sample_index"]), chunk_size)]
-            for a in plan
-        ],
+        [[a.name, sorted(a.values().items()), _chunks(a, len(a.shape.samples), chunk_size)] for a in plan],
     ]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -274,9 +315,14 @@ def execute_scan(
     resume: str | None = None,
     max_queries: int | None = None,
     max_time: float | None = None,
+    fail_on: Sequence[str] = (),
     on_progress: Callable[[ScanProgress], None] | None = None,
 ) -> ScanResult:
     """Run a scan's plan and return it as stored.
+
+    ``settings``: stored with the scan, over what :func:`scan_settings` builds from the
+    plan, the gates ``fail_on`` and the options below (so a scan planned in Python reports
+    exactly as one from the command line).
 
     ``executor``: ``local`` (this process), ``process`` (a pool of ``workers`` processes),
     ``ray`` (``ray_address`` for a cluster, else a local Ray with ``workers`` CPUs) or
@@ -293,6 +339,8 @@ def execute_scan(
 
     budget = Budget(max_queries, max_time)
     check_executor(executor, target, workers)
+    if chunk_size is not None and chunk_size < 1:
+        raise ParamError("{chunk_size} expects a number of samples, 1 or more; got {got}", got=chunk_size)
     spec = target_spec(target)
     if resume is not None:
         record = store.scan_record(resume)
@@ -302,6 +350,9 @@ def execute_scan(
             raise FeintError(f"scan {resume} attacks target {record['target_spec']}, not {spec}")
         scan_id = resume
     else:
+        scale: dict[str, Any] = {"executor": executor, "workers": workers, "chunk_size": chunk_size}
+        scale.update(max_queries=max_queries, max_time=max_time)
+        settings = {**scan_settings(plan, fail_on, **scale), **(settings or {})}
         scan_id = uuid.uuid4().hex[:8]
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         planned = _planned(plan, chunk_size)
@@ -313,8 +364,8 @@ def execute_scan(
                 "attack": r.attack.name,
                 "framework": r.attack.framework,
                 "family": r.attack.family,
-                "params": r.attack.options.values(),
-                "seed": r.attack.options["seed"],
+                "params": r.attack.values(),
+                "seed": r.attack.shape.seed,
                 "started_at": started,
                 "artifacts": str(folder / r.run_id),
                 "n": len(r.indices),
@@ -329,7 +380,7 @@ def execute_scan(
             scan={
                 "target": target.target_name,
                 "started_at": started,
-                "settings": settings or {},
+                "settings": settings,
                 "target_info": target.describe(),
                 "plan_key": plan_key(target, plan, chunk_size),
                 "target_spec": spec,

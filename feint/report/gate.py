@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from feint.errors import FeintError
+from feint.errors import ParamError
 
 __all__ = ["Gate", "GateError", "GateResult", "METRICS", "STAT_METRICS", "parse_gate", "evaluate_gates"]
 
@@ -58,8 +58,13 @@ def metric_names() -> list[str]:
     return [*METRICS, *(f"{m}.{s}" for m in STAT_METRICS for s in STATS)]
 
 
-class GateError(FeintError):
-    """A --fail-on expression that cannot be parsed or names what a scan does not have."""
+class GateError(ParamError):
+    """A gate expression (``fail_on``) that cannot be parsed or names what a scan does not
+    have. Written with the command line's ``--fail-on``, which names the parameter."""
+
+    def __init__(self, message: str) -> None:
+        escaped = message.replace("{", "{{").replace("}", "}}")
+        super().__init__(escaped.replace("--fail-on", "{fail_on}"))
 
 
 # -- tokens ------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_catalog_entry_is_closed_box_and_documented():
     defaults = {n: p.default for n, p in cls.params.items()}
     assert defaults["norm"] == "2" and defaults["max_iter"] == 50 and defaults["max_eval"] == 10_000
     assert defaults["init_eval"] == 100 and defaults["init_size"] == 100 and defaults["targeted"] is False
-    assert defaults["max_queries"] == 0 and "batch_size" in defaults
+    assert defaults["max_queries"] == 0 and "batch_size" not in defaults  # the run's shape, not an option
     for name, p in cls.params.items():
         assert p.doc and p.validate(p.default) == p.default, name
     assert HopSkipJump(norm="linf").options["norm"] == "inf"

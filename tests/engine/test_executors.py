@@ -98,9 +98,12 @@ class _Unnamed:
     ],
 )
 def test_executors_a_scan_cannot_use_are_refused(digits_keras, kind, workers, target, message):
+    from feint.cli.commands import error_text
+
     with pytest.raises(FeintError) as exc:
         check_executor(kind, target or digits_keras, workers)
-    assert message in str(exc.value)
+    assert message in error_text(exc.value)  # as the command line says it
+    assert "--" not in str(exc.value)  # the library names its parameters, not the CLI's flags
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def _plan(target, *args, **kw):
 def test_one_set_per_attack_by_default(digits_keras):
     plan = plan_scan(digits_keras, ["pgd", "jsma", "pgd"], {"pgd": {"eps": "0.2"}}, {"sample_index": "0:2"})
     assert [a.name for a in plan] == ["pgd", "jsma"]
-    assert plan[0].options["eps"] == 0.2 and plan[1].options["sample_index"] == (0, 1)
+    assert plan[0].options["eps"] == 0.2 and plan[1].shape.samples == (0, 1)
 
 
 def test_parameter_sets_and_sweeps_multiply(digits_keras):
@@ -36,7 +36,7 @@ def test_parameter_sets_and_sweeps_multiply(digits_keras):
 def test_common_values_reach_the_attacks_that_have_them_and_own_values_win(digits_keras):
     plan = plan_scan(digits_keras, ["pgd", "jsma"], {"pgd": {"eps": "0.1"}}, {"eps": "0.25", "theta": "0.5", "seed": 3})
     assert plan[0].options["eps"] == 0.1 and plan[1].options["theta"] == 0.5
-    assert plan[0].options["seed"] == plan[1].options["seed"] == 3
+    assert plan[0].shape.seed == plan[1].shape.seed == 3
 
 
 def test_a_sweep_reaches_only_the_attacks_it_names(digits_keras):
@@ -56,9 +56,11 @@ def test_a_sweep_reaches_only_the_attacks_it_names(digits_keras):
     ],
 )
 def test_bad_plans_are_refused_before_anything_runs(digits_keras, kw, message):
+    from feint.cli.commands import error_text
+
     with pytest.raises(FeintError, match=None) as exc:
         plan_scan(digits_keras, ["pgd"], kw.get("params"), kw.get("common"), kw.get("sweep"))
-    assert message in str(exc.value)
+    assert message in error_text(exc.value)  # as the command line says it
 
 
 def test_a_sweep_reaches_attacks_whose_names_hold_dots(digits_keras):

@@ -85,7 +85,9 @@ def test_the_values_read_are_kept_for_messages():
 def test_bad_expressions_are_one_line_errors(expr, message):
     with pytest.raises(GateError, match=None) as exc:
         parse_gate(expr)
-    text = str(exc.value)
+    from feint.cli.commands import error_text
+
+    text = error_text(exc.value)  # as the command line says it
     assert message in text and "\n" not in text
 
 

@@ -83,7 +83,7 @@ def test_euclid_pct_matches_a_hand_computation():
 
 def test_closed_box_attack_turns_fraud_and_reports_euclid_pct(synthetic_target, tmp_path):
     attack = feint.get_attack("hop_skip_jump")()
-    attack.options.update({"sample_index": "0:6", "max_iter": 3, "max_eval": 100, "init_eval": 20})
+    attack.update({"sample_index": "0:6", "max_iter": 3, "max_eval": 100, "init_eval": 20})
     run = feint.execute_run(synthetic_target, attack, artifacts_root=tmp_path)
     assert run.successes >= 1
     with np.load(Path(run.artifacts) / "adversarial.npz") as f:
@@ -114,7 +114,7 @@ def test_closed_box_attack_turns_fraud_and_reports_euclid_pct(synthetic_target, 
 
 def test_art_closed_box_attack_works_on_tabular(synthetic_target):
     attack = feint.get_attack("art.hop_skip_jump")()
-    attack.options.update({"sample_index": "0:2", "max_iter": 2, "max_eval": 50, "init_eval": 10})
+    attack.update({"sample_index": "0:2", "max_iter": 2, "max_eval": 50, "init_eval": 10})
     run = feint.execute_run(synthetic_target, attack)
     assert run.n == 2 and all(s.euclid_pct is not None for s in run.samples)
     assert all(s.forward_queries > 2 for s in run.samples)

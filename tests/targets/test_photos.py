@@ -43,13 +43,13 @@ def test_shipped_weights_are_read_not_trained(photos):
 
 def test_open_box_and_closed_box_attacks_turn_patches(photos):
     pgd = feint.get_attack("pgd")()
-    pgd.options.update({"sample_index": "0:8", "eps": 0.1, "max_iter": 20})
+    pgd.update({"sample_index": "0:8", "eps": 0.1, "max_iter": 20})
     run = feint.execute_run(photos, pgd)
     assert run.successes >= 6
     assert all(s.linf <= 0.1 + 1e-6 for s in run.samples)
     assert all(s.euclid_pct is None for s in run.samples)  # an image target: no % Euclidean distance
     hsj = feint.get_attack("hop_skip_jump")()
-    hsj.options.update({"sample_index": "0:4", "max_iter": 3, "max_eval": 100, "init_eval": 20})
+    hsj.update({"sample_index": "0:4", "max_iter": 3, "max_eval": 100, "init_eval": 20})
     run = feint.execute_run(photos, hsj)
     assert run.successes >= 2 and all(s.gradient_queries == 0 for s in run.samples)
 

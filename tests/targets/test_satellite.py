@@ -45,7 +45,7 @@ def test_trains_on_counterfits_npz_and_is_attacked(monkeypatch):
     assert d["access"] == "open-box" and d["trained_on"] == 10 and "none held out" in d["samples_from"]
     assert d["train_accuracy"] >= 0.8
     pgd = feint.get_attack("pgd")()
-    pgd.options.update({"sample_index": "0:10", "eps": 0.05, "max_iter": 10})
+    pgd.update({"sample_index": "0:10", "eps": 0.05, "max_iter": 10})
     run = feint.execute_run(target, pgd)
     assert run.successes >= 1 and all(s.linf <= 0.05 + 1e-6 for s in run.samples)
     # the weights are cached per data set and reused

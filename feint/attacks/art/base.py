@@ -11,7 +11,7 @@ import numpy as np
 
 from feint.attacks.art.options import art_value, first_sentence, introspect, paper_link
 from feint.attacks.base import CLOSED_BOX, OPEN_BOX, Attack
-from feint.attacks.params import Labels
+from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import BadValue, FeintError
 
 __all__ = ["ArtAttack", "define", "need", "one_hot", "art_access", "IMAGE", "IMAGE_TABULAR"]
@@ -111,11 +111,7 @@ def define(
         **params,
     }
     if "targeted" in params:
-        namespace["target_labels"] = Labels(
-            (),
-            "classes to turn samples into when targeted: one for all or one per sample; empty picks a "
-            "random other class per sample (seeded)",
-        )
+        namespace["target_labels"] = TARGET_LABELS
     cls_name = "Art" + "".join(part.capitalize() for part in name.split(".", 1)[1].split("_")) + "Attack"
     return type(cls_name, (base,), namespace)
 

@@ -25,7 +25,8 @@ from feint.attacks.art.base import ArtAttack, need, one_hot
 from feint.attacks.art.estimators import LOGITS, PROBABILITIES, make_estimator, quiet, seeded
 from feint.attacks.base import AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Bool, Labels
+from feint.attacks.params import Bool
+from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import FeintError, Incompatible
 from feint.targets.base import Target
 
@@ -75,10 +76,10 @@ class ArtEvasion(ArtAttack):
                 if self.mode == SAMPLE:
                     for i in range(n):
                         est.attribution.focus = i
-                        with seeded(sample_seed(p["seed"], ids[i])):
+                        with seeded(sample_seed(batch.seed, ids[i])):
                             out[i : i + 1] = self.call(attack, x[i : i + 1], None if y is None else y[i : i + 1])
                 else:
-                    with seeded(sample_seed(p["seed"], ids[0])):
+                    with seeded(sample_seed(batch.seed, ids[0])):
                         out[:] = self.call(attack, x, y)
             except FeintError:
                 raise
@@ -299,11 +300,7 @@ def table() -> list[type[ArtAttack]]:
                 "turn each sample into a target class; otherwise ART picks a random other "
                 "class per sample (seeded) and any change of label counts",
             ),
-            target_labels=Labels(
-                (),
-                "classes to turn samples into when targeted: one for all or one per "
-                "sample; empty picks a random other class per sample (seeded)",
-            ),
+            target_labels=TARGET_LABELS,
             summary="Jacobian saliency map attack: change the most salient features, a pair at a time.",
         ),
         define(

@@ -71,13 +71,16 @@ class ArtExtraction(ArtAttack):
     def save_evidence(self, folder, index, x, x_out, bounds, initial_label, final_label) -> dict[str, str]:
         return {}  # nothing was changed: the evidence is the fidelity
 
-    def thief_inputs(self, target: Target, p: dict[str, Any], count: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Inputs the thief queries the target with (and their true labels, where known)."""
-        rng = np.random.default_rng(p["seed"])
+    def thief_inputs(
+        self, target: Target, batch: Batch, p: dict[str, Any], count: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inputs the thief queries the target with (and their true labels, where known);
+        never the samples of ``batch``, which are measured."""
+        rng = np.random.default_rng(batch.seed)
         if p["thief_data"] == "uniform":
             lo, hi = (float(b) for b in target.bounds)
             return rng.uniform(lo, hi, (count, *target.input_shape)).astype(np.float32), None
-        measured = set(int(i) for i in p["sample_index"])
+        measured = set(int(i) for i in (batch.indices if batch.indices is not None else ()))
         pool = np.array([i for i in range(len(target.X)) if i not in measured], dtype=np.int64)
         if len(pool) == 0:
             raise FeintError(
@@ -95,9 +98,9 @@ class ArtExtraction(ArtAttack):
         est = self.estimator(model, p)
         est.attribution.off = True  # the thief's queries belong to no measured sample
         x = batch.x.detach().cpu().numpy().astype(np.float32)
-        with quiet(), seeded(p["seed"]):
+        with quiet(), seeded(batch.seed):
             try:
-                predict = self.steal(est.art, model, p)
+                predict = self.steal(est.art, model, batch, p)
                 probs = np.asarray(predict(x), np.float64)
             except FeintError:
                 raise
@@ -106,7 +109,7 @@ class ArtExtraction(ArtAttack):
         est.settle()
         return AttackOutput(x_adv=batch.x.clone(), final_probs=probs)
 
-    def steal(self, estimator: Any, model: CountedModel, p: dict[str, Any]):
+    def steal(self, estimator: Any, model: CountedModel, batch: Batch, p: dict[str, Any]):
         """Steal a model; return its predict (class probabilities) for a batch of inputs."""
         raise NotImplementedError
 
@@ -124,11 +127,11 @@ class ArtThief(ArtExtraction):
                 "adaptive",
             )
 
-    def steal(self, estimator: Any, model: CountedModel, p: dict[str, Any]):
+    def steal(self, estimator: Any, model: CountedModel, batch: Batch, p: dict[str, Any]):
         from art.estimators.classification import PyTorchClassifier
 
         target = model.target
-        x, labels = self.thief_inputs(target, p, p["nb_stolen"])
+        x, labels = self.thief_inputs(target, batch, p, p["nb_stolen"])
         y = None
         if p.get("sampling_strategy") == "adaptive":
             if labels is None:
@@ -237,10 +240,10 @@ class ArtFunctionallyEquivalent(ArtExtraction):
         )
         return Estimator(est, attribution, lambda: rows[0])
 
-    def steal(self, estimator: Any, model: CountedModel, p: dict[str, Any]):
+    def steal(self, estimator: Any, model: CountedModel, batch: Batch, p: dict[str, Any]):
         target = model.target
         width = relu_one_hidden_layer(model.module)
-        x, _ = self.thief_inputs(target, p, 1000)
+        x, _ = self.thief_inputs(target, batch, p, 1000)
         try:
             attack = self.art_class(estimator, num_neurons=width)
         except (ValueError, TypeError) as exc:

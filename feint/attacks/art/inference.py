@@ -56,7 +56,7 @@ class ArtMIFace(ArtAttack):
             try:
                 for i in range(len(x)):
                     est.attribution.focus = i
-                    with seeded(sample_seed(p["seed"], ids[i])):
+                    with seeded(sample_seed(batch.seed, ids[i])):
                         out[i : i + 1] = attack.infer(x0[i : i + 1], y=y[i : i + 1])
             except FeintError:
                 raise
@@ -104,7 +104,7 @@ class ArtMembershipRuleBased(ArtAttack):
         truth = np.asarray(target.y)[ids]
         x = batch.x.detach().cpu().numpy().astype(np.float32)
         est = make_estimator(model, PROBABILITIES, gradients=False)
-        with quiet(), seeded(p["seed"]):
+        with quiet(), seeded(batch.seed):
             attack = self.construct(est.art, self.art_kwargs(p))
             try:
                 member = np.asarray(attack.infer(x, y=one_hot(truth, model.num_classes)), np.float64).reshape(-1)

@@ -33,7 +33,8 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Bool, Choice, Int, Labels
+from feint.attacks.params import Choice, Int
+from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
 __all__ = ["HopSkipJump"]
@@ -74,12 +75,8 @@ class HopSkipJump(Attack):
         high=1_000_000,
     )
     init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
-    targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels(
-        (),
-        "classes to turn samples into when targeted: one for all or one per "
-        "sample; empty picks a random other class per sample (seeded)",
-    )
+    targeted = TARGETED
+    target_labels = TARGET_LABELS
     max_queries = Int(
         0,
         "hard cap on model rows per sample spent by the attack (the runner's first and "

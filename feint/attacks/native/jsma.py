@@ -25,7 +25,8 @@ import torch
 
 from feint.attacks.base import Attack, AttackOutput, Batch, random_other_classes
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Bool, Choice, Float, Labels
+from feint.attacks.params import Bool, Choice, Float
+from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import BadValue
 
 __all__ = ["JSMA", "MAX_CANDIDATES", "best_pairs", "best_single"]
@@ -131,11 +132,7 @@ class JSMA(Attack):
         "turn each sample into a target class; untargeted aims at a random other "
         "class (as ART does) and stops as soon as the label changes",
     )
-    target_labels = Labels(
-        (),
-        "classes to turn samples into when targeted: one for all or one per "
-        "sample; empty picks a random other class per sample (seeded)",
-    )
+    target_labels = TARGET_LABELS
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["theta"] == 0:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from feint.attacks.base import Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Bool, Choice, Float, Int, Labels
+from feint.attacks.params import Bool, Choice, Float, Int
+from feint.attacks.targeting import TARGET_LABELS, TARGETED
 
 __all__ = ["PGD", "lp_project", "flat_norm"]
 
@@ -70,12 +71,8 @@ class PGD(Attack):
     eps = Float(0.3, "budget: largest allowed perturbation in that norm", low=0, low_open=True)
     eps_step = Float(0.1, "size of one step in that norm", low=0, low_open=True)
     max_iter = Int(100, "steps per random start", low=1, high=100_000)
-    targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels(
-        (),
-        "classes to turn samples into when targeted: one for all or one per "
-        "sample; empty picks a random other class per sample (seeded)",
-    )
+    targeted = TARGETED
+    target_labels = TARGET_LABELS
     num_random_init = Int(
         0,
         "random starts inside the ball (0: start at the sample); the first successful start is kept",

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 
 from feint.attacks.base import Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Bool, Choice, Float, Int, Labels
+from feint.attacks.params import Bool, Choice, Float, Int
+from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
 __all__ = ["Wasserstein", "projected_sinkhorn", "conjugate_sinkhorn", "window_cost", "wright_omega"]
@@ -402,12 +403,8 @@ class Wasserstein(Attack):
     max_iter = Int(400, "largest number of steps", low=1, high=100_000)
     conjugate_sinkhorn_max_iter = Int(400, "iteration budget of the step's Sinkhorn solver", low=1, high=100_000)
     projected_sinkhorn_max_iter = Int(400, "iteration budget of the projection's Sinkhorn solver", low=1, high=100_000)
-    targeted = Bool(False, "turn each sample into a target class instead of any other class")
-    target_labels = Labels(
-        (),
-        "classes to turn samples into when targeted: one for all or one per "
-        "sample; empty picks a random other class per sample (seeded)",
-    )
+    targeted = TARGETED
+    target_labels = TARGET_LABELS
     early_stop = Bool(
         True, "stop moving a sample once it is adversarial (as the published attack does; its radius stops growing too)"
     )

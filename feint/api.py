@@ -1,0 +1,293 @@
+"""feint's commands as a library: typed functions over live objects that return results.
+
+The command line (:mod:`feint.cli`) and the shell are thin layers over these: each parses
+what a user typed, calls one function here and renders what it returns, so a run or a scan
+started from Python is checked, stored and reported exactly as one started from
+``feint run`` or ``feint scan``. Mistakes raise :class:`~feint.errors.FeintError`; an
+argument of one of these functions is named as the parameter (``max_queries``), which the
+command line shows as its flag (``--max-queries``) through
+:meth:`~feint.errors.ParamError.spelled`.
+
+    from feint import api
+    target = api.load_target("digits_keras")
+    run = api.run(target, api.new_attack("pgd", {"eps": 0.2}), api.RunShape.of(sample_index="0:10"))
+    scan = api.scan(target, ["pgd", "jsma"], common={"sample_index": "0:20"}, fail_on=["success_rate > 0.5"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from feint.attacks.base import Attack
+from feint.attacks.catalog import attacks as _catalog
+from feint.attacks.catalog import frameworks as _frameworks
+from feint.attacks.catalog import get_attack
+from feint.attacks.shape import SHAPE_PARAMS, RunShape
+from feint.engine.predict import Prediction, predict_samples
+from feint.engine.run import execute_run, prepare_run
+from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
+from feint.errors import FeintError
+from feint.records import RunResult, ScanResult
+from feint.store.db import Store
+from feint.targets import get_target, target_classes
+from feint.targets.base import Target
+
+__all__ = [
+    "RunShape",
+    "list_targets",
+    "list_attacks",
+    "list_frameworks",
+    "attack_info",
+    "load_target",
+    "new_attack",
+    "run",
+    "scan",
+    "resume",
+    "lookup",
+    "predict",
+    "gates",
+]
+
+
+# -- what there is ------------------------------------------------------------------------------
+
+
+def list_targets() -> list[dict[str, Any]]:
+    """The built-in targets, one row each (``feint list targets``); nothing is loaded."""
+    rows = []
+    for name, cls in target_classes().items():
+        t = cls()
+        rows.append(
+            {
+                "name": name,
+                "data_type": cls.data_type,
+                "input_shape": list(cls.input_shape),
+                "classes": list(cls.output_classes),
+                "bounds": list(cls.bounds),
+                "access": "open-box" if t.open_box else "closed-box",
+                "description": cls.description,
+            }
+        )
+    return rows
+
+
+def list_attacks(framework: str | None = None) -> list[dict[str, Any]]:
+    """Every attack of the catalog (of one framework), one row each (``feint list attacks``)."""
+    return [
+        {
+            "name": n,
+            "framework": c.framework,
+            "family": c.family,
+            "access": c.access,
+            "data_types": list(c.data_types),
+            "summary": c.summary(),
+        }
+        for n, c in _catalog(framework).items()
+    ]
+
+
+def list_frameworks() -> list[dict[str, Any]]:
+    """The attack frameworks and how many attacks each has (``feint list frameworks``)."""
+    return [{"name": n, **v} for n, v in _frameworks().items()]
+
+
+def attack_info(name: str) -> dict[str, Any]:
+    """An attack's description and options (``feint info``): its own options, then the
+    parts of a run's shape, each with type, default, range and doc."""
+    cls = get_attack(name)
+    specs = {**cls.params, **SHAPE_PARAMS}
+    return {
+        "name": cls.name,
+        "framework": cls.framework,
+        "family": cls.family,
+        "access": cls.access,
+        "data_types": list(cls.data_types),
+        "summary": cls.summary(),
+        "reference": cls.reference,
+        "params": [
+            {"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(), "doc": p.doc}
+            for n, p in specs.items()
+        ],
+    }
+
+
+# -- targets and attacks --------------------------------------------------------------------------
+
+
+def load_target(spec: str | Target, trust: bool = False, attacks: Sequence[str] = ()) -> Target:
+    """A target, loaded: a built-in name, a target file (``FILE.yaml``, ``FILE.py[:CLASS]``)
+    or a Target as given. ``attacks``: names refused before anything loads (or trains) when
+    they cannot run on it. ``trust`` allows model files that run code when loaded."""
+    unloaded = get_target(spec, load=False, trust=trust)
+    for name in attacks:
+        get_attack(name).check_target(unloaded)
+    return get_target(spec, trust=trust)
+
+
+def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> Attack:
+    """An instance of the attack ``name`` with option values (and parts of the run's shape:
+    ``sample_index``, ``seed``, ``logger``, ``batch_size``), as text or values, in order;
+    a bad name or value raises before anything runs."""
+    attack = get_attack(name)()
+    pairs = values.items() if isinstance(values, Mapping) else values
+    shape: dict[str, Any] = {}
+    for key, value in pairs:
+        if RunShape.is_shape(key):
+            shape[key] = value
+        else:
+            attack.options.set(key, value)
+    attack.shape = attack.shape.replace(**shape)
+    return attack
+
+
+# -- runs and scans -------------------------------------------------------------------------------
+
+
+def run(
+    target: Target,
+    attack: Attack,
+    shape: RunShape | None = None,
+    *,
+    store: Store | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``attack`` on ``target`` laid out by ``shape`` (default: the attack's), after
+    every check, and store it (in ``store``, default the one in ``$FEINT_HOME``). A run
+    interrupted (KeyboardInterrupt) is not stored."""
+    shape = shape or attack.shape
+    prepare_run(target, attack, shape)
+    own = store is None
+    store = store or Store()
+    try:
+        log: list[dict] = []
+        result = execute_run(target, attack, store.artifacts_root, progress=progress, query_log=log, shape=shape)
+        store.add_run(result, log)
+    finally:
+        if own:
+            store.close()
+    return result
+
+
+def scan(
+    target: Target,
+    attacks: Sequence[str] | None = None,
+    *,
+    params: Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]] | None = None,
+    common: Mapping[str, Any] | None = None,
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    fail_on: Sequence[str] = (),
+    store: Store | None = None,
+    resume_unfinished: bool = True,
+    on_resume: Callable[[str], None] | None = None,
+    on_progress: Callable[[ScanProgress], None] | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    chunk_size: int | None = None,
+    max_queries: int | None = None,
+    max_time: float | None = None,
+) -> ScanResult:
+    """Plan a scan (:func:`feint.engine.scan.plan_scan`: ``attacks``, default every
+    compatible one; per-attack ``params``; ``common`` values for every attack that takes
+    them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
+    and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
+    plan continues instead (``on_resume`` gets its id first)."""
+    from feint.engine.budget import Budget
+    from feint.engine.executors import check_executor
+
+    Budget(max_queries, max_time)  # checks the values before anything is planned
+    check_executor(executor, target, workers)
+    plan = plan_scan(target, attacks, params, common, sweep)
+    own = store is None
+    store = store or Store()
+    try:
+        from feint.engine.scan import scan_settings
+
+        scan_settings(plan, fail_on)  # the gates name only attacks the scan runs
+        unfinished = find_resumable(store, target, plan, chunk_size) if resume_unfinished else None
+        if unfinished and on_resume:
+            on_resume(unfinished)
+        return execute_scan(
+            target,
+            plan,
+            store,
+            resume=unfinished,
+            on_progress=on_progress,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            chunk_size=chunk_size,
+            max_queries=max_queries,
+            max_time=max_time,
+            fail_on=fail_on,
+        )
+    finally:
+        if own:
+            store.close()
+
+
+def resume(
+    scan_id: str,
+    *,
+    store: Store | None = None,
+    on_progress: Callable[[ScanProgress], None] | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    max_queries: int | None = None,
+    max_time: float | None = None,
+) -> ScanResult:
+    """Continue the stored scan ``scan_id``: only its units with no stored result run."""
+    own = store is None
+    store = store or Store()
+    try:
+        if store.scan_record(scan_id) is None:
+            recent = store.recent_ids()
+            raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
+        return resume_scan(
+            store,
+            scan_id,
+            on_progress=on_progress,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            max_queries=max_queries,
+            max_time=max_time,
+        )
+    finally:
+        if own:
+            store.close()
+
+
+def lookup(run_or_scan_id: str, store: Store | None = None) -> RunResult | ScanResult:
+    """A stored scan or run by id (a scan first); an unknown id names the recent ones."""
+    own = store is None
+    store = store or Store()
+    try:
+        found: RunResult | ScanResult | None = store.get_scan(run_or_scan_id) or store.get_run(run_or_scan_id)
+        if found is None:
+            recent = store.recent_ids()
+            raise FeintError(f"no stored run or scan with id {run_or_scan_id!r}; recent: {', '.join(recent) or 'none'}")
+        return found
+    finally:
+        if own:
+            store.close()
+
+
+def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The gates ``fail_on`` (default: those the scan was started with), checked on a scan:
+    per gate its expression, whether it failed and for which attacks."""
+    from feint.report.jsonout import gate_results
+
+    return gate_results(result, fail_on)
+
+
+# -- predictions ----------------------------------------------------------------------------------
+
+
+def predict(target: Target, samples: Any = "0", image_dir: Path | str | None = None) -> list[Prediction]:
+    """What ``target`` predicts for its ``samples`` (indices: ``3``, ``"1,4,7"``, ``"0:100"``,
+    a list); image samples are written as PNGs to ``image_dir`` when it is given."""
+    return predict_samples(target, samples, image_dir=image_dir)
