@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=GATE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scan.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
+    scan.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
     _trust_arg(scan)
     scan.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(scan, per_attack=True)
@@ -214,15 +214,19 @@ time_s queries forward_queries gradient_queries linf l2 l0 (distances of the tur
 A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
 
 
-TARGET_HELP = (
-    "a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
-    "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)"
-)
+def _target_help() -> str:
+    from feint.targets import TARGETS
+
+    return (
+        f"a built-in target ({', '.join(TARGETS.names())}; feint list targets), a YAML declaration of your "
+        "own model (FILE.yaml), or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it "
+        "runs its code)"
+    )
 
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
     """The target argument and --trust-model, shared by the commands that load a target."""
-    p.add_argument("target", help=TARGET_HELP)
+    p.add_argument("target", help=_target_help())
     _trust_arg(p)
 
 

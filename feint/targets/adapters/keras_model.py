@@ -7,7 +7,7 @@ identity, so attacks see logits (a softmax over log-probabilities would otherwis
 needed, and it saturates).
 
 Where the model is a chain of standard layers it runs as plain torch
-(:mod:`feint.targets.keras_lower`), once the two agree on random inputs; otherwise, or
+(:mod:`feint.targets.adapters.keras_lower`), once the two agree on random inputs; otherwise, or
 where the input shape has free dimensions, through Keras. ``describe`` says which. A
 checked lowering is saved under ``$FEINT_HOME/cache/keras``, named by the file's
 content hash, so loading the same file again does not import Keras.
@@ -41,7 +41,7 @@ class KerasModel(ModelAdapter):
         self._runs_as = "Keras"
 
     def load(self) -> None:
-        from feint.targets import keras_lower
+        from feint.targets.adapters import keras_lower
 
         try:
             key = keras_lower.source_key(self.path)
@@ -103,7 +103,7 @@ class KerasModel(ModelAdapter):
         self._module = KerasNet(model)
         self._runs_as = "Keras (the input shape has free dimensions)"
         if self._input_shape is not None and all(d is not None for d in self._input_shape):
-            from feint.targets.keras_lower import lower_verified
+            from feint.targets.adapters.keras_lower import lower_verified
 
             rng = np.random.default_rng(0)
             shape = (8, *self._input_shape)
