@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from feint.targets.builtin.digits import import_keras
 from feint.targets.adapters.keras_lower import NotLowerable, lower, lower_verified
+from feint.targets.builtin.digits import import_keras
 
 
 @pytest.fixture(scope="module")
