@@ -40,9 +40,8 @@ def test_trust_is_added_without_changing_the_rest():
 
 def test_the_spec_of_a_file_target_is_the_text_today(tmp_path):
     """A declared target's spec, with and without --trust-model, as stored scans hold it."""
-    from tests.targets.own_models import built, write_yaml
-
     from feint.targets import get_target
+    from tests.targets.own_models import built, write_yaml
 
     path = write_yaml(tmp_path, "spec_t", str(built() / "mlp.pt"), samples=str(built() / "digits.npz"))
     assert get_target(str(path), load=False).spec == str(path.resolve())

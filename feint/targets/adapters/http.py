@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,7 @@ MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After that is honoured as g
 SNIPPET = 200  # characters of an answer quoted in an error
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1 (rounded outputs)
 
+_T = TypeVar("_T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -321,7 +322,7 @@ class HttpModel(ModelAdapter):
         self.body = {"inputs": PLACEHOLDER} if body is None else body
         self.batch_size = batch_size
         self.path_text = probabilities
-        self.path = _parse_path(probabilities)
+        self.steps = _parse_path(probabilities)
         self.answers = outputs  # what the endpoint returns: probabilities or logits
         self.timeout = timeout
         self.retries = retries
@@ -348,7 +349,9 @@ class HttpModel(ModelAdapter):
         when known, is checked against every answer; ``transport`` sends the requests
         (default: :attr:`default_transport`)."""
         if not isinstance(mapping, Mapping):
-            raise FeintError(f"{where} expects a mapping with the keys {', '.join(OPTIONS)}; got {type(mapping).__name__}")
+            raise FeintError(
+                f"{where} expects a mapping with the keys {', '.join(OPTIONS)}; got {type(mapping).__name__}"
+            )
         unknown = [k for k in mapping if k not in OPTIONS]
         if unknown:
             raise FeintError(f"{where} has an unknown key {unknown[0]!r}; accepted: {', '.join(OPTIONS)}")
@@ -365,6 +368,11 @@ class HttpModel(ModelAdapter):
             if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
                 raise bad(key, v)
             return v
+
+        def given(key: str, value: _T | None) -> _T:  # an option with a default: never None
+            if value is None:
+                raise bad(key, value)
+            return value
 
         def number(key: str, low: float, strict: bool) -> float | None:
             v = cfg[key]
@@ -417,14 +425,14 @@ class HttpModel(ModelAdapter):
             method=method.upper(),
             headers=resolved_headers,
             body=body,
-            batch_size=integer("batch_size", 1, 100_000),
+            batch_size=given("batch_size", integer("batch_size", 1, 100_000)),
             probabilities=path,
             outputs=outputs,
-            timeout=number("timeout", 0.0, strict=True),
-            retries=integer("retries", 0, 20),
-            backoff=number("backoff", 0.0, strict=False),
+            timeout=given("timeout", number("timeout", 0.0, strict=True)),
+            retries=given("retries", integer("retries", 0, 20)),
+            backoff=given("backoff", number("backoff", 0.0, strict=False)),
             rate_limit=number("rate_limit", 0.0, strict=True),
-            concurrency=integer("concurrency", 1, 64),
+            concurrency=given("concurrency", integer("concurrency", 1, 64)),
             max_queries=integer("max_queries", 1, 10**12),
             n_classes=n_classes,
             shown_url=shown_url,
@@ -590,8 +598,8 @@ class HttpModel(ModelAdapter):
             value = json.loads(text)
         except ValueError:
             raise fail("with a body that is not JSON") from None
-        for i, step in enumerate(self.path):
-            here = ".".join(map(str, self.path[: i + 1]))
+        for i, step in enumerate(self.steps):
+            here = ".".join(map(str, self.steps[: i + 1]))
             if isinstance(value, Mapping) and str(step) in value:
                 value = value[str(step)]
             elif isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):

@@ -15,12 +15,15 @@ content hash, so loading the same file again does not import Keras.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from feint.config import feint_home
 from feint.targets.adapters import ModelAdapter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["KerasModel"]
 
@@ -35,7 +38,7 @@ class KerasModel(ModelAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._module = None
+        self._module: torch.nn.Module | None = None
         self._input_shape: tuple | None = None
         self.outputs = "auto"  # "logits" once a final softmax has been removed
         self._runs_as = "Keras"
@@ -57,7 +60,8 @@ class KerasModel(ModelAdapter):
             self._runs_as = keras_lower.LOWERED
             return
         self._load_keras()
-        if key and isinstance(self._module, keras_lower.LoweredKeras):
+        # lowered only when the input shape is known
+        if key and isinstance(self._module, keras_lower.LoweredKeras) and self._input_shape is not None:
             keras_lower.save(
                 self._module, saved_path, key, {"input_shape": list(self._input_shape), "outputs": self.outputs}
             )
@@ -100,7 +104,8 @@ class KerasModel(ModelAdapter):
                 out = self.net(x, training=False)
                 return out[0] if isinstance(out, (list, tuple)) else out
 
-        self._module = KerasNet(model)
+        reference = KerasNet(model)
+        self._module = reference
         self._runs_as = "Keras (the input shape has free dimensions)"
         if self._input_shape is not None and all(d is not None for d in self._input_shape):
             from feint.targets.adapters.keras_lower import lower_verified
@@ -108,7 +113,7 @@ class KerasModel(ModelAdapter):
             rng = np.random.default_rng(0)
             shape = (8, *self._input_shape)
             probes = np.concatenate([rng.random(shape), rng.standard_normal(shape)]).astype(np.float32)
-            self._module, self._runs_as = lower_verified(model, self._module, torch.as_tensor(probes))
+            self._module, self._runs_as = lower_verified(model, reference, torch.as_tensor(probes))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "runs_as": self._runs_as}

@@ -138,7 +138,7 @@ class DigitsKeras(Target):
             net, runs_as = keras_lower.lower_verified(
                 logits, reference, torch.as_tensor(probes), channels_first_input=True
             )
-            if net is not reference:
+            if isinstance(net, keras_lower.LoweredKeras):  # lowered and checked: saved for next time
                 keras_lower.save(net, lowered_path, key)
             self._module = _digits_module(net)
             self._keras_module = _digits_module(reference)

@@ -60,6 +60,14 @@ def _alias_counterfit() -> None:
     sys.modules.setdefault("counterfit.core.targets", compat)
 
 
+def _bounds(declared: Any, where: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(b) for b in declared)
+    except (TypeError, ValueError):
+        raise FeintError(f"{where}.bounds expects (lo, hi), two numbers; got {declared!r}") from None
+    return lo, hi
+
+
 def _is_counterfit(cls: type) -> bool:
     if issubclass(cls, CFTarget):
         return cls is not CFTarget
@@ -180,7 +188,7 @@ class CounterfitTarget(LoadedTarget):
         self.input_shape = (own_shape[-1], *own_shape[:-1]) if self.channels_last else own_shape
         self.output_classes = tuple(str(c) for c in classes)
         declared = getattr(obj, "bounds", None) or getattr(obj, "clip_values", None)
-        self.bounds = tuple(float(b) for b in declared) if declared is not None else (0.0, 1.0)
+        self.bounds = _bounds(declared, f"{where}: {cls_name}") if declared is not None else (0.0, 1.0)
         self._bounds_declared = declared is not None
         self.description = ((type(obj).__doc__ or "").strip().splitlines() or [""])[0] or (
             f"Counterfit target {cls_name} from {file.name}"

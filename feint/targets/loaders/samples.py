@@ -36,6 +36,7 @@ _NAMES: tuple[Key, ...] = (
 SAMPLE_KEYS = _KINDS + _NAMES
 SAMPLE_KINDS = key_names(_KINDS)
 
+
 def labels(values: np.ndarray, classes: Sequence[str], check: Checker, key: str) -> np.ndarray:
     v = np.asarray(values).ravel()
     if v.dtype.kind in "USO":
@@ -183,7 +184,7 @@ def _read_images(
                 continue
             try:
                 with Image.open(f) as im:
-                    im = im.convert(mode).resize((w, h), Image.BILINEAR)
+                    im = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
                     arr = np.asarray(im, np.float32).reshape(h, w, c)
             except Exception as exc:
                 raise check.error(key, f"cannot read image {f} ({type(exc).__name__})") from None

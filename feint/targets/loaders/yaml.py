@@ -199,9 +199,7 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
     out["classes"] = names
 
     bounds = doc.get("bounds", [0.0, 1.0])
-    if not (
-        isinstance(bounds, list) and len(bounds) == 2 and all(number(b) for b in bounds) and bounds[0] < bounds[1]
-    ):
+    if not (isinstance(bounds, list) and len(bounds) == 2 and all(number(b) for b in bounds) and bounds[0] < bounds[1]):
         raise check.expect("bounds", "[lo, hi], two numbers with lo < hi", bounds)
     out["bounds"] = (float(bounds[0]), float(bounds[1]))
 
@@ -395,8 +393,9 @@ class DeclaredTarget(LoadedTarget):
         if len(expected) == len(ours) and all(e is None or e == o for e, o in zip(expected, ours)):
             return
         flat = len(expected) == 1 or len(ours) == 1  # a model on flat features
-        if flat and all(e is not None for e in expected) and int(np.prod(expected)) == int(np.prod(ours)):
-            self._reshape = tuple(int(e) for e in expected)
+        fixed = tuple(int(e) for e in expected if e is not None)
+        if flat and len(fixed) == len(expected) and int(np.prod(fixed)) == int(np.prod(ours)):
+            self._reshape = fixed
             return
         wanted = [e if e is not None else "any" for e in expected]
         hint = ""
