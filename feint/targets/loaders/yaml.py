@@ -16,6 +16,11 @@ Paths are relative to the YAML file's folder. The model file's extension picks i
 adapter (:mod:`feint.targets.adapters`); Keras and PyTorch files are open-box, ONNX,
 scikit-learn and endpoints closed-box. Preprocessing runs inside the model wrapper, so
 attacks work in the raw input space (``bounds``) and gradients flow through it.
+
+The keys a declaration accepts are declared once, each with a one-line doc: :data:`KEYS`,
+:data:`MODEL_KEYS`, :data:`PREPROCESS_KEYS` here and
+:data:`~feint.targets.loaders.samples.SAMPLE_KEYS`. The checks read their accepted keys
+from them, and the documentation's YAML reference is generated from them.
 """
 
 from __future__ import annotations
