@@ -4,7 +4,7 @@ Runs, in one process, each of feint's ``pgd``, ``jsma``, ``wasserstein`` and
 ``hop_skip_jump`` and ART's same attack on ``digits_keras``, with the paper's
 parameters. ART runs the Keras model the way it can with Keras 3: its PyTorch
 estimator on the Keras model as a torch module (Keras-on-torch). feint runs the same
-model lowered to plain torch layers (``feint.targets.keras_lower``); the header prints
+model lowered to plain torch layers (``feint.targets.adapters.keras_lower``); the header prints
 what one forward pass costs each way, and ``--art-module feint`` hands ART feint's
 lowered module instead, which separates the two tools' own costs from the model's. It prints
 for each: seconds per sample, success rate, mean distances over the successful

@@ -27,3 +27,69 @@ def test_every_attack_and_option_has_a_reference_entry():
 def test_the_attack_page_carries_the_generated_tables():
     page = (ROOT / "docs" / "reference" / "attacks.md").read_text()
     assert "<!-- feint:attacks -->" in page and "<!-- feint:attack-options -->" in page
+
+
+def _text(html: str) -> str:
+    import html as entities
+
+    return entities.unescape(html.replace("<code>", "`").replace("</code>", "`"))
+
+
+# marker -> the page that carries it
+PAGES = {
+    "<!-- feint:targets -->": "guide/targets.md",
+    "<!-- feint:yaml-keys -->": "reference/yaml.md",
+    "<!-- feint:endpoint-options -->": "reference/endpoint.md",
+    "<!-- feint:report-formats -->": "guide/reports.md",
+    "<!-- feint:executors -->": "guide/scans.md",
+}
+
+
+def test_every_yaml_key_and_endpoint_option_has_a_reference_entry():
+    from feint.targets.adapters.http import OPTIONS
+    from feint.targets.loaders.samples import SAMPLE_KEYS
+    from feint.targets.loaders.yaml import ACCEPTED_KEYS, MODEL_KEYS, PREPROCESS_KEYS
+
+    reference = _reference()
+    keys = _text(reference.yaml_key_tables())
+    expected = [*ACCEPTED_KEYS, *(f"model.{k.name}" for k in MODEL_KEYS)]
+    expected += [f"preprocess.{k.name}" for k in PREPROCESS_KEYS] + [f"samples.{k.name}" for k in SAMPLE_KEYS]
+    for key in expected:
+        assert f"| `{key}` |" in keys, f"YAML key {key} has no entry in the YAML reference"
+    options = _text(reference.endpoint_option_table())
+    for option in OPTIONS:
+        assert f"| `{option}` |" in options, f"endpoint option {option} has no entry in the endpoint reference"
+
+
+def test_every_target_format_and_executor_has_a_reference_entry():
+    from feint.engine.executors import EXECUTORS
+    from feint.report.formats import FORMATS
+    from feint.targets import TARGETS
+
+    reference = _reference()
+    for names, table, what in [
+        (TARGETS.names(), reference.target_table(), "built-in target"),
+        (FORMATS.names(), reference.format_table(), "report format"),
+        (EXECUTORS.names(), reference.executor_table(), "executor"),
+    ]:
+        text = _text(table)
+        for name in names:
+            assert f"| `{name}` |" in text, f"{what} {name} has no entry in its generated table"
+
+
+def test_a_newcomer_shows_up_in_the_generated_tables(monkeypatch):
+    from feint.engine.executors import EXECUTORS, ExecutorKind
+    from feint.targets import TARGETS, BuiltinTarget
+
+    monkeypatch.setitem(TARGETS._entries, "halves", BuiltinTarget("tests.targets.test_registry:Halves", "halves"))
+    monkeypatch.setitem(EXECUTORS._entries, "inline", ExecutorKind("a test's executor", lambda t, w: None))
+    reference = _reference()
+    assert "| `halves` | tabular | `[2]` | left, right | closed-box | halves |" in _text(reference.target_table())
+    assert "| `inline` | a test's executor |" in _text(reference.executor_table())
+
+
+def test_the_pages_carry_the_generated_tables():
+    reference = _reference()
+    assert set(PAGES) <= set(reference.MARKERS)
+    for marker, page in PAGES.items():
+        assert marker in (ROOT / "docs" / page).read_text(), f"docs/{page} lacks {marker}"

@@ -1,4 +1,4 @@
-"""mkdocs hook: the attack reference, generated from feint's live catalog.
+"""mkdocs hook: the reference tables, generated from feint's live catalog and registries.
 
 A page holds a marker where a generated part goes; :func:`on_page_markdown` replaces it:
 
@@ -8,12 +8,24 @@ A page holds a marker where a generated part goes; :func:`on_page_markdown` repl
   has, then one section per attack with its own options (name, type, default, range,
   doc);
 - ``<!-- feint:art-attacks -->``: :func:`art_table`, the ART attacks with the ART class
-  behind each and how feint hands it the samples.
+  behind each and how feint hands it the samples;
+- ``<!-- feint:targets -->``: :func:`target_table`, the built-in targets
+  (``feint.targets.TARGETS``);
+- ``<!-- feint:yaml-keys -->``: :func:`yaml_key_tables`, the keys of a YAML target
+  declaration (``feint.targets.loaders.yaml``) and of its ``model``, ``preprocess`` and
+  ``samples`` mappings;
+- ``<!-- feint:endpoint-options -->``: :func:`endpoint_option_table`, the options of an
+  HTTP endpoint (``feint.targets.adapters.http.OPTIONS``);
+- ``<!-- feint:report-formats -->``: :func:`format_table`, the report formats
+  (``feint.report.formats.FORMATS``);
+- ``<!-- feint:executors -->``: :func:`executor_table`, the executors of a scan
+  (``feint.engine.executors.EXECUTORS``).
 
-:func:`attack_tables` is the first two together, the whole generated reference.
+:func:`attack_tables` is the first two together, the whole generated attack reference.
 
-The tables are read from the catalog (``feint.attacks.catalog.attacks``), so they cannot
-drift from the code: a new attack, option, default or range shows up on the next build.
+The tables are read from the code (the catalog, the registries, the schemas the loaders
+check declarations against), so they cannot drift from it: a new attack, option, target,
+key, format or executor shows up on the next build.
 feint is imported from the checkout that holds this file (``docs/hooks/`` two levels
 below the repository root), so the pages describe that checkout's code; it is imported
 inside the functions, so loading this hook costs nothing until a page needs it.
@@ -35,7 +47,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKERS", "attack_tables", "attack_table", "option_sections", "art_table", "anchor", "on_page_markdown"]
+__all__ = [
+    "MARKERS",
+    "attack_tables",
+    "attack_table",
+    "option_sections",
+    "art_table",
+    "target_table",
+    "yaml_key_tables",
+    "endpoint_option_table",
+    "format_table",
+    "executor_table",
+    "anchor",
+    "on_page_markdown",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("mkdocs.hooks.reference")
@@ -54,11 +79,15 @@ _HANDED = {
 # -- reading the catalog ------------------------------------------------------------------
 
 
+def _checkout() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # this checkout's feint before any installed one
+
+
 @functools.cache
 def _catalog() -> tuple[tuple[str, Any], ...]:
     """Every attack class of the catalog, by name, in the catalog's order."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # this checkout's feint before any installed one
+    _checkout()
     from feint.attacks.catalog import attacks
 
     return tuple(attacks().items())
@@ -226,10 +255,93 @@ def art_table() -> str:
     return _table(["attack", "ART class", "family", "access", "data", "feint hands ART"], rows)
 
 
+def target_table() -> str:
+    """The built-in targets: name, data type, input shape, classes, access and what each is."""
+    _checkout()
+    from feint.targets import TARGETS
+
+    rows = []
+    for name, entry in TARGETS.items():
+        cls = entry.load_class()
+        classes = list(cls.output_classes)
+        shown = ", ".join(classes) if len(classes) <= 6 else f"{len(classes)}: {classes[0]} to {classes[-1]}"
+        rows.append(
+            [
+                _code(name),
+                _cell(cls.data_type),
+                _code(list(cls.input_shape)) if cls.input_shape else "set on load",
+                _cell(shown) if classes else "set on load",
+                _cell("open-box" if cls().open_box else "closed-box"),
+                _cell(entry.doc),
+            ]
+        )
+    return _table(["target", "data", "input shape", "classes", "access", "what it is"], rows)
+
+
+def _key_rows(keys: Any, prefix: str = "") -> list[list[str]]:
+    return [
+        [
+            _code(prefix + key.name),
+            "required" if key.required else (_code(key.default) if key.default else ""),
+            _cell(key.doc),
+        ]
+        for key in keys
+    ]
+
+
+def yaml_key_tables() -> str:
+    """The keys of a YAML declaration, then those of its ``model``, ``preprocess`` and
+    ``samples`` mappings, each with whether it is required (or its default) and what it takes."""
+    _checkout()
+    from feint.targets.loaders.samples import SAMPLE_KEYS
+    from feint.targets.loaders.yaml import KEYS, MODEL_KEYS, PREPROCESS_KEYS
+
+    header = ["key", "required or default", "what it takes"]
+    rows = _key_rows(KEYS)
+    rows += _key_rows(MODEL_KEYS, "model.")
+    rows += _key_rows(PREPROCESS_KEYS, "preprocess.")
+    rows += _key_rows(SAMPLE_KEYS, "samples.")
+    return _table(header, rows)
+
+
+def endpoint_option_table() -> str:
+    """The options of ``model: {endpoint: {...}}``: name, default, what each does."""
+    _checkout()
+    from feint.targets.adapters.http import OPTIONS
+
+    rows = [[_code(name), _cell(option.shown), _cell(option.doc)] for name, option in OPTIONS.items()]
+    return _table(["option", "default", "what it does"], rows)
+
+
+def format_table() -> str:
+    """The report formats: name, the extensions of ``-o`` that choose it, what it is."""
+    _checkout()
+    from feint.report.formats import FORMATS
+
+    rows = [
+        [_code(name), ", ".join(_code(ext) for ext in fmt.extensions), _cell(fmt.doc)] for name, fmt in FORMATS.items()
+    ]
+    return _table(["format", "extension", "what it is"], rows)
+
+
+def executor_table() -> str:
+    """The executors of ``feint scan --executor``: name and where they run the units."""
+    _checkout()
+    from feint.engine.executors import EXECUTORS
+
+    rows = [[_code(name), _cell(kind.doc)] for name, kind in EXECUTORS.items()]
+    return _table(["executor", "where the units run"], rows)
+
+
 MARKERS: dict[str, Callable[[], str]] = {
     "<!-- feint:attacks -->": attack_table,
     "<!-- feint:attack-options -->": option_sections,
     "<!-- feint:art-attacks -->": art_table,
+    "<!-- feint:targets -->": target_table,
+    "<!-- feint:yaml-keys -->": yaml_key_tables,
+    "<!-- feint:endpoint-options -->": endpoint_option_table,
+    "<!-- feint:report-formats -->": format_table,
+    "<!-- feint:executors -->": executor_table,
 }
 
 
@@ -245,7 +357,7 @@ def on_page_markdown(markdown: str, page: Any = None, config: Any = None, files:
                 from mkdocs.exceptions import PluginError
 
                 raise PluginError(
-                    f"docs/hooks/reference.py: cannot read feint's attack catalog ({exc}); "
+                    f"docs/hooks/reference.py: cannot read feint's catalog and registries ({exc}); "
                     "install feint with its dependencies (pip install -e .) to build the docs"
                 ) from exc
             markdown = markdown.replace(marker, generated)

@@ -160,10 +160,14 @@ time_s queries forward_queries gradient_queries linf l2 l0 (distances of the tur
 A metric without ATTACK. is checked for every attack; the attacks for which it holds fail."""
 
 
-TARGET_HELP = (
-    "a built-in target (feint list targets), a YAML declaration of your own model (FILE.yaml), "
-    "or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it runs its code)"
-)
+def _target_help() -> str:
+    from feint.targets import TARGETS
+
+    return (
+        f"a built-in target ({', '.join(TARGETS.names())}; feint list targets), a YAML declaration of your "
+        "own model (FILE.yaml), or a Python file with a target class (FILE.py or FILE.py:CLASS; loading it "
+        "runs its code)"
+    )
 
 
 def list_arguments(p: argparse.ArgumentParser) -> None:
@@ -188,7 +192,7 @@ def predict_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
 def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     """The arguments of ``scan`` (the shell's scan has its active target instead of TARGET)."""
     if with_target:
-        p.add_argument("target", nargs="?", help=TARGET_HELP + " (leave out with --resume)")
+        p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
         _trust_arg(p)
     p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(p, per_attack=True)
@@ -281,7 +285,7 @@ def error_text(exc: Exception) -> str:
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
     """The target argument and --trust-model, shared by the commands that load a target."""
-    p.add_argument("target", help=TARGET_HELP)
+    p.add_argument("target", help=_target_help())
     _trust_arg(p)
 
 

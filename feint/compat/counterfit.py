@@ -68,8 +68,11 @@ class CFTarget:
 
     def get_samples(self, sample_index: int | Sequence[int] = 0) -> np.ndarray:
         """The samples at ``sample_index`` (an int or a list of ints), shaped ``(n, *input_shape)``."""
-        idx = [sample_index] if np.isscalar(sample_index) else list(sample_index)
-        batch = np.asarray([np.asarray(self.X[int(i)]) for i in idx])
+        if isinstance(sample_index, (int, float, np.number)):
+            idx = [int(sample_index)]
+        else:
+            idx = [int(i) for i in sample_index]
+        batch = np.asarray([np.asarray(self.X[i]) for i in idx])
         shape = self._shape()
         return batch.reshape(len(idx), *shape) if shape else batch
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -478,12 +477,12 @@ def make_executor(kind: str, target: Target, workers: int | None = None, ray_add
 
 def check_rebuildable(target: Target) -> None:
     """Refuse a target that a worker could not rebuild from its declaration."""
-    from feint.targets import BUILTIN
+    from feint.targets import TARGETS, TargetSpec
 
-    spec = target_spec(target)
-    name = spec.split(":", 1)[1] if spec.startswith("trusted:") else spec
-    file = name.rsplit(":", 1)[0] if re.search(r"\.py:\w+$", name) else name  # FILE.py:CLASS
-    if name in BUILTIN or (os.path.isabs(file) and os.path.exists(file)):
+    spec = TargetSpec.parse(target_spec(target))
+    if (spec.kind == "builtin" and spec.name in TARGETS) or (
+        spec.is_file and os.path.isabs(spec.name) and os.path.exists(spec.name)
+    ):
         return
     raise ParamError(
         "target {name} has no declaration a worker can load (a built-in name or a "

@@ -1,55 +1,121 @@
 """Targets: models under assessment plus their samples.
 
-Built-in targets are named here by import path so that listing them imports nothing
-heavy; :func:`get_target` loads one (training its model on first use). Users' own
-targets come from files: a YAML declaration (:mod:`feint.targets.declared`) or a Python
-file holding a target class (:mod:`feint.targets.adapters.python_file`).
+Built-in targets register in :data:`TARGETS` by import path, so listing them imports
+nothing heavy; :func:`get_target` loads one. Users' own targets come from files, read by
+the loaders: a YAML declaration (:mod:`feint.targets.loaders.yaml`) or a Python file
+holding a target class (:mod:`feint.targets.loaders.python_file`). What names a target,
+as text and parsed, is :class:`feint.targets.spec.TargetSpec`.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from feint.errors import UnknownName
+from feint.registry import Registry
 from feint.targets.base import DATA_TYPES, GRADIENTS, PREDICT, Target
+from feint.targets.spec import TargetSpec
 
-__all__ = ["Target", "DATA_TYPES", "GRADIENTS", "PREDICT", "get_target", "target_classes", "BUILTIN"]
+__all__ = [
+    "Target",
+    "DATA_TYPES",
+    "GRADIENTS",
+    "PREDICT",
+    "TARGETS",
+    "BuiltinTarget",
+    "TargetSpec",
+    "get_target",
+    "target_classes",
+    "BUILTIN",
+]
 
-BUILTIN: dict[str, str] = {
-    "digits_keras": "feint.targets.builtin.digits:DigitsKeras",
-    "digits_blackbox": "feint.targets.builtin.digits:DigitsBlackbox",
-    "creditfraud": "feint.targets.builtin.creditfraud:CreditFraud",
-    "satellite": "feint.targets.builtin.satellite:Satellite",
-    "photos": "feint.targets.builtin.photos:Photos",
-}
+
+@dataclass(frozen=True)
+class BuiltinTarget:
+    """A built-in target: its class as ``"module:Class"`` (imported on first use) and what
+    it is, in one line."""
+
+    path: str
+    doc: str
+
+    def load_class(self) -> type[Target]:
+        module, _, name = self.path.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, Target)):
+            raise TypeError(f"{self.path} is not a feint.targets.Target subclass")
+        return cls
+
+
+TARGETS: Registry[BuiltinTarget] = Registry("target")
+TARGETS.register(
+    "digits_keras",
+    BuiltinTarget("feint.targets.builtin.digits:DigitsKeras", "the paper's Keras CNN on real MNIST digits, open-box"),
+)
+TARGETS.register(
+    "digits_blackbox",
+    BuiltinTarget(
+        "feint.targets.builtin.digits:DigitsBlackbox",
+        "a scikit-learn MLP on the same digits, probabilities only (closed-box)",
+    ),
+)
+TARGETS.register(
+    "creditfraud",
+    BuiltinTarget(
+        "feint.targets.builtin.creditfraud:CreditFraud",
+        "gradient boosting on credit-card transactions, benign or fraud (closed-box, tabular)",
+    ),
+)
+TARGETS.register(
+    "satellite",
+    BuiltinTarget(
+        "feint.targets.builtin.satellite:Satellite",
+        "a small CNN telling airplanes from stadiums, trained on satellite images you provide",
+    ),
+)
+TARGETS.register(
+    "photos",
+    BuiltinTarget(
+        "feint.targets.builtin.photos:Photos", "a small CNN telling which of six photographs a colour patch is from"
+    ),
+)
+
+
+class _BuiltinPaths(Mapping[str, str]):
+    """Built-in name -> ``"module:Class"``, read from :data:`TARGETS` (read-only)."""
+
+    def __getitem__(self, name: str) -> str:
+        if name not in TARGETS:
+            raise KeyError(name)
+        return TARGETS.get(name).path
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TARGETS.names())
+
+    def __len__(self) -> int:
+        return len(TARGETS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+BUILTIN: Mapping[str, str] = _BuiltinPaths()
 
 _loaded: dict[str, Target] = {}
-_files: dict[tuple, Target] = {}
+_files: dict[tuple[object, ...], Target] = {}
 
 
 def target_classes() -> dict[str, type[Target]]:
-    out = {}
-    for name, path in BUILTIN.items():
-        module, cls = path.split(":")
-        out[name] = getattr(importlib.import_module(module), cls)
-    return out
+    """Every built-in target's class by name (imports their modules, not their models)."""
+    return {name: entry.load_class() for name, entry in TARGETS.items()}
 
 
-# A spec with this prefix rebuilds a target whose model file the user trusted explicitly
-# (``--trust-model``), so that a worker process rebuilding it from ``target.spec`` may load it.
-TRUSTED_PREFIX = "trusted:"
-TARGET_FILES = (".yaml", ".yml", ".py")
-
-
-def _file_key(path: str) -> tuple:
-    from pathlib import Path
-
-    from feint.targets.adapters.python_file import split_class
-
-    file = Path(split_class(path)[0]).expanduser()
+def _file_key(spec: TargetSpec) -> tuple[object, ...]:
+    file = Path(spec.name).expanduser()
     try:
-        return (str(file.resolve()), path.rpartition(":")[2] if split_class(path)[1] else None, file.stat().st_mtime_ns)
+        return (str(file.resolve()), spec.class_name, file.stat().st_mtime_ns)
     except OSError:
         return (str(file), None, None)
 
@@ -61,31 +127,27 @@ def get_target(name: str | Target, load: bool = True, trust: bool = False) -> Ta
     again when it changes). ``trust`` allows model files that unpickling would read."""
     if isinstance(name, Target):
         return name.ensure_loaded() if load else name
-    if isinstance(name, str) and name.startswith(TRUSTED_PREFIX):
-        name, trust = name[len(TRUSTED_PREFIX) :], True
-    if name in BUILTIN:
-        if name not in _loaded:
-            _loaded[name] = target_classes()[name]()
-        target = _loaded[name]
+    spec = TargetSpec.parse(name)
+    trust = trust or spec.trusted
+    if spec.kind == "builtin":
+        if spec.name not in TARGETS:
+            raise UnknownName("target", spec.name, sorted(TARGETS) + ["a target file (FILE.yaml, FILE.py)"])
+        if spec.name not in _loaded:
+            _loaded[spec.name] = TARGETS.get(spec.name).load_class()()
+        target = _loaded[spec.name]
         return target.ensure_loaded() if load else target
-    from feint.targets.adapters.python_file import split_class
+    key = (_file_key(spec), trust)
+    found = _files.get(key)
+    if found is None:
+        if spec.kind == "python":
+            from feint.targets.loaders.python_file import load_python_target
 
-    file = split_class(name)[0] if isinstance(name, str) else ""
-    suffix = os.path.splitext(file)[1].lower()
-    if suffix not in TARGET_FILES:
-        raise UnknownName("target", name, sorted(BUILTIN) + ["a target file (FILE.yaml, FILE.py)"])
-    key = (_file_key(name), trust)
-    target = _files.get(key)
-    if target is None:
-        if suffix == ".py":
-            from feint.targets.adapters.python_file import load_python_target
-
-            target = load_python_target(name, trust=trust)
+            found = load_python_target(spec.source, trust=trust)
         else:
-            from feint.targets.declared import load_yaml_target
+            from feint.targets.loaders.yaml import load_yaml_target
 
-            target = load_yaml_target(name, trust=trust)
+            found = load_yaml_target(spec.name, trust=trust)
         if trust:
-            target.spec = TRUSTED_PREFIX + target.spec
-        _files[key] = target
-    return target.ensure_loaded() if load else target
+            found.spec = str(TargetSpec.parse(found.spec).with_trust())
+        _files[key] = found
+    return found.ensure_loaded() if load else found

@@ -10,11 +10,12 @@ gradients; a closed-box target returns ``None`` there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from feint.errors import FeintError
+from feint.targets.spec import TargetSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -27,15 +28,16 @@ GRADIENTS = "gradients"
 
 
 class Target:
-    """Base of every target. Subclasses set the class attributes and implement ``load``
-    and either ``torch_module`` (open-box) or ``predict`` (closed-box)."""
+    """Base of every target. Subclasses set the metadata below (as class attributes, or
+    per instance before calling ``Target.__init__`` when it is known only then) and
+    implement ``load`` and either ``torch_module`` (open-box) or ``predict`` (closed-box)."""
 
-    target_name: ClassVar[str] = ""
-    data_type: ClassVar[str] = "image"
-    input_shape: ClassVar[tuple[int, ...]] = ()
-    output_classes: ClassVar[Sequence[str]] = ()
-    bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
-    description: ClassVar[str] = ""
+    target_name: str = ""
+    data_type: str = "image"
+    input_shape: tuple[int, ...] = ()
+    output_classes: Sequence[str] = ()
+    bounds: tuple[float, float] = (0.0, 1.0)
+    description: str = ""
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
@@ -127,7 +129,7 @@ class Target:
             **self.info,
         }
         if self.spec != self.target_name:
-            out.setdefault("source", self.spec.split(":", 1)[1] if self.spec.startswith("trusted:") else self.spec)
+            out.setdefault("source", TargetSpec.parse(self.spec).source)
         return out
 
 
@@ -146,7 +148,8 @@ class LoadedTarget(Target):
     def torch_module(self) -> torch.nn.Module | None:
         if not self._open_box:
             return None
-        return self.ensure_loaded()._module
+        self.ensure_loaded()
+        return self._module
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         self.ensure_loaded()

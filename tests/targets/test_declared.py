@@ -235,35 +235,27 @@ def test_npz_keys_and_npy(tmp_path, home):
 
 
 def test_endpoint_is_dispatched_to_the_http_adapter(tmp_path, home, monkeypatch):
-    """``model: {endpoint: ...}`` goes to feint.targets.adapters.http (stood in for here)."""
-    import sys
-    import types
+    """``model: {endpoint: ...}`` goes to feint.targets.adapters.http, its requests to a stand-in transport."""
+    import json
 
     from feint.targets import get_target
+    from feint.targets.adapters.http import HttpModel, Response
 
     calls = []
 
-    class FakeHttp:
-        @classmethod
-        def from_config(cls, mapping, where, n_classes=None):
-            if "url" not in mapping:
-                raise FeintError(f"{where}: url: missing")
-            obj = cls()
-            obj.url = mapping["url"]
-            return obj
+    class Answers3:
+        def send(self, method, url, headers, body, timeout):
+            rows = json.loads(body)["inputs"]
+            calls.append((url, len(rows)))
+            return Response(200, json.dumps(np.tile(np.eye(10)[3], (len(rows), 1)).tolist()).encode())
 
-        def predict(self, x):
-            calls.append(len(x))
-            return np.tile(np.eye(10)[3], (len(x), 1))
-
-    fake = types.ModuleType("feint.targets.adapters.http")
-    fake.HttpModel = FakeHttp
-    monkeypatch.setitem(sys.modules, "feint.targets.adapters.http", fake)
+    monkeypatch.setattr(HttpModel, "default_transport", Answers3)
     target = get_target(str(_yaml(tmp_path, "remote", model={"endpoint": {"url": "http://model.local/predict"}})))
     assert not target.open_box and target.describe()["adapter"] == "http"
     assert target.describe()["model"] == "http://model.local/predict"
-    assert target.outputs_to_labels(target.predict(target.X[:2])) == ["3", "3"] and calls
-    with pytest.raises(FeintError, match=r"nourl.yaml: model.endpoint: url: missing"):
+    assert target.outputs_to_labels(target.predict(target.X[:2])) == ["3", "3"]
+    assert calls[-1] == ("http://model.local/predict", 2)
+    with pytest.raises(FeintError, match=r"nourl.yaml: model.endpoint needs the key 'url'"):
         get_target(str(_yaml(tmp_path, "nourl", model={"endpoint": {"timeout": 3}})))
 
 

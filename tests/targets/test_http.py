@@ -325,7 +325,7 @@ def test_headers_read_environment_variables_and_stay_out_of_reports(server, canc
     assert server.headers[0]["X-Client"] == "feint"
     described = json.dumps(m.describe())
     assert "s3cret" not in described and "Authorization" in described
-    assert m.describe()["url"] == server.url and m.describe()["queries"] == 1
+    assert m.describe()["model"] == server.url and m.describe()["endpoint"]["queries"] == 1
     monkeypatch.delenv("FEINT_TEST_TOKEN")
     with pytest.raises(
         FeintError,
@@ -340,7 +340,7 @@ def test_the_url_reads_the_environment_and_reports_show_it_as_written(server, ca
     written = server.url.replace("/predict", "/${FEINT_TEST_PATH}")
     m = HttpModel.from_config({"url": written, "probabilities": "predictions"}, WHERE)
     assert m.predict(cancer[0][:2]).shape == (2, 2)
-    assert m.describe()["url"] == written
+    assert m.describe()["model"] == written
 
 
 def test_retry_after_takes_seconds_or_a_date_and_is_capped():
@@ -462,3 +462,70 @@ def test_scan_an_endpoint_from_the_command_line(server, cancer, tmp_path, monkey
     assert shown["target"] == "cancer_c" and shown["settings"]["status"] == "interrupted"
     assert [str(r["params"]["max_iter"]) for r in shown["runs"]] == ["5"]
     assert shown["runs"][0]["samples"] == run["samples"]  # the same run as the first scan's
+
+
+class Recorded:
+    """A transport that answers from a list instead of the network, and records what was sent."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.sent = []
+
+    def send(self, method, url, headers, body, timeout):
+        self.sent.append((method, url, dict(headers), json.loads(body), timeout))
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def test_the_transport_is_a_seam_between_the_model_and_the_network():
+    from feint.targets.adapters.http import Response
+
+    ok = Response(200, json.dumps({"p": [[0.25, 0.75], [1.0, 0.0]]}).encode())
+    transport = Recorded(
+        Response(503, b"busy", {"retry-after": "0"}), ConnectionRefusedError("refused"), ok, Response(404, b"gone")
+    )
+    m = HttpModel.from_config(
+        {"url": "http://model.test/p", "probabilities": "p", "retries": 2, "backoff": 0, "timeout": 7},
+        WHERE,
+        n_classes=2,
+        transport=transport,
+    )
+    np.testing.assert_allclose(m.predict(np.zeros((2, 3))), [[0.25, 0.75], [1.0, 0.0]])
+    method, url, headers, body, timeout = transport.sent[0]
+    assert (method, url, body, timeout) == ("POST", "http://model.test/p", {"inputs": [[0.0] * 3] * 2}, 7.0)
+    assert headers["Content-Type"] == "application/json" and len(transport.sent) == 3
+    assert m.describe()["endpoint"]["requests"] == 3 and m.describe()["endpoint"]["queries"] == 6
+    with pytest.raises(EndpointError, match=r"^endpoint http://model.test/p answered HTTP 404: gone$"):
+        m.predict(np.zeros((1, 3)))
+    assert len(transport.sent) == 4  # a 404 is not retried
+
+
+def test_a_yaml_endpoint_goes_through_the_default_transport(tmp_path, monkeypatch):
+    import yaml
+
+    from feint.targets import get_target
+    from feint.targets.adapters.http import Response
+
+    class Constant:
+        def send(self, method, url, headers, body, timeout):
+            rows = json.loads(body)["inputs"]
+            return Response(200, json.dumps([[0.0, 1.0]] * len(rows)).encode())
+
+    monkeypatch.setattr(HttpModel, "default_transport", Constant)
+    np.save(tmp_path / "x.npy", np.zeros((3, 4), np.float32))
+    doc = {
+        "name": "remote",
+        "model": {"endpoint": {"url": "http://model.test/predict"}},
+        "data_type": "tabular",
+        "input_shape": [4],
+        "classes": ["no", "yes"],
+        "samples": "x.npy",
+    }
+    (tmp_path / "remote.yaml").write_text(yaml.safe_dump(doc))
+    target = get_target(str(tmp_path / "remote.yaml"))
+    assert target.outputs_to_labels(target.predict(target.X)) == ["yes"] * 3
+    described = target.describe()
+    assert described["adapter"] == "http" and described["model"] == "http://model.test/predict"
+    assert target.adapter.describe()["endpoint"]["queries"] == 3  # what the endpoint answers needs no probe

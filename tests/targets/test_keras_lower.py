@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from feint.targets.adapters.keras_lower import NotLowerable, lower, lower_verified
 from feint.targets.builtin.digits import import_keras
-from feint.targets.keras_lower import NotLowerable, lower, lower_verified
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_channels_first_layers_flatten_in_keras_order(keras):
 
 
 def test_an_unforeseen_failure_while_lowering_keeps_keras(keras, monkeypatch):
-    from feint.targets import keras_lower
+    from feint.targets.adapters import keras_lower
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     reference = _keras_call(model)
@@ -162,7 +162,7 @@ def test_digits_model_runs_lowered_and_agrees_with_keras(digits_keras):
 
 
 def test_a_saved_lowering_reads_back_identical_and_only_for_its_source(keras, tmp_path):
-    from feint.targets import keras_lower
+    from feint.targets.adapters import keras_lower
 
     model = _wide_model(keras)
     source = tmp_path / "m.keras"

@@ -1,10 +1,13 @@
 """Model adapters: a model file (or an endpoint) made callable by feint.
 
-One module per kind of model. An adapter loads its file on :meth:`ModelAdapter.load`
-and then answers either :meth:`ModelAdapter.module` (open-box: a ``torch.nn.Module``
-through which gradients flow) or :meth:`ModelAdapter.predict` (closed-box: NumPy in,
-class scores out). Adapters work in the model's own input layout; the declared target
-(:mod:`feint.targets.declared`) converts feint's channels-first samples and applies the
+One module per kind of model: Keras (:mod:`~feint.targets.adapters.keras_model`, run as
+plain torch by :mod:`~feint.targets.adapters.keras_lower` where it can be), TorchScript
+and ``torch.export`` (:mod:`~feint.targets.adapters.torch_model`), ONNX, scikit-learn, and
+an HTTP endpoint (:mod:`~feint.targets.adapters.http`). An adapter loads its model on
+:meth:`ModelAdapter.load` and then answers either :meth:`ModelAdapter.module` (open-box: a
+``torch.nn.Module`` through which gradients flow) or :meth:`ModelAdapter.predict`
+(closed-box: NumPy in, class scores out). Adapters work in the model's own input layout; the declared target
+(:mod:`feint.targets.loaders.yaml`) converts feint's channels-first samples and applies the
 declared preprocessing before it calls them.
 
 Which adapter reads a file is decided by its extension; the adapter modules import
@@ -31,8 +34,10 @@ __all__ = ["ModelAdapter", "FORMATS", "adapter_class", "adapter_for", "accepted_
 class ModelAdapter:
     """Base of the file adapters. ``where`` prefixes every error (e.g. ``my.yaml: model``)."""
 
-    kind: str = ""  # shown in reports: keras, torchscript, torch.export, onnx, skops, pickle
+    kind: str = ""  # shown in reports: keras, torchscript, torch.export, onnx, skops, pickle, http
     open_box: bool = False
+    # what the module or predict returns: logits, probabilities, or auto (told apart on the samples)
+    outputs: str = "auto"
 
     def __init__(self, path: Path, where: str, trust: bool = False) -> None:
         self.path = Path(path)

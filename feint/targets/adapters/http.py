@@ -1,4 +1,4 @@
-"""A prediction endpoint over HTTP, as a model that answers class probabilities.
+"""A prediction endpoint over HTTP, as a closed-box model adapter.
 
 The endpoint takes JSON and answers JSON. :class:`HttpModel` sends a batch as nested
 lists inside a body template, reads the probabilities (or logits) at a path of the
@@ -6,9 +6,11 @@ answer, and keeps to the limits the configuration sets: a timeout per request, b
 retries with exponential backoff (honouring ``Retry-After`` on 429), a rate of requests
 per second, a number of requests in flight, and a budget of rows that is never exceeded.
 
-Only the standard library is used (``urllib.request`` and ``concurrent.futures``). Every
-failure is a :class:`~feint.errors.FeintError` with a one-line message that names the
-endpoint and what came back.
+Requests go through a :class:`Transport`: send one request, get its status, headers and
+body. :class:`UrllibTransport`, the default, does real HTTP with the standard library
+(``urllib.request``); another transport (a recorded endpoint, a test's stand-in) is given
+to :meth:`HttpModel.from_config`. Every failure is a :class:`~feint.errors.FeintError`
+with a one-line message that names the endpoint and what came back.
 """
 
 from __future__ import annotations
@@ -19,14 +21,26 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
 from feint.errors import FeintError
+from feint.targets.adapters import ModelAdapter
 
-__all__ = ["HttpModel", "EndpointError", "QueryBudgetExceeded", "PLACEHOLDER", "KEYS"]
+__all__ = [
+    "HttpModel",
+    "Transport",
+    "Response",
+    "UrllibTransport",
+    "EndpointError",
+    "QueryBudgetExceeded",
+    "PLACEHOLDER",
+    "OPTIONS",
+    "Option",
+]
 
 PLACEHOLDER = "$inputs"
 METHODS = ("POST", "PUT", "PATCH")
@@ -36,27 +50,141 @@ MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After that is honoured as g
 SNIPPET = 200  # characters of an answer quoted in an error
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1 (rounded outputs)
 
+_T = TypeVar("_T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# key -> (default, what is accepted); the order is the order shown in messages and docs
-KEYS: dict[str, tuple[Any, str]] = {
-    "url": (None, "an http:// or https:// URL (required)"),
-    "method": ("POST", "one of " + ", ".join(METHODS)),
-    "headers": ({}, "a mapping of header names to text; ${NAME} reads an environment variable"),
-    "body": ({"inputs": PLACEHOLDER}, f"a JSON template holding the text {PLACEHOLDER!r} exactly once"),
-    "batch_size": (32, "an integer from 1 to 100000 (rows per request; 1 sends the row itself)"),
-    "probabilities": (
+
+@dataclass(frozen=True)
+class Option:
+    """An endpoint option: its default, what it accepts (said by a mistake's message),
+    what it does (said by the reference) and its default as the reference shows it."""
+
+    default: Any
+    accepts: str
+    doc: str
+    shown: str
+
+
+# the order is the order shown in messages and docs
+OPTIONS: dict[str, Option] = {
+    "url": Option(
+        None,
+        "an http:// or https:// URL (required)",
+        "`http://` or `https://`; may read `${NAME}` from the environment",
+        "(required)",
+    ),
+    "method": Option("POST", "one of " + ", ".join(METHODS), "`POST`, `PUT` or `PATCH`", "`POST`"),
+    "headers": Option(
+        {},
+        "a mapping of header names to text; ${NAME} reads an environment variable",
+        "header name to text; `${NAME}` in a value reads the environment variable `NAME` (unset: one line "
+        "saying so), so tokens stay out of files and out of reports",
+        "none",
+    ),
+    "body": Option(
+        {"inputs": PLACEHOLDER},
+        f"a JSON template holding the text {PLACEHOLDER!r} exactly once",
+        "a JSON template holding the text `$inputs` exactly once, replaced by the rows as nested lists; "
+        "other text may read `${NAME}`",
+        "`{inputs: $inputs}`",
+    ),
+    "batch_size": Option(
+        32,
+        "an integer from 1 to 100000 (rows per request; 1 sends the row itself)",
+        "rows per request; `1` sends one request per row with the row itself (not a list of one row) as `$inputs`",
+        "`32`",
+    ),
+    "probabilities": Option(
         "",
         "a path into the answer: dotted keys and integer indices, e.g. outputs.0.probs (empty: the whole answer)",
+        "the path to the `(rows, classes)` array in the answer: dotted keys and integer indices, e.g. "
+        "`predictions` or `outputs.0.probs`; with `batch_size: 1` a single row of probabilities is accepted",
+        "the whole answer",
     ),
-    "outputs": ("probabilities", "probabilities or logits"),
-    "timeout": (30.0, "seconds per request, a number above 0"),
-    "retries": (3, "an integer from 0 to 20"),
-    "backoff": (0.5, "base seconds of the exponential backoff, a number from 0"),
-    "rate_limit": (None, "requests per second, a number above 0 (default: no limit)"),
-    "concurrency": (4, "an integer from 1 to 64 (requests in flight)"),
-    "max_queries": (None, "an integer from 1 (rows, retries included; default: no budget)"),
+    "outputs": Option(
+        "probabilities",
+        "probabilities or logits",
+        "`probabilities` (each row must lie in 0..1 and sum to 1 within 0.01; it is renormalised) or "
+        "`logits` (any scores; feint applies softmax)",
+        "`probabilities`",
+    ),
+    "timeout": Option(30.0, "seconds per request, a number above 0", "seconds per request", "`30`"),
+    "retries": Option(
+        3,
+        "an integer from 0 to 20",
+        "retries of a request answered 429 or 5xx, or that failed to connect or timed out; other 4xx "
+        "answers are not retried",
+        "`3`",
+    ),
+    "backoff": Option(
+        0.5,
+        "base seconds of the exponential backoff, a number from 0",
+        "the waits before the retries are `backoff`, `2 * backoff`, `4 * backoff`, ... seconds, or the "
+        "answer's `Retry-After` (on 429 and 503, at most 60 s) when longer",
+        "`0.5`",
+    ),
+    "rate_limit": Option(
+        None,
+        "requests per second, a number above 0 (default: no limit)",
+        "requests per second: request starts are spaced `1/rate_limit` seconds apart",
+        "none",
+    ),
+    "concurrency": Option(
+        4,
+        "an integer from 1 to 64 (requests in flight)",
+        "requests in flight at most; a batch's requests go out together and come back in order",
+        "`4`",
+    ),
+    "max_queries": Option(
+        None,
+        "an integer from 1 (rows, retries included; default: no budget)",
+        "a budget of rows sent (retries included) that is never exceeded: a call that would pass it sends "
+        "nothing and stops the scan with one line giving the budget and the rows used",
+        "none",
+    ),
 }
+
+
+# -- transport ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Response:
+    """What came back for one request: its status, headers and body, whatever the status."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A header's value, its name matched without regard to case."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
+class Transport(Protocol):
+    """Sends one HTTP request. An answer of any status is a :class:`Response`; no answer
+    (refused, reset, timed out) raises ``OSError`` (``TimeoutError`` for a timeout) or
+    ``http.client.HTTPException``."""
+
+    def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Response: ...
+
+
+class UrllibTransport:
+    """Real HTTP through ``urllib.request`` (redirects followed, proxies from the environment)."""
+
+    def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Response:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return Response(response.status, response.read(), dict(response.headers.items()))
+        except urllib.error.HTTPError as exc:
+            try:
+                text = exc.read()
+            except Exception:  # noqa: BLE001 - the body is only quoted
+                text = b""
+            return Response(exc.code, text, dict(exc.headers.items()) if exc.headers is not None else {})
 
 
 class EndpointError(FeintError):
@@ -150,11 +278,17 @@ class _RateLimiter:
             time.sleep(start - now)
 
 
-class HttpModel:
-    """A model behind an HTTP endpoint; see the module doc. Build it with :meth:`from_config`."""
+class HttpModel(ModelAdapter):
+    """A model behind an HTTP endpoint; see the module doc. Build it with :meth:`from_config`.
+
+    Its :meth:`predict` answers probabilities whatever the endpoint returns (the ``outputs``
+    option says which, and logits are turned into probabilities here)."""
 
     kind = "http"
     open_box = False
+    outputs = "probabilities"
+    # what a model built without a transport sends its requests through
+    default_transport: ClassVar[Callable[[], Transport]] = UrllibTransport
 
     def __init__(
         self,
@@ -174,7 +308,13 @@ class HttpModel:
         max_queries: int | None = None,
         n_classes: int | None = None,
         shown_url: str | None = None,
-    ):
+        where: str = "",
+        transport: Transport | None = None,
+    ) -> None:
+        # no model file: the endpoint is the model, so ModelAdapter's path is not set
+        self.where = where or "model.endpoint"
+        self.trust = False
+        self.transport = transport if transport is not None else type(self).default_transport()
         self.url = url
         self.shown_url = shown_url or url  # as written, environment references unresolved
         self.method = method
@@ -182,8 +322,8 @@ class HttpModel:
         self.body = {"inputs": PLACEHOLDER} if body is None else body
         self.batch_size = batch_size
         self.path_text = probabilities
-        self.path = _parse_path(probabilities)
-        self.outputs = outputs
+        self.steps = _parse_path(probabilities)
+        self.answers = outputs  # what the endpoint returns: probabilities or logits
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -200,21 +340,26 @@ class HttpModel:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def from_config(cls, mapping: Any, where: str, n_classes: int | None = None) -> HttpModel:
+    def from_config(
+        cls, mapping: Any, where: str, n_classes: int | None = None, transport: Transport | None = None
+    ) -> HttpModel:
         """Check the mapping found under ``model.endpoint`` and build the model.
 
         ``where`` prefixes every message (``"my.yaml: model.endpoint"``); ``n_classes``,
-        when known, is checked against every answer."""
+        when known, is checked against every answer; ``transport`` sends the requests
+        (default: :attr:`default_transport`)."""
         if not isinstance(mapping, Mapping):
-            raise FeintError(f"{where} expects a mapping with the keys {', '.join(KEYS)}; got {type(mapping).__name__}")
-        unknown = [k for k in mapping if k not in KEYS]
+            raise FeintError(
+                f"{where} expects a mapping with the keys {', '.join(OPTIONS)}; got {type(mapping).__name__}"
+            )
+        unknown = [k for k in mapping if k not in OPTIONS]
         if unknown:
-            raise FeintError(f"{where} has an unknown key {unknown[0]!r}; accepted: {', '.join(KEYS)}")
-        cfg = {k: mapping.get(k, default) for k, (default, _) in KEYS.items()}
-        cfg = {k: (KEYS[k][0] if v is None else v) for k, v in cfg.items()}
+            raise FeintError(f"{where} has an unknown key {unknown[0]!r}; accepted: {', '.join(OPTIONS)}")
+        cfg = {k: mapping.get(k, option.default) for k, option in OPTIONS.items()}
+        cfg = {k: (OPTIONS[k].default if v is None else v) for k, v in cfg.items()}
 
         def bad(key: str, value: Any) -> FeintError:
-            return FeintError(f"{where}.{key} expects {KEYS[key][1]}; got {value!r}")
+            return FeintError(f"{where}.{key} expects {OPTIONS[key].accepts}; got {value!r}")
 
         def integer(key: str, low: int, high: int) -> int | None:
             v = cfg[key]
@@ -223,6 +368,11 @@ class HttpModel:
             if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
                 raise bad(key, v)
             return v
+
+        def given(key: str, value: _T | None) -> _T:  # an option with a default: never None
+            if value is None:
+                raise bad(key, value)
+            return value
 
         def number(key: str, low: float, strict: bool) -> float | None:
             v = cfg[key]
@@ -234,7 +384,7 @@ class HttpModel:
 
         url = cfg["url"]
         if url is None:
-            raise FeintError(f"{where} needs the key 'url' ({KEYS['url'][1]})")
+            raise FeintError(f"{where} needs the key 'url' ({OPTIONS['url'].accepts})")
         if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url.strip()):
             raise bad("url", url)
         shown_url = url.strip()
@@ -260,7 +410,7 @@ class HttpModel:
             raise bad("body", body)
         found = _count_placeholders(body)
         if found != 1:
-            raise FeintError(f"{where}.body expects {KEYS['body'][1]}; it holds it {found} times")
+            raise FeintError(f"{where}.body expects {OPTIONS['body'].accepts}; it holds it {found} times")
         body = _resolve_body(body, f"{where}.body")
         path = cfg["probabilities"]
         if not isinstance(path, str) or (path and "" in path.split(".")):
@@ -275,30 +425,37 @@ class HttpModel:
             method=method.upper(),
             headers=resolved_headers,
             body=body,
-            batch_size=integer("batch_size", 1, 100_000),
+            batch_size=given("batch_size", integer("batch_size", 1, 100_000)),
             probabilities=path,
             outputs=outputs,
-            timeout=number("timeout", 0.0, strict=True),
-            retries=integer("retries", 0, 20),
-            backoff=number("backoff", 0.0, strict=False),
+            timeout=given("timeout", number("timeout", 0.0, strict=True)),
+            retries=given("retries", integer("retries", 0, 20)),
+            backoff=given("backoff", number("backoff", 0.0, strict=False)),
             rate_limit=number("rate_limit", 0.0, strict=True),
-            concurrency=integer("concurrency", 1, 64),
+            concurrency=given("concurrency", integer("concurrency", 1, 64)),
             max_queries=integer("max_queries", 1, 10**12),
             n_classes=n_classes,
             shown_url=shown_url,
+            where=where,
+            transport=transport,
         )
+
+    def load(self) -> None:
+        """Nothing to load: the endpoint is asked on each prediction."""
 
     # -- reporting -----------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        """The endpoint and its limits, for reports; header values never appear."""
+        """The endpoint (as written, so no secret from the environment) and its settings."""
+        return {"model": self.shown_url, "adapter": self.kind, "endpoint": self.settings()}
+
+    def settings(self) -> dict[str, Any]:
+        """The endpoint's settings and what it was sent so far; header values never appear."""
         return {
-            "adapter": self.kind,
-            "url": self.shown_url,
             "method": self.method,
             "headers": sorted(self.headers),
             "batch_size": self.batch_size,
             "probabilities": self.path_text,
-            "outputs": self.outputs,
+            "outputs": self.answers,
             "timeout": self.timeout,
             "retries": self.retries,
             "backoff": self.backoff,
@@ -385,9 +542,6 @@ class HttpModel:
     def _send(
         self, index: int, chunk: np.ndarray, unsent: list[int], stop: threading.Event | None = None
     ) -> np.ndarray:
-        import urllib.error
-        import urllib.request
-
         rows = len(chunk)
         inputs = chunk[0].tolist() if self.batch_size == 1 else chunk.tolist()
         try:
@@ -406,25 +560,9 @@ class HttpModel:
             with self._slots:
                 self._limiter.wait()
                 self._charge(rows, index, unsent)
-                request = urllib.request.Request(self.url, data=data, headers=headers, method=self.method)
                 try:
-                    with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                        status, text = response.status, response.read().decode("utf-8", "replace")
-                except urllib.error.HTTPError as exc:
-                    status = exc.code
-                    try:
-                        text = exc.read().decode("utf-8", "replace")
-                    except Exception:  # noqa: BLE001 - the body is only quoted
-                        text = ""
-                    if status not in RETRY_STATUS or last:
-                        tried = f" after {attempts} attempts" if attempts > 1 and status in RETRY_STATUS else ""
-                        raise EndpointError(
-                            f"endpoint {self.shown_url} answered HTTP {status}{tried}: "
-                            f"{_one_line(text) or '(empty body)'}"
-                        ) from None
-                    if status in (429, 503):
-                        retry_after = _retry_after(exc.headers.get("Retry-After"))
-                except (TimeoutError, OSError, urllib.error.URLError, _http_exceptions()) as exc:
+                    response = self.transport.send(self.method, self.url, headers, data, self.timeout)
+                except (OSError, _http_exceptions()) as exc:
                     failure = _describe_failure(exc, self.timeout)
                     if last:
                         tried = f" after {attempts} attempts" if attempts > 1 else ""
@@ -432,7 +570,17 @@ class HttpModel:
                             f"endpoint {self.shown_url} could not be reached{tried}: {failure}"
                         ) from None
                 else:
-                    return self._read(text, status, rows)
+                    status, text = response.status, response.body.decode("utf-8", "replace")
+                    if 200 <= status < 300:
+                        return self._read(text, status, rows)
+                    if status not in RETRY_STATUS or last:
+                        tried = f" after {attempts} attempts" if attempts > 1 and status in RETRY_STATUS else ""
+                        raise EndpointError(
+                            f"endpoint {self.shown_url} answered HTTP {status}{tried}: "
+                            f"{_one_line(text) or '(empty body)'}"
+                        )
+                    if status in (429, 503):
+                        retry_after = _retry_after(response.header("Retry-After"))
             delay = self.backoff * 2**attempt
             if retry_after is not None:
                 delay = max(delay, retry_after)
@@ -450,8 +598,8 @@ class HttpModel:
             value = json.loads(text)
         except ValueError:
             raise fail("with a body that is not JSON") from None
-        for i, step in enumerate(self.path):
-            here = ".".join(map(str, self.path[: i + 1]))
+        for i, step in enumerate(self.steps):
+            here = ".".join(map(str, self.steps[: i + 1]))
             if isinstance(value, Mapping) and str(step) in value:
                 value = value[str(step)]
             elif isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):
@@ -477,7 +625,7 @@ class HttpModel:
             raise fail("with empty rows")
         if not np.isfinite(arr).all():
             raise fail("with NaN or infinite values")
-        if self.outputs == "logits":
+        if self.answers == "logits":
             z = np.exp(arr - arr.max(axis=1, keepdims=True))
             return z / z.sum(axis=1, keepdims=True)
         sums = arr.sum(axis=1)

@@ -7,7 +7,7 @@ identity, so attacks see logits (a softmax over log-probabilities would otherwis
 needed, and it saturates).
 
 Where the model is a chain of standard layers it runs as plain torch
-(:mod:`feint.targets.keras_lower`), once the two agree on random inputs; otherwise, or
+(:mod:`feint.targets.adapters.keras_lower`), once the two agree on random inputs; otherwise, or
 where the input shape has free dimensions, through Keras. ``describe`` says which. A
 checked lowering is saved under ``$FEINT_HOME/cache/keras``, named by the file's
 content hash, so loading the same file again does not import Keras.
@@ -15,12 +15,15 @@ content hash, so loading the same file again does not import Keras.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from feint.config import feint_home
 from feint.targets.adapters import ModelAdapter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["KerasModel"]
 
@@ -35,13 +38,13 @@ class KerasModel(ModelAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._module = None
+        self._module: torch.nn.Module | None = None
         self._input_shape: tuple | None = None
         self.outputs = "auto"  # "logits" once a final softmax has been removed
         self._runs_as = "Keras"
 
     def load(self) -> None:
-        from feint.targets import keras_lower
+        from feint.targets.adapters import keras_lower
 
         try:
             key = keras_lower.source_key(self.path)
@@ -57,7 +60,8 @@ class KerasModel(ModelAdapter):
             self._runs_as = keras_lower.LOWERED
             return
         self._load_keras()
-        if key and isinstance(self._module, keras_lower.LoweredKeras):
+        # lowered only when the input shape is known
+        if key and isinstance(self._module, keras_lower.LoweredKeras) and self._input_shape is not None:
             keras_lower.save(
                 self._module, saved_path, key, {"input_shape": list(self._input_shape), "outputs": self.outputs}
             )
@@ -100,15 +104,16 @@ class KerasModel(ModelAdapter):
                 out = self.net(x, training=False)
                 return out[0] if isinstance(out, (list, tuple)) else out
 
-        self._module = KerasNet(model)
+        reference = KerasNet(model)
+        self._module = reference
         self._runs_as = "Keras (the input shape has free dimensions)"
         if self._input_shape is not None and all(d is not None for d in self._input_shape):
-            from feint.targets.keras_lower import lower_verified
+            from feint.targets.adapters.keras_lower import lower_verified
 
             rng = np.random.default_rng(0)
             shape = (8, *self._input_shape)
             probes = np.concatenate([rng.random(shape), rng.standard_normal(shape)]).astype(np.float32)
-            self._module, self._runs_as = lower_verified(model, self._module, torch.as_tensor(probes))
+            self._module, self._runs_as = lower_verified(model, reference, torch.as_tensor(probes))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "runs_as": self._runs_as}

@@ -24,7 +24,7 @@ class OnnxModel(ModelAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._session = None
+        self._session: Any = None  # an onnxruntime.InferenceSession once loaded
         self._input = ""
         self._dtype: Any = np.float32
         self._shape: tuple | None = None

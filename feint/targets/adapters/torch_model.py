@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feint.targets.adapters import ModelAdapter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["TorchScriptModel", "ExportedModel"]
 
@@ -86,7 +89,7 @@ class ExportedModel(ModelAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._module = None
+        self._module: torch.nn.Module | None = None
         self._input_shape: tuple | None = None
 
     def load(self) -> None:

@@ -116,7 +116,7 @@ class CreditFraud(Target):
             "held_out_fraud_recall": float(np.mean(pred[hy == 1] == 1)),
             "features": list(COLUMNS),
         }
-        if npz is not None:
+        if given is not None:
             self.X, self.y = given, None
             info["samples_from"] = f"{npz} (unlabelled)"
         else:

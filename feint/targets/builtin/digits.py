@@ -99,7 +99,7 @@ def _keras_logits(path):
 class DigitsKeras(Target):
     """The paper's Keras CNN on real MNIST digits; predict quantises to 8 bits.
 
-    It runs as plain torch (:mod:`feint.targets.keras_lower`); the lowering is checked
+    It runs as plain torch (:mod:`feint.targets.adapters.keras_lower`); the lowering is checked
     against Keras once and saved beside the model, so later loads do not import Keras."""
 
     target_name = "digits_keras"
@@ -122,7 +122,7 @@ class DigitsKeras(Target):
     def load(self) -> None:
         import torch
 
-        from feint.targets import keras_lower
+        from feint.targets.adapters import keras_lower
 
         _, (self.X, self.y) = digits_split()
         path = self.model_path()
@@ -138,7 +138,7 @@ class DigitsKeras(Target):
             net, runs_as = keras_lower.lower_verified(
                 logits, reference, torch.as_tensor(probes), channels_first_input=True
             )
-            if net is not reference:
+            if isinstance(net, keras_lower.LoweredKeras):  # lowered and checked: saved for next time
                 keras_lower.save(net, lowered_path, key)
             self._module = _digits_module(net)
             self._keras_module = _digits_module(reference)

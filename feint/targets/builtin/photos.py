@@ -11,9 +11,14 @@ random draws, and the network's accuracy on them is recorded as ``held_out_accur
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from feint.data.photos import PHOTO_CLASSES
 from feint.targets.base import Target
 from feint.targets.builtin import weights_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["Photos"]
 
@@ -35,7 +40,7 @@ class Photos(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        self._module = None
+        self._module: torch.nn.Module | None = None
 
     @staticmethod
     def model_path():

@@ -15,12 +15,16 @@ image, the samples are those same images, and the report says so (``train_accura
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from feint.config import feint_home
 from feint.data.satellite import SATELLITE_CLASSES, SIDE
 from feint.targets.base import Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["Satellite"]
 
@@ -40,7 +44,7 @@ class Satellite(Target):
     target_name = "satellite"
     data_type = "image"
     input_shape = (3, SIDE, SIDE)
-    output_classes = SATELLITE_CLASSES
+    output_classes: tuple[str, ...] = SATELLITE_CLASSES
     bounds = (0.0, 1.0)
     description = (
         "torch CNN, satellite images airplane vs stadium (3x256x256), trained on the images "
@@ -49,7 +53,7 @@ class Satellite(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        self._module = None
+        self._module: torch.nn.Module | None = None
 
     def load(self) -> None:
         from feint.data.satellite import load_satellite, satellite_source

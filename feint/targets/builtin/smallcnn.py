@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -53,10 +53,14 @@ class SmallCNN(nn.Module):
         return self.net(x - 0.5)
 
 
-def _frozen(module: nn.Module) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def _frozen(module: _M) -> _M:
     for p in module.parameters():
         p.requires_grad_(False)
-    return module.eval()
+    module.eval()
+    return module
 
 
 def train_cnn(

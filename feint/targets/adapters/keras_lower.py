@@ -114,7 +114,14 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[i
     return total // 2, total - total // 2
 
 
-class _Op(torch.nn.Module):
+class _Step(torch.nn.Module):
+    """A step of a lowered model; :meth:`spec` says how to rebuild it from saved buffers."""
+
+    def spec(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _Op(_Step):
     """A weightless step: ``OPS[op](x, *args)``."""
 
     def __init__(self, op: str, *args: Any):
@@ -131,7 +138,10 @@ class _Op(torch.nn.Module):
         return {"op": self.op, "args": list(self.args)}
 
 
-class _Conv2d(torch.nn.Module):
+class _Conv2d(_Step):
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, stride, dilation, groups: int, same: bool):
         super().__init__()
         self.register_buffer("weight", weight)
@@ -163,7 +173,10 @@ class _Conv2d(torch.nn.Module):
         }
 
 
-class _Linear(torch.nn.Module):
+class _Linear(_Step):
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
         self.register_buffer("weight", weight)
@@ -179,8 +192,11 @@ class _Linear(torch.nn.Module):
         return {"op": "linear"}
 
 
-class _Affine(torch.nn.Module):
+class _Affine(_Step):
     """Per-channel ``x * scale + shift`` (batch normalisation at inference)."""
+
+    scale: torch.Tensor
+    shift: torch.Tensor
 
     def __init__(self, scale: torch.Tensor, shift: torch.Tensor, channels_first: bool):
         super().__init__()
@@ -434,9 +450,11 @@ def source_key(path: Path) -> str:
 def save(module: LoweredKeras, path: Path, key: str, extra: dict[str, Any] | None = None) -> bool:
     """Write ``module`` (and ``extra``, JSON-able facts about it) to ``path`` as a NumPy
     archive of plain arrays; ``False`` if it could not be written (nothing is left behind)."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     steps = []
     for i, step in enumerate(module):
+        if not isinstance(step, _Step):
+            return False  # not a lowering: nothing to save
         steps.append(step.spec())
         for name, value in step.named_buffers(recurse=False):
             if value is not None:
@@ -467,11 +485,12 @@ def load(path: Path, key: str) -> tuple[LoweredKeras, dict[str, Any]] | None:
         steps: list[torch.nn.Module] = []
         for i, spec in enumerate(doc["steps"]):
             get = lambda name, i=i: tensors.get(f"s{i}.{name}")  # noqa: E731
+            need = lambda name, i=i: tensors[f"s{i}.{name}"]  # noqa: E731
             op = spec["op"]
             if op == "conv2d":
                 steps.append(
                     _Conv2d(
-                        get("weight"),
+                        need("weight"),
                         get("bias"),
                         tuple(spec["stride"]),
                         tuple(spec["dilation"]),
@@ -480,9 +499,9 @@ def load(path: Path, key: str) -> tuple[LoweredKeras, dict[str, Any]] | None:
                     )
                 )
             elif op == "linear":
-                steps.append(_Linear(get("weight"), get("bias")))
+                steps.append(_Linear(need("weight"), get("bias")))
             elif op == "affine":
-                steps.append(_Affine(get("scale"), get("shift"), bool(spec["channels_first"])))
+                steps.append(_Affine(need("scale"), need("shift"), bool(spec["channels_first"])))
             else:
                 steps.append(_Op(op, *spec["args"]))
     except Exception:  # noqa: BLE001 - missing, truncated, foreign or older: lower again

@@ -25,21 +25,16 @@ import numpy as np
 from feint.compat.counterfit import CFTarget
 from feint.errors import FeintError
 from feint.targets.base import DATA_TYPES, LoadedTarget, Target
+from feint.targets.loaders.checks import Checker
+from feint.targets.loaders.samples import labels
+from feint.targets.spec import TargetSpec
 
-__all__ = ["load_python_target", "CounterfitTarget", "split_class"]
+__all__ = ["load_python_target", "CounterfitTarget"]
 
 _NAME_ATTRS = ("target_name", "model_name")
 _TYPE_ATTRS = ("target_data_type", "data_type")
 _SHAPE_ATTRS = ("target_input_shape", "input_shape")
 _CLASSES_ATTRS = ("target_output_classes", "output_classes")
-
-
-def split_class(spec: str) -> tuple[str, str | None]:
-    """``path.py:Class`` -> (``path.py``, ``Class``); ``path.py`` -> (``path.py``, None)."""
-    head, sep, tail = spec.rpartition(":")
-    if sep and head.lower().endswith(".py") and tail.isidentifier():
-        return head, tail
-    return spec, None
 
 
 def _first(obj: Any, names: tuple[str, ...]) -> Any:
@@ -65,6 +60,14 @@ def _alias_counterfit() -> None:
     sys.modules.setdefault("counterfit.core.targets", compat)
 
 
+def _bounds(declared: Any, where: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(b) for b in declared)
+    except (TypeError, ValueError):
+        raise FeintError(f"{where}.bounds expects (lo, hi), two numbers; got {declared!r}") from None
+    return lo, hi
+
+
 def _is_counterfit(cls: type) -> bool:
     if issubclass(cls, CFTarget):
         return cls is not CFTarget
@@ -77,8 +80,10 @@ def _is_counterfit(cls: type) -> bool:
 
 
 def load_python_target(spec: str, trust: bool = False) -> Target:
-    """Run the file and build its target class (not loaded yet: ``ensure_loaded`` loads it)."""
-    file, wanted = split_class(spec)
+    """Run the file ``spec`` names (``FILE.py`` or ``FILE.py:CLASS``) and build its target
+    class (not loaded yet: ``ensure_loaded`` loads it)."""
+    parsed = TargetSpec.parse(spec)
+    file, wanted = parsed.name, parsed.class_name
     path = Path(file).expanduser().resolve()
     if not path.is_file():
         raise FeintError(f"target file not found: {file}")
@@ -149,7 +154,8 @@ class CounterfitTarget(LoadedTarget):
         self.obj = obj
         self.where = where
         cls_name = type(obj).__name__
-        name = _first(obj, _NAME_ATTRS) or Path(origin.split(":")[0]).stem
+        file = Path(TargetSpec.parse(origin).name)
+        name = _first(obj, _NAME_ATTRS) or file.stem
         dtype = _first(obj, _TYPE_ATTRS)
         if dtype not in DATA_TYPES:
             raise FeintError(f"{where}: {cls_name}.data_type expects one of {', '.join(DATA_TYPES)}; got {dtype!r}")
@@ -182,10 +188,10 @@ class CounterfitTarget(LoadedTarget):
         self.input_shape = (own_shape[-1], *own_shape[:-1]) if self.channels_last else own_shape
         self.output_classes = tuple(str(c) for c in classes)
         declared = getattr(obj, "bounds", None) or getattr(obj, "clip_values", None)
-        self.bounds = tuple(float(b) for b in declared) if declared is not None else (0.0, 1.0)
+        self.bounds = _bounds(declared, f"{where}: {cls_name}") if declared is not None else (0.0, 1.0)
         self._bounds_declared = declared is not None
         self.description = ((type(obj).__doc__ or "").strip().splitlines() or [""])[0] or (
-            f"Counterfit target {cls_name} from {Path(origin.split(':')[0]).name}"
+            f"Counterfit target {cls_name} from {file.name}"
         )
         super().__init__()
         self.spec = origin
@@ -204,8 +210,6 @@ class CounterfitTarget(LoadedTarget):
         return np.moveaxis(x, -1, 1) if self.channels_last else x
 
     def load(self) -> None:
-        from feint.targets.declared import _Checker, _labels
-
         try:
             self.obj.load()
         except FeintError:
@@ -225,7 +229,7 @@ class CounterfitTarget(LoadedTarget):
         self.y = (
             None
             if y is None
-            else _labels(np.asarray(y), self.output_classes, _Checker(self.where), f"{type(self.obj).__name__}.y")
+            else labels(np.asarray(y), self.output_classes, Checker(self.where), f"{type(self.obj).__name__}.y")
         )
         if not self._bounds_declared:
             lo, hi = float(self.X.min()), float(self.X.max())

@@ -1,0 +1,65 @@
+"""One-line errors for the loaders: each names the file, the key, and what is accepted."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from feint.errors import FeintError
+
+__all__ = ["Checker", "Key", "key_names", "shown", "number"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key a declaration accepts: its name, whether it is required, its default as the
+    reference shows it (empty: none), and what it takes, in one line."""
+
+    name: str
+    doc: str
+    required: bool = False
+    default: str = ""
+
+
+def key_names(keys: Sequence[Key]) -> tuple[str, ...]:
+    return tuple(k.name for k in keys)
+
+
+def shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Checker:
+    """Builds one-line errors prefixed with the file and the key."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def error(self, key: str, message: str) -> FeintError:
+        return FeintError(f"{self.where}: {key}: {message}" if key else f"{self.where}: {message}")
+
+    def expect(self, key: str, expected: str, got: Any) -> FeintError:
+        return self.error(key, f"expects {expected}; got {shown(got)}")
+
+    def keys(self, key: str, mapping: Mapping[Any, Any], accepted: Sequence[str]) -> None:
+        for k in mapping:
+            if k not in accepted:
+                raise self.error(key, f"unknown key {k!r}; accepted keys: {', '.join(accepted)}")
+
+    def file(self, key: str, base: Path, value: Any, folder: bool = False) -> Path:
+        if not isinstance(value, str) or not value.strip():
+            raise self.expect(key, "a path (relative to the YAML file's folder)", value)
+        path = (base / Path(value).expanduser()).resolve()
+        if folder and not path.is_dir():
+            raise self.error(key, f"folder not found: {path}")
+        if not folder and not path.exists():
+            raise self.error(key, f"file not found: {path}")
+        return path

@@ -1,0 +1,269 @@
+"""The samples of a declared target: the readers of ``.npz``, ``.npy`` and CSV files and of
+folders of images, and the checks that fit what they read to the declared shape, classes
+and bounds."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from feint.targets.loaders.checks import Checker, Key, key_names
+
+__all__ = ["SAMPLE_KEYS", "SAMPLE_KINDS", "IMAGE_SUFFIXES", "load_samples", "labels"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+# The keys of a ``samples`` mapping: exactly one kind of samples, and the names inside it.
+_KINDS: tuple[Key, ...] = (
+    Key("npz", "an `.npz` file: arrays `X` or `x`, and `y` or `Y` when present (name others with `x` and `y`)"),
+    Key("npy", "an `.npy` file of samples, without labels"),
+    Key("csv", "a CSV file with a header row: every column but the label a feature, in order"),
+    Key(
+        "images",
+        "a folder with one sub-folder of images per class, read as grey, RGB or RGBA by the "
+        "channel count, resized to the input shape, pixel values mapped onto `bounds`",
+    ),
+)
+_NAMES: tuple[Key, ...] = (
+    Key("x", "the array of samples in the `.npz` file"),
+    Key("y", "the array of labels in the `.npz` file"),
+    Key("label", "the CSV column of labels (class names or indices)"),
+)
+SAMPLE_KEYS = _KINDS + _NAMES
+SAMPLE_KINDS = key_names(_KINDS)
+
+
+def labels(values: np.ndarray, classes: Sequence[str], check: Checker, key: str) -> np.ndarray:
+    v = np.asarray(values).ravel()
+    if v.dtype.kind in "USO":
+        names = [str(x) for x in v.tolist()]
+        unknown = sorted({n for n in names if n not in classes})
+        if unknown and all(n.strip().lstrip("-").isdigit() for n in names):
+            v = np.asarray([int(n) for n in names])
+        elif unknown:
+            raise check.error(
+                key,
+                f"label {unknown[0]!r} is not a class; accepted: {', '.join(classes)} "
+                f"or class indices 0 to {len(classes) - 1}",
+            )
+        else:
+            return np.asarray([classes.index(n) for n in names], np.int64)
+    if v.dtype.kind == "f" and not (np.all(np.isfinite(v)) and np.all(v == np.round(v))):
+        raise check.error(key, "labels must be class indices or class names; found fractional values")
+    if v.dtype.kind == "b" or v.dtype.kind not in "iuf":
+        raise check.error(key, f"labels must be class indices or class names; found {v.dtype} values")
+    out = v.astype(np.int64)
+    if out.size and (out.min() < 0 or out.max() >= len(classes)):
+        bad = int(out[(out < 0) | (out >= len(classes))][0])
+        raise check.error(key, f"label {bad} is outside the classes; accepted: 0 to {len(classes) - 1}")
+    return out
+
+
+def _fit_shape(
+    x: np.ndarray, input_shape: tuple[int, ...], channels_last: bool, check: Checker, key: str
+) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 0 or len(x) == 0:
+        raise check.error(key, "holds no samples")
+    if x.dtype.kind not in "iufb":
+        raise check.error(key, f"samples must be numbers; found {x.dtype} values")
+    shape = tuple(x.shape[1:])
+    if shape == tuple(input_shape):
+        out = x
+    elif len(input_shape) == 3 and shape == (*input_shape[1:], input_shape[0]):
+        out = np.moveaxis(x, -1, 1)  # channels-last images: feint keeps channels first
+    elif int(np.prod(shape)) == int(np.prod(input_shape)):
+        out = x.reshape(len(x), *input_shape)  # flat rows are read in feint's layout, channels first
+    else:
+        raise check.error(key, f"samples of shape {list(shape)} do not fit input_shape {list(input_shape)}")
+    return np.ascontiguousarray(out, np.float32)
+
+
+def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.ndarray, np.ndarray | None, str]:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise check.error(key, f"cannot read {path.name} as .npz ({type(exc).__name__}: {exc})") from None
+    with data:
+        names = list(data.files)
+        xkey = spec.get("x")
+        if xkey is None:
+            xkey = next((k for k in ("X", "x") if k in names), None)
+            if xkey is None:
+                raise check.error(
+                    key,
+                    f"{path.name} has no array X or x; name it with samples.x (arrays in the file: {', '.join(names)})",
+                )
+        elif xkey not in names:
+            raise check.error("samples.x", f"{path.name} has no array {xkey!r}; arrays in the file: {', '.join(names)}")
+        ykey = spec.get("y")
+        if ykey is None:
+            ykey = next((k for k in ("y", "Y") if k in names), None)
+        elif ykey not in names:
+            raise check.error("samples.y", f"{path.name} has no array {ykey!r}; arrays in the file: {', '.join(names)}")
+        try:
+            x = data[xkey]
+            y = data[ykey] if ykey else None
+        except ValueError:
+            raise check.error(
+                key, f"{path.name} holds pickled objects, which feint does not load; save plain numeric arrays"
+            ) from None
+    return x, y, f"{path} [{xkey}{', ' + ykey if ykey else ''}]"
+
+
+def _read_csv(path: Path, label: str | None, check: Checker, key: str) -> tuple[np.ndarray, np.ndarray | None]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise check.error(key, f"{path.name} needs a header row and at least one row of values")
+    header = [h.strip() for h in rows[0]]
+    if label is not None and label not in header:
+        raise check.error("samples.label", f"{path.name} has no column {label!r}; columns: {', '.join(header)}")
+    li = header.index(label) if label is not None else None
+    feats, labels = [], []
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise check.error(key, f"{path.name} line {n} has {len(row)} values; the header has {len(header)}")
+        try:
+            feats.append([float(c) for i, c in enumerate(row) if i != li])
+        except ValueError:
+            bad = next(c for i, c in enumerate(row) if i != li and not _is_float(c))
+            raise check.error(
+                key, f"{path.name} line {n}: {bad!r} is not a number (every column but the label must be numeric)"
+            ) from None
+        if li is not None:
+            labels.append(row[li].strip())
+    return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_images(
+    folder: Path,
+    input_shape: tuple[int, ...],
+    classes: Sequence[str],
+    bounds: tuple[float, float],
+    check: Checker,
+    key: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    if len(input_shape) != 3 or input_shape[0] not in (1, 3, 4):
+        raise check.error(
+            key,
+            "a folder of images needs input_shape [channels, height, width] "
+            f"with 1, 3 or 4 channels; input_shape is {list(input_shape)}",
+        )
+    c, h, w = input_shape
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
+    subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subs:
+        raise check.error(
+            key,
+            f"{folder} has no sub-folders; put each class's images in a sub-folder "
+            f"named after it ({', '.join(classes)})",
+        )
+    xs, ys = [], []
+    lo, hi = bounds
+    for sub in subs:
+        if sub.name not in classes:
+            raise check.error(key, f"sub-folder {sub.name!r} is not a class; accepted: {', '.join(classes)}")
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(f) as im:
+                    im = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
+                    arr = np.asarray(im, np.float32).reshape(h, w, c)
+            except Exception as exc:
+                raise check.error(key, f"cannot read image {f} ({type(exc).__name__})") from None
+            xs.append(lo + arr.transpose(2, 0, 1) / 255.0 * (hi - lo))
+            ys.append(classes.index(sub.name))
+    if not xs:
+        raise check.error(key, f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
+
+
+def load_samples(
+    value: Any,
+    base: Path,
+    check: Checker,
+    input_shape: tuple[int, ...],
+    classes: Sequence[str],
+    bounds: tuple[float, float],
+    channels_last: bool,
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``(X, y or None, where they came from)`` for the ``samples`` value of a declaration."""
+    if isinstance(value, str):
+        path = check.file("samples", base, value, folder=False)
+        kind = "images" if path.is_dir() else path.suffix.lower().lstrip(".")
+        spec: Mapping = {kind: value}
+    elif isinstance(value, Mapping):
+        spec = value
+        check.keys("samples", spec, key_names(SAMPLE_KEYS))
+        kinds = [k for k in SAMPLE_KINDS if k in spec]
+        if len(kinds) != 1:
+            raise check.error(
+                "samples", f"expects exactly one of {', '.join(SAMPLE_KINDS)}; got {', '.join(kinds) or 'none'}"
+            )
+        kind = kinds[0]
+        for k in ("x", "y", "label"):
+            if k in spec and not isinstance(spec[k], str):
+                raise check.expect(f"samples.{k}", "a name (text)", spec[k])
+        path = check.file(f"samples.{kind}", base, spec[kind], folder=kind == "images")
+    else:
+        raise check.expect(
+            "samples",
+            "a file (.npz, .npy, .csv), a folder of images, or a mapping such as {csv: data.csv, label: Class}",
+            value,
+        )
+    key = "samples" if isinstance(value, str) else f"samples.{kind}"
+    y = None
+    if kind == "npz":
+        x, y, source = _read_npz(path, spec, check, key)
+    elif kind == "npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise check.error(key, f"cannot read {path.name} as .npy ({type(exc).__name__}: {exc})") from None
+        source = str(path)
+    elif kind == "csv":
+        x, y = _read_csv(path, spec.get("label"), check, key)
+        source = str(path)
+    elif kind == "images":
+        x, y = _read_images(path, input_shape, classes, bounds, check, key)
+        source = str(path)
+    else:
+        raise check.error(
+            "samples",
+            f"cannot tell what {path.name} holds; accepted: .npz, .npy, .csv files "
+            "or a folder of images with one sub-folder per class",
+        )
+    x = _fit_shape(x, input_shape, channels_last, check, key)
+    if y is not None:
+        if len(np.asarray(y).ravel()) != len(x):
+            raise check.error(key, f"{len(np.asarray(y).ravel())} labels for {len(x)} samples")
+        y = labels(y, classes, check, key if kind != "npz" else "samples.y")
+    lo, hi = bounds
+    xmin, xmax = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(xmin) and np.isfinite(xmax)):
+        raise check.error(key, "samples hold NaN or infinite values")
+    if xmin < lo - 1e-6 or xmax > hi + 1e-6:
+        raise check.error(
+            key,
+            f"sample values span [{xmin:g}, {xmax:g}], outside bounds [{lo:g}, {hi:g}]; "
+            "declare bounds that hold them (and preprocess.scale if the model expects "
+            "another range)",
+        )
+    return x, y, source

@@ -1,0 +1,465 @@
+"""Targets declared without code: a YAML file naming a model, its samples and its shape.
+
+```yaml
+name: my_digits
+model: digits.keras              # a file beside this YAML, or {endpoint: {url: ...}}
+data_type: image                 # image | tabular
+input_shape: [1, 8, 8]           # feint's layout: channels first
+classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+bounds: [0, 1]
+channels: last                   # the model's own channel order; feint transposes
+preprocess: {scale: 16, mean: 0.5, std: 0.25}   # inside the model: (x * scale - mean) / std
+samples: {npz: digits.npz, x: X, y: y}
+```
+
+Paths are relative to the YAML file's folder. The model file's extension picks its
+adapter (:mod:`feint.targets.adapters`); Keras and PyTorch files are open-box, ONNX,
+scikit-learn and endpoints closed-box. Preprocessing runs inside the model wrapper, so
+attacks work in the raw input space (``bounds``) and gradients flow through it.
+
+The keys a declaration accepts are declared once, each with a one-line doc: :data:`KEYS`,
+:data:`MODEL_KEYS`, :data:`PREPROCESS_KEYS` here and
+:data:`~feint.targets.loaders.samples.SAMPLE_KEYS`. The checks read their accepted keys
+from them, and the documentation's YAML reference is generated from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from feint.errors import FeintError
+from feint.targets.adapters import ModelAdapter
+from feint.targets.base import LoadedTarget
+from feint.targets.loaders.checks import Checker, Key, key_names, number, shown
+from feint.targets.loaders.samples import load_samples
+from feint.targets.preprocess import Preprocess
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "DeclaredTarget",
+    "load_yaml_target",
+    "KEYS",
+    "MODEL_KEYS",
+    "PREPROCESS_KEYS",
+    "ACCEPTED_KEYS",
+    "REQUIRED_KEYS",
+]
+
+# The keys of a declaration, in the order messages and the reference list them.
+KEYS: tuple[Key, ...] = (
+    Key("name", "the target's name, without spaces", required=True),
+    Key(
+        "model",
+        "a model file (its extension picks the adapter), `{file: FILE}`, or `{endpoint: {url: ..., ...}}`",
+        required=True,
+    ),
+    Key("data_type", "`image` or `tabular`", required=True),
+    Key("input_shape", "a list of positive integers; images `[channels, height, width]`", required=True),
+    Key("classes", "class names (at least two), in the order of the model's outputs", required=True),
+    Key(
+        "samples",
+        "a file (`.npz`, `.npy`, `.csv`), a folder of images with one sub-folder per class, or a mapping "
+        "of one kind of samples and the names inside it (`samples.*` below). Labels may be class names "
+        "or indices; arrays of shape (N, height, width, channels) are transposed, flat rows are read "
+        "channels first",
+        required=True,
+    ),
+    Key("description", "a line for `describe()` and reports"),
+    Key("bounds", "`[lo, hi]`: every sample must lie inside", default="[0, 1]"),
+    Key(
+        "channels",
+        "`first` or `last`: the order the model takes; samples stay channels first and attacks work on "
+        "them, the wrapper transposes",
+        default="first",
+    ),
+    Key(
+        "preprocess",
+        "`scale`, `mean`, `std` (`preprocess.*` below), applied inside the model wrapper: attacks work "
+        "in the raw input space (`bounds`) and gradients flow through the preprocessing",
+    ),
+    Key(
+        "outputs",
+        "`auto`, `logits` or `probabilities`: what the model returns; `auto` tells them apart on the "
+        "first samples. Refused with an endpoint, whose own `outputs` option says it",
+        default="auto",
+    ),
+    Key("trust", "`true` allows model files that unpickling reads (like `--trust-model`)", default="false"),
+)
+MODEL_KEYS: tuple[Key, ...] = (
+    Key("endpoint", "an HTTP endpoint: its options are the endpoint options"),
+    Key("file", "a model file, relative to the YAML file's folder"),
+)
+PREPROCESS_KEYS: tuple[Key, ...] = (
+    Key("scale", "a non-zero number the raw values are multiplied by first", default="1"),
+    Key("mean", "subtracted after scaling: a number, or one per channel for images, one per feature for tabular data"),
+    Key("std", "divided by last: a positive number, or one per channel or per feature"),
+)
+REQUIRED_KEYS = tuple(k.name for k in KEYS if k.required)
+ACCEPTED_KEYS = key_names(KEYS)
+DECLARED_TYPES = ("image", "tabular")
+# rows judged once at load to tell probabilities from logits
+_PROBE_ROWS = 32
+
+
+def _wrap_module(
+    net: torch.nn.Module, pre: Preprocess, reshape_to: tuple[int, ...] | None, log_outputs: bool
+) -> torch.nn.Module:
+    import torch
+
+    class Declared(torch.nn.Module):
+        """feint's batch (channels first, raw values) -> the model's input -> logits."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = pre.module()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = self.pre(x)
+            if reshape_to is not None:
+                z = z.reshape(len(z), *reshape_to)
+            out = self.net(z)
+            if log_outputs:  # probabilities: their logs are logits whose softmax gives them back
+                out = torch.log(out.clamp_min(1e-12))
+            return out
+
+    module = Declared()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def _looks_like_probabilities(scores: np.ndarray) -> bool:
+    s = np.asarray(scores, np.float64)
+    return bool(s.size) and s.min() >= -1e-6 and s.max() <= 1 + 1e-6 and np.allclose(s.sum(1), 1.0, atol=1e-3)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _endpoint(config: Any, where: str, n_classes: int) -> ModelAdapter:
+    if not isinstance(config, Mapping):
+        raise FeintError(f"{where}: expects a mapping with url and the endpoint's settings; got {shown(config)}")
+    from feint.targets.adapters.http import HttpModel
+
+    return HttpModel.from_config(dict(config), where, n_classes=n_classes)
+
+
+# -- the declaration ------------------------------------------------------------------------
+def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
+    if not isinstance(doc, Mapping):
+        raise check.error("", f"expects a mapping of keys ({', '.join(ACCEPTED_KEYS)}); got {shown(doc)}")
+    check.keys("", doc, ACCEPTED_KEYS)
+    for k in REQUIRED_KEYS:
+        if k not in doc:
+            raise check.error("", f"missing key {k!r}; required: {', '.join(REQUIRED_KEYS)}")
+    out: dict[str, Any] = {}
+
+    name = doc["name"]
+    if not isinstance(name, str) or not name.strip() or any(ch.isspace() for ch in name.strip()):
+        raise check.expect("name", "a target name without spaces", name)
+    out["name"] = name.strip()
+    desc = doc.get("description", "")
+    if not isinstance(desc, str):
+        raise check.expect("description", "text", desc)
+    out["description"] = desc
+
+    dtype = doc["data_type"]
+    if dtype not in DECLARED_TYPES:
+        raise check.expect("data_type", f"one of {', '.join(DECLARED_TYPES)}", dtype)
+    out["data_type"] = dtype
+
+    shape = doc["input_shape"]
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise check.expect("input_shape", "a list of positive integers", shape)
+    if dtype == "image" and len(shape) != 3:
+        raise check.expect("input_shape", "[channels, height, width] for an image target (channels first)", shape)
+    out["input_shape"] = tuple(shape)
+
+    classes = doc["classes"]
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)
+    ):
+        raise check.expect("classes", "a list of at least two class names", classes)
+    names = tuple(str(c) for c in classes)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise check.error("classes", f"class {dup!r} is named twice; class names must differ")
+    out["classes"] = names
+
+    bounds = doc.get("bounds", [0.0, 1.0])
+    if not (isinstance(bounds, list) and len(bounds) == 2 and all(number(b) for b in bounds) and bounds[0] < bounds[1]):
+        raise check.expect("bounds", "[lo, hi], two numbers with lo < hi", bounds)
+    out["bounds"] = (float(bounds[0]), float(bounds[1]))
+
+    channels = doc.get("channels", "first")
+    if channels not in ("first", "last"):
+        raise check.expect("channels", "first or last (the model's channel order)", channels)
+    if channels == "last" and dtype != "image":
+        raise check.error("channels", "applies to image targets only")
+    out["channels_last"] = channels == "last"
+
+    outputs = doc.get("outputs", "auto")
+    if outputs not in ("auto", "logits", "probabilities"):
+        raise check.expect("outputs", "auto, logits or probabilities (what the model returns)", outputs)
+    out["outputs"] = outputs
+
+    trust_key = doc.get("trust", False)
+    if not isinstance(trust_key, bool):
+        raise check.expect("trust", "true or false", trust_key)
+    out["trust"] = trust or trust_key
+
+    out["preprocess"] = _preprocess(doc.get("preprocess"), check, out["input_shape"], dtype, out["channels_last"])
+
+    model = doc["model"]
+    if isinstance(model, str):
+        path = check.file("model", base, model)
+        out["model"] = ("file", path)
+    elif isinstance(model, Mapping):
+        check.keys("model", model, key_names(MODEL_KEYS))
+        if len(model) != 1:
+            raise check.error("model", "expects one of endpoint or file")
+        if "endpoint" in model:
+            if "outputs" in doc:
+                raise check.error("outputs", "an endpoint says what it returns itself: set model.endpoint.outputs")
+            out["model"] = ("endpoint", model["endpoint"])
+        else:
+            out["model"] = ("file", check.file("model.file", base, model["file"]))
+    else:
+        raise check.expect(
+            "model", "a model file (relative to the YAML file's folder) or {endpoint: {url: ...}}", model
+        )
+    out["samples"] = doc["samples"]
+    return out
+
+
+def _preprocess(value: Any, check: Checker, shape: tuple[int, ...], dtype: str, channels_last: bool) -> Preprocess:
+    if value is None:
+        return Preprocess(channels_last=channels_last)
+    if not isinstance(value, Mapping):
+        raise check.expect("preprocess", "a mapping of scale, mean, std", value)
+    check.keys("preprocess", value, key_names(PREPROCESS_KEYS))
+    scale = value.get("scale", 1.0)
+    if not number(scale) or scale == 0:
+        raise check.expect("preprocess.scale", "a non-zero number", scale)
+    # per channel for images (broadcast over height and width), per feature for tabular data
+    width = shape[0] if dtype == "image" else int(np.prod(shape))
+    view = (shape[0], 1, 1) if dtype == "image" else tuple(shape)
+
+    def vector(key: str, positive: bool) -> np.ndarray | None:
+        if key not in value:
+            return None
+        v = value[key]
+        unit = "channel" if dtype == "image" else "feature"
+        ok = number(v) or (isinstance(v, list) and len(v) == width and all(number(e) for e in v))
+        if not ok:
+            raise check.expect(f"preprocess.{key}", f"a number or a list of {width} numbers (one per {unit})", v)
+        arr = np.asarray(v, np.float32)
+        if positive and np.any(arr <= 0):
+            raise check.expect(f"preprocess.{key}", "positive numbers", v)
+        return arr.reshape(view) if arr.ndim else arr.reshape(())
+
+    return Preprocess(float(scale), vector("mean", False), vector("std", True), channels_last)
+
+
+class DeclaredTarget(LoadedTarget):
+    """A target built from a declaration: a model file or endpoint, its samples, its shape."""
+
+    def __init__(self, config: Mapping[str, Any], source: Path, where: str, base: Path) -> None:
+        self.target_name = config["name"]
+        self.data_type = config["data_type"]
+        self.input_shape = tuple(config["input_shape"])
+        self.output_classes = tuple(config["classes"])
+        lo, hi = config["bounds"]
+        self.bounds = (float(lo), float(hi))
+        super().__init__()
+        self.source = source
+        self.spec = str(source)
+        self.trusted = bool(config["trust"])
+        self._config = dict(config)
+        self._check = Checker(where)
+        self._base = base
+        self._pre: Preprocess = config["preprocess"]
+        self._log_outputs = False
+        self._softmax_scores = False
+        self._reshape: tuple[int, ...] | None = None
+        kind, value = config["model"]
+        self.adapter: ModelAdapter
+        if kind == "endpoint":
+            self.adapter = _endpoint(value, f"{where}: model.endpoint", len(self.output_classes))
+        else:
+            from feint.targets.adapters import adapter_for
+
+            self.adapter = adapter_for(value, f"{where}: model", trust=self.trusted)
+        self._open_box = bool(self.adapter.open_box)
+        self.description = config["description"] or (
+            f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
+            f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
+        )
+
+    def load(self) -> None:
+        c = self._config
+        self.X, self.y, samples_from = load_samples(
+            c["samples"],
+            self._base,
+            self._check,
+            self.input_shape,
+            self.output_classes,
+            self.bounds,
+            self._pre.channels_last,
+        )
+        self.adapter.load()
+        self._check_shape()
+        probe = self.X[:_PROBE_ROWS]
+        if self._open_box:
+            import torch
+
+            net = self.adapter.module()
+            if self.adapter.outputs == "logits":
+                log_outputs = False
+            elif c["outputs"] == "auto":
+                module = _wrap_module(net, self._pre, self._reshape, False)
+                with torch.no_grad():
+                    scores = self._call_model(lambda: module(torch.as_tensor(probe)).numpy())
+                self._check_scores(scores)
+                log_outputs = _looks_like_probabilities(scores)
+            else:
+                log_outputs = c["outputs"] == "probabilities"
+            self._log_outputs = log_outputs
+            wrapped = _wrap_module(net, self._pre, self._reshape, log_outputs)
+            self._module = wrapped
+            with torch.no_grad():
+                self._check_scores(self._call_model(lambda: wrapped(torch.as_tensor(probe)).numpy()))
+        elif self.adapter.outputs == "probabilities":
+            self._softmax_scores = False
+        else:
+            if c["outputs"] == "auto":
+                scores = self._call_model(lambda: self._raw_predict(probe))
+                self._check_scores(scores)
+                self._softmax_scores = not _looks_like_probabilities(scores)
+            else:
+                self._softmax_scores = c["outputs"] == "logits"
+        self.info = {
+            "source": str(self.source),
+            **self.adapter.describe(),
+            "samples_from": samples_from,
+        }
+        if self._pre.describe():
+            self.info["preprocess"] = self._pre.describe()
+        if self._pre.channels_last:
+            self.info["channels"] = "last"
+        if self.y is not None:
+            pred = np.concatenate([self._predict(self.X[s : s + 256]).argmax(1) for s in range(0, len(self.X), 256)])
+            self.info["sample_accuracy"] = float(np.mean(pred == self.y))
+
+    def _call_model(self, fn: Callable[[], Any]) -> np.ndarray:
+        try:
+            return np.asarray(fn(), np.float64)
+        except FeintError:
+            raise
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            raise self._check.error(
+                "model",
+                f"the model failed on the samples ({type(exc).__name__}: "
+                f"{text[0] if text else ''}); check input_shape, channels "
+                "and preprocess",
+            ) from None
+
+    def _check_scores(self, scores: np.ndarray) -> None:
+        k = len(self.output_classes)
+        if scores.ndim != 2 or scores.shape[1] != k:
+            raise self._check.error(
+                "classes",
+                f"the model returns scores of shape {list(scores.shape[1:])} per batch row; classes names {k} classes",
+            )
+
+    def _check_shape(self) -> None:
+        expected = self.adapter.expected_input_shape()
+        if expected is None:
+            return
+        ours = self._pre.model_shape(self.input_shape)
+        if len(expected) == len(ours) and all(e is None or e == o for e, o in zip(expected, ours)):
+            return
+        flat = len(expected) == 1 or len(ours) == 1  # a model on flat features
+        fixed = tuple(int(e) for e in expected if e is not None)
+        if flat and len(fixed) == len(expected) and int(np.prod(fixed)) == int(np.prod(ours)):
+            self._reshape = fixed
+            return
+        wanted = [e if e is not None else "any" for e in expected]
+        hint = ""
+        if len(ours) == 3 and len(expected) == 3:
+            other = (
+                (*self.input_shape[1:], self.input_shape[0]) if not self._pre.channels_last else tuple(self.input_shape)
+            )
+            if all(e is None or e == o for e, o in zip(expected, other)):
+                hint = f"; set channels: {'first' if self._pre.channels_last else 'last'}"
+        raise self._check.error(
+            "input_shape",
+            f"the model expects inputs of shape {wanted}; input_shape "
+            f"{list(self.input_shape)} with channels: "
+            f"{'last' if self._pre.channels_last else 'first'} gives "
+            f"{list(ours)}{hint}",
+        )
+
+    def _raw_predict(self, x: np.ndarray) -> np.ndarray:
+        z = self._pre.numpy(x)
+        if self._reshape is not None:
+            z = z.reshape(len(z), *self._reshape)
+        return np.asarray(self.adapter.predict(z), np.float64)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        if self._module is not None:
+            import torch
+
+            with torch.no_grad():
+                logits = self._module(torch.as_tensor(np.asarray(x, np.float32)))
+                return torch.softmax(logits, dim=1).numpy()
+        scores = self._raw_predict(np.asarray(x, np.float32))
+        self._check_scores(scores)
+        return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.setdefault("source", str(self.source))
+        for key, value in self.adapter.describe().items():
+            out.setdefault(key, value)
+        return out
+
+
+def load_yaml_target(path: str | Path, trust: bool = False) -> DeclaredTarget:
+    """The target a YAML file declares (validated now; model and samples load on ``load``)."""
+    import yaml
+
+    given = str(path)
+    source = Path(path).expanduser().resolve()
+    if not source.is_file():
+        raise FeintError(f"target file not found: {given}")
+    check = Checker(given)
+    try:
+        doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise check.error("", f"not valid YAML{at}: {problem}") from None
+    except UnicodeDecodeError:
+        raise check.error("", "not a text file") from None
+    config = _parse(doc, check, source.parent, trust)
+    return DeclaredTarget(config, source, given, source.parent)
