@@ -2,9 +2,9 @@
 
 The runner prepares the samples, asks the target for their labels, calls the attack
 on batches through a query-counting view of the target, judges success through the
-target's own ``predict``, measures distances, writes the evidence and hands back the
-per-sample results. Every model call, the first and last predictions included, is
-counted.
+target's own ``predict``, measures distances and the run's declared measures
+(:mod:`feint.measures`), writes the evidence and hands back the per-sample results.
+Every model call, the first and last predictions included, is counted.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import torch
 from feint.attacks.base import Attack, Batch, random_other_classes
 from feint.attacks.model import CountedModel
 from feint.errors import BadValue
-from feint.records import RunResult, SampleResult, euclid_pct
+from feint.measures import compute, of_run
+from feint.records import RunResult, SampleResult
 from feint.targets.base import Target
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
@@ -87,6 +88,7 @@ def execute_run(
     ``run_id`` names the run the chunk belongs to and ``unit`` the chunk, whose adversarial
     arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
     indices, p = prepare_run(target, attack)
+    declared = of_run(target.data_type, attack.measures, target.measures)
     run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
@@ -156,7 +158,7 @@ def execute_run(
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
     dist = distances(x, x_adv)
-    rel = euclid_pct(x, x_adv) if target.data_type == "tabular" else None
+    measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -185,9 +187,8 @@ def execute_run(
                 gradient_queries=int(grad[i]),
                 true_label=classes[int(true[idx])] if true is not None else None,
                 target_label=classes[goal[i]] if goal is not None else None,
-                wasserstein=float(extras["wasserstein"][i]) if "wasserstein" in extras else None,
-                euclid_pct=float(rel[i]) if rel is not None else None,
                 images=images,
+                measures={name: float(values[i]) for name, values in measures.items()},
             )
         )
     return RunResult(
