@@ -130,8 +130,21 @@ class SampleResult:
         return d
 
 
-# The keys of a sample's JSON that are not measures (a JSON Lines record adds "queries").
-_SAMPLE_KEYS = frozenset(f.name for f in fields(SampleResult)) - {"measures"} | {"queries"}
+# The keys of a sample's JSON that are not measures, with those a JSON Lines record adds
+# (its run's context and "queries"): a measure's name must differ from each.
+_SAMPLE_KEYS = frozenset(f.name for f in fields(SampleResult)) - {"measures"} | {
+    "queries",
+    "schema",
+    "kind",
+    "scan_id",
+    "run_id",
+    "target",
+    "attack",
+    "framework",
+    "family",
+    "params",
+    "seed",
+}
 
 
 @dataclass

@@ -143,7 +143,13 @@ def test_an_unknown_declared_measure_fails_before_any_query(tmp_path):
 
 
 def test_measure_names_are_identifiers_apart_from_a_sample_s_own_keys():
-    for bad in ("l2", "queries", "two words"):
+    from feint.records import RunResult
+    from feint.report.jsonout import jsonl_records
+
+    s = SampleResult(0, "a", 0.9, "b", 0.6, True, 0.1, 0.2, 1, 3, 0)
+    run = RunResult("r", "pgd", "native", "rows", {}, 0, "2026-01-01T00:00:00+00:00", 1.0, [s])
+    record = next(jsonl_records([run]))  # every key a sample's JSON Lines record has besides its measures
+    for bad in (*record, "two words"):
         with pytest.raises(ValueError, match="expected an identifier that is not a sample result's own key"):
             Measure(bad, "x", "")
     assert Measure("fine", "Fine", "").short == "Fine"
