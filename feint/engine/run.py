@@ -2,9 +2,9 @@
 
 The runner prepares the samples, asks the target for their labels, calls the attack
 on batches through a query-counting view of the target, judges success through the
-target's own ``predict``, measures distances and the run's declared measures
-(:mod:`feint.measures`), writes the evidence and hands back the per-sample results.
-Every model call, the first and last predictions included, is counted.
+target's own ``predict``, measures distances, writes the evidence and hands back the
+per-sample results. Every model call, the first and last predictions included, is
+counted.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def execute_run(
     ``run_id`` names the run the chunk belongs to and ``unit`` the chunk, whose adversarial
     arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
     indices, p = prepare_run(target, attack)
-    declared = of_run(target.data_type, attack.measures, target.measures)
+    declared = of_run(target.data_type, attack.measures, target.measures)  # feint.measures
     run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
