@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["SampleResult", "RunResult", "ScanResult", "euclid_pct", "RUN_PARAMS", "show_value", "shown_params"]
+__all__ = [
+    "SampleResult",
+    "RunResult",
+    "ScanResult",
+    "Measure",
+    "euclid_pct",
+    "RUN_PARAMS",
+    "show_value",
+    "shown_params",
+]
 
 # The options every attack has that shape a run rather than the attack (its samples, seed,
 # query logger and batch size): declared once here, for attacks, plans and reports alike.
@@ -41,6 +50,46 @@ def euclid_pct(x: Any, x_adv: Any) -> Any:
     return 100.0 * np.linalg.norm(d, axis=1) / (np.linalg.norm(x, axis=1) + np.finfo(np.float32).eps)
 
 
+@dataclass(frozen=True)
+class Measure:
+    """A per-sample measure: one float per sample, stored with the sample's result and
+    shown by every report beside the distances.
+
+    ``name`` is the measure's key in a sample's JSON and in the store; ``label`` heads its
+    column in a run's tables, ``short`` names it in running text (the HTML report's sample
+    cards); values are shown with the format spec ``fmt``; ``unit`` and ``doc`` say what a
+    value is. A target of one of ``data_types`` has the measure whatever its class; other
+    targets and attacks have it when they name it in their ``measures``. ``compute`` maps
+    a batch of original and adversarial inputs (arrays of the same shape, a sample a row)
+    to one value per sample; a measure without it is reported by the attack itself, per
+    sample, under its name in ``AttackOutput.extras``. ``leads``: the run's console table
+    shows it before the Lp distances (where Counterfit's table had its % Euclidean distance).
+    """
+
+    name: str
+    label: str
+    doc: str
+    fmt: str = ".4g"
+    unit: str = ""
+    short: str = ""
+    data_types: tuple[str, ...] = ()
+    compute: Callable[[Any, Any], Any] | None = None
+    leads: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name in _SAMPLE_KEYS:
+            raise ValueError(
+                f"measure name {self.name!r}: expected an identifier that is not a sample result's own key "
+                f"({', '.join(sorted(_SAMPLE_KEYS))})"
+            )
+        if not self.short:
+            object.__setattr__(self, "short", self.label)
+
+    def show(self, value: float | None) -> str:
+        """A value as the reports print it (``-`` for none)."""
+        return "-" if value is None else format(value, self.fmt)
+
+
 @dataclass
 class SampleResult:
     index: int
@@ -56,21 +105,46 @@ class SampleResult:
     gradient_queries: int
     true_label: str | None = None
     target_label: str | None = None
-    wasserstein: float | None = None
     images: dict[str, str] = field(default_factory=dict)  # original, adversarial, perturbation PNGs
-    # Tabular targets: Counterfit's "% Euclidean distance", 100 * L2 / ||x|| (see euclid_pct).
-    euclid_pct: float | None = None
+    # The sample's declared measures by name (see Measure and feint.measures), as stored.
+    measures: dict[str, float] = field(default_factory=dict)
 
     @property
     def queries(self) -> int:
         return self.forward_queries + self.gradient_queries
 
+    @property
+    def wasserstein(self) -> float | None:
+        """The Wasserstein attack's transport cost, where the run has it."""
+        return self.measures.get("wasserstein")
+
+    @property
+    def euclid_pct(self) -> float | None:
+        """Tabular targets: Counterfit's "% Euclidean distance", 100 * L2 / ||x|| (see euclid_pct)."""
+        return self.measures.get("euclid_pct")
+
     def to_dict(self) -> dict[str, Any]:
+        """The sample's JSON: its fields, with each measure as a key of its own."""
         d = asdict(self)
-        for optional in ("wasserstein", "euclid_pct"):
-            if d[optional] is None:
-                del d[optional]
+        d.update(d.pop("measures"))
         return d
+
+
+# The keys of a sample's JSON that are not measures, with those a JSON Lines record adds
+# (its run's context and "queries"): a measure's name must differ from each.
+_SAMPLE_KEYS = frozenset(f.name for f in fields(SampleResult)) - {"measures"} | {
+    "queries",
+    "schema",
+    "kind",
+    "scan_id",
+    "run_id",
+    "target",
+    "attack",
+    "framework",
+    "family",
+    "params",
+    "seed",
+}
 
 
 @dataclass
@@ -116,28 +190,6 @@ class RunResult:
     @property
     def queries(self) -> int:
         return self.forward_queries + self.gradient_queries
-
-    def fill_euclid_pct(self, data_type: str | None) -> RunResult:
-        """Give each sample of a tabular target's run (``data_type`` is the target's) its
-        ``euclid_pct`` where it lacks one (a run re-read from the store), from the inputs and
-        adversarial inputs kept in the run's artifacts folder; other runs, and runs without
-        arrays, are left as they are (see :func:`feint.report.summary.with_measures`)."""
-        if data_type != "tabular" or not self.artifacts or all(s.euclid_pct is not None for s in self.samples):
-            return self
-        import numpy as np
-
-        pct: dict[int, float] = {}
-        for path in sorted(Path(self.artifacts).glob("adversarial*.npz")):
-            try:
-                with np.load(path, allow_pickle=False) as f:
-                    values = euclid_pct(f["x"], f["x_adv"])
-                    pct.update(zip((int(i) for i in f["indices"]), (float(v) for v in values)))
-            except (OSError, KeyError, ValueError):  # a damaged or foreign file: no figure, no failure
-                continue
-        for s in self.samples:
-            if s.euclid_pct is None and s.index in pct:
-                s.euclid_pct = pct[s.index]
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {

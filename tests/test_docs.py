@@ -93,3 +93,16 @@ def test_the_pages_carry_the_generated_tables():
     assert set(PAGES) <= set(reference.MARKERS)
     for marker, page in PAGES.items():
         assert marker in (ROOT / "docs" / page).read_text(), f"docs/{page} lacks {marker}"
+
+
+def test_the_measures_table_holds_every_registered_measure():
+    from feint.measures import MEASURES
+
+    page = (ROOT / "docs" / "reference" / "metrics.md").read_text()
+    assert "<!-- feint:measures -->" in page
+    text = _reference().measure_table().replace("&#95;", "_").replace("<code>", "`").replace("</code>", "`")
+    for name, measure in MEASURES.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert measure.label in row and f"`{measure.fmt}`" in row
+    assert "tabular targets" in next(line for line in text.splitlines() if "`euclid_pct`" in line)
+    assert "attack [`wasserstein`]" in next(line for line in text.splitlines() if line.startswith("| `wasserstein`"))

@@ -365,3 +365,44 @@ def on_page_markdown(markdown: str, page: Any = None, config: Any = None, files:
         where = getattr(getattr(page, "file", None), "src_uri", "a page")
         log.warning("%s: unknown marker %s; known: %s", where, unknown, ", ".join(MARKERS))
     return markdown
+
+
+# -- the per-sample measures ----------------------------------------------------------------
+#
+# ``<!-- feint:measures -->``: :func:`measure_table`, every registered per-sample measure
+# (``feint.measures.MEASURES``) with its JSON key, column label, format, unit, who has it
+# (the data types it comes with, the attacks and built-in targets that declare it) and doc.
+
+
+def _holders(name: str, data_types: tuple[str, ...]) -> list[str]:
+    """Who has measure ``name``: its data types' targets, then the attacks of the catalog and
+    the built-in targets that declare it."""
+    from feint.targets import target_classes
+
+    out = [f"{_cell(d)} targets" for d in data_types]
+    out += [f"attack [{_code(a)}](attacks.md#{anchor(a)})" for a, cls in _catalog() if name in cls.measures]
+    out += [f"target {_code(t)}" for t, cls in target_classes().items() if name in cls.measures]
+    return out
+
+
+def measure_table() -> str:
+    """One table of every registered per-sample measure."""
+    _catalog()  # puts this checkout's feint first on the path
+    from feint.measures import MEASURES
+
+    rows = [
+        [
+            _code(name),
+            _cell(m.label),
+            _code(m.fmt),
+            _cell(m.unit),
+            ", ".join(_holders(name, m.data_types)) or "\u2014",
+            _cell(m.doc),
+        ]
+        for name, m in MEASURES.items()
+    ]
+    return _table(["measure", "column", "format", "unit", "who has it", "what it is"], rows)
+
+
+MARKERS["<!-- feint:measures -->"] = measure_table
+__all__ += ["measure_table"]

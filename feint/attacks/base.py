@@ -93,6 +93,10 @@ class Attack:
     # True: generate sees every sample of a run in one batch (an extraction attack steals
     # one model per run and measures it on all the samples).
     whole_run: ClassVar[bool] = False
+    # The per-sample measures this attack has besides those of the target's data type, by
+    # name in feint.measures.MEASURES; one without a ``compute`` the attack reports itself,
+    # per sample, under its name in AttackOutput.extras.
+    measures: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -23,7 +23,8 @@ from feint.attacks.base import Attack, Batch
 from feint.attacks.model import CountedModel
 from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
-from feint.records import RunResult, SampleResult, euclid_pct
+from feint.measures import compute, of_run
+from feint.records import RunResult, SampleResult
 from feint.targets.base import Target
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
@@ -77,6 +78,7 @@ def execute_run(
     arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
     shape = shape or attack.shape
     indices, p = prepare_run(target, attack, shape)
+    declared = of_run(target.data_type, attack.measures, target.measures)  # feint.measures
     run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
@@ -140,7 +142,7 @@ def execute_run(
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
     dist = distances(x, x_adv)
-    rel = euclid_pct(x, x_adv) if target.data_type == "tabular" else None
+    measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -169,9 +171,8 @@ def execute_run(
                 gradient_queries=int(grad[i]),
                 true_label=classes[int(true[idx])] if true is not None else None,
                 target_label=classes[goal[i]] if goal is not None else None,
-                wasserstein=float(extras["wasserstein"][i]) if "wasserstein" in extras else None,
-                euclid_pct=float(rel[i]) if rel is not None else None,
                 images=images,
+                measures={name: float(values[i]) for name, values in measures.items()},
             )
         )
     return RunResult(

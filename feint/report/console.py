@@ -7,8 +7,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, shown_params
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps, with_measures
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
 
@@ -37,21 +38,22 @@ def print_run(console: Console, run: RunResult) -> None:
         f"({run.elapsed_s / max(run.n, 1):.3f} s/sample)   queries {run.queries} "
         f"({run.forward_queries} forward, {run.gradient_queries} gradient; {rate:,.0f}/s)"
     )
-    has_w = any(s.wasserstein is not None for s in run.samples)
-    has_e = any(s.euclid_pct is not None for s in with_measures(run).samples)  # tabular targets
+    measures = shown(run.samples)  # as stored: % Euclid. dist. for tabular targets, Wasserstein, ...
+    leading = [m for m in measures if m.leads]
+    trailing = [m for m in measures if not m.leads]
     cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)"]
-    cols += ["% Euclid. dist."] if has_e else []
+    cols += [m.label for m in leading]
     cols += ["Linf", "L2", "L0"]
-    cols += ["Wasserstein"] if has_w else []
+    cols += [m.label for m in trailing]
     cols += ["Queries fwd/grad", "Success"]
     table = Table(show_lines=False)
     for c in cols:
         table.add_column(c, overflow="fold")
     for s in run.samples:
         row = [str(s.index), f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})"]
-        row += [_num(s.euclid_pct, ".4g")] if has_e else []
+        row += [m.show(s.measures.get(m.name)) for m in leading]
         row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
-        row += [f"{s.wasserstein:.4f}"] if has_w else []
+        row += [m.show(s.measures.get(m.name)) for m in trailing]
         row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
         table.add_row(*row)
     console.print(table)

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from feint import __version__
+from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE"]
 
@@ -76,12 +77,12 @@ def _amplification(s: SampleResult, bounds: Sequence[float]) -> float | None:
 def gallery_cards(run: RunResult, target_info: dict[str, Any], limit: int = GALLERY_SIZE) -> list[dict[str, Any]]:
     """The samples a gallery shows for one run: turned samples first, then by index."""
     data_type = target_info.get("data_type")
-    with_measures(run, target_info)
     chosen = sorted(run.samples, key=lambda s: (not s.success, s.index))[: max(limit, 0)]
     arrays = _arrays(run) if data_type == "tabular" and chosen else {}
     cards = []
     for s in chosen:
         card: dict[str, Any] = {"s": s, "images": None, "features": None, "scale": None}
+        card["measures"] = [(m.short, m.show(v)) for m, v in ((lookup(n), v) for n, v in s.measures.items())]
         if s.images:
             kinds = [k for k in _IMAGE_ORDER if k in s.images] + [k for k in s.images if k not in _IMAGE_ORDER]
             card["images"] = [(k, _inline(s.images[k])) for k in kinds]

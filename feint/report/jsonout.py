@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from feint.records import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps, with_measures
+from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "SCHEMA"]
 
@@ -24,7 +24,7 @@ def dumps(doc: Any) -> str:
 
 
 def run_document(run: RunResult) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "run", **with_measures(run).to_dict()}
+    return {"schema": SCHEMA, "kind": "run", **run.to_dict()}
 
 
 def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -39,8 +39,6 @@ def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list
 def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[str] | None = None) -> dict[str, Any]:
     """The scan document. ``with_labels`` is kept for callers of the first version;
     ``by_label`` is always there now, so the document has one shape."""
-    for run in scan.runs:
-        with_measures(run, scan.target_info)
     return {
         "schema": SCHEMA,
         "kind": "scan",
@@ -61,7 +59,6 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
 def jsonl_records(runs: Sequence[RunResult]) -> Iterator[dict[str, Any]]:
     """One record per sample result, with its run's context."""
     for run in runs:
-        with_measures(run)
         context = {
             "schema": SCHEMA,
             "kind": "sample",

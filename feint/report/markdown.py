@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from feint.measures import shown as shown_measures
 from feint.records import ScanResult, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps, with_measures
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["render_markdown"]
 
@@ -123,8 +124,8 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""),
             "",
         ]
-        shown = with_measures(run, info).samples[:samples]
-        pct = any(s.euclid_pct is not None for s in shown)  # tabular targets
+        shown = run.samples[:samples]
+        measures = shown_measures(shown)  # as stored: % Euclid. dist. for tabular targets, Wasserstein, ...
         lines += _table(
             [
                 "sample",
@@ -133,7 +134,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                 "Linf",
                 "L2",
                 "L0",
-                *(["% Euclid. dist."] if pct else []),
+                *(m.label for m in measures),
                 "queries fwd/grad",
                 "success",
             ],
@@ -145,7 +146,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                     f"{s.linf:.4f}",
                     f"{s.l2:.4f}",
                     s.l0,
-                    *([_num(s.euclid_pct, ".4g")] if pct else []),
+                    *(m.show(s.measures.get(m.name)) for m in measures),
                     f"{s.forward_queries}/{s.gradient_queries}",
                     "yes" if s.success else "no",
                 ]

@@ -10,26 +10,7 @@ from typing import Any
 
 from feint.records import RUN_PARAMS, RunResult, ScanResult
 
-__all__ = ["by_attack", "by_label", "sweeps", "clean_accuracy", "stats", "with_measures", "RUN_PARAMS"]
-
-
-def _data_type(run: RunResult, target_info: dict[str, Any] | None) -> str | None:
-    """The data type of the run's target: from the scan's ``target_info`` when given,
-    else a built-in target's, looked up by name (no model is loaded)."""
-    if target_info and target_info.get("data_type"):
-        return str(target_info["data_type"])
-    try:
-        from feint.targets import BUILTIN, target_classes
-
-        return target_classes()[run.target].data_type if run.target in BUILTIN else None
-    except Exception:  # noqa: BLE001 - a target module that cannot import: no figure rather than no report
-        return None
-
-
-def with_measures(run: RunResult, target_info: dict[str, Any] | None = None) -> RunResult:
-    """``run`` with the per-sample measures that a store written by an older feint lacks
-    (tabular targets' % Euclidean distance), computed from its stored arrays."""
-    return run.fill_euclid_pct(_data_type(run, target_info))
+__all__ = ["by_attack", "by_label", "sweeps", "clean_accuracy", "stats", "RUN_PARAMS"]
 
 
 def stats(values: list[float], empty: float | None = 0.0) -> dict[str, float | None]:

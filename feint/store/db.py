@@ -19,14 +19,17 @@ from typing import Any
 
 from feint.config import feint_home
 from feint.errors import FeintError
-from feint.records import RunResult, SampleResult, ScanResult
+from feint.measures import MEASURES
+from feint.records import Measure, RunResult, SampleResult, ScanResult
 
 __all__ = ["Store", "SCHEMA_VERSION"]
 
 # 2: runs.metrics (family and run-level measures, JSON)
 # 3: units (the chunks a scan runs), samples.pos (position in the run), scans.plan_key
 #    and scans.target_spec (what a resume needs)
-SCHEMA_VERSION = 3
+# 4: samples.measures (the declared per-sample measures by name, JSON) in place of
+#    samples.wasserstein; % Euclidean distances computed from the stored arrays
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30
 
 SCHEMA = """
@@ -73,11 +76,11 @@ CREATE TABLE IF NOT EXISTS samples (
     linf REAL NOT NULL,
     l2 REAL NOT NULL,
     l0 INTEGER NOT NULL,
-    wasserstein REAL,
     forward_queries INTEGER NOT NULL,
     gradient_queries INTEGER NOT NULL,
     images TEXT NOT NULL,
     pos INTEGER,
+    measures TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS units (
@@ -137,11 +140,34 @@ _SAMPLE_COLS = (
     "linf",
     "l2",
     "l0",
-    "wasserstein",
     "forward_queries",
     "gradient_queries",
     "images",
+    "measures",
 )
+
+
+def _from_arrays(folder: Path, measure: Measure, one_axis_only: bool) -> dict[int, float]:
+    """``measure`` of each sample whose input and adversarial input a run kept in
+    ``folder`` (``adversarial*.npz``), by sample index; with ``one_axis_only``, only from
+    files whose samples have one axis. A missing, damaged or foreign file gives nothing."""
+    import zipfile
+
+    import numpy as np
+
+    assert measure.compute is not None
+    out: dict[int, float] = {}
+    for path in sorted(folder.glob("adversarial*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                x, x_adv, indices = f["x"], f["x_adv"], f["indices"]
+                if x.shape != x_adv.shape or len(x) != len(indices) or (one_axis_only and x.ndim != 2):
+                    continue
+                values = np.asarray(measure.compute(x, x_adv), np.float64)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            continue
+        out.update(zip((int(i) for i in indices), (float(v) for v in values)))
+    return out
 
 
 class Store:
@@ -185,10 +211,47 @@ class Store:
             if name not in scans:
                 self.db.execute(f"ALTER TABLE scans ADD COLUMN {name} TEXT")
         self.db.execute("CREATE INDEX IF NOT EXISTS scans_by_plan ON scans(plan_key)")
+        samples = columns("samples")
+        if "measures" not in samples:  # version 3
+            self.db.execute("ALTER TABLE samples ADD COLUMN measures TEXT NOT NULL DEFAULT '{}'")
+            self._migrate_measures("wasserstein" in samples)
         self.db.execute(
             "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
             (str(SCHEMA_VERSION), SCHEMA_VERSION),
         )
+
+    def _migrate_measures(self, had_wasserstein: bool) -> None:
+        """Fill ``samples.measures`` of a version 3 store: each Wasserstein run's stored
+        transport cost, and for a tabular target's run (the data type its scan recorded;
+        for a run outside a scan, samples of one axis, which only tabular targets have)
+        the % Euclidean distance computed from the inputs and adversarial inputs in its
+        artifacts folder, where they are still there. The old column goes where SQLite can
+        drop one."""
+        found: dict[tuple[str, int], dict[str, float]] = {}
+        if had_wasserstein:
+            for run_id, idx, value in self.db.execute(
+                "SELECT run_id, idx, wasserstein FROM samples WHERE wasserstein IS NOT NULL"
+            ):
+                found.setdefault((run_id, idx), {})["wasserstein"] = value
+        euclid = MEASURES.get("euclid_pct")
+        for run_id, artifacts, info in self.db.execute(
+            "SELECT r.run_id, r.artifacts, s.target_info FROM runs r LEFT JOIN scans s ON s.scan_id = r.scan_id "
+            "WHERE r.artifacts IS NOT NULL"
+        ).fetchall():
+            try:
+                data_type = json.loads(info).get("data_type") if info else None
+            except (ValueError, AttributeError):
+                data_type = None
+            if info is not None and data_type not in euclid.data_types:
+                continue
+            for idx, value in _from_arrays(Path(artifacts), euclid, one_axis_only=info is None).items():
+                found.setdefault((run_id, idx), {})[euclid.name] = value
+        self.db.executemany(
+            "UPDATE samples SET measures = ? WHERE run_id = ? AND idx = ?",
+            [(json.dumps(m), run_id, idx) for (run_id, idx), m in found.items()],
+        )
+        if had_wasserstein and sqlite3.sqlite_version_info >= (3, 35, 0):
+            self.db.execute("ALTER TABLE samples DROP COLUMN wasserstein")
 
     @property
     def artifacts_root(self) -> Path:
@@ -262,10 +325,10 @@ class Store:
                     s.linf,
                     s.l2,
                     s.l0,
-                    s.wasserstein,
                     s.forward_queries,
                     s.gradient_queries,
                     json.dumps(s.images),
+                    json.dumps(s.measures),
                     run_id,
                     first_pos + i,
                 )
@@ -430,10 +493,10 @@ class Store:
                 linf=r[8],
                 l2=r[9],
                 l0=r[10],
-                wasserstein=r[11],
-                forward_queries=r[12],
-                gradient_queries=r[13],
-                images=json.loads(r[14]),
+                forward_queries=r[11],
+                gradient_queries=r[12],
+                images=json.loads(r[13]),
+                measures=json.loads(r[14] or "{}"),
             )
             for r in self.db.execute(
                 f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,)

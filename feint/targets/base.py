@@ -38,6 +38,9 @@ class Target:
     output_classes: Sequence[str] = ()
     bounds: tuple[float, float] = (0.0, 1.0)
     description: str = ""
+    # Per-sample measures of this target besides those of its data type (every tabular
+    # target has euclid_pct), by name in feint.measures.MEASURES.
+    measures: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
@@ -102,7 +105,7 @@ class Target:
         return [self.output_classes[i] for i in np.argmax(output, axis=1)]
 
     # -- samples -------------------------------------------------------------------
-    def get_samples(self, index: int | Sequence[int]) -> np.ndarray:
+    def get_samples(self, index: int | Sequence[int] | np.ndarray) -> np.ndarray:
         """The samples at ``index`` (an int or a sequence of ints), as float32."""
         idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
         self.check_indices(idx)

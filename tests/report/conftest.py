@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from feint.measures import MEASURES
 from feint.records import RunResult, SampleResult
 from feint.store.db import Store
 
@@ -44,6 +45,7 @@ def tabular_store(tmp_path):
     x_adv[0, 2] += 0.75
     x_adv[0, 0] -= 0.25
     np.savez_compressed(folder / "adversarial.npz", indices=np.array([7, 9]), x=x, x_adv=x_adv)
+    pct = MEASURES.get("euclid_pct").compute(x, x_adv)  # as a run of a tabular target stores it
     info = {
         "name": "loans",
         "data_type": "tabular",
@@ -69,6 +71,7 @@ def tabular_store(tmp_path):
             forward_queries=500,
             gradient_queries=0,
             true_label="deny",
+            measures={"euclid_pct": float(pct[0])},
         ),
         SampleResult(
             index=9,
@@ -83,6 +86,7 @@ def tabular_store(tmp_path):
             forward_queries=500,
             gradient_queries=0,
             true_label="deny",
+            measures={"euclid_pct": float(pct[1])},
         ),
     ]
     store.add_run(

@@ -1,7 +1,10 @@
-"""A store written before runs had metrics opens, keeps its runs, and takes new ones."""
+"""A store written by an older feint (before runs had metrics, units or measures) opens, keeps
+its runs, and takes new ones."""
 
 import json
 import sqlite3
+
+import pytest
 
 from feint.records import RunResult, SampleResult
 from feint.store.db import SCHEMA_VERSION, Store
@@ -101,7 +104,7 @@ def test_a_version_2_store_keeps_its_scans_and_takes_planned_scans(tmp_path):
     old = store.get_scan("s2")
     assert [s.index for s in old.runs[0].samples] == [7, 3] and old.settings["status"] == "done"
     assert store.scan_record("s2")["plan_key"] is None and unfinished_units(store, "s2") == []
-    assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 3
+    assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == SCHEMA_VERSION
     # A planned scan: runs appear when their last unit is in, samples in run order.
     store.add_plan(
         "s3",
@@ -165,3 +168,134 @@ def test_a_version_2_store_keeps_its_scans_and_takes_planned_scans(tmp_path):
     assert [s.index for s in run.samples] == [8, 9] and run.elapsed_s == 3.0
     assert run.forward_queries == 15 and run.gradient_queries == 8 and run.metrics["unattributed_forward_queries"] == 5
     assert run.started_at == "2026-01-02T00:00:08+00:00" and run.status == "done"
+
+
+V3 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE scans (scan_id TEXT PRIMARY KEY, target TEXT NOT NULL, started_at TEXT NOT NULL,
+    settings TEXT NOT NULL, target_info TEXT NOT NULL, status TEXT NOT NULL, plan_key TEXT, target_spec TEXT);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, scan_id TEXT REFERENCES scans(scan_id), target TEXT NOT NULL, attack TEXT NOT NULL,
+    framework TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL, started_at TEXT NOT NULL,
+    elapsed_s REAL NOT NULL, status TEXT NOT NULL, artifacts TEXT, n INTEGER NOT NULL, successes INTEGER NOT NULL,
+    forward_queries INTEGER NOT NULL, gradient_queries INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE samples (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), idx INTEGER NOT NULL, true_label TEXT, initial_label TEXT NOT NULL,
+    initial_conf REAL NOT NULL, final_label TEXT NOT NULL, final_conf REAL NOT NULL, target_label TEXT,
+    success INTEGER NOT NULL, linf REAL NOT NULL, l2 REAL NOT NULL, l0 INTEGER NOT NULL, wasserstein REAL,
+    forward_queries INTEGER NOT NULL, gradient_queries INTEGER NOT NULL, images TEXT NOT NULL, pos INTEGER,
+    PRIMARY KEY (run_id, idx));
+CREATE TABLE units (run_id TEXT NOT NULL REFERENCES runs(run_id), unit INTEGER NOT NULL, scan_id TEXT NOT NULL,
+    start INTEGER NOT NULL, stop INTEGER NOT NULL, status TEXT NOT NULL, started_at TEXT, elapsed_s REAL,
+    forward_queries INTEGER, gradient_queries INTEGER, successes INTEGER, metrics TEXT, PRIMARY KEY (run_id, unit));
+CREATE TABLE query_log (run_id TEXT NOT NULL REFERENCES runs(run_id), seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    rows INTEGER NOT NULL, samples TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+INSERT INTO meta VALUES ('schema_version', '3');
+"""
+
+
+def test_a_version_3_store_gets_its_measures(tmp_path):
+    """The Wasserstein costs move to the measures; tabular runs get their % Euclidean distance
+    from the arrays they kept (a scan's by its recorded data type, a run outside a scan when
+    its samples have one axis); runs without arrays, or with damaged ones, get none."""
+    import numpy as np
+
+    from feint.report.jsonout import scan_document
+
+    rng = np.random.default_rng(1)
+    art = tmp_path / "artifacts"
+    # A scan of a tabular target, cut into two units.
+    (art / "tab").mkdir(parents=True)
+    x = rng.normal(size=(3, 5)).astype(np.float32)
+    x_adv = (x + rng.normal(scale=0.1, size=x.shape)).astype(np.float32)
+    np.savez_compressed(art / "tab" / "adversarial.unit0.npz", indices=np.array([7, 9]), x=x[:2], x_adv=x_adv[:2])
+    np.savez_compressed(art / "tab" / "adversarial.unit1.npz", indices=np.array([11]), x=x[2:], x_adv=x_adv[2:])
+    # A Wasserstein scan of an image target: its arrays give no % Euclidean distance.
+    (art / "img").mkdir()
+    images = rng.uniform(size=(2, 1, 4, 4)).astype(np.float32)
+    np.savez_compressed(art / "img" / "adversarial.npz", indices=np.array([0, 1]), x=images, x_adv=images * 0.5)
+    # Runs outside a scan: rows of features, a damaged file, and a folder gone.
+    (art / "rows").mkdir()
+    np.savez_compressed(art / "rows" / "adversarial.npz", indices=np.array([4]), x=x[:1], x_adv=x_adv[:1])
+    (art / "bad").mkdir()
+    (art / "bad" / "adversarial.npz").write_bytes(b"PK\x03\x04 not a zip")
+
+    path = tmp_path / "feint.db"
+    db = sqlite3.connect(path)
+    db.executescript(V3)
+    tabular = {"name": "loans", "data_type": "tabular", "input_shape": [5]}
+    image = {"name": "digits_keras", "data_type": "image", "input_shape": [1, 4, 4]}
+    for scan_id, info in (("st", tabular), ("si", image)):
+        db.execute(
+            "INSERT INTO scans VALUES (?, ?, '2026-01-01T00:00:00+00:00', '{}', ?, 'done', NULL, NULL)",
+            (scan_id, info["name"], json.dumps(info)),
+        )
+    runs = [
+        ("rt", "st", "loans", "hop_skip_jump", art / "tab", [7, 9, 11], [None] * 3),
+        ("rw", "si", "digits_keras", "wasserstein", art / "img", [0, 1], [0.25, 1.5]),
+        ("ro", None, "loans_file", "hop_skip_jump", art / "rows", [4], [None]),
+        ("rb", None, "loans_file", "hop_skip_jump", art / "bad", [4], [None]),
+        ("rg", None, "loans_file", "hop_skip_jump", art / "gone", [4], [None]),
+    ]
+    for run_id, scan_id, target, attack, folder, indices, costs in runs:
+        db.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, 'native', '{}', 0, '2026-01-01T00:00:01+00:00', 1.0, 'done', ?, "
+            '?, 0, 0, 0, \'{"family": "evasion"}\')',
+            (run_id, scan_id, target, attack, str(folder), len(indices)),
+        )
+        db.executemany(
+            "INSERT INTO samples VALUES (?, ?, NULL, 'a', 0.9, 'a', 0.9, NULL, 0, 0.1, 0.2, 3, ?, 2, 0, '{}', ?)",
+            [(run_id, idx, cost, pos) for pos, (idx, cost) in enumerate(zip(indices, costs))],
+        )
+    db.commit()
+    db.close()
+
+    store = Store(path)
+    assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == SCHEMA_VERSION
+    assert "wasserstein" not in {r[1] for r in store.db.execute("PRAGMA table_info(samples)")}
+
+    def by_hand(o, a):  # 100 * ||x_adv - x|| / (||x|| + float32 eps), as a reader computes it
+        o, a = o.astype(np.float64), a.astype(np.float64)
+        return 100 * np.sqrt(((a - o) ** 2).sum()) / (np.sqrt((o**2).sum()) + np.finfo(np.float32).eps)
+
+    tab = store.get_run("rt")
+    assert [s.index for s in tab.samples] == [7, 9, 11]
+    for s, o, a in zip(tab.samples, x, x_adv):
+        assert s.measures == {"euclid_pct": pytest.approx(by_hand(o, a), rel=1e-12)}
+    assert [s.measures for s in store.get_run("rw").samples] == [{"wasserstein": 0.25}, {"wasserstein": 1.5}]
+    assert store.get_run("ro").samples[0].euclid_pct == pytest.approx(by_hand(x[0], x_adv[0]), rel=1e-12)
+    assert store.get_run("rb").samples[0].measures == {} and store.get_run("rg").samples[0].measures == {}
+    # The JSON keys stay those of version 3: wasserstein and euclid_pct where a sample has them.
+    doc = scan_document(store.get_scan("si"))
+    assert [s["wasserstein"] for s in doc["runs"][0]["samples"]] == [0.25, 1.5]
+    assert all("euclid_pct" not in s for s in doc["runs"][0]["samples"])
+    assert "euclid_pct" in scan_document(store.get_scan("st"))["runs"][0]["samples"][0]
+    # New runs store their measures; the store opens again without migrating.
+    s = SampleResult(
+        index=1,
+        initial_label="a",
+        initial_conf=0.9,
+        final_label="b",
+        final_conf=0.6,
+        success=True,
+        linf=0.1,
+        l2=0.2,
+        l0=3,
+        forward_queries=4,
+        gradient_queries=0,
+        measures={"euclid_pct": 1.0 / 3.0},
+    )
+    store.add_run(
+        RunResult(
+            run_id="new",
+            attack="hop_skip_jump",
+            framework="native",
+            target="loans",
+            params={},
+            seed=0,
+            started_at="2026-01-03T00:00:00+00:00",
+            elapsed_s=1.0,
+            samples=[s],
+        )
+    )
+    assert Store(path).get_run("new").samples[0].measures == {"euclid_pct": 1.0 / 3.0}

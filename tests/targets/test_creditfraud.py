@@ -1,7 +1,6 @@
 """creditfraud: Counterfit's tabular target, on synthetic data unless the Kaggle CSV is given;
 Counterfit's creditcard.npz as samples; the % Euclidean distance of tabular results."""
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -94,13 +93,15 @@ def test_closed_box_attack_turns_fraud_and_reports_euclid_pct(synthetic_target, 
         assert s.to_dict()["euclid_pct"] == s.euclid_pct
         if s.success:
             assert s.euclid_pct > 0 and s.l2 > 0
-    # A run read back without the figure (as the store gives it) gets it from its arrays in
-    # every report (the JSON document here, the console below).
+    # The store keeps the figure, and every report reads it from there (the JSON document
+    # here, the console below).
     from feint.report.jsonout import run_document
+    from feint.store.db import Store
 
-    bare = dataclasses.replace(run, samples=[dataclasses.replace(s, euclid_pct=None) for s in run.samples])
-    doc = run_document(bare)
-    assert [s["euclid_pct"] for s in doc["samples"]] == pytest.approx([s.euclid_pct for s in run.samples])
+    Store(tmp_path / "feint.db").add_run(run)
+    back = Store(tmp_path / "feint.db").get_run(run.run_id)
+    doc = run_document(back)
+    assert [s["euclid_pct"] for s in doc["samples"]] == [s.euclid_pct for s in run.samples]
     from io import StringIO
 
     from rich.console import Console
@@ -108,7 +109,7 @@ def test_closed_box_attack_turns_fraud_and_reports_euclid_pct(synthetic_target, 
     from feint.report.console import print_run
 
     out = StringIO()
-    print_run(Console(file=out, width=200), bare)
+    print_run(Console(file=out, width=200), back)
     assert "% Euclid. dist." in out.getvalue()
 
 

@@ -380,6 +380,7 @@ class Wasserstein(Attack):
     name = "wasserstein"
     access = "open-box"
     data_types = ("image",)
+    measures = ("wasserstein",)  # the transport cost, reported per sample in AttackOutput.extras
     reference = "Wong, Schmidt, Kolter, Wasserstein Adversarial Examples via Projected Sinkhorn Iterations, 2019"
 
     regularization = Float(

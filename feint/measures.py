@@ -1,0 +1,106 @@
+"""The per-sample measures: each one a :class:`~feint.records.Measure` in :data:`MEASURES`.
+
+A run has the measures of its target's data type (every tabular target has
+``euclid_pct``) and those its attack and its target name in their ``measures``
+(the Wasserstein attack names ``wasserstein``). The run engine computes them once,
+where it assembles the sample results (:func:`compute`); the store keeps them with
+the samples, and every report reads them from there (:func:`shown`).
+
+A new measure is one registration::
+
+    MEASURES.register("max_rel", Measure("max_rel", "Max rel. chg.", "the largest relative change", compute=...))
+
+and a name in the ``measures`` of the attacks or targets that have it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from feint.records import Measure, SampleResult, euclid_pct
+from feint.registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = ["MEASURES", "register", "of_run", "compute", "shown", "lookup"]
+
+MEASURES: Registry[Measure] = Registry("measure")
+
+
+def register(measure: Measure) -> Measure:
+    """Register ``measure`` under its own name."""
+    return MEASURES.register(measure.name, measure)
+
+
+register(
+    Measure(
+        "euclid_pct",
+        "% Euclid. dist.",
+        'Counterfit\'s "% Euclidean distance": `100 * ||x_adv - x|| / ||x||` in float64, with '
+        "float32's epsilon added to `||x||` so that an all-zero input gives a finite figure "
+        "(Counterfit labelled the ratio a percentage without multiplying by 100; feint does)",
+        fmt=".4g",
+        unit="% of the input's L2 norm",
+        short="% Euclid.",
+        data_types=("tabular",),
+        compute=euclid_pct,
+        leads=True,
+    )
+)
+register(
+    Measure(
+        "wasserstein",
+        "Wasserstein",
+        "the transport cost of the Wasserstein attack's final projection, computed by the attack",
+        fmt=".4f",
+        unit="normalised mass units (the units of `eps`)",
+        short="W",
+    )
+)
+
+
+def of_run(data_type: str, *declared: Iterable[str]) -> list[Measure]:
+    """The measures of a run on a target of ``data_type``: those of the data type, then
+    those named in ``declared`` (the attack's and the target's ``measures``), each once,
+    in registration order. An unknown name raises :class:`~feint.errors.UnknownName`."""
+    named = {name for names in declared for name in names}
+    for name in sorted(named):
+        MEASURES.get(name)
+    return [m for _, m in MEASURES.items() if m.name in named or data_type in m.data_types]
+
+
+def compute(measures: Iterable[Measure], x: Any, x_adv: Any, extras: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Each measure's values for a batch (float64, one per sample): computed from the
+    original and adversarial inputs, or, for a measure the attack computes, taken from
+    its ``extras``; a measure the attack did not report is left out."""
+    import numpy as np
+
+    out: dict[str, np.ndarray] = {}
+    for m in measures:
+        if m.compute is not None:
+            values = m.compute(x, x_adv)
+        elif m.name in extras:
+            values = extras[m.name]
+        else:
+            continue
+        values = np.asarray(values, np.float64).reshape(-1)
+        if len(values) != len(x):
+            raise ValueError(f"measure {m.name!r} gave {len(values)} values for {len(x)} samples")
+        out[m.name] = values
+    return out
+
+
+def lookup(name: str) -> Measure:
+    """The registered measure ``name``; a stored measure this feint does not know (its
+    module is not imported here) is shown under its name, with four significant digits."""
+    return MEASURES.get(name) if name in MEASURES else Measure(name, name, "")
+
+
+def shown(samples: Iterable[SampleResult]) -> list[Measure]:
+    """The measures some of ``samples`` have, registered ones in registration order, then
+    others in the order they are first met."""
+    names = list(dict.fromkeys(n for s in samples for n in s.measures))
+    known = [m for n, m in MEASURES.items() if n in names]
+    return known + [lookup(n) for n in names if n not in MEASURES]
