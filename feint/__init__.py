@@ -4,8 +4,11 @@ The public API, importable from ``feint`` (heavy modules load on first use)::
 
     from feint import get_target, get_attack, execute_run, Store
     target = get_target("digits_keras")
-    attack = get_attack("pgd")(sample_index="0:10", eps=0.2)
-    run = execute_run(target, attack)
+    attack = get_attack("pgd")(eps=0.2)
+    run = execute_run(target, attack, shape=RunShape.of(sample_index="0:10"))
+
+The commands of the command line, as typed functions over live objects, are
+:mod:`feint.api`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ _API = {
     "attacks": "feint.attacks.catalog",
     "frameworks": "feint.attacks.catalog",
     "Options": "feint.attacks.params",
+    "RunShape": "feint.attacks.shape",
     "execute_run": "feint.engine.run",
     "plan_scan": "feint.engine.scan",
     "execute_scan": "feint.engine.scan",

@@ -23,6 +23,7 @@ def test_public_api_is_explicit():
         "attacks",
         "frameworks",
         "Options",
+        "RunShape",
         "execute_run",
         "plan_scan",
         "execute_scan",
@@ -34,3 +35,10 @@ def test_public_api_is_explicit():
     }
     for name in feint.__all__:
         assert getattr(feint, name) is not None
+
+
+def test_feint_attacks_is_the_catalog_even_once_its_package_is_imported():
+    import feint.attacks.catalog  # makes feint.attacks the package
+
+    assert "pgd" in feint.attacks() and set(feint.attacks("native")) <= set(feint.attacks())
+    assert feint.attacks() == feint.attacks.catalog.attacks()

@@ -1,7 +1,9 @@
 """The attack catalog: every attack of every framework, by name.
 
-A framework is a module that exposes ``ATTACKS``, a sequence of Attack classes; its
-attacks are reachable by their names. Frameworks load on first use. Native attacks have
+A framework is a module that exposes ``ATTACKS``, a sequence of Attack classes, and one
+registration in :data:`FRAMEWORKS` (the project's one registry shape,
+:class:`feint.registry.Registry`); its attacks are reachable by their names. Frameworks
+load on first use, so listing the frameworks imports none. Native attacks have
 plain names (``pgd``); every other framework's names carry its prefix (``art.pgd``), so
 a plain name never loads another framework, and a plain name that only another
 framework has (``boundary``) resolves to that framework's attack.
@@ -10,23 +12,34 @@ framework has (``boundary``) resolves to that framework's attack.
 from __future__ import annotations
 
 import importlib
+from typing import NamedTuple
 
 from feint.attacks.base import Attack
 from feint.errors import UnknownName
+from feint.registry import Registry
 
-__all__ = ["FRAMEWORKS", "attacks", "get_attack", "frameworks"]
+__all__ = ["FRAMEWORKS", "Framework", "attacks", "get_attack", "frameworks"]
 
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "native": ("feint.attacks.native", "feint's own batched torch implementations"),
-    "art": ("feint.attacks.art", "IBM's Adversarial Robustness Toolbox, through feint's adapter"),
-}
+
+class Framework(NamedTuple):
+    """A framework of attacks: the module whose ``ATTACKS`` it holds, and one line on it."""
+
+    module: str
+    description: str
+
+
+FRAMEWORKS: Registry[Framework] = Registry("framework")
+FRAMEWORKS.register("native", Framework("feint.attacks.native", "feint's own batched torch implementations"))
+FRAMEWORKS.register(
+    "art", Framework("feint.attacks.art", "IBM's Adversarial Robustness Toolbox, through feint's adapter")
+)
 
 _cache: dict[str, dict[str, type[Attack]]] = {}
 
 
 def _framework(name: str) -> dict[str, type[Attack]]:
     if name not in _cache:
-        module = importlib.import_module(FRAMEWORKS[name][0])
+        module = importlib.import_module(FRAMEWORKS.get(name).module)
         _cache[name] = {cls.name: cls for cls in module.ATTACKS}
     return _cache[name]
 
@@ -34,7 +47,7 @@ def _framework(name: str) -> dict[str, type[Attack]]:
 def attacks(framework: str | None = None) -> dict[str, type[Attack]]:
     """Attack classes by name, of one framework or of all."""
     if framework is not None and framework not in FRAMEWORKS:
-        raise UnknownName("framework", framework, sorted(FRAMEWORKS))
+        raise UnknownName("framework", framework, sorted(FRAMEWORKS.names()))
     out: dict[str, type[Attack]] = {}
     for fw in FRAMEWORKS if framework is None else [framework]:
         out.update(_framework(fw))
@@ -56,4 +69,4 @@ def get_attack(name: str) -> type[Attack]:
 
 
 def frameworks() -> dict[str, dict[str, object]]:
-    return {fw: {"description": desc, "attacks": len(_framework(fw))} for fw, (_, desc) in FRAMEWORKS.items()}
+    return {fw: {"description": entry.description, "attacks": len(_framework(fw))} for fw, entry in FRAMEWORKS.items()}

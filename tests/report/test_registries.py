@@ -2,6 +2,7 @@
 from the registries, and a new entry is one registration away from working end to end."""
 
 import argparse
+import json
 
 import pytest
 
@@ -72,3 +73,47 @@ def test_a_registered_executor_runs_a_scan(digits_keras, monkeypatch, tmp_path):
     plan = plan_scan(digits_keras, ["pgd"], {"pgd": {"max_iter": 2}}, {"sample_index": "0:2"})
     scan = execute_scan(digits_keras, plan, Store(tmp_path / "feint.db"), executor="inline")
     assert scan.settings["status"] == "done" and scan.runs[0].n == 2 and built == ["digits_keras"] * 2
+
+
+def _nudge():
+    """A framework's attacks as a newcomer would write them."""
+    import torch
+
+    from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput
+    from feint.attacks.params import Float
+
+    class NudgeAttack(Attack):
+        """Nudge: add a constant to every feature, a framework's one attack in a test."""
+
+        name = "toy.nudge"
+        framework = "toy"
+        access = CLOSED_BOX
+        step = Float(0.5, "what is added to every feature", low=0)
+
+        def generate(self, model, batch, p):
+            return AttackOutput(x_adv=batch.x + torch.full_like(batch.x, self.step))
+
+    return [NudgeAttack]
+
+
+def test_a_registered_framework_lists_and_runs_its_attacks(digits_keras, monkeypatch, capsys, fresh_home):
+    import sys
+    import types
+
+    from feint.attacks import catalog
+    from feint.cli.app import main
+
+    module = types.ModuleType("toy_framework")
+    module.ATTACKS = _nudge()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "toy_framework", module)
+    monkeypatch.setitem(catalog.FRAMEWORKS._entries, "toy", catalog.Framework("toy_framework", "a test's framework"))
+    monkeypatch.setattr(catalog, "_cache", {})
+    assert main(["list", "frameworks", "--json"]) == 0
+    assert {"name": "toy", "description": "a test's framework", "attacks": 1} in json.loads(capsys.readouterr().out)[
+        "frameworks"
+    ]
+    assert catalog.get_attack("nudge") is catalog.get_attack("toy.nudge")  # a plain name finds it
+    assert main(["run", "digits_keras", "toy.nudge", "-i", "0:3", "--set", "step=1", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["attack"] == "toy.nudge" and run["params"]["step"] == 1 and len(run["samples"]) == 3
+    assert all(s["linf"] == 1.0 for s in run["samples"])  # clipped to the bounds [0, 1]: every pixel moved to 1
