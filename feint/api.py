@@ -22,8 +22,8 @@ from typing import Any
 
 from feint.attacks.base import Attack
 from feint.attacks.catalog import attacks as _catalog
+from feint.attacks.catalog import check_target, get_attack
 from feint.attacks.catalog import frameworks as _frameworks
-from feint.attacks.catalog import get_attack
 from feint.attacks.shape import SHAPE_PARAMS, RunShape
 from feint.engine.predict import Prediction, predict_samples
 from feint.engine.run import execute_run, prepare_run
@@ -122,7 +122,7 @@ def load_target(spec: str | Target, trust: bool = False, attacks: Sequence[str] 
     they cannot run on it. ``trust`` allows model files that run code when loaded."""
     unloaded = get_target(spec, load=False, trust=trust)
     for name in attacks:
-        get_attack(name).check_target(unloaded)
+        check_target(get_attack(name), unloaded)
     return get_target(spec, trust=trust)
 
 

@@ -14,12 +14,19 @@ __all__ = [
     "euclid_pct",
     "RUN_PARAMS",
     "show_value",
+    "labelled",
     "shown_params",
 ]
 
 # The options every attack has that shape a run rather than the attack (its samples, seed,
 # query logger and batch size): declared once here, for attacks, plans and reports alike.
 RUN_PARAMS = ("sample_index", "seed", "logger", "batch_size")
+
+
+def labelled(label: str, conf: float | None) -> str:
+    """A label with its confidence, ``7 (0.9876)``; the label alone where the target told
+    none (labels only)."""
+    return label if conf is None else f"{label} ({conf:.4f})"
 
 
 def show_value(value: Any) -> str:
@@ -94,9 +101,9 @@ class Measure:
 class SampleResult:
     index: int
     initial_label: str
-    initial_conf: float
+    initial_conf: float | None  # None: the target answers labels only
     final_label: str
-    final_conf: float
+    final_conf: float | None
     success: bool
     linf: float
     l2: float

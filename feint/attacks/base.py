@@ -24,7 +24,7 @@ from feint.attacks.shape import RunShape, split_shape
 from feint.attacks.targeting import random_other_classes
 from feint.errors import Incompatible
 from feint.records import RUN_PARAMS
-from feint.targets.base import GRADIENTS, Target
+from feint.targets.base import GRADIENTS, LABELS, Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from feint.attacks.model import CountedModel
@@ -87,6 +87,9 @@ class Attack:
     access: ClassVar[str] = OPEN_BOX
     data_types: ClassVar[tuple[str, ...]] = ("image", "tabular")
     reference: ClassVar[str] = ""
+    # What the attack needs of the model's answers: "scores" (probabilities or logits) or
+    # "labels" (a decision-based attack, which runs on a labels-only target too).
+    needs: ClassVar[str] = "scores"
     params: ClassVar[dict[str, Param]] = {}
     # The names of the run's shape (samples, seed, logger, batch size): not the attack's options.
     RUN_PARAMS: ClassVar[tuple[str, ...]] = RUN_PARAMS
@@ -156,9 +159,14 @@ class Attack:
                 f"{target.target_name}; it accepts: {', '.join(cls.data_types)}"
             )
         if cls.needs_gradients() and GRADIENTS not in target.capabilities:
+            answers = "labels only" if LABELS in target.capabilities else "probabilities only"
             raise Incompatible(
                 f"attack {cls.name} needs gradients (open-box) and target "
-                f"{target.target_name} is closed-box (probabilities only); use a closed-box attack"
+                f"{target.target_name} is closed-box ({answers}); use a closed-box attack"
+            )
+        if cls.needs != LABELS and LABELS in target.capabilities:
+            raise Incompatible(
+                f"attack {cls.name} needs the model's scores and target {target.target_name} answers labels only"
             )
 
     @classmethod

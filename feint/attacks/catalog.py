@@ -15,10 +15,11 @@ import importlib
 from typing import NamedTuple
 
 from feint.attacks.base import Attack
-from feint.errors import UnknownName
+from feint.errors import Incompatible, UnknownName
 from feint.registry import Registry
+from feint.targets.base import LABELS, Target
 
-__all__ = ["FRAMEWORKS", "Framework", "attacks", "get_attack", "frameworks"]
+__all__ = ["FRAMEWORKS", "Framework", "attacks", "get_attack", "frameworks", "check_target"]
 
 
 class Framework(NamedTuple):
@@ -70,3 +71,15 @@ def get_attack(name: str) -> type[Attack]:
 
 def frameworks() -> dict[str, dict[str, object]]:
     return {fw: {"description": entry.description, "attacks": len(_framework(fw))} for fw, entry in FRAMEWORKS.items()}
+
+
+def check_target(cls: type[Attack], target: Target) -> None:
+    """``cls.check_target(target)``; refusing a labels-only target, it names the attacks of
+    the catalog that do run on it (the decision-based ones)."""
+    try:
+        cls.check_target(target)
+    except Incompatible as exc:
+        if LABELS not in target.capabilities or cls.needs == LABELS:
+            raise
+        able = [n for n, c in attacks().items() if c.needs == LABELS and target.data_type in c.data_types]
+        raise Incompatible(f"{exc}; attacks that need only labels: {', '.join(able) or 'none'}") from None

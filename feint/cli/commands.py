@@ -716,21 +716,26 @@ def cmd_predict(args, target=None) -> int:
 
 def print_predictions(console, target, predictions) -> None:
     """The table of ``feint predict`` (and the shell's ``predict``)."""
+    from feint.records import labelled
     from feint.report.console import print_table
 
     known = [p.correct for p in predictions if p.correct is not None]
     title = f"Predictions of {target.target_name}" + (f" ({sum(known)}/{len(known)} correct)" if known else "")
     has_true = any(p.true_label is not None for p in predictions)
     top = max((len(p.top) for p in predictions), default=0)
-    cols = ["Sample"] + (["True Label"] if has_true else []) + ["Predicted (conf)", f"Top {top}"]
+    scored = any(p.confidence is not None for p in predictions)  # a labels-only target tells no scores
+    cols = (
+        ["Sample"]
+        + (["True Label"] if has_true else [])
+        + (["Predicted (conf)", f"Top {top}"] if scored else ["Predicted"])
+    )
     rows = []
     for p in predictions:
         mark = "" if p.correct is None else (" [green]ok[/green]" if p.correct else " [red]wrong[/red]")
-        rows.append(
-            [p.index]
-            + ([p.true_label if p.true_label is not None else "-"] if has_true else [])
-            + [f"{p.label} ({p.confidence:.4f}){mark}", ", ".join(f"{lab} {c:.3f}" for lab, c in p.top)]
-        )
+        guess = [f"{labelled(p.label, p.confidence)}{mark}"]
+        if scored:
+            guess.append(", ".join(f"{lab} {c:.3f}" for lab, c in p.top))
+        rows.append([p.index] + ([p.true_label if p.true_label is not None else "-"] if has_true else []) + guess)
     print_table(console, title, cols, rows)
     images = [p.image for p in predictions if p.image]
     if images:

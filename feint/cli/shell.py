@@ -409,7 +409,7 @@ class FeintShell(cmd2.Cmd):
         self._use(args.attack)
 
     def _use(self, name: str) -> None:
-        from feint.attacks.catalog import get_attack
+        from feint.attacks.catalog import check_target, get_attack
 
         target = self._need_target()
         if name in self.instances:
@@ -419,7 +419,7 @@ class FeintShell(cmd2.Cmd):
             self.attack = attack
         else:
             cls = get_attack(name)
-            cls.check_target(target)
+            check_target(cls, target)
             attack = cls()
             self.instances[attack.id] = (str(self.target_spec), attack)
             self.attack = attack

@@ -42,8 +42,8 @@ class Prediction:
     index: int
     true_label: str | None
     label: str
-    confidence: float
-    top: list[tuple[str, float]]  # the most likely classes, most likely first
+    confidence: float | None  # None: the target answers labels only
+    top: list[tuple[str, float]]  # the most likely classes, most likely first (none: labels only)
     image: str | None = None  # path of the sample's PNG (image targets, when saved)
     correct: bool | None = field(default=None)
 
@@ -107,8 +107,8 @@ def predict_samples(
                 index=int(i),
                 true_label=true,
                 label=classes[best],
-                confidence=float(probs[row, best]),
-                top=[(classes[int(c)], float(probs[row, c])) for c in order[row]],
+                confidence=None if target.labels_only else float(probs[row, best]),
+                top=[] if target.labels_only else [(classes[int(c)], float(probs[row, c])) for c in order[row]],
                 image=image,
                 correct=None if true is None else true == classes[best],
             )

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from feint.attacks.base import Attack, Batch
+from feint.attacks.catalog import check_target
 from feint.attacks.model import CountedModel
 from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
@@ -46,7 +47,7 @@ def prepare_run(target: Target, attack: Attack, shape: RunShape | None = None) -
     """Check everything that can be checked before work starts; raise FeintError if not.
     The samples of ``shape`` (default: the attack's own shape) and the option values."""
     shape = shape or attack.shape
-    attack.check_target(target)
+    check_target(type(attack), target)  # naming what does run on it, when refused
     p = attack.options.as_dict()
     attack.check_options(p)
     indices = np.asarray(shape.samples, dtype=np.int64)
@@ -149,6 +150,7 @@ def execute_run(
         name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
         np.savez_compressed(folder / name, indices=indices, x=x, x_adv=x_adv)
     samples = []
+    scoreless = target.labels_only  # its answers tell no confidence
     true = target.y
     for i, idx in enumerate(indices):
         images = {}
@@ -160,9 +162,9 @@ def execute_run(
             SampleResult(
                 index=int(idx),
                 initial_label=classes[labels0[i]],
-                initial_conf=float(probs0[i, labels0[i]]),
+                initial_conf=None if scoreless else float(probs0[i, labels0[i]]),
                 final_label=classes[labels1[i]],
-                final_conf=float(probs1[i, labels1[i]]),
+                final_conf=None if scoreless else float(probs1[i, labels1[i]]),
                 success=bool(success[i]),
                 linf=float(dist["linf"][i]),
                 l2=float(dist["l2"][i]),

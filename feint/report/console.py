@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feint.measures import shown
-from feint.records import RUN_PARAMS, RunResult, ScanResult, shown_params
+from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
@@ -50,7 +50,7 @@ def print_run(console: Console, run: RunResult) -> None:
     for c in cols:
         table.add_column(c, overflow="fold")
     for s in run.samples:
-        row = [str(s.index), f"{s.initial_label} ({s.initial_conf:.4f})", f"{s.final_label} ({s.final_conf:.4f})"]
+        row = [str(s.index), labelled(s.initial_label, s.initial_conf), labelled(s.final_label, s.final_conf)]
         row += [m.show(s.measures.get(m.name)) for m in leading]
         row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
         row += [m.show(s.measures.get(m.name)) for m in trailing]

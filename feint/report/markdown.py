@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from feint.measures import shown as shown_measures
-from feint.records import ScanResult, shown_params
+from feint.records import ScanResult, labelled, shown_params
 from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
 
 __all__ = ["render_markdown"]
@@ -141,8 +141,8 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             [
                 [
                     s.index,
-                    f"{s.initial_label} ({s.initial_conf:.4f})",
-                    f"{s.final_label} ({s.final_conf:.4f})",
+                    labelled(s.initial_label, s.initial_conf),
+                    labelled(s.final_label, s.final_conf),
                     f"{s.linf:.4f}",
                     f"{s.l2:.4f}",
                     s.l0,

@@ -31,10 +31,14 @@ def by_attack(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
     for attack, rs in grouped.items():
         samples = [s for r in rs for s in r.samples]
         turned = [s for s in samples if s.success]
-        best = None
+        best: tuple[float | None, RunResult] | None = None
         for r in rs:
             for s in r.samples:
-                if s.success and (best is None or s.final_conf > best[0]):
+                if not s.success:
+                    continue
+                if s.final_conf is None:  # a labels-only target: the first success, no score
+                    best = best or (None, r)
+                elif best is None or best[0] is None or s.final_conf > best[0]:
                     best = (s.final_conf, r)
         n = len(samples)
         succ = len(turned)

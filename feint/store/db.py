@@ -29,7 +29,8 @@ __all__ = ["Store", "SCHEMA_VERSION"]
 #    and scans.target_spec (what a resume needs)
 # 4: samples.measures (the declared per-sample measures by name, JSON) in place of
 #    samples.wasserstein; % Euclidean distances computed from the stored arrays
-SCHEMA_VERSION = 4
+# 5: samples.initial_conf and final_conf may be NULL (a labels-only target tells none)
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 30
 
 SCHEMA = """
@@ -68,9 +69,9 @@ CREATE TABLE IF NOT EXISTS samples (
     idx INTEGER NOT NULL,
     true_label TEXT,
     initial_label TEXT NOT NULL,
-    initial_conf REAL NOT NULL,
+    initial_conf REAL,
     final_label TEXT NOT NULL,
-    final_conf REAL NOT NULL,
+    final_conf REAL,
     target_label TEXT,
     success INTEGER NOT NULL,
     linf REAL NOT NULL,
@@ -215,6 +216,9 @@ class Store:
         if "measures" not in samples:  # version 3
             self.db.execute("ALTER TABLE samples ADD COLUMN measures TEXT NOT NULL DEFAULT '{}'")
             self._migrate_measures("wasserstein" in samples)
+        required = {r[1]: bool(r[3]) for r in self.db.execute("PRAGMA table_info(samples)")}
+        if required.get("initial_conf") or required.get("final_conf"):  # version 4
+            self._allow_absent_confidences()
         self.db.execute(
             "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
             (str(SCHEMA_VERSION), SCHEMA_VERSION),
@@ -252,6 +256,20 @@ class Store:
         )
         if had_wasserstein and sqlite3.sqlite_version_info >= (3, 35, 0):
             self.db.execute("ALTER TABLE samples DROP COLUMN wasserstein")
+
+    def _allow_absent_confidences(self) -> None:
+        """Rebuild ``samples`` with the schema's columns, where a confidence may be NULL
+        (SQLite changes a column's constraint only by copying its table), keeping every row."""
+        start = SCHEMA.index("CREATE TABLE IF NOT EXISTS samples (")
+        ddl = SCHEMA[start : SCHEMA.index(");", start) + 2]
+        new = ddl.replace("CREATE TABLE IF NOT EXISTS samples (", "CREATE TABLE samples_v5 (")
+        old = [r[1] for r in self.db.execute("PRAGMA table_info(samples)")]
+        self.db.execute(new)
+        keep = [c for c in (r[1] for r in self.db.execute("PRAGMA table_info(samples_v5)")) if c in old]
+        cols = ", ".join(keep)
+        self.db.execute(f"INSERT INTO samples_v5 ({cols}) SELECT {cols} FROM samples")
+        self.db.execute("DROP TABLE samples")
+        self.db.execute("ALTER TABLE samples_v5 RENAME TO samples")
 
     @property
     def artifacts_root(self) -> Path:

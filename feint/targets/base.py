@@ -2,7 +2,10 @@
 
 Samples are float32 arrays of shape ``(N, *input_shape)``; images are channels first
 (``C, H, W``) with values inside ``bounds``. Every target answers ``predict`` with class
-probabilities. An open-box target also returns a ``torch.nn.Module`` from
+probabilities, or, when it answers labels only (``outputs = "labels"``: an endpoint or
+a model that gives only its decision), with one row per sample that is 1 at the label
+and 0 elsewhere (:func:`label_rows`), and has the capability ``labels`` instead of
+``predict``: decision-based attacks run on it, and its confidences are absent. An open-box target also returns a ``torch.nn.Module`` from
 :meth:`Target.torch_module` that maps a batch to logits, through which attacks take
 gradients; a closed-box target returns ``None`` there.
 """
@@ -20,11 +23,36 @@ from feint.targets.spec import TargetSpec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Target", "LoadedTarget", "DATA_TYPES", "GRADIENTS", "PREDICT"]
+__all__ = ["Target", "LoadedTarget", "DATA_TYPES", "GRADIENTS", "PREDICT", "LABELS", "OUTPUTS", "label_rows"]
 
 DATA_TYPES = ("image", "tabular", "text")
-PREDICT = "predict"
+PREDICT = "predict"  # predict gives class probabilities
 GRADIENTS = "gradients"
+LABELS = "labels"  # predict gives labels only, as one-hot rows
+OUTPUTS = ("probabilities", "labels")  # what a target's predict tells
+
+
+def label_rows(labels: Sequence[Any] | np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """One row per label, 1 at its class and 0 elsewhere: how a labels-only target answers.
+    A label is a class index or a class name; anything else raises FeintError."""
+    names = {str(c): i for i, c in enumerate(classes)}
+    out = np.zeros((len(labels), len(classes)), np.float64)
+    for row, label in enumerate(labels):
+        if isinstance(label, (bool, np.bool_)):
+            index = None
+        elif isinstance(label, (int, np.integer)) or (
+            isinstance(label, (float, np.floating)) and float(label).is_integer()
+        ):
+            index = int(label) if 0 <= int(label) < len(classes) else None
+        else:
+            index = names.get(str(label))
+        if index is None:
+            raise FeintError(
+                f"the model answered the label {label!r}, which is not a class; accepted: "
+                f"indices 0 to {len(classes) - 1} or the names {', '.join(map(str, classes))}"
+            )
+        out[row, index] = 1.0
+    return out
 
 
 class Target:
@@ -41,6 +69,9 @@ class Target:
     # Per-sample measures of this target besides those of its data type (every tabular
     # target has euclid_pct), by name in feint.measures.MEASURES.
     measures: tuple[str, ...] = ()
+    # What predict tells: "probabilities", or "labels" for a target that answers its
+    # decision only (predict then gives one-hot rows; see label_rows).
+    outputs: str = "probabilities"
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
@@ -78,7 +109,10 @@ class Target:
     def capabilities(self) -> frozenset[str]:
         """``predict`` always; ``gradients`` when the class provides a torch module.
 
-        Known without loading the model, so listing targets stays instant."""
+        Known without loading the model, so listing targets stays instant. A labels-only
+        target has ``labels`` instead of ``predict``."""
+        if self.outputs == LABELS:
+            return frozenset({LABELS})
         caps = {PREDICT}
         if type(self).torch_module is not Target.torch_module:
             caps.add(GRADIENTS)
@@ -87,6 +121,11 @@ class Target:
     @property
     def open_box(self) -> bool:
         return GRADIENTS in self.capabilities
+
+    @property
+    def labels_only(self) -> bool:
+        """Whether predict tells only the label (one-hot rows), not probabilities."""
+        return PREDICT not in self.capabilities
 
     # -- prediction ----------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -128,6 +167,7 @@ class Target:
             "classes": list(self.output_classes),
             "bounds": list(self.bounds),
             "access": "open-box" if self.open_box else "closed-box",
+            **({"outputs": LABELS} if self.labels_only else {}),
             "samples": int(len(self.X)),
             **self.info,
         }
@@ -146,6 +186,8 @@ class LoadedTarget(Target):
 
     @property
     def capabilities(self) -> frozenset[str]:
+        if self.outputs == LABELS:
+            return frozenset({LABELS})
         return frozenset({PREDICT, GRADIENTS} if self._open_box else {PREDICT})
 
     def torch_module(self) -> torch.nn.Module | None:

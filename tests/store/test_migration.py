@@ -299,3 +299,73 @@ def test_a_version_3_store_gets_its_measures(tmp_path):
         )
     )
     assert Store(path).get_run("new").samples[0].measures == {"euclid_pct": 1.0 / 3.0}
+
+
+def _sample(index: int, conf: float | None) -> SampleResult:
+    return SampleResult(
+        index=index,
+        initial_label="benign",
+        initial_conf=conf,
+        final_label="fraud",
+        final_conf=conf,
+        success=True,
+        linf=0.5,
+        l2=1.0,
+        l0=3,
+        forward_queries=7,
+        gradient_queries=0,
+        measures={"euclid_pct": 12.5},
+    )
+
+
+def _run(run_id: str, samples: list[SampleResult]) -> RunResult:
+    return RunResult(
+        run_id=run_id,
+        attack="hop_skip_jump",
+        framework="native",
+        target="creditfraud",
+        params={"sample_index": "0"},
+        seed=0,
+        started_at="2026-03-01T00:00:00+00:00",
+        elapsed_s=1.0,
+        samples=samples,
+    )
+
+
+def test_a_version_4_store_takes_runs_whose_confidences_are_absent(tmp_path):
+    from feint.store.db import SCHEMA
+
+    path = tmp_path / "feint.db"
+    v4 = SCHEMA.replace("initial_conf REAL,", "initial_conf REAL NOT NULL,").replace(
+        "final_conf REAL,", "final_conf REAL NOT NULL,"
+    )
+    db = sqlite3.connect(path)
+    db.executescript(v4)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    db.commit()
+    db.close()
+    # a run as version 4 stored it: its rows, written by this feint elsewhere, copied in
+    writer = Store(tmp_path / "scratch.db")
+    writer.add_run(_run("old4", [_sample(0, 0.75)]))
+    writer.close()
+    scratch = sqlite3.connect(tmp_path / "scratch.db")
+    run_row = scratch.execute("SELECT * FROM runs").fetchone()
+    sample_rows = scratch.execute("SELECT * FROM samples").fetchall()
+    scratch.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(run_row))})", run_row)
+        db.executemany(f"INSERT INTO samples VALUES ({', '.join('?' * len(sample_rows[0]))})", sample_rows)
+    db.close()
+
+    store = Store(path)
+    kept = store.get_run("old4")
+    assert (
+        kept is not None and kept.samples[0].initial_conf == 0.75 and kept.samples[0].measures == {"euclid_pct": 12.5}
+    )
+    store.add_run(_run("labels1", [_sample(0, None), _sample(1, None)]))
+    back = store.get_run("labels1")
+    assert back is not None and [s.initial_conf for s in back.samples] == [None, None]
+    assert [s.final_conf for s in back.samples] == [None, None] and back.samples[1].l0 == 3
+    version = store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert int(version) == SCHEMA_VERSION == 5

@@ -270,6 +270,7 @@ def table() -> list[type[ArtAttack]]:
             ArtThief,
             "art.copycat_cnn",
             X.CopycatCNN,
+            needs="labels",  # the thief learns from the labels (use_probability=False)
             data_types=IMAGE_TABULAR,
             defaults=thief,
             summary="Copycat CNN: train a copy of the target on its labels for the thief's inputs.",
@@ -278,6 +279,7 @@ def table() -> list[type[ArtAttack]]:
             ArtThief,
             "art.knockoff_nets",
             X.KnockoffNets,
+            needs="labels",  # the thief learns from the labels (use_probability=False)
             data_types=IMAGE_TABULAR,
             defaults=thief,
             summary="Knockoff Nets: train a copy of the target, choosing queries at random or adaptively.",

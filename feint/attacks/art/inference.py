@@ -145,6 +145,7 @@ def table() -> list[type[ArtAttack]]:
             "art.membership_rule_based",
             MembershipInferenceBlackBoxRuleBased,
             data_types=IMAGE_TABULAR,
+            needs="labels",
             summary="Membership inference: a sample is declared a member if classified correctly.",
         ),
     ]

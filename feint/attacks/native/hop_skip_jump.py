@@ -50,6 +50,7 @@ class HopSkipJump(Attack):
 
     name = "hop_skip_jump"
     access = CLOSED_BOX
+    needs = "labels"  # decision-based: the label is all it asks of the model
     data_types = ("image", "tabular")
     reference = "Chen, Jordan, Wainwright, HopSkipJumpAttack: A Query-Efficient Decision-Based Attack, 2020"
 

@@ -1,4 +1,5 @@
-"""scikit-learn models; closed-box (``predict_proba``).
+"""scikit-learn models; closed-box (``predict_proba``), or labels only for a model that
+has only ``predict`` (its answers are then class indices, in ``classes_`` order).
 
 - skops files (``.skops``): loaded with skops' type check. A file holding types skops does
   not trust by default is refused, naming them, unless the user trusts the model.
@@ -33,10 +34,11 @@ class _SklearnModel(ModelAdapter):
     def load(self) -> None:
         model = self._read()
         if not hasattr(model, "predict_proba"):
-            raise self.fail(
-                f"{self.path.name} holds a {type(model).__name__}, which has no predict_proba; "
-                "feint needs class probabilities"
-            )
+            if not hasattr(model, "predict"):
+                raise self.fail(
+                    f"{self.path.name} holds a {type(model).__name__}, which has neither predict_proba nor predict"
+                )
+            self.outputs = "labels"  # its decision only: decision-based attacks run on it
         self.model = model
 
     def model_classes(self) -> list[str] | None:
@@ -49,6 +51,13 @@ class _SklearnModel(ModelAdapter):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x).reshape(len(x), -1)
+        if self.outputs == "labels":
+            classes = getattr(self.model, "classes_", None)
+            labels = np.asarray(self.model.predict(x))
+            if classes is None:
+                return labels
+            position = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
+            return np.asarray([position.get(v, -1) for v in labels.tolist()], np.int64)
         return np.asarray(self.model.predict_proba(x), np.float64)
 
     def describe(self) -> dict[str, Any]:

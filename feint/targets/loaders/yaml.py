@@ -33,7 +33,7 @@ import numpy as np
 
 from feint.errors import FeintError
 from feint.targets.adapters import ModelAdapter
-from feint.targets.base import LoadedTarget
+from feint.targets.base import LoadedTarget, label_rows
 from feint.targets.loaders.checks import Checker, Key, key_names, number, shown
 from feint.targets.loaders.samples import load_samples
 from feint.targets.preprocess import Preprocess
@@ -85,8 +85,11 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "outputs",
-        "`auto`, `logits` or `probabilities`: what the model returns; `auto` tells them apart on the "
-        "first samples. Refused with an endpoint, whose own `outputs` option says it",
+        "`auto`, `logits`, `probabilities` or `labels`: what the model returns; `auto` tells logits "
+        "and probabilities apart on the first samples; `labels` declares a model that tells only its "
+        "decision (a class index or name per row; a model that returns scores is then read by its top "
+        "class only): decision-based attacks run on it and its confidences are absent. Refused with an "
+        "endpoint, whose own `outputs` option says it",
         default="auto",
     ),
     Key("trust", "`true` allows model files that unpickling reads (like `--trust-model`)", default="false"),
@@ -216,8 +219,8 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
     out["channels_last"] = channels == "last"
 
     outputs = doc.get("outputs", "auto")
-    if outputs not in ("auto", "logits", "probabilities"):
-        raise check.expect("outputs", "auto, logits or probabilities (what the model returns)", outputs)
+    if outputs not in ("auto", "logits", "probabilities", "labels"):
+        raise check.expect("outputs", "auto, logits, probabilities or labels (what the model returns)", outputs)
     out["outputs"] = outputs
 
     trust_key = doc.get("trust", False)
@@ -307,7 +310,9 @@ class DeclaredTarget(LoadedTarget):
             from feint.targets.adapters import adapter_for
 
             self.adapter = adapter_for(value, f"{where}: model", trust=self.trusted)
-        self._open_box = bool(self.adapter.open_box)
+        if config["outputs"] == "labels" or self.adapter.outputs == "labels":
+            self.outputs = "labels"  # the model tells its decision only
+        self._open_box = bool(self.adapter.open_box) and self.outputs != "labels"
         self.description = config["description"] or (
             f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
             f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
@@ -325,6 +330,8 @@ class DeclaredTarget(LoadedTarget):
             self._pre.channels_last,
         )
         self.adapter.load()
+        if self.adapter.outputs == "labels":  # known once the model is read (a predict-only model)
+            self.outputs, self._open_box = "labels", False
         self._check_shape()
         probe = self.X[:_PROBE_ROWS]
         if self._open_box:
@@ -346,7 +353,7 @@ class DeclaredTarget(LoadedTarget):
             self._module = wrapped
             with torch.no_grad():
                 self._check_scores(self._call_model(lambda: wrapped(torch.as_tensor(probe)).numpy()))
-        elif self.adapter.outputs == "probabilities":
+        elif self.outputs == "labels" or self.adapter.outputs == "probabilities":
             self._softmax_scores = False
         else:
             if c["outputs"] == "auto":
@@ -422,7 +429,10 @@ class DeclaredTarget(LoadedTarget):
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
-        return np.asarray(self.adapter.predict(z), np.float64)
+        answer = np.asarray(self.adapter.predict(z))
+        if answer.dtype.kind in "OUS":  # labels by name
+            return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
+        return np.asarray(answer, np.float64)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         if self._module is not None:
@@ -432,8 +442,24 @@ class DeclaredTarget(LoadedTarget):
                 logits = self._module(torch.as_tensor(np.asarray(x, np.float32)))
                 return torch.softmax(logits, dim=1).numpy()
         scores = self._raw_predict(np.asarray(x, np.float32))
+        if self.outputs == "labels":
+            return self._label_rows(scores)
         self._check_scores(scores)
         return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
+
+    def _label_rows(self, answer: np.ndarray) -> np.ndarray:
+        """A labels-only model's answer as one-hot rows: a label per row (an index, or a
+        name where the adapter gives names), or a row of scores read by its top class."""
+        k = len(self.output_classes)
+        if answer.ndim == 2 and answer.shape[1] == k and k > 1:
+            answer = answer.argmax(axis=1)
+        elif answer.ndim == 2 and answer.shape[1] == 1:
+            answer = answer[:, 0]
+        if answer.ndim != 1:
+            raise self._check.error(
+                "outputs", f"labels expects one label per row; the model answered shape {list(answer.shape)}"
+            )
+        return label_rows(answer, self.output_classes).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
