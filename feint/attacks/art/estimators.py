@@ -226,15 +226,25 @@ def quiet() -> Iterator[None]:
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """ART draws from NumPy's, Python's and torch's global generators: seed them all for
-    the call and put their states back afterwards."""
+    """ART draws from NumPy's, Python's and torch's global generators, and from fresh
+    ``np.random.RandomState()`` instances it makes with no seed (its HopSkipJump and
+    Boundary attacks' starting points): seed them all for the call, the fresh ones from the
+    seeded global generator, and put everything back afterwards."""
     np_state, py_state, torch_state = np.random.get_state(), random.getstate(), torch.get_rng_state()
     np.random.seed(seed % 2**32)
     random.seed(seed)
     torch.manual_seed(seed)
+    unseeded = np.random.RandomState
+
+    class SeededRandomState(unseeded):  # type: ignore[misc, valid-type]
+        def __init__(self, seed: Any = None) -> None:
+            super().__init__(np.random.randint(0, 2**32 - 1, dtype=np.uint64) if seed is None else seed)
+
+    np.random.RandomState = SeededRandomState  # type: ignore[misc]
     try:
         yield
     finally:
+        np.random.RandomState = unseeded  # type: ignore[misc]
         np.random.set_state(np_state)
         random.setstate(py_state)
         torch.set_rng_state(torch_state)

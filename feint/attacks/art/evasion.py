@@ -105,6 +105,18 @@ class ArtUniversal(ArtEvasion):
         return {"attacker_params": {"verbose": False} if "verbose" in getattr(inner, "attack_params", []) else {}}
 
 
+class ArtZoo(ArtEvasion):
+    """ZOO, its parallel coordinate updates capped at the number of features (ART refuses
+    more than a sample has, which its default of 128 is for a small tabular sample)."""
+
+    def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
+        self._features = int(np.prod(batch.x.shape[1:]))
+        return super().generate(model, batch, p)
+
+    def more_kwargs(self, p: dict[str, Any], n: int) -> dict[str, Any]:
+        return {"nb_parallel": min(int(p["nb_parallel"]), getattr(self, "_features", int(p["nb_parallel"])))}
+
+
 # -- cross-option checks that one range cannot say ------------------------------------------
 
 
@@ -281,6 +293,7 @@ def table() -> list[type[ArtAttack]]:
             E.ThresholdAttack,
             mode=SAMPLE,
             data_types=IMAGE,
+            defaults={"es": 1},  # differential evolution: ART's default, CMA-ES, needs the cma package
             checks=(evolution_strategy,),
             summary="Threshold attack: an evolution strategy inside a Linf threshold.",
         ),
@@ -326,6 +339,7 @@ def table() -> list[type[ArtAttack]]:
             "art.square",
             E.SquareAttack,
             mode=SAMPLE,
+            data_types=IMAGE,  # ART's square attack takes images only
             summary="Square attack: random square-shaped updates, scored by the model's output.",
         ),
         define(
@@ -350,17 +364,19 @@ def table() -> list[type[ArtAttack]]:
             E.Wasserstein,
             mode=BATCH,
             data_types=IMAGE,
+            defaults={"regularization": 100},  # ART's 3000 overflows its Sinkhorn iterations on digits
             checks=(odd_kernel, wasserstein_step),
             hint="ART's Sinkhorn iterations overflow at a high regularization: try --set regularization=100 "
             "(or the native wasserstein, which does not overflow)",
             summary="Wasserstein attack: projected Sinkhorn iterations inside a Wasserstein ball.",
         ),
         define(
-            ev,
+            ArtZoo,
             "art.zoo",
             E.ZooAttack,
             mode=SAMPLE,
-            summary="ZOO: Carlini-Wagner with gradients estimated by finite differences.",
+            summary="ZOO: Carlini-Wagner with gradients estimated by finite differences "
+            "(nb_parallel is capped at the sample's number of features).",
         ),
         define(
             ArtDecisionTree,

@@ -26,6 +26,7 @@ from feint.attacks.base import AttackOutput, Batch
 from feint.attacks.model import CountedModel
 from feint.attacks.params import Choice
 from feint.errors import FeintError, Incompatible
+from feint.targets.base import Target
 
 __all__ = ["ArtMIFace", "ArtMembershipRuleBased"]
 
@@ -93,6 +94,14 @@ class ArtMIFace(ArtAttack):
 
 class ArtMembershipRuleBased(ArtAttack):
     family = "inference"
+
+    @classmethod
+    def check_target(cls, target: Target) -> None:
+        """Also refuse, once its samples are loaded, a target that knows no true labels: the
+        rule compares them with the model's answers."""
+        super().check_target(target)
+        if getattr(target, "_loaded", False) and target.y is None:
+            raise Incompatible(f"attack {cls.name} needs the true labels of the samples; {target.target_name} has none")
 
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         target = model.target
