@@ -115,6 +115,9 @@ class SampleResult:
     images: dict[str, str] = field(default_factory=dict)  # original, adversarial, perturbation PNGs
     # The sample's declared measures by name (see Measure and feint.measures), as stored.
     measures: dict[str, float] = field(default_factory=dict)
+    # Why the attack could not work on the sample, where it says (no adversarial start,
+    # a class it cannot reach, the sample returned unchanged), else None.
+    note: str | None = None
 
     @property
     def queries(self) -> int:

@@ -75,6 +75,8 @@ class AttackOutput:
     # judged by the target (an extraction attack's stolen model); None: the runner asks
     # the target about ``x_adv``.
     final_probs: np.ndarray | None = None
+    # Per row of the batch, why the attack could not work on it (None: nothing to say).
+    notes: list[str | None] | None = None
 
 
 class Attack:

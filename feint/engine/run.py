@@ -102,6 +102,7 @@ def execute_run(
     goal = goals(classes, labels0, bool(p.get("targeted")), p.get("target_labels") or (), shape.seed, offset)
 
     x_adv = np.empty_like(x)
+    notes: list[str | None] = [None] * n
     extras: dict[str, np.ndarray] = {}
     final: dict[int, np.ndarray] = {}  # batch start -> the attack's own final probabilities
     metrics: dict[str, Any] = {}
@@ -121,6 +122,8 @@ def execute_run(
         )
         out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
+        if out.notes is not None:
+            notes[rows] = out.notes
         for key, values in out.extras.items():
             extras.setdefault(key, np.zeros(n, np.float64))[rows] = values
         if out.final_probs is not None:
@@ -152,6 +155,10 @@ def execute_run(
     samples = []
     scoreless = target.labels_only  # its answers tell no confidence
     true = target.y
+    if attack.family == "evasion":
+        unchanged = (x_adv.reshape(n, -1) == x.reshape(n, -1)).all(axis=1)
+        for row in np.nonzero(unchanged & ~success)[0].tolist():
+            notes[row] = notes[row] or "the attack returned the sample unchanged"
     for i, idx in enumerate(indices):
         images = {}
         if folder is not None and target.data_type == "image":
@@ -175,6 +182,7 @@ def execute_run(
                 target_label=classes[goal[i]] if goal is not None else None,
                 images=images,
                 measures={name: float(values[i]) for name, values in measures.items()},
+                note=notes[i],
             )
         )
     return RunResult(

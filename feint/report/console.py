@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from feint.measures import shown
@@ -46,6 +47,9 @@ def print_run(console: Console, run: RunResult) -> None:
     cols += ["Linf", "L2", "L0"]
     cols += [m.label for m in trailing]
     cols += ["Queries fwd/grad", "Success"]
+    noted = any(s.note for s in run.samples)  # why an attack could not work on a sample
+    if noted:
+        cols.append("Note")
     table = Table(show_lines=False)
     for c in cols:
         table.add_column(c, overflow="fold")
@@ -55,6 +59,8 @@ def print_run(console: Console, run: RunResult) -> None:
         row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
         row += [m.show(s.measures.get(m.name)) for m in trailing]
         row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
+        if noted:
+            row.append(escape(s.note or ""))
         table.add_row(*row)
     console.print(table)
     if any(s.images for s in run.samples):

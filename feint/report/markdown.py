@@ -126,6 +126,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         ]
         shown = run.samples[:samples]
         measures = shown_measures(shown)  # as stored: % Euclid. dist. for tabular targets, Wasserstein, ...
+        noted = any(s.note for s in shown)  # why an attack could not work on a sample
         lines += _table(
             [
                 "sample",
@@ -137,6 +138,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                 *(m.label for m in measures),
                 "queries fwd/grad",
                 "success",
+                *(["note"] if noted else []),
             ],
             [
                 [
@@ -149,6 +151,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                     *(m.show(s.measures.get(m.name)) for m in measures),
                     f"{s.forward_queries}/{s.gradient_queries}",
                     "yes" if s.success else "no",
+                    *([s.note or ""] if noted else []),
                 ]
                 for s in shown
             ],

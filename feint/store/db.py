@@ -29,7 +29,8 @@ __all__ = ["Store", "SCHEMA_VERSION"]
 #    and scans.target_spec (what a resume needs)
 # 4: samples.measures (the declared per-sample measures by name, JSON) in place of
 #    samples.wasserstein; % Euclidean distances computed from the stored arrays
-# 5: samples.initial_conf and final_conf may be NULL (a labels-only target tells none)
+# 5: samples.initial_conf and final_conf may be NULL (a labels-only target tells none);
+#    samples.note (why an attack could not work on a sample)
 SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 30
 
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS samples (
     images TEXT NOT NULL,
     pos INTEGER,
     measures TEXT NOT NULL DEFAULT '{}',
+    note TEXT,
     PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS units (
@@ -145,6 +147,7 @@ _SAMPLE_COLS = (
     "gradient_queries",
     "images",
     "measures",
+    "note",
 )
 
 
@@ -347,6 +350,7 @@ class Store:
                     s.gradient_queries,
                     json.dumps(s.images),
                     json.dumps(s.measures),
+                    s.note,
                     run_id,
                     first_pos + i,
                 )
@@ -515,6 +519,7 @@ class Store:
                 gradient_queries=r[12],
                 images=json.loads(r[13]),
                 measures=json.loads(r[14] or "{}"),
+                note=r[15],
             )
             for r in self.db.execute(
                 f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,)

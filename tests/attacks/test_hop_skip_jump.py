@@ -136,3 +136,47 @@ def test_cli_run(capsys, fresh_home):
     doc = json.loads(out)
     assert doc["attack"] == "hop_skip_jump" and len(doc["samples"]) == 3
     assert sum(s["success"] for s in doc["samples"]) >= 2
+
+
+def test_a_sample_with_no_adversarial_start_says_why(tmp_path, capsys):
+    """Random inputs almost never reach the other class here (x0 > 0.999): the sample says
+    that no adversarial starting point was found, in its result, the console and the reports."""
+    import numpy as np
+    from rich.console import Console
+
+    from feint.engine.run import execute_run
+    from feint.report.console import print_run
+    from feint.report.jsonout import run_document
+    from feint.targets.base import Target
+
+    class Corner(Target):
+        target_name = "corner"
+        data_type = "tabular"
+        input_shape = (2,)
+        output_classes = ("most", "corner")
+
+        def load(self):
+            self.X = np.array([[0.2, 0.5], [0.4, 0.4]], np.float32)
+
+        def predict(self, x):
+            p = (np.asarray(x)[:, 0] > 0.999).astype(np.float64)
+            return np.stack([1 - p, p], axis=1)
+
+    target = Corner().ensure_loaded()
+    run = execute_run(target, HopSkipJump(sample_index="0:2", init_size=5, max_iter=2), tmp_path)
+    assert [s.success for s in run.samples] == [False, False]
+    note = "no adversarial starting point in 5 random inputs; the sample is returned unchanged"
+    assert [s.note for s in run.samples] == [note, note]
+    assert run_document(run)["samples"][0]["note"] == note
+    console = Console(record=True, width=300)
+    print_run(console, run)
+    assert note in console.export_text()
+    from feint.store.db import Store
+
+    store = Store(tmp_path / "feint.db")
+    store.add_run(run)
+    assert store.get_run(run.run_id).samples[1].note == note
+    from feint.report.formats import load, render
+
+    assert note in render(load(store, run.run_id), "markdown")
+    assert note in render(load(store, run.run_id), "html")

@@ -102,7 +102,7 @@ def test_a_model_with_only_predict_is_a_labels_only_target(cancer, capsys, fresh
 def test_attacks_that_need_scores_are_refused_in_one_line(cancer, capsys, fresh_home):
     folder, *_ = cancer
     spec = _target(folder, "ridge", "ridge.skops")
-    for attack in ("art.square", "art.zoo"):
+    for attack in ("art.zoo", "art.virtual_adversarial"):
         code, out, err = _run(capsys, "run", spec, attack, "-i", "0")
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1, err

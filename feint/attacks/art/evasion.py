@@ -90,7 +90,10 @@ class ArtEvasion(ArtAttack):
         est.settle()
         broken = ~np.isfinite(out.reshape(n, -1)).all(axis=1)
         out[broken] = x[broken]  # ART gave no usable input (NaN): the sample stays as it was, not turned
-        return AttackOutput(x_adv=torch.as_tensor(out, dtype=batch.x.dtype))
+        notes: list[str | None] = [
+            "ART gave no usable input (not finite); the sample is kept unchanged" if b else None for b in broken
+        ]
+        return AttackOutput(x_adv=torch.as_tensor(out, dtype=batch.x.dtype), notes=notes)
 
     def call(self, attack: Any, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         return attack.generate(x, y=y)

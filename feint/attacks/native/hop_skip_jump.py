@@ -282,4 +282,11 @@ class _HopSkipJump:
             update = self.direction(idx, counts, delta.clamp_min(1e-12))
             self.step(idx, update, t)
         out = torch.where(found[:, None], self.best, self.flat0)
-        return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype))
+        notes: list[str | None] = [None] * self.n
+        for i in torch.nonzero(~found & ~done).flatten().tolist():
+            notes[i] = (
+                f"no adversarial starting point in {p['init_size']} random inputs; the sample is returned unchanged"
+                if bool(self.can(torch.tensor([i]))[0])
+                else "its query budget ran out before an adversarial starting point was found"
+            )
+        return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype), notes=notes)
