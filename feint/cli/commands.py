@@ -183,7 +183,7 @@ def predict_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
         "--sample-index",
         metavar="INDICES",
         default=default,
-        help="samples: 3, 1,4,7 or 0:100" + (f" (default {default})" if default else ""),
+        help="samples: 3, 1,4,7, 0:100 or range(100)" + (f" (default {default})" if default else ""),
     )
     p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -299,7 +299,9 @@ def _trust_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
-    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7 or 0:100 (default 0)")
+    p.add_argument(
+        "-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7, 0:100 or range(100) (default 0)"
+    )
     what = "[ATTACK.]NAME=VALUE" if per_attack else "NAME=VALUE"
     p.add_argument(
         "--set",
@@ -371,23 +373,25 @@ def cmd_list(args) -> int:
 
 
 def _print_attacks(rows: list[dict[str, Any]]) -> None:
-    """The attack list as one compact table: names whole, the summary cut to its title
-    (``feint info`` has the rest) and left out on a narrow terminal."""
+    """The attack list as one compact table: names whole, Counterfit's names for each, the
+    summary cut to its title (``feint info`` has the rest) and left out on a narrow terminal."""
     from rich import box
     from rich.table import Table
 
     console = stdout_console()
     if not console.is_terminal:
-        console.width = max(console.width, 120)  # piped: never cut a name
+        console.width = max(console.width, 160)  # piped: never cut a name
     table = Table(title=f"Attacks ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD)
     cols = ["name", "framework", "family", "access", "data types"]
     for c in cols:
         table.add_column(c, no_wrap=True)
-    wide = console.width >= 100
+    table.add_column("Counterfit names", overflow="fold")
+    wide = console.width >= 140
     if wide:
         table.add_column("summary", overflow="fold")
     for r in rows:
         cells = [r["name"], r["framework"], r["family"], r["access"], ",".join(r["data_types"])]
+        cells.append(", ".join(r.get("aliases", [])) or "-")
         if wide:
             cells.append(r["summary"].split(": ", 1)[0].rstrip("."))
         table.add_row(*cells)

@@ -59,7 +59,9 @@ def parse_sample_indices(spec: Any, target: Target | None = None) -> tuple[int, 
     try:
         indices = parse_indices(spec)
     except (ValueError, TypeError):
-        raise FeintError(f"sample indices expect 3, 1,4,7, 0:100 or a mix like 1,4,10:20; got {spec!r}") from None
+        raise FeintError(
+            f"sample indices expect 3, 1,4,7, 0:100, range(0, 100) or a mix like 1,4,10:20; got {spec!r}"
+        ) from None
     if target is not None:
         target.check_indices(indices)
     return indices

@@ -35,6 +35,7 @@ from feint.engine.run import prepare_run
 from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
 from feint.store.db import Store
+from feint.targets import as_target
 from feint.targets.base import Target
 
 __all__ = [
@@ -90,6 +91,7 @@ def plan_scan(
     ``sweep``: ``NAME`` or ``ATTACK.NAME`` -> values of a numeric parameter: every
     parameter set of the attacks it reaches runs once per value. One swept parameter
     per attack."""
+    target = as_target(target)
     params = dict(params or {})
     if attack_names:
         names = list(dict.fromkeys(attack_names))  # each attack once
@@ -334,6 +336,7 @@ def execute_scan(
     status ``budget``. ``progress`` gets the samples of each finished unit,
     ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
     the scan after the running units, with status ``interrupted``; a second one aborts."""
+    target = as_target(target)
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
 
