@@ -26,7 +26,7 @@ from feint.attacks.catalog import attacks as _catalog
 from feint.attacks.catalog import frameworks as _frameworks
 from feint.attacks.catalog import get_attack
 from feint.attacks.shape import SHAPE_PARAMS, RunShape
-from feint.engine.predict import Prediction, predict_samples
+from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
 from feint.engine.run import execute_run, prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
 from feint.errors import FeintError
@@ -48,6 +48,7 @@ __all__ = [
     "resume",
     "lookup",
     "predict",
+    "predict_adversarial",
     "gates",
 ]
 
@@ -300,3 +301,21 @@ def predict(target: Target, samples: Any = "0", image_dir: Path | str | None = N
     """What ``target`` predicts for its ``samples`` (indices: ``3``, ``"1,4,7"``, ``"0:100"``,
     a list); image samples are written as PNGs to ``image_dir`` when it is given."""
     return predict_samples(as_target(target), samples, image_dir=image_dir)
+
+
+def predict_adversarial(
+    target: Target | Any, run: RunResult | str, image_dir: Path | str | None = None, store: Store | None = None
+) -> list[Prediction]:
+    """What ``target`` predicts for the adversarial samples of a run (a RunResult, or a
+    stored run's id), sample by sample, against the samples' true labels."""
+    target = as_target(target)
+    if isinstance(run, str):
+        found = lookup(run, store)
+        if not isinstance(found, RunResult):
+            raise FeintError(f"{run} is a scan; predict takes the id of one of its runs")
+        run = found
+    if run.target != target.target_name:
+        raise FeintError(f"run {run.run_id} attacked target {run.target}, not {target.target_name}")
+    indices, x = adversarial_samples(run.artifacts, run.run_id)
+    target.check_indices(indices)
+    return predict_arrays(target, x, indices, image_dir=image_dir)

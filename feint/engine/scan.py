@@ -101,6 +101,7 @@ def plan_scan(
         if not classes:
             raise FeintError(f"no attack in the catalog is compatible with target {target.target_name}")
     chosen = [cls.name for cls in classes]
+    params = {_named_attack(name, chosen): values for name, values in params.items()}
     for name in params:
         if name not in chosen:
             raise ParamError(
@@ -120,6 +121,7 @@ def plan_scan(
     swept: dict[str, str] = {}
     for key, values in (sweep or {}).items():
         attack, name = _split(key)
+        attack = None if attack is None else _named_attack(attack, chosen)
         if attack is not None and attack not in chosen:
             raise ParamError(
                 "unknown attack in {sweep} {name!r}; accepted: {accepted}", name=attack, accepted=", ".join(chosen)
@@ -155,6 +157,17 @@ def plan_scan(
             prepare_run(target, attack)  # refuse now, not after an hour of other attacks
             plan.append(attack)
     return ScanPlan(plan, sweep)
+
+
+def _named_attack(name: str, chosen: Sequence[str]) -> str:
+    """The catalog's name of an attack a scan's parameters name by another name (a
+    Counterfit name, say); the name as given when it names none of the scan's attacks."""
+    if name in chosen:
+        return name
+    try:
+        return get_attack(name).name
+    except FeintError:
+        return name
 
 
 def scan_settings(plan: Sequence[Attack], fail_on: Sequence[str] = (), **scale: Any) -> dict[str, Any]:

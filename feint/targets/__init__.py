@@ -31,6 +31,7 @@ __all__ = [
     "TargetSpec",
     "get_target",
     "as_target",
+    "reload_target",
     "target_classes",
     "BUILTIN",
 ]
@@ -108,6 +109,18 @@ BUILTIN: Mapping[str, str] = _BuiltinPaths()
 
 _loaded: dict[str, Target] = {}
 _files: dict[tuple[object, ...], Target] = {}
+
+
+def reload_target(name: str, trust: bool = False) -> Target:
+    """The target ``name`` built afresh: a file read again, a built-in one built again."""
+    spec = TargetSpec.parse(name)
+    if spec.kind == "builtin":
+        _loaded.pop(spec.name, None)
+    else:
+        wanted = _file_key(spec)[:2]
+        for key in [k for k in _files if isinstance(k[0], tuple) and k[0][:2] == wanted]:
+            del _files[key]
+    return get_target(name, trust=trust)
 
 
 def as_target(target: str | os.PathLike[str] | Target | Any) -> Target:
