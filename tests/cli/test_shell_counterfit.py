@@ -113,3 +113,30 @@ def test_shell_hints_name_the_shells_help(capsys, fresh_home, digits_keras):
     assert lines[1] == "error: save: unrecognized arguments: --bogus; see 'help save'"
     assert lines[2] == "error: scan: argument -n/--num-iters/--num_iters: invalid int value: 'two'; see 'help scan'"
     assert "--help" not in err
+
+
+def test_the_command_line_has_scan_n_and_predict_run(capsys, fresh_home, digits_blackbox):
+    hsj = ["--set", "max_iter=2", "--set", "max_eval=50", "--set", "init_eval=10"]
+    code = main(
+        ["scan", "digits_blackbox", "-a", "HopSkipJump", "-n", "3", "--seed", "5", "-i", "range(2)", *hsj, "--json"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    runs = json.loads(out)["runs"]
+    assert [r["params"]["seed"] for r in runs] == [5, 6, 7] and all(len(r["samples"]) == 2 for r in runs)
+    run = runs[0]
+    code = main(["predict", "digits_blackbox", "--run", run["run_id"], "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    predicted = json.loads(out)["predictions"]
+    assert [p["index"] for p in predicted] == [0, 1]
+    assert [p["label"] for p in predicted] == [s["final_label"] for s in run["samples"]]
+    code = main(["predict", "digits_keras", "--run", run["run_id"]])
+    _, err = capsys.readouterr()
+    assert (
+        code == 2
+        and err.strip() == f"feint: error: run {run['run_id']} attacked target digits_blackbox, not digits_keras"
+    )
+    code = main(["scan", "digits_blackbox", "-n", "2"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.strip() == "feint: error: -n repeats the attacks named with -a; name them"
