@@ -8,10 +8,11 @@ algorithm (ART's own class where feint wraps it; feint's native HopSkipJump and
 Wasserstein, as the plain names ``hop_skip_jump`` and ``wasserstein`` already do). A
 lookup by alias is a dictionary lookup plus the one framework it names.
 
-Counterfit ran every attack untargeted unless told otherwise (1.0 forced ``targeted`` to
-False when it built an attack's options); an attack reached by a Counterfit name starts
-untargeted too. A few of Counterfit's attacks have no counterpart in feint; their names
-are refused with a line that says so.
+Counterfit 1.0 forced ``targeted`` to False when it built an attack's options; an attack
+reached by a 1.0 name starts untargeted too (``BoundaryAttack`` is ``art.boundary``
+untargeted; ART's own default is targeted). Counterfit 1.1 forced nothing: its names give
+the attack with feint's defaults. A few of Counterfit's attacks have no counterpart in
+feint; their names are refused with a line that says so.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["Alias", "ALIASES", "aliases_of"]
 class Alias:
     """A Counterfit attack name: the feint attack it resolves to (``None``: feint has no
     counterpart), the Counterfit release that used the name, the ART class Counterfit
-    ran, and whether the attack starts untargeted."""
+    ran, and whether the attack starts untargeted (Counterfit 1.0 forced it)."""
 
     attack: str | None
     release: str
@@ -90,8 +91,8 @@ def _table() -> dict[str, Alias]:
         "wasserstein": ("wasserstein", "Wasserstein"),
         "white_box_decision_tree": (None, "AttributeInferenceWhiteBoxDecisionTree"),
     }
-    table = {name: Alias(attack, "1.0", name) for name, attack in v10.items()}
-    table.update({name: Alias(attack, "1.1", art) for name, (attack, art) in v11.items()})
+    table = {name: Alias(attack, "1.0", name, untargeted=True) for name, attack in v10.items()}
+    table.update({name: Alias(attack, "1.1", art, untargeted=False) for name, (attack, art) in v11.items()})
     return table
 
 

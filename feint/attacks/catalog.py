@@ -65,8 +65,8 @@ _untargeted: dict[str, type[Attack]] = {}
 
 
 def _by_alias(name: str) -> type[Attack]:
-    """The attack a Counterfit name stands for; one that starts untargeted in Counterfit
-    starts untargeted here."""
+    """The attack a Counterfit name stands for; through a name of Counterfit 1.0, which
+    forced attacks untargeted, it starts untargeted."""
     alias = ALIASES[name]
     if alias.attack is None:
         raise FeintError(

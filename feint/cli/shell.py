@@ -119,7 +119,9 @@ def _tight_ranges(line: str) -> str:
 
 def _attack_names(text: str) -> list[str]:
     """Native attack names, and other frameworks' names once asked for (``art.``) or loaded;
-    a framework is imported only when its names are needed."""
+    a framework is imported only when its names are needed. Counterfit's names complete
+    where no feint name starts with what was typed (``sal`` gives ``saliency_map``)."""
+    from feint.attacks.aliases import ALIASES
     from feint.attacks.catalog import FRAMEWORKS, attacks
 
     names = list(attacks("native"))
@@ -130,6 +132,8 @@ def _attack_names(text: str) -> list[str]:
             names += list(attacks(fw))
         else:
             names.append(fw + ".")
+    if text and not any(n.startswith(text) for n in names):
+        names += [n for n, a in ALIASES.items() if a.attack and n.startswith(text)]
     return names
 
 

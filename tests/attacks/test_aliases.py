@@ -1,5 +1,5 @@
 """Counterfit's attack names: each resolves to the feint attack that runs the same algorithm,
-untargeted as Counterfit ran it; names feint has no counterpart for are refused in one line;
+untargeted through Counterfit 1.0's names (1.0 forced it); names feint has no counterpart for are refused in one line;
 the lookup stays cheap; feint's lists show the names."""
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def test_every_counterfit_name_is_known():
 
 
 @pytest.mark.parametrize("name", sorted(set(COUNTERFIT_11 + COUNTERFIT_10) - NONE_IN_FEINT))
-def test_a_counterfit_name_resolves_and_starts_untargeted(name):
+def test_a_counterfit_name_resolves(name):
     cls = get_attack(name)
     assert cls.name == ALIASES[name].attack and cls.name in attacks()
-    assert not cls().is_targeted()
+    if ALIASES[name].release == "1.0":
+        assert not cls().is_targeted()  # Counterfit 1.0 forced targeted to False
+    else:
+        assert cls is attacks()[cls.name]  # 1.1 forced nothing: feint's attack as it is
     art_class = getattr(cls, "art_class", None)
     if art_class is not None and ALIASES[name].art_class != "ProjectedGradientDescentCommon":
         assert art_class.__name__ == ALIASES[name].art_class  # the ART class Counterfit ran
@@ -60,6 +63,12 @@ def test_a_name_feint_lacks_is_refused_in_one_line(name):
     text = str(err.value)
     assert text.startswith(f"attack {name!r} is Counterfit's name for ART's {ALIASES[name].art_class}")
     assert "\n" not in text
+
+
+def test_boundary_through_counterfit_10_is_untargeted_and_through_11_as_feint_has_it():
+    assert get_attack("art.boundary")().is_targeted()  # ART's default
+    assert not get_attack("BoundaryAttack")().is_targeted()
+    assert get_attack("boundary") is get_attack("art.boundary")
 
 
 def test_an_alias_of_an_attack_that_starts_targeted_starts_untargeted(monkeypatch):

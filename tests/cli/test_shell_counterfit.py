@@ -140,3 +140,15 @@ def test_the_command_line_has_scan_n_and_predict_run(capsys, fresh_home, digits_
     code = main(["scan", "digits_blackbox", "-n", "2"])
     _, err = capsys.readouterr()
     assert code == 2 and err.strip() == "feint: error: -n repeats the attacks named with -a; name them"
+
+
+def test_counterfits_names_complete_where_no_feint_name_does(fresh_home, monkeypatch):
+    import sys
+
+    from feint.cli.shell import FeintShell, _complete_attack
+
+    monkeypatch.delitem(sys.modules, "feint.attacks.art", raising=False)  # as in a fresh shell
+    sh = FeintShell(interactive=False)
+    assert _complete_attack(sh, "sal", "use sal", 4, 7).to_strings() == ("saliency_map",)
+    assert _complete_attack(sh, "Hop", "use Hop", 4, 7).to_strings() == ("HopSkipJump",)
+    assert _complete_attack(sh, "p", "use p", 4, 5).to_strings() == ("pgd",)  # feint's own first
