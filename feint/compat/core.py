@@ -140,7 +140,7 @@ class Counterfit:
             attack.set_status("failed")
             raise
         attack.set_elapsed_time(started, time.time())
-        attack.run = run  # type: ignore[attr-defined]
+        attack.run = run
         attack.samples = _own_layout(target, target.get_samples(list(shape.samples)))
         attack.initial_labels = [s.initial_label for s in run.samples]
         attack.final_labels = [s.final_label for s in run.samples]

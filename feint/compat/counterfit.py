@@ -358,6 +358,7 @@ class CFAttack:
         self.success: list[bool] | None = None
         self.elapsed_time: float | None = None
         self.run_summary: dict[str, Any] | None = None
+        self.run: Any = None  # feint's record of the run (a RunResult), once run
         self.logger: Any = None
 
     def set_results(self, results: Any) -> None:
