@@ -20,18 +20,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from feint.attacks.aliases import aliases_of
 from feint.attacks.base import Attack
 from feint.attacks.catalog import attacks as _catalog
 from feint.attacks.catalog import check_target, get_attack
 from feint.attacks.catalog import frameworks as _frameworks
 from feint.attacks.shape import SHAPE_PARAMS, RunShape
-from feint.engine.predict import Prediction, predict_samples
+from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
 from feint.engine.run import execute_run, prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
 from feint.store.db import Store
-from feint.targets import get_target, target_classes
+from feint.targets import as_target, get_target, target_classes
 from feint.targets.base import Target
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "resume",
     "lookup",
     "predict",
+    "predict_adversarial",
     "gates",
 ]
 
@@ -74,7 +76,8 @@ def list_targets() -> list[dict[str, Any]]:
 
 
 def list_attacks(framework: str | None = None) -> list[dict[str, Any]]:
-    """Every attack of the catalog (of one framework), one row each (``feint list attacks``)."""
+    """Every attack of the catalog (of one framework), one row each (``feint list attacks``);
+    ``aliases``: the Counterfit names that resolve to it."""
     return [
         {
             "name": n,
@@ -83,6 +86,7 @@ def list_attacks(framework: str | None = None) -> list[dict[str, Any]]:
             "access": c.access,
             "data_types": list(c.data_types),
             "summary": c.summary(),
+            "aliases": aliases_of(n),
         }
         for n, c in _catalog(framework).items()
     ]
@@ -105,6 +109,7 @@ def attack_info(name: str) -> dict[str, Any]:
         "access": cls.access,
         "data_types": list(cls.data_types),
         "summary": cls.summary(),
+        "aliases": aliases_of(cls.name),
         "reference": cls.reference,
         "params": [
             {"name": n, "type": p.type_name, "default": p.show(p.default), "range": p.range_text(), "doc": p.doc}
@@ -116,9 +121,9 @@ def attack_info(name: str) -> dict[str, Any]:
 # -- targets and attacks --------------------------------------------------------------------------
 
 
-def load_target(spec: str | Target, trust: bool = False, attacks: Sequence[str] = ()) -> Target:
-    """A target, loaded: a built-in name, a target file (``FILE.yaml``, ``FILE.py[:CLASS]``)
-    or a Target as given. ``attacks``: names refused before anything loads (or trains) when
+def load_target(spec: str | Target | Any, trust: bool = False, attacks: Sequence[str] = ()) -> Target:
+    """A target, loaded: a built-in name, a target file (``FILE.yaml``, ``FILE.py[:CLASS]``),
+    a Target as given or a Counterfit target object (wrapped). ``attacks``: names refused before anything loads (or trains) when
     they cannot run on it. ``trust`` allows model files that run code when loaded."""
     unloaded = get_target(spec, load=False, trust=trust)
     for name in attacks:
@@ -155,7 +160,9 @@ def run(
 ) -> RunResult:
     """Run ``attack`` on ``target`` laid out by ``shape`` (default: the attack's), after
     every check, and store it (in ``store``, default the one in ``$FEINT_HOME``). A run
-    interrupted (KeyboardInterrupt) is not stored."""
+    interrupted (KeyboardInterrupt) is not stored. ``target`` may be a Counterfit target
+    object (wrapped)."""
+    target = as_target(target)
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
     own = store is None
@@ -193,8 +200,11 @@ def scan(
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
     them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
     and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
-    plan continues instead (``on_resume`` gets its id first)."""
+    plan continues instead (``on_resume`` gets its id first). ``target`` may be a
+    Counterfit target object (wrapped)."""
     from feint.engine.budget import Budget
+
+    target = as_target(target)
     from feint.engine.executors import check_executor
 
     Budget(max_queries, max_time)  # checks the values before anything is planned
@@ -290,4 +300,22 @@ def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict
 def predict(target: Target, samples: Any = "0", image_dir: Path | str | None = None) -> list[Prediction]:
     """What ``target`` predicts for its ``samples`` (indices: ``3``, ``"1,4,7"``, ``"0:100"``,
     a list); image samples are written as PNGs to ``image_dir`` when it is given."""
-    return predict_samples(target, samples, image_dir=image_dir)
+    return predict_samples(as_target(target), samples, image_dir=image_dir)
+
+
+def predict_adversarial(
+    target: Target | Any, run: RunResult | str, image_dir: Path | str | None = None, store: Store | None = None
+) -> list[Prediction]:
+    """What ``target`` predicts for the adversarial samples of a run (a RunResult, or a
+    stored run's id), sample by sample, against the samples' true labels."""
+    target = as_target(target)
+    if isinstance(run, str):
+        found = lookup(run, store)
+        if not isinstance(found, RunResult):
+            raise FeintError(f"{run} is a scan; predict takes the id of one of its runs")
+        run = found
+    if run.target != target.target_name:
+        raise FeintError(f"run {run.run_id} attacked target {run.target}, not {target.target_name}")
+    indices, x = adversarial_samples(run.artifacts, run.run_id)
+    target.check_indices(indices)
+    return predict_arrays(target, x, indices, image_dir=image_dir)

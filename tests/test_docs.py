@@ -24,6 +24,16 @@ def test_every_attack_and_option_has_a_reference_entry():
             assert f"`{option}`" in text, f"option {name}.{option} has no entry in the attack reference"
 
 
+def test_every_counterfit_name_has_a_reference_entry():
+    from feint.attacks.aliases import ALIASES
+
+    text = _text(_reference().counterfit_table())
+    for name, alias in ALIASES.items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"Counterfit name {name} has no row"
+        assert (f"`{alias.attack}`" if alias.attack else "none in feint") in row
+
+
 def test_the_attack_page_carries_the_generated_tables():
     page = (ROOT / "docs" / "reference" / "attacks.md").read_text()
     assert "<!-- feint:attacks -->" in page and "<!-- feint:attack-options -->" in page
@@ -42,6 +52,7 @@ PAGES = {
     "<!-- feint:endpoint-options -->": "reference/endpoint.md",
     "<!-- feint:report-formats -->": "guide/reports.md",
     "<!-- feint:executors -->": "guide/scans.md",
+    "<!-- feint:counterfit-names -->": "reference/attacks.md",
 }
 
 

@@ -9,6 +9,8 @@ A page holds a marker where a generated part goes; :func:`on_page_markdown` repl
   doc);
 - ``<!-- feint:art-attacks -->``: :func:`art_table`, the ART attacks with the ART class
   behind each and how feint hands it the samples;
+- ``<!-- feint:counterfit-names -->``: :func:`counterfit_table`, Counterfit's attack names
+  (``feint.attacks.aliases.ALIASES``) and the feint attack each resolves to;
 - ``<!-- feint:targets -->``: :func:`target_table`, the built-in targets
   (``feint.targets.TARGETS``);
 - ``<!-- feint:yaml-keys -->``: :func:`yaml_key_tables`, the keys of a YAML target
@@ -255,6 +257,18 @@ def art_table() -> str:
     return _table(["attack", "ART class", "family", "access", "data", "feint hands ART"], rows)
 
 
+def counterfit_table() -> str:
+    """Counterfit's attack names: the release that used each, the ART class Counterfit ran
+    and the feint attack the name resolves to (or that feint has none)."""
+    from feint.attacks.aliases import ALIASES
+
+    rows = []
+    for name, alias in sorted(ALIASES.items(), key=lambda item: (item[1].release, item[0].lower())):
+        attack = f"[{_code(alias.attack)}](#{anchor(alias.attack)})" if alias.attack else "none in feint"
+        rows.append([_code(name), _cell(alias.release), _code(alias.art_class), attack])
+    return _table(["Counterfit name", "Counterfit", "ART class", "feint attack"], rows)
+
+
 def target_table() -> str:
     """The built-in targets: name, data type, input shape, classes, access and what each is."""
     _checkout()
@@ -337,6 +351,7 @@ MARKERS: dict[str, Callable[[], str]] = {
     "<!-- feint:attacks -->": attack_table,
     "<!-- feint:attack-options -->": option_sections,
     "<!-- feint:art-attacks -->": art_table,
+    "<!-- feint:counterfit-names -->": counterfit_table,
     "<!-- feint:targets -->": target_table,
     "<!-- feint:yaml-keys -->": yaml_key_tables,
     "<!-- feint:endpoint-options -->": endpoint_option_table,

@@ -6,16 +6,20 @@ registration in :data:`FRAMEWORKS` (the project's one registry shape,
 load on first use, so listing the frameworks imports none. Native attacks have
 plain names (``pgd``); every other framework's names carry its prefix (``art.pgd``), so
 a plain name never loads another framework, and a plain name that only another
-framework has (``boundary``) resolves to that framework's attack.
+framework has (``boundary``) resolves to that framework's attack. Counterfit's attack
+names (``HopSkipJump``, ``carlini``; :mod:`feint.attacks.aliases`) resolve to the attacks
+that run the same algorithm.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import NamedTuple
 
+from feint.attacks.aliases import ALIASES
 from feint.attacks.base import Attack
-from feint.errors import Incompatible, UnknownName
+from feint.errors import FeintError, Incompatible, UnknownName
 from feint.registry import Registry
 from feint.targets.base import LABELS, Target
 
@@ -61,12 +65,36 @@ def get_attack(name: str) -> type[Attack]:
     prefix = name.split(".", 1)[0] if "." in name else "native"
     if prefix in FRAMEWORKS and name in _framework(prefix):
         return _framework(prefix)[name]
+    if name in ALIASES:
+        return _by_alias(name)
     catalog = attacks()
     if "." not in name:
         found = [cls for n, cls in catalog.items() if n.split(".", 1)[-1] == name and "." in n]
         if len(found) == 1:
             return found[0]
     raise UnknownName("attack", name, sorted(catalog))
+
+
+_untargeted: dict[str, type[Attack]] = {}
+
+
+def _by_alias(name: str) -> type[Attack]:
+    """The attack a Counterfit name stands for; through a name of Counterfit 1.0, which
+    forced attacks untargeted, it starts untargeted."""
+    alias = ALIASES[name]
+    if alias.attack is None:
+        raise FeintError(
+            f"attack {name!r} is Counterfit's name for ART's {alias.art_class}, which feint does not "
+            "have; 'list attacks' shows feint's attacks"
+        )
+    cls = get_attack(alias.attack)
+    targeted = cls.params.get("targeted")
+    if not alias.untargeted or targeted is None or targeted.default is False:
+        return cls
+    if cls.name not in _untargeted:
+        param = dataclasses.replace(targeted, default=False)
+        _untargeted[cls.name] = type(cls.__name__, (cls,), {"targeted": param, "__doc__": cls.__doc__})
+    return _untargeted[cls.name]
 
 
 def frameworks() -> dict[str, dict[str, object]]:

@@ -13,6 +13,7 @@ run time.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
@@ -231,8 +232,27 @@ class Labels(Param[tuple[str | int, ...]]):
         return list(value)
 
 
+# Python's range written as text, as Counterfit's users type it: range(STOP),
+# range(START, STOP) or range(START, STOP, STEP), with non-negative integers.
+_RANGE = re.compile(r"range\(\s*(\d+)\s*(?:,\s*(\d+)\s*(?:,\s*(\d+)\s*)?)?\)")
+
+
+def _range_text(text: str) -> range:
+    """The range that ``range(...)`` text names, read by a pattern (the text is never run)."""
+    match = _RANGE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    first, second, third = match.groups()
+    start, stop = (0, int(first)) if second is None else (int(first), int(second))
+    step = 1 if third is None else int(third)
+    if step <= 0 or stop <= start:
+        raise ValueError(text)
+    return range(start, stop, step)
+
+
 def parse_indices(spec: Any) -> tuple[int, ...]:
-    """Parse ``3``, ``[1, 2]``, ``range(0, 5)``, ``"0:100"``, ``"0:10:2"`` or ``"1,4,7:9"``.
+    """Parse ``3``, ``[1, 2]``, ``range(0, 5)`` (a range, or its text), ``"0:100"``,
+    ``"0:10:2"`` or ``"1,4,7:9"``.
 
     Ranges are half-open like Python slices. Raises ``ValueError`` on bad syntax.
     """
@@ -246,6 +266,8 @@ def parse_indices(spec: Any) -> tuple[int, ...]:
         items = []
         for part in spec:
             items.extend(parse_indices(part))
+    elif isinstance(spec, str) and _RANGE.fullmatch(spec.strip()):
+        items = list(_range_text(spec))
     elif isinstance(spec, str):
         items = []
         text = spec.strip().strip("[]")
@@ -290,7 +312,7 @@ def format_indices(indices: Iterable[int]) -> str:
 class Indices(Param[tuple[int, ...]]):
     """Sample indices: an int, a list, or a range like ``0:100``."""
 
-    type_name = "sample indices (e.g. 3, 1,4,7 or 0:100)"
+    type_name = "sample indices (e.g. 3, 1,4,7, 0:100 or range(100))"
 
     def parse(self, text: str) -> tuple[int, ...]:
         return self.validate(text)

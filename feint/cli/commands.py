@@ -183,7 +183,12 @@ def predict_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
         "--sample-index",
         metavar="INDICES",
         default=default,
-        help="samples: 3, 1,4,7 or 0:100" + (f" (default {default})" if default else ""),
+        help="samples: 3, 1,4,7, 0:100 or range(100)" + (f" (default {default})" if default else ""),
+    )
+    p.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        help="predict a stored run's adversarial samples instead (the run's samples; -i is not used)",
     )
     p.add_argument("-o", "--output", metavar="DIR", help="folder for the PNGs of image samples")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -196,7 +201,19 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         _trust_arg(p)
     p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
     _run_args(p, per_attack=True)
-    p.add_argument("--by-label", action="store_true", help="also summarise successes by input label")
+    p.add_argument("--by-label", "-s", "--summary", action="store_true", help="also summarise successes by input label")
+    p.add_argument(
+        "-n",
+        "--num-iters",
+        "--num_iters",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each attack N times, with seeds SEED, SEED+1, ... (default 1)",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="accepted for Counterfit's scripts: every run is printed anyway"
+    )
     p.add_argument(
         "--sweep",
         action="append",
@@ -299,7 +316,9 @@ def _trust_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
-    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7 or 0:100 (default 0)")
+    p.add_argument(
+        "-i", "--sample-index", metavar="INDICES", help="samples to attack: 3, 1,4,7, 0:100 or range(100) (default 0)"
+    )
     what = "[ATTACK.]NAME=VALUE" if per_attack else "NAME=VALUE"
     p.add_argument(
         "--set",
@@ -371,23 +390,25 @@ def cmd_list(args) -> int:
 
 
 def _print_attacks(rows: list[dict[str, Any]]) -> None:
-    """The attack list as one compact table: names whole, the summary cut to its title
-    (``feint info`` has the rest) and left out on a narrow terminal."""
+    """The attack list as one compact table: names whole, Counterfit's names for each, the
+    summary cut to its title (``feint info`` has the rest) and left out on a narrow terminal."""
     from rich import box
     from rich.table import Table
 
     console = stdout_console()
     if not console.is_terminal:
-        console.width = max(console.width, 120)  # piped: never cut a name
+        console.width = max(console.width, 160)  # piped: never cut a name
     table = Table(title=f"Attacks ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD)
     cols = ["name", "framework", "family", "access", "data types"]
     for c in cols:
         table.add_column(c, no_wrap=True)
-    wide = console.width >= 100
+    table.add_column("Counterfit names", overflow="fold")
+    wide = console.width >= 140
     if wide:
         table.add_column("summary", overflow="fold")
     for r in rows:
         cells = [r["name"], r["framework"], r["family"], r["access"], ",".join(r["data_types"])]
+        cells.append(", ".join(r.get("aliases", [])) or "-")
         if wide:
             cells.append(r["summary"].split(": ", 1)[0].rstrip("."))
         table.add_row(*cells)
@@ -478,6 +499,7 @@ def cmd_scan(args, target=None) -> int:
     from feint.report.formats import format_for
     from feint.report.gate import parse_gate
 
+    again = "scan" if target is not None else "feint scan"  # the shell's spelling, or the command line's
     if args.resume is not None:
         return _resume(args, given_target=target is not None)
     if target is None and not args.target:
@@ -496,6 +518,19 @@ def cmd_scan(args, target=None) -> int:
             per_attack.setdefault(attack, {})[param] = value
         else:
             everyone[name] = value
+    params: dict[str, Any] = dict(per_attack)
+    repeats = getattr(args, "num_iters", 1)
+    if repeats != 1:
+        if repeats < 1:
+            raise FeintError(f"-n expects a number of runs per attack, 1 or more; got {repeats}")
+        if not args.attacks:
+            raise FeintError("-n repeats the attacks named with -a; name them")
+        from feint.attacks.catalog import get_attack
+
+        seed = args.seed or 0
+        for name in args.attacks:
+            own = params.pop(name, None) or params.get(get_attack(name).name) or {}
+            params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
         target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
 
@@ -511,7 +546,7 @@ def cmd_scan(args, target=None) -> int:
         done = api.scan(
             target,
             args.attacks,
-            params=per_attack,
+            params=params,
             common={**_common(args), **everyone},
             sweep=sweep,
             fail_on=args.fail_on,
@@ -520,7 +555,7 @@ def cmd_scan(args, target=None) -> int:
             on_progress=bar.update,
             **scale,
         )
-    return _scan_outcome(args, store, done.scan_id, bar.last, reports)
+    return _scan_outcome(args, store, done.scan_id, bar.last, reports, again)
 
 
 def _store():
@@ -587,10 +622,10 @@ def _resume(args, given_target: bool = False) -> int:
     bar = ScanBar(not args.json)
     with aborted_scan(bar), bar:
         api.resume(args.resume, store=store, on_progress=bar.update, **scale)
-    return _scan_outcome(args, store, args.resume, bar.last, reports)
+    return _scan_outcome(args, store, args.resume, bar.last, reports, "scan" if given_target else "feint scan")
 
 
-def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
+def _scan_outcome(args, store, scan_id: str, state, reports, again: str = "feint scan") -> int:
     """Print a scan as stored, say why it stopped early, write its reports; the exit code."""
     from feint.engine.scan import unfinished_units
     from feint.report.formats import Subject
@@ -614,7 +649,7 @@ def _scan_outcome(args, store, scan_id: str, state, reports) -> int:
         ]
         sys.stderr.write(
             f"feint: scan {scan_id} stopped, {why}; not run: {'; '.join(parts) or 'nothing'}\n"
-            f"feint: continue it with: feint scan --resume {scan_id}\n"
+            f"feint: continue it with: {again} --resume {scan_id}\n"
         )
         if status == "interrupted":
             return 130
@@ -702,11 +737,15 @@ def cmd_predict(args, target=None) -> int:
 
     if target is None:
         target = api.load_target(args.target, trust=args.trust_model)
-    indices = parse_sample_indices(args.sample_index, target)
+    run = getattr(args, "run", None)
+    indices = None if run else parse_sample_indices(args.sample_index, target)
     folder = args.output or (
         default_image_dir(feint_home() / "artifacts" / "predict", target) if target.data_type == "image" else None
     )
-    predictions = api.predict(target, indices, image_dir=folder)
+    if run:
+        predictions = api.predict_adversarial(target, run, image_dir=folder)
+    else:
+        predictions = api.predict(target, indices, image_dir=folder)
     if args.json:
         print(json.dumps(prediction_document(target, predictions, folder), indent=2))
     else:

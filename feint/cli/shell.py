@@ -8,7 +8,14 @@ exactly as ``feint list``, ``feint predict`` and ``feint scan`` do), and ``run``
 library call that ``feint run`` makes, on the attack instance the shell holds, with the
 options and run shape it was given. Runs and scans go to the same store as the CLI.
 
-A mistake is one line on stderr and the session goes on. Run from a script (``feint
+Counterfit's own commands and flags work here too: ``exit attack|target|counterfit``,
+``show attacks``, ``show info --attack X``, ``save -p/-r``, ``run -v``, ``predict -r/-a``,
+``scan -n/-v/-s/-i``, ``load FRAMEWORK``, ``reload``, ``setg``; those feint does another way
+(``new``, ``docs``, ``scan -o``) answer with feint's spelling in one line (exit code 2 in a
+script).
+
+A mistake is one line on stderr and the session goes on; its hint names the shell's
+``help``. Run from a script (``feint
 shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
 command that fails and exits with its code: 2 bad input, 1 a failed ``--fail-on`` gate or
 an internal error, 130 interrupted.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,12 +106,22 @@ def parse_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+_RANGE_TEXT = re.compile(r"range\(\s*\d+\s*(?:,\s*\d+\s*){0,2}\)")
+
+
+def _tight_ranges(line: str) -> str:
+    """``range(3, 6)`` as one word (``range(3,6)``), so that a command's words keep it whole."""
+    return _RANGE_TEXT.sub(lambda m: re.sub(r"\s+", "", m.group(0)), line)
+
+
 # -- completion -------------------------------------------------------------------------------
 
 
 def _attack_names(text: str) -> list[str]:
     """Native attack names, and other frameworks' names once asked for (``art.``) or loaded;
-    a framework is imported only when its names are needed."""
+    a framework is imported only when its names are needed. Counterfit's names complete
+    where no feint name starts with what was typed (``sal`` gives ``saliency_map``)."""
+    from feint.attacks.aliases import ALIASES
     from feint.attacks.catalog import FRAMEWORKS, attacks
 
     names = list(attacks("native"))
@@ -114,6 +132,8 @@ def _attack_names(text: str) -> list[str]:
             names += list(attacks(fw))
         else:
             names.append(fw + ".")
+    if text and not any(n.startswith(text) for n in names):
+        names += [n for n, a in ALIASES.items() if a.attack and n.startswith(text)]
     return names
 
 
@@ -188,16 +208,45 @@ def _predict_parser() -> Cmd2ArgumentParser:
         "'feint predict' does). Default samples: the active attack's sample_index, or 0."
     )
     predict_arguments(p, default=None)
+    _also_spelled(p, "sample_index", "--index")
+    got = p.add_mutually_exclusive_group()
+    got.add_argument("-r", "--random", action="store_true", help="one sample of the target, drawn at random")
+    got.add_argument(
+        "-a",
+        "--attack-result",
+        "--attack_result",
+        action="store_true",
+        help="the adversarial samples of the active attack's last run",
+    )
     return p
+
+
+def _also_spelled(p: argparse.ArgumentParser, dest: str, *spellings: str) -> None:
+    """Give the option ``dest`` of ``p`` more spellings (Counterfit's)."""
+    for action in p._actions:
+        if action.dest == dest:
+            action.option_strings.extend(spellings)
+            for spelling in spellings:
+                p._option_string_actions[spelling] = action
+            return
+    raise KeyError(dest)
 
 
 def _show_parser() -> Cmd2ArgumentParser:
     p = _Parser(
         description="options: the active attack's options (current, previous, default, doc); "
         "info: the target and the attack; results: the active attack's last run; "
-        "runs: the runs and scans of this session."
+        "runs: the runs and scans of this session; attacks: the attack instances made on the "
+        "active target in this session."
     )
-    p.add_argument("what", choices=["options", "info", "results", "runs"])
+    p.add_argument("what", choices=["options", "info", "results", "runs", "attacks"])
+    p.add_argument(
+        "--attack",
+        metavar="ATTACK",
+        completer=_complete_attack,
+        help="for info: an attack name or an instance id; for options and results: an instance id "
+        "(default: the active attack)",
+    )
     return p
 
 
@@ -212,6 +261,16 @@ def _scan_parser() -> Cmd2ArgumentParser:
         epilog=GATE_HELP,
     )
     scan_arguments(p, with_target=False)
+    _also_spelled(p, "sample_index", "--sample_index")
+    p.add_argument(
+        "-o",
+        "--options",
+        "--optimize",
+        nargs="?",
+        const="optimize",
+        metavar="HOW",
+        help="Counterfit's choice of options (random or optimised): feint sweeps values with --sweep",
+    )
     for action in p._actions:
         if action.dest == "attacks":
             action.set_completer(_complete_attack)  # type: ignore[attr-defined]
@@ -219,10 +278,12 @@ def _scan_parser() -> Cmd2ArgumentParser:
 
 
 def _run_parser() -> Cmd2ArgumentParser:
-    return _Parser(
+    p = _Parser(
         description="Run the active attack with its current options on the active target, store "
         "the run and print it. Ctrl-C stops it (an unfinished run is not stored)."
     )
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the options the run used")
+    return p
 
 
 def _save_parser() -> Cmd2ArgumentParser:
@@ -231,6 +292,63 @@ def _save_parser() -> Cmd2ArgumentParser:
         "file and print its path (default: $FEINT_HOME/artifacts/saved/)."
     )
     p.add_argument("-o", "--output", metavar="FILE", completer=cmd2.Cmd.path_complete, help="write here")
+    p.add_argument("-p", "--parameters", action="store_true", help="write the options only")
+    p.add_argument("-r", "--results", action="store_true", help="write the results only")
+    return p
+
+
+def _exit_parser() -> Cmd2ArgumentParser:
+    p = _Parser(
+        description="Leave the shell; 'exit attack' leaves the active attack and 'exit target' the "
+        "active target (Counterfit's spellings; 'exit counterfit' leaves the shell)."
+    )
+    p.add_argument("what", nargs="?", choices=["attack", "target", "counterfit"], help="what to leave")
+    return p
+
+
+def _load_parser() -> Cmd2ArgumentParser:
+    from feint.attacks.catalog import FRAMEWORKS
+
+    p = _Parser(
+        description="Load attack frameworks now and say how many attacks each has (they also load "
+        "on first use: 'list attacks' and any attack name load them)."
+    )
+    p.add_argument("framework", nargs="+", choices=sorted(FRAMEWORKS), help="the frameworks to load")
+    p.add_argument(
+        "-f", "--force-no-config", action="store_true", help="accepted for Counterfit's scripts (no config to skip)"
+    )
+    return p
+
+
+def _reload_parser() -> Cmd2ArgumentParser:
+    from feint.attacks.catalog import FRAMEWORKS
+
+    p = _Parser(
+        description="Read the active target's file again (after you changed it) and make it the "
+        "active target, keeping the attack instances made on it."
+    )
+    p.add_argument("-t", "--target", action="store_true", help="the active target (the default)")
+    p.add_argument("-c", "--commands", action="store_true", help="Counterfit's commands: not reloaded in feint")
+    p.add_argument("-f", "--framework", choices=sorted(FRAMEWORKS), help="a framework: not reloaded in feint")
+    return p
+
+
+def _new_parser() -> Cmd2ArgumentParser:
+    p = _Parser(
+        description="Counterfit's 'new' made a target from a template. In feint a target is a file you "
+        "write: a YAML declaration of a model file (FILE.yaml) or a Python file with a target class "
+        "(FILE.py; a Counterfit CFTarget subclass works, its import line changed); then 'interact FILE'. "
+        "The guide 'Your own models' in feint's documentation has both."
+    )
+    p.add_argument("-n", "--name", help="the target's name")
+    p.add_argument("-d", "--data_type", "--data-type", help="its data type")
+    return p
+
+
+def _docs_parser() -> Cmd2ArgumentParser:
+    p = _Parser(description="Counterfit's documentation server: in feint, 'help' and 'help COMMAND'.")
+    p.add_argument("-p", "--port", help="unused")
+    p.add_argument("-a", "--address", help="unused")
     return p
 
 
@@ -322,7 +440,7 @@ class FeintShell(cmd2.Cmd):
         stop = False
         for part in parts or [""]:
             self.status = 0
-            stop = super().onecmd_plus_hooks(part, **kwargs)
+            stop = super().onecmd_plus_hooks(_tight_ranges(part), **kwargs)
             if stop or self.status:
                 break
         return stop
@@ -393,6 +511,16 @@ class FeintShell(cmd2.Cmd):
     @with_argparser(_predict_parser)
     def do_predict(self, args: argparse.Namespace) -> None:
         target = self._need_target()
+        if args.random:
+            import random
+
+            args.sample_index = str(random.randrange(len(target.X)))
+        elif args.attack_result:
+            attack = self._need_attack()
+            runs = self.results.get(attack.id)
+            if not runs:
+                raise FeintError(f"no results for {attack.name}:{attack.id} yet; 'run' first")
+            args.run = runs[-1].run_id
         if args.sample_index is None:
             args.sample_index = self.attack.shape.shown()["sample_index"] if self.attack is not None else "0"
         self._command("predict", args, target=target)
@@ -556,6 +684,8 @@ class FeintShell(cmd2.Cmd):
             }
         )
         print_run(self._console(), run)
+        if args.verbose:
+            self._print_options(attack)
 
     @with_category(ATTACKS)
     @with_argparser(_scan_parser)
@@ -563,6 +693,11 @@ class FeintShell(cmd2.Cmd):
         from feint.store.db import Store
 
         target = self._need_target()
+        if args.options is not None:
+            raise FeintError(
+                f"scan -o {args.options} (Counterfit's random or optimised options) is --sweep in feint: "
+                "'scan -a ATTACK --sweep NAME=V1,V2,...' runs each value and reports success against it"
+            )
         store = Store()
         try:
             before = set(store.recent_ids(1000))
@@ -599,14 +734,18 @@ class FeintShell(cmd2.Cmd):
     @with_category(RESULTS)
     @with_argparser(_show_parser)
     def do_show(self, args: argparse.Namespace) -> None:
+        if args.attack is not None and args.what not in ("options", "info", "results"):
+            raise FeintError(f"show {args.what} takes no --attack; 'show info --attack ATTACK' does")
         if args.what == "options":
-            self._print_options(self._need_attack())
+            self._print_options(self._instance(args.attack))
         elif args.what == "info":
-            self._show_info()
+            self._show_info(args.attack)
+        elif args.what == "attacks":
+            self._show_attacks()
         elif args.what == "results":
             from feint.report.console import print_run
 
-            attack = self._need_attack()
+            attack = self._instance(args.attack)
             runs = self.results.get(attack.id)
             if not runs:
                 raise FeintError(f"no results for {attack.name}:{attack.id} yet; 'run' first")
@@ -628,7 +767,46 @@ class FeintShell(cmd2.Cmd):
             )
             self._console().print("'feint show ID' (or 'feint report ID') reprints one from the store.")
 
-    def _show_info(self) -> None:
+    def _instance(self, wanted: str | None) -> Attack:
+        """The active attack, or the instance of this session with id ``wanted``."""
+        if wanted is None:
+            return self._need_attack()
+        if wanted not in self.instances:
+            shown = ", ".join(self.instances) or "none yet ('use ATTACK' makes one)"
+            raise FeintError(f"no attack instance {wanted!r} in this session; accepted: {shown}")
+        return self.instances[wanted][1]
+
+    def _show_attacks(self) -> None:
+        from feint.report.console import print_table
+
+        self._need_target()
+        rows = []
+        for attack_id, (spec, attack) in self.instances.items():
+            if spec != self.target_spec:
+                continue
+            runs = self.results.get(attack_id, [])
+            last = runs[-1] if runs else None
+            rows.append(
+                [
+                    attack_id + (" *" if attack is self.attack else ""),
+                    attack.name,
+                    attack.shape.shown()["sample_index"],
+                    len(runs),
+                    f"{last.successes}/{last.n}" if last else "-",
+                    last.run_id if last else "-",
+                ]
+            )
+        if not rows:
+            self._console().print(f"no attacks on {self.target_spec} in this session yet; 'use ATTACK' makes one")
+            return
+        print_table(
+            self._console(),
+            f"Attacks on {self.target_spec} (* active)",
+            ["Id", "Attack", "Samples", "Runs", "Last success", "Last run"],
+            rows,
+        )
+
+    def _show_info(self, wanted: str | None = None) -> None:
         from feint.report.console import print_table
 
         target = self._need_target()
@@ -640,7 +818,10 @@ class FeintShell(cmd2.Cmd):
                 value = ", ".join(map(str, value))
             rows.append([key, value])
         print_table(self._console(), f"Target {target.target_name}", ["Property", "Value"], rows)
-        if self.attack is not None:
+        if wanted is not None:
+            name = self.instances[wanted][1].name if wanted in self.instances else wanted
+            self._command("info", argparse.Namespace(attack=name, json=False))
+        elif self.attack is not None:
             self._command("info", argparse.Namespace(attack=self.attack.name, json=False))
 
     @with_category(RESULTS)
@@ -651,7 +832,8 @@ class FeintShell(cmd2.Cmd):
 
         attack = self._need_attack()
         opts = attack.options
-        doc = {
+        both = not (args.parameters or args.results)
+        doc: dict[str, Any] = {
             "schema": "feint/1",
             "kind": "attack",
             "target": self.target.target_name,  # type: ignore[union-attr]
@@ -674,19 +856,31 @@ class FeintShell(cmd2.Cmd):
             },
             "runs": [run_document(r) for r in self.results.get(attack.id, [])],
         }
+        if not (both or args.parameters):
+            del doc["options"]
+        if not (both or args.results):
+            del doc["runs"]
         path = (
             Path(args.output)
             if args.output
-            else (feint_home() / "artifacts" / "saved" / f"{doc['target']}-{attack.name}-{attack.id}.json")
+            else (
+                feint_home()
+                / "artifacts"
+                / "saved"
+                / f"{doc['target']}-{attack.name}-{attack.id}{_save_suffix(args.parameters, args.results)}.json"
+            )
         )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2))
         except OSError as exc:
             raise FeintError(f"cannot write {path}: {exc.strerror or exc}") from None
-        self._console().print(
-            f"saved {attack.name}:{attack.id} ({len(doc['runs'])} run(s)) to {path}", soft_wrap=True, highlight=False
+        what = ", ".join(
+            part
+            for part, kept in (("options", "options" in doc), (f"{len(doc.get('runs', []))} run(s)", "runs" in doc))
+            if kept
         )
+        self._console().print(f"saved {attack.name}:{attack.id} ({what}) to {path}", soft_wrap=True, highlight=False)
 
     # -- moving around --------------------------------------------------------------------------
     @with_category(SHELL)
@@ -700,9 +894,79 @@ class FeintShell(cmd2.Cmd):
             self._console().print("nothing to leave; 'exit' quits the shell")
 
     @with_category(SHELL)
-    @with_argparser(lambda: _plain_parser("Leave the shell."))
+    @with_argparser(_exit_parser)
     def do_exit(self, args: argparse.Namespace) -> bool:
+        if args.what == "attack":
+            self._need_attack()
+            self.attack = None
+            return False
+        if args.what == "target":
+            self._need_target()
+            self.target = self.target_spec = None
+            self.attack = None
+            return False
         return True
+
+    @with_category(SHELL)
+    @with_argparser(_load_parser)
+    def do_load(self, args: argparse.Namespace) -> None:
+        from feint.attacks.catalog import attacks
+
+        for framework in dict.fromkeys(args.framework):
+            self._console().print(f"{framework}: {len(attacks(framework))} attacks loaded", highlight=False)
+
+    @with_category(TARGETS)
+    @with_argparser(_reload_parser)
+    def do_reload(self, args: argparse.Namespace) -> None:
+        if args.commands or args.framework:
+            what = "the shell's commands" if args.commands else f"framework {args.framework}"
+            raise FeintError(f"{what} are not reloaded in a running shell; 'exit' and start it again")
+        self._need_target()
+        from feint.targets import reload_target
+
+        keep = self.attack
+        target = reload_target(str(self.target_spec))
+        self.target = target
+        self.attack = keep
+        self._console().print(f"read {self.target_spec} again: {target.target_name}", highlight=False)
+
+    @with_category(TARGETS)
+    @with_argparser(_new_parser)
+    def do_new(self, args: argparse.Namespace) -> None:
+        raise FeintError(
+            "'new' is a file in feint: declare your model in FILE.yaml or write a target class in "
+            "FILE.py (a Counterfit CFTarget subclass works), then 'interact FILE'; 'help new' says more"
+        )
+
+    @with_category(SHELL)
+    @with_argparser(_docs_parser)
+    def do_docs(self, args: argparse.Namespace) -> None:
+        raise FeintError("'docs' is 'help' in feint: 'help' lists the commands, 'help COMMAND' explains one")
+
+    @with_category(SHELL)
+    @with_argument_list
+    def do_setg(self, argv: list[str]) -> None:
+        """The shell's own settings (Counterfit's 'setg'): 'setg' lists them, 'setg NAME VALUE' sets one."""
+        from feint.report.console import print_table
+
+        if not argv:
+            print_table(
+                self._console(),
+                "Shell settings",
+                ["Name", "Value", "Description"],
+                [[n, str(st.value), st.description] for n, st in sorted(self.settables.items())],
+            )
+            return
+        if len(argv) != 2:
+            raise FeintError("setg expects NAME VALUE, e.g. 'setg debug true'; 'setg' lists the settings")
+        name, value = argv
+        if name not in self.settables:
+            raise UnknownName("setting", name, sorted(self.settables))
+        try:
+            self.settables[name].value = value
+        except (ValueError, TypeError) as exc:
+            raise FeintError(f"setting {name!r}: {exc}") from None
+        self._console().print(f"{name}: {self.settables[name].value}", highlight=False)
 
     @with_category(SHELL)
     @with_argparser(lambda: _plain_parser("Leave the shell (as exit)."))
@@ -725,6 +989,15 @@ class FeintShell(cmd2.Cmd):
                 if stop or (self.status and not keep_going):
                     return first
         return first
+
+
+def _save_suffix(parameters: bool, results: bool) -> str:
+    """What a saved file's name says it holds, when not both."""
+    if parameters and not results:
+        return "-options"
+    if results and not parameters:
+        return "-results"
+    return ""
 
 
 def run_shell(script: str | None = None, commands: str | None = None, keep_going: bool = False) -> int:

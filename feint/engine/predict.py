@@ -24,6 +24,8 @@ from feint.targets.base import Target
 __all__ = [
     "Prediction",
     "predict_samples",
+    "predict_arrays",
+    "adversarial_samples",
     "parse_sample_indices",
     "default_image_dir",
     "prediction_document",
@@ -59,7 +61,9 @@ def parse_sample_indices(spec: Any, target: Target | None = None) -> tuple[int, 
     try:
         indices = parse_indices(spec)
     except (ValueError, TypeError):
-        raise FeintError(f"sample indices expect 3, 1,4,7, 0:100 or a mix like 1,4,10:20; got {spec!r}") from None
+        raise FeintError(
+            f"sample indices expect 3, 1,4,7, 0:100, range(0, 100) or a mix like 1,4,10:20; got {spec!r}"
+        ) from None
     if target is not None:
         target.check_indices(indices)
     return indices
@@ -80,8 +84,23 @@ def predict_samples(
     idx = parse_sample_indices(indices, target)
     if not idx:
         raise FeintError("no sample indices given; e.g. -i 0 or -i 0:10")
+    return predict_arrays(target, target.get_samples(list(idx)), idx, top_k, image_dir)
+
+
+def predict_arrays(
+    target: Target,
+    x: np.ndarray,
+    indices: Sequence[int],
+    top_k: int = TOP_K,
+    image_dir: Path | str | None = None,
+) -> list[Prediction]:
+    """Ask ``target`` about the samples ``x`` (in its layout), which stand for its samples
+    at ``indices`` (their true labels; an attack's adversarial versions of them, say)."""
+    target = target.ensure_loaded()
+    idx = [int(i) for i in indices]
+    if len(idx) != len(x):
+        raise FeintError(f"{len(x)} samples given for {len(idx)} sample indices")
     classes = list(target.output_classes)
-    x = target.get_samples(list(idx))
     probs = np.concatenate(
         [np.asarray(target.predict(x[s : s + BATCH]), dtype=np.float64) for s in range(0, len(x), BATCH)]
     )
@@ -114,6 +133,24 @@ def predict_samples(
             )
         )
     return out
+
+
+def adversarial_samples(artifacts: str | None, run_id: str) -> tuple[list[int], np.ndarray]:
+    """A stored run's sample indices and its adversarial samples, from the arrays it kept
+    (one file, or one per unit of a scan's run)."""
+    folder = Path(artifacts) if artifacts else None
+    files = sorted(folder.glob("adversarial*.npz")) if folder is not None and folder.is_dir() else []
+    if not files:
+        raise FeintError(f"run {run_id} kept no adversarial samples (an extraction or inference run keeps none)")
+    indices: list[int] = []
+    chunks: list[np.ndarray] = []
+    for file in files:
+        with np.load(file) as data:
+            indices.extend(int(i) for i in data["indices"])
+            chunks.append(np.asarray(data["x_adv"], np.float32))
+    order = np.argsort(np.asarray(indices), kind="stable")
+    x = np.concatenate(chunks)
+    return [indices[i] for i in order], x[order]
 
 
 def _save_image(path: Path, x: np.ndarray, bounds: tuple[float, float]) -> Path:

@@ -26,6 +26,7 @@ from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
 from feint.measures import compute, of_run
 from feint.records import RunResult, SampleResult
+from feint.targets import as_target
 from feint.targets.base import Target
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
@@ -46,6 +47,7 @@ def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
 def prepare_run(target: Target, attack: Attack, shape: RunShape | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Check everything that can be checked before work starts; raise FeintError if not.
     The samples of ``shape`` (default: the attack's own shape) and the option values."""
+    target = as_target(target)
     shape = shape or attack.shape
     check_target(type(attack), target)  # naming what does run on it, when refused
     p = attack.options.as_dict()
@@ -77,6 +79,7 @@ def execute_run(
     seed and the positions in the run, never on how the run was cut or where a chunk ran.
     ``run_id`` names the run the chunk belongs to and ``unit`` the chunk, whose adversarial
     arrays go to ``adversarial.unit<unit>.npz`` in the run's folder."""
+    target = as_target(target)  # a Counterfit target object is wrapped
     shape = shape or attack.shape
     indices, p = prepare_run(target, attack, shape)
     declared = of_run(target.data_type, attack.measures, target.measures)  # feint.measures

@@ -35,6 +35,7 @@ from feint.engine.run import prepare_run
 from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
 from feint.store.db import Store
+from feint.targets import as_target
 from feint.targets.base import Target
 
 __all__ = [
@@ -90,6 +91,7 @@ def plan_scan(
     ``sweep``: ``NAME`` or ``ATTACK.NAME`` -> values of a numeric parameter: every
     parameter set of the attacks it reaches runs once per value. One swept parameter
     per attack."""
+    target = as_target(target)
     params = dict(params or {})
     if attack_names:
         names = list(dict.fromkeys(attack_names))  # each attack once
@@ -99,6 +101,7 @@ def plan_scan(
         if not classes:
             raise FeintError(f"no attack in the catalog is compatible with target {target.target_name}")
     chosen = [cls.name for cls in classes]
+    params = {_named_attack(name, chosen): values for name, values in params.items()}
     for name in params:
         if name not in chosen:
             raise ParamError(
@@ -118,6 +121,7 @@ def plan_scan(
     swept: dict[str, str] = {}
     for key, values in (sweep or {}).items():
         attack, name = _split(key)
+        attack = None if attack is None else _named_attack(attack, chosen)
         if attack is not None and attack not in chosen:
             raise ParamError(
                 "unknown attack in {sweep} {name!r}; accepted: {accepted}", name=attack, accepted=", ".join(chosen)
@@ -153,6 +157,17 @@ def plan_scan(
             prepare_run(target, attack)  # refuse now, not after an hour of other attacks
             plan.append(attack)
     return ScanPlan(plan, sweep)
+
+
+def _named_attack(name: str, chosen: Sequence[str]) -> str:
+    """The catalog's name of an attack a scan's parameters name by another name (a
+    Counterfit name, say); the name as given when it names none of the scan's attacks."""
+    if name in chosen:
+        return name
+    try:
+        return get_attack(name).name
+    except FeintError:
+        return name
 
 
 def scan_settings(plan: Sequence[Attack], fail_on: Sequence[str] = (), **scale: Any) -> dict[str, Any]:
@@ -334,6 +349,7 @@ def execute_scan(
     status ``budget``. ``progress`` gets the samples of each finished unit,
     ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
     the scan after the running units, with status ``interrupted``; a second one aborts."""
+    target = as_target(target)
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
 

@@ -10,9 +10,11 @@ as text and parsed, is :class:`feint.targets.spec.TargetSpec`.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feint.errors import UnknownName
 from feint.registry import Registry
@@ -28,6 +30,8 @@ __all__ = [
     "BuiltinTarget",
     "TargetSpec",
     "get_target",
+    "as_target",
+    "reload_target",
     "target_classes",
     "BUILTIN",
 ]
@@ -107,6 +111,26 @@ _loaded: dict[str, Target] = {}
 _files: dict[tuple[object, ...], Target] = {}
 
 
+def reload_target(name: str, trust: bool = False) -> Target:
+    """The target ``name`` built afresh: a file read again, a built-in one built again."""
+    spec = TargetSpec.parse(name)
+    if spec.kind == "builtin":
+        _loaded.pop(spec.name, None)
+    else:
+        wanted = _file_key(spec)[:2]
+        for key in [k for k in _files if isinstance(k[0], tuple) and k[0][:2] == wanted]:
+            del _files[key]
+    return get_target(name, trust=trust)
+
+
+def as_target(target: str | os.PathLike[str] | Target | Any) -> Target:
+    """What a library call that takes a target works on: a Target as given; a name, a
+    file or a Counterfit target object as :func:`get_target` builds it (loaded)."""
+    if isinstance(target, Target):
+        return target
+    return get_target(target)
+
+
 def target_classes() -> dict[str, type[Target]]:
     """Every built-in target's class by name (imports their modules, not their models)."""
     return {name: entry.load_class() for name, entry in TARGETS.items()}
@@ -120,13 +144,21 @@ def _file_key(spec: TargetSpec) -> tuple[object, ...]:
         return (str(file), None, None)
 
 
-def get_target(name: str | Target, load: bool = True, trust: bool = False) -> Target:
+def get_target(name: str | os.PathLike[str] | Target | Any, load: bool = True, trust: bool = False) -> Target:
     """A target: a built-in name, a path to a YAML declaration (``.yaml``/``.yml``), a path
     to a Python file with a target class (``.py``, or ``FILE.py:CLASS``; loading it runs
-    its code), or a Target instance as given. Each is built once per process (a file
-    again when it changes). ``trust`` allows model files that unpickling would read."""
+    its code), a Target instance as given, or a Counterfit target object (a ``CFTarget``
+    or any object with Counterfit's attributes), wrapped. Each is built once per process
+    (a file again when it changes). ``trust`` allows model files that unpickling would read."""
     if isinstance(name, Target):
         return name.ensure_loaded() if load else name
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str):
+        from feint.targets.loaders.python_file import wrap_counterfit
+
+        wrapped = wrap_counterfit(name)
+        return wrapped.ensure_loaded() if load else wrapped
     spec = TargetSpec.parse(name)
     trust = trust or spec.trusted
     if spec.kind == "builtin":

@@ -47,16 +47,55 @@ def test_int_bool_choice_labels():
         ([2, 1], (2, 1)),
         (range(2), (0, 1)),
         ("[0:2]", (0, 1)),
+        ("range(20)", tuple(range(20))),
+        ("range(3, 6)", (3, 4, 5)),
+        (" range( 0 ,10, 4 ) ", (0, 4, 8)),
     ],
 )
 def test_indices(spec, expected):
     assert parse_indices(spec) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "a", "-1", "5:2", "1:", ":4", "0:4:0", True])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "a",
+        "-1",
+        "5:2",
+        "1:",
+        ":4",
+        "0:4:0",
+        True,
+        "range()",
+        "range(5, 2)",
+        "range(-3)",
+        "range(0, 4, 0)",
+        "range(1, 2, 3, 4)",
+        "range(2) + range(3)",
+        "range(len('abc'))",
+        "__import__('os').getpid()",
+    ],
+)
 def test_bad_indices(bad):
     with pytest.raises(BadValue, match="sample_index"):
         Indices((0,), "", name="sample_index").validate(bad)
+
+
+def test_range_text_is_read_never_run(monkeypatch):
+    import builtins
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("index text was run")
+
+    monkeypatch.setattr(builtins, "eval", refuse)
+    monkeypatch.setattr(builtins, "exec", refuse)
+    assert Indices((0,), "", name="sample_index").parse("range(3, 6)") == (3, 4, 5)
+
+
+@given(st.integers(0, 200), st.integers(1, 60), st.integers(1, 7))
+def test_range_text_matches_pythons_range(start, length, step):
+    assert parse_indices(f"range({start}, {start + length}, {step})") == tuple(range(start, start + length, step))
 
 
 @given(st.lists(st.integers(0, 300), min_size=1, max_size=40, unique=True))

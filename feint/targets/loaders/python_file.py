@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from feint.compat.counterfit import CFTarget
+from feint.compat.counterfit import CFTarget, counterfit_lacks
 from feint.errors import FeintError
 from feint.targets.base import DATA_TYPES, LoadedTarget, Target
 from feint.targets.loaders.checks import Checker
 from feint.targets.loaders.samples import labels
 from feint.targets.spec import TargetSpec
 
-__all__ = ["load_python_target", "CounterfitTarget"]
+__all__ = ["load_python_target", "CounterfitTarget", "wrap_counterfit"]
 
 _NAME_ATTRS = ("target_name", "model_name")
 _TYPE_ATTRS = ("target_data_type", "data_type")
@@ -54,10 +54,11 @@ def _alias_counterfit() -> None:
     root = types.ModuleType("counterfit")
     core = types.ModuleType("counterfit.core")
     root.__path__, core.__path__ = [], []  # packages, so the dotted import resolves
-    root.core, core.targets = core, compat  # type: ignore[attr-defined]
+    root.core, core.targets, core.attacks = core, compat, compat  # type: ignore[attr-defined]
     sys.modules.setdefault("counterfit", root)
     sys.modules.setdefault("counterfit.core", core)
     sys.modules.setdefault("counterfit.core.targets", compat)
+    sys.modules.setdefault("counterfit.core.attacks", compat)
 
 
 def _bounds(declared: Any, where: str) -> tuple[float, float]:
@@ -147,6 +148,41 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
     return CounterfitTarget(instance, origin, file)
 
 
+def _object_origin(obj: Any) -> str:
+    """What rebuilds a Counterfit object in a worker: ``FILE.py:CLASS`` for a class defined
+    in a file other than a script's main module; else a name no loader reads (such a
+    target runs in this process only)."""
+    cls = type(obj)
+    module = sys.modules.get(cls.__module__)
+    source = getattr(module, "__file__", None)
+    if cls is CFTarget or cls.__module__ == "__main__" or not source or not str(source).endswith(".py"):
+        return f"<{cls.__name__} object>"
+    return f"{Path(source).resolve()}:{cls.__name__}"
+
+
+def wrap_counterfit(obj: Any) -> CounterfitTarget:
+    """A Counterfit target object (an instance of a ``CFTarget`` subclass, or any object
+    with Counterfit's attributes) as a feint target, built once per object; one that lacks
+    a part is refused in one line naming what it lacks."""
+    cached = getattr(obj, "_feint_target", None)
+    if isinstance(cached, CounterfitTarget) and cached.obj is obj:
+        return cached
+    missing = counterfit_lacks(obj)
+    if missing:
+        raise FeintError(
+            f"a {type(obj).__name__} object is not a target: it lacks {', '.join(missing)} "
+            "(accepted: a feint.targets.Target, or a Counterfit target with load, predict, "
+            "input_shape, output_classes, data_type and X)"
+        )
+    origin = _object_origin(obj)
+    target = CounterfitTarget(obj, origin, type(obj).__name__)
+    try:
+        obj._feint_target = target
+    except (AttributeError, TypeError):  # an object that takes no new attributes: not cached
+        pass
+    return target
+
+
 class CounterfitTarget(LoadedTarget):
     """A Counterfit target object seen through feint's Target API."""
 
@@ -154,7 +190,7 @@ class CounterfitTarget(LoadedTarget):
         self.obj = obj
         self.where = where
         cls_name = type(obj).__name__
-        file = Path(TargetSpec.parse(origin).name)
+        file = Path(TargetSpec.parse(origin).name) if not origin.startswith("<") else Path(cls_name)
         name = _first(obj, _NAME_ATTRS) or file.stem
         dtype = _first(obj, _TYPE_ATTRS)
         if dtype not in DATA_TYPES:
@@ -212,6 +248,8 @@ class CounterfitTarget(LoadedTarget):
     def load(self) -> None:
         try:
             self.obj.load()
+            if callable(getattr(self.obj, "set_loaded_status", None)):
+                self.obj.set_loaded_status(True)
         except FeintError:
             raise
         except Exception as exc:
