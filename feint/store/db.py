@@ -512,7 +512,7 @@ class Store:
     def get_run(self, run_id: str) -> RunResult | None:
         row = self.db.execute(
             "SELECT run_id, scan_id, target, attack, framework, params, seed, started_at, elapsed_s, "
-            "status, artifacts, metrics FROM runs WHERE run_id = ?",
+            "status, artifacts, metrics, n FROM runs WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         if row is None:
@@ -543,7 +543,7 @@ class Store:
         started_at, elapsed_s, status = row[7], row[8], row[9]
         if status == "pending" and samples:  # some of its units finished: what they hold
             done, totals = self._unit_totals(run_id, done_only=True)
-            metrics = {"family": metrics.get("family", "evasion"), **totals}
+            metrics = {"family": metrics.get("family", "evasion"), **totals, "samples_planned": row[12]}
             started_at, elapsed_s, status = min(u[0] for u in done), sum(u[1] for u in done), "partial"
         return RunResult(
             run_id=row[0],
