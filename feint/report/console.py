@@ -32,7 +32,11 @@ def print_run(console: Console, run: RunResult) -> None:
     console.print(
         f"[bold]{run.attack}[/bold] on {run.target}  run [cyan]{run.run_id}[/cyan]"
         + (f"  scan {run.scan_id}" if run.scan_id else "")
-        + (f"  partial: {run.n} of {run.metrics.get('samples_planned', '?')} samples" if run.status == "partial" else "")
+        + (
+            f"  partial: {run.n} of {run.metrics.get('samples_planned', '?')} samples"
+            if run.status == "partial"
+            else ""
+        )
     )
     console.print(
         f"Success {run.successes}/{run.n}   elapsed {run.elapsed_s:.2f} s "

@@ -127,20 +127,22 @@ OPTIONS: dict[str, Option] = {
     "rate_limit": Option(
         None,
         "requests per second, a number above 0 (default: no limit)",
-        "requests per second: request starts are spaced `1/rate_limit` seconds apart",
+        "requests per second: request starts are spaced `1/rate_limit` seconds apart, over every worker of a scan",
         "none",
     ),
     "concurrency": Option(
         4,
         "an integer from 1 to 64 (requests in flight)",
-        "requests in flight at most; a batch's requests go out together and come back in order",
+        "requests in flight at most (in each worker process); a batch's requests go out together and come back "
+        "in order",
         "`4`",
     ),
     "max_queries": Option(
         None,
         "an integer from 1 (rows, retries included; default: no budget)",
-        "a budget of rows sent (retries included) that is never exceeded: a call that would pass it sends "
-        "nothing and stops the scan with one line giving the budget and the rows used",
+        "a budget of rows sent (retries included), shared by every worker of a scan and never exceeded: a call "
+        "that would pass it sends nothing, and the scan stops with status `budget`, keeping what it finished, "
+        "to be resumed",
         "none",
     ),
 }
