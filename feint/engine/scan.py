@@ -335,8 +335,9 @@ def execute_scan(
     across every worker) stops it the same way: the unit it cut short is stored with the
     rows it sent, no sample of it, and runs again on a resume. A run with some of its
     units stored is read back as ``partial``. The target's description in the store counts
-    the rows and requests sent to its endpoint by every worker and every invocation. ``progress`` gets the samples of each finished unit,
-    ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
+    the rows and requests sent to its endpoint by every worker and every invocation.
+    ``progress`` gets the samples of each finished unit, ``on_progress`` a
+    :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
     the scan after the running units, with status ``interrupted``; a second one aborts."""
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
@@ -498,7 +499,8 @@ def execute_scan(
                 if outcome.budget is not None:  # stored with the rows it spent; no new unit starts
                     store.cut_unit(task.run_id, task.unit, outcome.sent[0])
                     cut.append(task)
-                    state.stop_reason = state.stop_reason if len(cut) > 1 else outcome.budget
+                    if len(cut) == 1:  # the first says why the scan stops
+                        state.stop_reason = outcome.budget
                     budget.spend(outcome.sent[0])
                     state.queries += outcome.sent[0]
                     state.elapsed_s = time.monotonic() - t0
