@@ -235,6 +235,9 @@ def _budgets_stop_the_scan_and_resume_finishes_it(digits_keras, reference, capsy
     assert main(["show", scan.scan_id, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [(r["status"], r["n"]) for r in shown["runs"]] == [("partial", 30)]
+    for name in ("partial.html", "partial.md"):  # the reports say so
+        assert main(["report", scan.scan_id, "-o", str(store.path.parent / name)]) == 0
+        assert "is partial: 30 of 60 samples" in (store.path.parent / name).read_text()
     assert main(["scan", "--resume", scan.scan_id, "--max-queries", "1000", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["settings"]["status"] == "done" and [(r["status"], r["n"]) for r in doc["runs"]] == [("done", 60)]
