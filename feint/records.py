@@ -169,6 +169,8 @@ class RunResult:
     elapsed_s: float
     samples: list[SampleResult]
     scan_id: str | None = None
+    # done, or partial: a scan's run with some of its units stored (a budget or a stop
+    # ended the scan first); its samples are those of the finished units
     status: str = "done"
     artifacts: str | None = None  # folder with adversarial.npy and images
     family: str = "evasion"  # evasion, extraction or inference
@@ -213,6 +215,7 @@ class RunResult:
             "seed": self.seed,
             "started_at": self.started_at,
             "elapsed_s": self.elapsed_s,
+            "status": self.status,
             "n": self.n,
             "successes": self.successes,
             "success_rate": self.success_rate,

@@ -657,10 +657,11 @@ def _scan_outcome(args, store, scan_id: str, state, reports, again: str = "feint
 
 
 def _spell_reason(reason: str | None) -> str:
-    """A budget's stop reason (``... of max_queries 100``) with the command line's flags."""
+    """A budget's stop reason (``... of max_queries 100``) with the command line's flags; an
+    endpoint's own ``max_queries`` (a key of its declaration) is left as it is."""
     import re
 
-    return re.sub(r"\b(max_queries|max_time)\b", lambda m: flag(m.group(1)), reason or "")
+    return re.sub(r"(?<=of )(max_queries|max_time)\b", lambda m: flag(m.group(1)), reason or "")
 
 
 def _numbers(values: Sequence[int]) -> str:

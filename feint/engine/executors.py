@@ -13,17 +13,28 @@ and hands the results back to the one process that writes the store.
   pays off; ``local`` otherwise, or for a target a worker could not rebuild.
 - ``local``: in this process, one unit at a time, on the live target.
 - ``process``: a pool of ``workers`` processes on this machine (``spawn``), one torch
-  thread each.
+  thread each. The target's meter (an endpoint's counts, ``max_queries`` and
+  ``rate_limit``) stays in the scan's process and every worker uses it
+  (:mod:`feint.engine.meters`), so the limits hold across the workers. A worker stops
+  when the scan's process dies, even of ``kill -9``.
 - ``ray``: Ray tasks, on an existing cluster (``address``) or on a local Ray started on
   demand with ``workers`` CPUs; one torch thread per task. With a cluster, every node needs
   feint, the target's declaration (a built-in name or a file at the same path) and the
-  artifacts folder at the same path (a shared filesystem).
+  artifacts folder at the same path (a shared filesystem). Ray's workers count their
+  endpoint's rows for the scan but cannot share a budget or a rate: a target whose
+  endpoint has ``max_queries`` or ``rate_limit`` is refused.
+
+A unit cut short by its model's query budget (:class:`~feint.targets.meter.QueryBudgetExceeded`)
+comes back as such, with the rows it sent, and the scan stops with status ``budget``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +46,7 @@ from feint.errors import FeintError, ParamError
 from feint.records import RunResult
 from feint.registry import Registry
 from feint.targets.base import Target
+from feint.targets.meter import QueryBudgetExceeded, QueryMeter, meter_of, use_meter
 
 __all__ = [
     "UnitTask",
@@ -82,6 +94,8 @@ class UnitOutcome:
     result: RunResult | None = None
     query_log: list[dict] = field(default_factory=list)
     error: str | None = None  # what went wrong in a worker, one line
+    budget: str | None = None  # why the model's query budget cut the unit short (no result then)
+    sent: tuple[int, int] = (0, 0)  # rows and requests the unit sent through the target's meter
 
 
 def target_spec(target: Target) -> str:
@@ -126,31 +140,56 @@ def _execute(target: Target, task: UnitTask) -> UnitOutcome:
     log: list[dict] = []
     root = Path(task.artifacts_root) if task.artifacts_root else None
     attack, shape = _attack_for(task)
-    result = execute_run(
-        target,
-        attack,
-        root,
-        shape=shape,
-        scan_id=task.scan_id,
-        query_log=log,
-        offset=task.offset,
-        run_id=task.run_id,
-        unit=task.unit,
-    )
-    return UnitOutcome(task, result, log)
+    meter = meter_of(target)
+    before = meter.sent() if meter is not None else (0, 0)
+
+    def sent() -> tuple[int, int]:
+        if meter is None:
+            return 0, 0
+        now = meter.sent()
+        return now[0] - before[0], now[1] - before[1]
+
+    try:
+        result = execute_run(
+            target,
+            attack,
+            root,
+            shape=shape,
+            scan_id=task.scan_id,
+            query_log=log,
+            offset=task.offset,
+            run_id=task.run_id,
+            unit=task.unit,
+        )
+    except QueryBudgetExceeded as exc:
+        return UnitOutcome(task, budget=str(exc), sent=sent())
+    return UnitOutcome(task, result, log, sent=sent())
 
 
 # -- in a worker process ----------------------------------------------------------------
 _targets: dict[str, Target] = {}
 _initialised = False
+_meter: QueryMeter | None = None  # the scan's meter, served from the scan's process
+PARENT_POLL_S = 1.0  # how often a worker checks that the scan's process is alive
+
+# what a process worker is handed of the target's meter: the server's address and key,
+# max_queries and rate_limit
+MeterSpec = tuple[tuple[str, bytes], int | None, float | None]
 
 
-def _init_worker(threads: int = 1) -> None:
-    """Set up a worker process: ignore Ctrl-C (the scan's own process decides when to
-    stop), one torch thread, Keras on torch, memory kept for reuse."""
-    global _initialised
+def _init_worker(threads: int = 1, parent: int | None = None, meter: MeterSpec | None = None) -> None:
+    """Set up a worker process: stop when the scan's process (``parent``) dies, ignore
+    Ctrl-C (the scan's own process decides when to stop), one torch thread, Keras on
+    torch, memory kept for reuse, and the scan's meter of the target's queries."""
+    global _initialised, _meter
     import signal
 
+    if parent is not None:
+        _die_with(parent)
+    if meter is not None:
+        from feint.engine.meters import MeterClient
+
+        _meter = MeterClient(*meter)
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread of the worker
@@ -165,6 +204,31 @@ def _init_worker(threads: int = 1) -> None:
     _initialised = True
 
 
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` dies: at once on Linux (the kernel sends SIGKILL,
+    ``PR_SET_PDEATHSIG``), and wherever within ``PARENT_POLL_S`` (a thread that watches
+    for a new parent process)."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no prctl: the watching thread does it
+            pass
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="feint-parent-watch", daemon=True).start()
+
+
 def _cached_target(spec: str) -> Target:
     if spec not in _targets:
         from feint.targets import get_target
@@ -176,7 +240,10 @@ def _cached_target(spec: str) -> Target:
 def run_unit(task: UnitTask) -> UnitOutcome:
     """Run one unit in a worker; a failure comes back as the outcome's ``error``."""
     try:
-        return _execute(_cached_target(task.target_spec), task)
+        target = _cached_target(task.target_spec)
+        if _meter is not None and meter_of(target) is not None:
+            use_meter(target, _meter)
+        return _execute(target, task)
     except FeintError as exc:
         return UnitOutcome(task, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported to the scan, which stops
@@ -198,6 +265,9 @@ class Executor:
     name = ""
     slots = 1
     torch_threads: int | None = None  # per worker; None: torch's default
+    # whether the workers count through the target's own meter (else the scan adds up
+    # the rows each unit says it sent)
+    shares_meter = True
 
     def __init__(self) -> None:
         self.in_flight = 0
@@ -246,18 +316,25 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def __init__(self, workers: int, threads: int = 1) -> None:
+    def __init__(self, workers: int, threads: int = 1, meter: QueryMeter | None = None) -> None:
         super().__init__()
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         self.slots = workers
         self.torch_threads = threads
+        self.server = None
+        spec: MeterSpec | None = None
+        if meter is not None:
+            from feint.engine.meters import MeterServer
+
+            self.server = MeterServer(meter)
+            spec = (self.server.address, meter.max_queries, meter.rate_limit)
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(threads,),
+            initargs=(threads, os.getpid(), spec),
         )
         self.futures: set[Any] = set()
 
@@ -287,6 +364,8 @@ class ProcessExecutor(Executor):
             for proc in list(getattr(self.pool, "_processes", {}).values()):
                 proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.server is not None:
+            self.server.close()
 
 
 UNIT_RETRIES = 2  # times Ray runs a unit again after its worker process or node died
@@ -296,6 +375,7 @@ class RayExecutor(Executor):
     """Ray tasks on a cluster (``address``) or on a local Ray started with ``workers`` CPUs."""
 
     name = "ray"
+    shares_meter = False
 
     def __init__(self, workers: int | None, address: str | None = None, threads: int = 1) -> None:
         super().__init__()
@@ -405,6 +485,13 @@ def _check_local(target: Target, workers: int | None) -> None:
 def _check_ray(target: Target, workers: int | None) -> None:
     import importlib.util
 
+    meter = meter_of(target)
+    if meter is not None and (meter.max_queries is not None or meter.rate_limit is not None):
+        raise ParamError(
+            "the ray executor cannot share an endpoint's max_queries or rate_limit between its workers; "
+            "run target {name} with {executor} process or local",
+            name=target.target_name,
+        )
     if importlib.util.find_spec("ray") is None:
         raise FeintError("the ray executor needs Ray; install it with: pip install 'feint[ray]'")
     check_rebuildable(target)
@@ -430,7 +517,7 @@ EXECUTORS.register(
     ExecutorKind(
         "a pool of worker processes on this machine",
         lambda target, workers: check_rebuildable(target),
-        lambda target, workers, address: ProcessExecutor(workers or os.cpu_count() or 1),
+        lambda target, workers, address: ProcessExecutor(workers or os.cpu_count() or 1, meter=meter_of(target)),
     ),
 )
 EXECUTORS.register(

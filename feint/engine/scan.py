@@ -346,12 +346,18 @@ def execute_scan(
     ``resume``: the id of a stored scan to continue: only its units with no stored result
     run (``plan`` is then not used; the stored plan is). ``max_queries``, ``max_time``:
     this invocation's budget; when reached, no new unit starts and the scan stops with
-    status ``budget``. ``progress`` gets the samples of each finished unit,
-    ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
+    status ``budget``. The target's own query budget (an endpoint's ``max_queries``, kept
+    across every worker) stops it the same way: the unit it cut short is stored with the
+    rows it sent, no sample of it, and runs again on a resume. A run with some of its
+    units stored is read back as ``partial``. The target's description in the store counts
+    the rows and requests sent to its endpoint by every worker and every invocation.
+    ``progress`` gets the samples of each finished unit, ``on_progress`` a
+    :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
     the scan after the running units, with status ``interrupted``; a second one aborts."""
     target = as_target(target)
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
+    from feint.targets.meter import meter_of
 
     budget = Budget(max_queries, max_time)
     check_executor(executor, target, workers)
@@ -365,6 +371,7 @@ def execute_scan(
         if record["target_spec"] and record["target_spec"] != spec:
             raise FeintError(f"scan {resume} attacks target {record['target_spec']}, not {spec}")
         scan_id = resume
+        target_info = record["target_info"]
     else:
         scale: dict[str, Any] = {"executor": executor, "workers": workers, "chunk_size": chunk_size}
         scale.update(max_queries=max_queries, max_time=max_time)
@@ -389,6 +396,7 @@ def execute_scan(
             for r in planned
         ]
         units = [(r.run_id, k, a, b) for r in planned for k, (a, b) in enumerate(r.chunks)]
+        target_info = target.describe()
         store.add_plan(
             scan_id,
             runs,
@@ -397,7 +405,7 @@ def execute_scan(
                 "target": target.target_name,
                 "started_at": started,
                 "settings": settings,
-                "target_info": target.describe(),
+                "target_info": target_info,
                 "plan_key": plan_key(target, plan, chunk_size),
                 "target_spec": spec,
             },
@@ -452,7 +460,24 @@ def execute_scan(
         executor, workers = choose_executor(target, workers, len(queue), sum(t.samples for t in queue))
         state.executor = executor
 
+    # The endpoint's counts in the stored description: those stored before, plus what this
+    # invocation sends from now on (the meter counts every worker that shares it, the
+    # outcomes those that count on their own).
+    meter = meter_of(target)
+    counted = meter.counts() if meter is not None else (0, 0)
+    elsewhere = [0, 0]
+    stored_counts = _endpoint_counts(target_info)
+
+    def store_counts() -> None:
+        if meter is None or stored_counts is None:
+            return
+        now = meter.counts()
+        spent = [now[i] - counted[i] + elsewhere[i] for i in (0, 1)]
+        if any(spent):
+            store.set_target_info(scan_id, _with_counts(target_info, stored_counts, spent))
+
     status = "interrupted"
+    cut: list[Any] = []  # units a model's query budget cut short
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -475,7 +500,7 @@ def execute_scan(
         t0 = time.monotonic()
         while queue or (pool is not None and pool.in_flight):
             while queue and pool.in_flight < pool.slots and not stop.is_set():
-                reason = budget.exhausted()
+                reason = state.stop_reason if cut else budget.exhausted()
                 if reason:
                     state.stop_reason = reason
                     break
@@ -484,6 +509,21 @@ def execute_scan(
                 break
             for outcome in pool.wait():
                 task = outcome.task
+                if not pool.shares_meter:
+                    elsewhere[0] += outcome.sent[0]
+                    elsewhere[1] += outcome.sent[1]
+                if outcome.budget is not None:  # stored with the rows it spent; no new unit starts
+                    store.cut_unit(task.run_id, task.unit, outcome.sent[0])
+                    cut.append(task)
+                    if len(cut) == 1:  # the first says why the scan stops
+                        state.stop_reason = outcome.budget
+                    budget.spend(outcome.sent[0])
+                    state.queries += outcome.sent[0]
+                    state.elapsed_s = time.monotonic() - t0
+                    store_counts()
+                    if on_progress:
+                        on_progress(state)
+                    continue
                 if outcome.error is not None:
                     raise FeintError(
                         f"{task.attack} failed on samples {task.offset} to "
@@ -504,11 +544,12 @@ def execute_scan(
                 state.successes += result.successes
                 state.queries += result.queries
                 state.elapsed_s = time.monotonic() - t0
+                store_counts()
                 if progress:
                     progress(task.samples)
                 if on_progress:
                     on_progress(state)
-        if not queue and not (pool and pool.in_flight):
+        if not queue and not (pool and pool.in_flight) and not cut:
             status = "done"
         elif state.stop_reason and not stop.is_set():
             status = "budget"
@@ -518,6 +559,7 @@ def execute_scan(
             pool.close(abort=aborted)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        store_counts()
         store.finish_scan(scan_id, status)
         state.status = status
     if on_progress:
@@ -525,6 +567,19 @@ def execute_scan(
     scan = store.get_scan(scan_id)
     assert scan is not None
     return scan
+
+
+def _endpoint_counts(info: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The rows and requests a stored target description says its endpoint was sent."""
+    endpoint = info.get("endpoint")
+    if not isinstance(endpoint, Mapping) or "queries" not in endpoint:
+        return None
+    return int(endpoint.get("queries") or 0), int(endpoint.get("requests") or 0)
+
+
+def _with_counts(info: dict[str, Any], before: tuple[int, int], spent: Sequence[int]) -> dict[str, Any]:
+    endpoint = {**info["endpoint"], "queries": before[0] + spent[0], "requests": before[1] + spent[1]}
+    return {**info, "endpoint": endpoint}
 
 
 def resume_scan(store: Store, scan_id: str, **kwargs: Any) -> ScanResult:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
+from feint.report.summary import by_attack, by_label, clean_accuracy, partial_runs, sweeps
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
 
@@ -33,6 +33,11 @@ def print_run(console: Console, run: RunResult) -> None:
     console.print(
         f"[bold]{run.attack}[/bold] on {run.target}  run [cyan]{run.run_id}[/cyan]"
         + (f"  scan {run.scan_id}" if run.scan_id else "")
+        + (
+            f"  partial: {run.n} of {run.metrics.get('samples_planned', '?')} samples"
+            if run.status == "partial"
+            else ""
+        )
     )
     console.print(
         f"Success {run.successes}/{run.n}   elapsed {run.elapsed_s:.2f} s "
@@ -79,6 +84,8 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         + (f", clean accuracy on the samples {clean['correct']}/{clean['samples']}" if clean else "")
         + f", {len(scan.runs)} run(s), status {scan.settings.get('status', 'done')}"
     )
+    for line in partial_runs(scan.runs):
+        console.print(line)
     summary = by_attack(scan.runs)
     table = Table(title="Summary by attack", title_justify="left")
     for c in [

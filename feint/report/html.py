@@ -21,7 +21,7 @@ import numpy as np
 from feint import __version__
 from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, partial_runs, sweeps
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE"]
 
@@ -180,6 +180,7 @@ def render_html(
         info=info,
         shown_info=shown_info,
         clean=clean_accuracy(scan.runs),
+        partial=partial_runs(scan.runs),
         seeds=sorted({r.seed for r in scan.runs}),
         sample_index=list(dict.fromkeys(str(r.params.get("sample_index", "-")) for r in scan.runs)),
         params=_param_rows(scan.runs),

@@ -7,7 +7,7 @@ from typing import Any
 
 from feint.measures import shown as shown_measures
 from feint.records import ScanResult, labelled, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, sweeps
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, partial_runs, sweeps
 
 __all__ = ["render_markdown"]
 
@@ -39,6 +39,8 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         "",
         f"{kind} `{scan.scan_id}`, started {scan.started_at}, status {scan.settings.get('status', 'done')}",
         "",
+        *[f"- {line}" for line in partial_runs(scan.runs)],
+        *([""] if partial_runs(scan.runs) else []),
         "## Target",
         "",
     ]

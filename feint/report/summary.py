@@ -127,6 +127,21 @@ def sweeps(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def partial_runs(runs: list[RunResult]) -> list[str]:
+    """One line per run with only some of its samples stored (status ``partial``: a budget
+    or a stop ended its scan first; a resume runs the rest)."""
+    return [
+        f"run {r.run_id} ({r.attack}) is partial: {r.n} of {r.metrics.get('samples_planned', '?')} samples"
+        + (
+            f", {r.metrics['cut_queries']} queries spent on samples a budget cut short"
+            if r.metrics.get("cut_queries")
+            else ""
+        )
+        for r in runs
+        if r.status == "partial"
+    ]
+
+
 def clean_accuracy(runs: list[RunResult]) -> dict[str, Any] | None:
     """How many attacked samples the target labels right before any attack (each sample
     once); ``None`` when the samples' true labels are unknown."""

@@ -5,7 +5,10 @@ not at all. A scan writes its plan first: one row per run (``pending``) and one 
 unit, a chunk of a run's samples. Each finished unit is committed in one transaction
 with its samples, and the transaction that commits a run's last unit also finishes the
 run (``done``, with its totals over the units), so a scan killed at any moment keeps
-every unit it finished and never holds a unit twice. Artifacts (adversarial arrays,
+every unit it finished and never holds a unit twice. A unit that a model's query budget
+cut short is marked ``cut`` with the queries it spent (``cut_queries`` in its metrics) and
+no samples; it runs again on a resume, and the run keeps the count. A run with some of its
+units finished reads back as ``partial``, with those units' samples. Artifacts (adversarial arrays,
 images) live in a folder beside the database. WAL mode and a busy timeout let readers
 (``feint show``) work while a scan writes.
 """
@@ -298,6 +301,28 @@ class Store:
                 (scan_id, target, started_at, json.dumps(settings), json.dumps(target_info), plan_key, target_spec),
             )
 
+    def set_target_info(self, scan_id: str, target_info: dict) -> None:
+        """Replace a scan's stored target description (its endpoint's counts grow as it runs)."""
+        with self.db:
+            self.db.execute("UPDATE scans SET target_info = ? WHERE scan_id = ?", (json.dumps(target_info), scan_id))
+
+    def cut_unit(self, run_id: str, unit: int, queries: int) -> None:
+        """Mark a pending unit ``cut`` by a query budget, adding the queries it spent to its
+        ``cut_queries``; its samples are not stored and it stays to be run."""
+        with self.db:
+            row = self.db.execute(
+                "SELECT metrics FROM units WHERE run_id = ? AND unit = ? AND status IN ('pending', 'cut')",
+                (run_id, unit),
+            ).fetchone()
+            if row is None:
+                raise FeintError(f"unit {unit} of run {run_id} is not a pending unit in the store")
+            metrics = json.loads(row[0] or "{}")
+            metrics["cut_queries"] = int(metrics.get("cut_queries", 0)) + int(queries)
+            self.db.execute(
+                "UPDATE units SET status = 'cut', metrics = ? WHERE run_id = ? AND unit = ?",
+                (json.dumps(metrics), run_id, unit),
+            )
+
     def finish_scan(self, scan_id: str, status: str = "done") -> None:
         with self.db:
             self.db.execute("UPDATE scans SET status = ? WHERE scan_id = ?", (status, scan_id))
@@ -431,10 +456,15 @@ class Store:
         A unit that is already stored is refused as a whole (FeintError)."""
         with self.db:
             row = self.db.execute(
-                "SELECT start, stop FROM units WHERE run_id = ? AND unit = ? AND status = 'pending'", (run_id, unit)
+                "SELECT start, stop, metrics FROM units WHERE run_id = ? AND unit = ? AND status IN ('pending', 'cut')",
+                (run_id, unit),
             ).fetchone()
             if row is None or row[1] - row[0] != len(result.samples):
                 raise FeintError(f"unit {unit} of run {run_id} is not a pending unit of that size in the store")
+            metrics = dict(result.metrics)
+            earlier = json.loads(row[2] or "{}").get("cut_queries")  # spent by the tries a budget cut short
+            if earlier:
+                metrics["cut_queries"] = earlier
             self._add_samples(run_id, result.samples, row[0])
             self._add_log(run_id, query_log)
             self.db.execute(
@@ -446,7 +476,7 @@ class Store:
                     result.forward_queries,
                     result.gradient_queries,
                     result.successes,
-                    json.dumps(result.metrics),
+                    json.dumps(metrics),
                     run_id,
                     unit,
                 ),
@@ -459,18 +489,25 @@ class Store:
             self._finish_run(run_id, result.family)
             return True
 
-    def _finish_run(self, run_id: str, family: str) -> None:
+    def _unit_totals(self, run_id: str, done_only: bool = False) -> tuple[list[tuple], dict[str, Any]]:
+        """A run's finished units (started_at, elapsed_s) and its run-level metrics over
+        its units: a one-unit run's own, else the unattributed queries summed, and the
+        queries spent on units a budget cut short (``cut_queries``) in either case."""
         units = self.db.execute(
-            "SELECT started_at, elapsed_s, metrics FROM units WHERE run_id = ? ORDER BY unit", (run_id,)
+            "SELECT started_at, elapsed_s, metrics, status FROM units WHERE run_id = ? ORDER BY unit", (run_id,)
         ).fetchall()
         metrics: dict[str, Any] = {}
-        if len(units) == 1:
+        if len(units) == 1 and units[0][3] == "done":
             metrics = json.loads(units[0][2] or "{}")
         else:  # only evasion runs are cut into units; their run-level measures are the unattributed queries
-            for _, _, text in units:
+            for _, _, text, status in units:
                 for key, value in json.loads(text or "{}").items():
-                    if key.startswith("unattributed_"):
+                    if key == "cut_queries" or (status == "done" and key.startswith("unattributed_")):
                         metrics[key] = metrics.get(key, 0) + value
+        return [u[:2] for u in units if u[3] == "done" or not done_only], metrics
+
+    def _finish_run(self, run_id: str, family: str) -> None:
+        units, metrics = self._unit_totals(run_id)
         n, successes, fwd, grad = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(success), 0), COALESCE(SUM(forward_queries), 0), "
             "COALESCE(SUM(gradient_queries), 0) FROM samples WHERE run_id = ?",
@@ -497,7 +534,7 @@ class Store:
     def get_run(self, run_id: str) -> RunResult | None:
         row = self.db.execute(
             "SELECT run_id, scan_id, target, attack, framework, params, seed, started_at, elapsed_s, "
-            "status, artifacts, metrics FROM runs WHERE run_id = ?",
+            "status, artifacts, metrics, n FROM runs WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         if row is None:
@@ -526,6 +563,11 @@ class Store:
             )
         ]
         metrics = json.loads(row[11] or "{}")
+        started_at, elapsed_s, status = row[7], row[8], row[9]
+        if status == "pending" and samples:  # some of its units finished: what they hold
+            done, totals = self._unit_totals(run_id, done_only=True)
+            metrics = {"family": metrics.get("family", "evasion"), **totals, "samples_planned": row[12]}
+            started_at, elapsed_s, status = min(u[0] for u in done), sum(u[1] for u in done), "partial"
         return RunResult(
             run_id=row[0],
             scan_id=row[1],
@@ -534,9 +576,9 @@ class Store:
             framework=row[4],
             params=json.loads(row[5]),
             seed=row[6],
-            started_at=row[7],
-            elapsed_s=row[8],
-            status=row[9],
+            started_at=started_at,
+            elapsed_s=elapsed_s,
+            status=status,
             artifacts=row[10],
             samples=samples,
             family=metrics.pop("family", "evasion"),
@@ -552,7 +594,9 @@ class Store:
         run_ids = [
             r[0]
             for r in self.db.execute(
-                "SELECT run_id FROM runs WHERE scan_id = ? AND status = 'done' ORDER BY rowid", (scan_id,)
+                "SELECT run_id FROM runs WHERE scan_id = ? AND (status = 'done' OR EXISTS (SELECT 1 FROM units u "
+                "WHERE u.run_id = runs.run_id AND u.status = 'done')) ORDER BY rowid",
+                (scan_id,),
             )
         ]
         runs = [r for r in (self.get_run(i) for i in run_ids) if r is not None]
@@ -568,9 +612,11 @@ class Store:
         )
 
     def scan_record(self, scan_id: str) -> dict[str, Any] | None:
-        """What a resume needs of a scan: target, target_spec, plan_key, status, settings."""
+        """What a resume needs of a scan: target, target_spec, plan_key, status, settings,
+        target_info."""
         row = self.db.execute(
-            "SELECT target, target_spec, plan_key, status, settings, started_at FROM scans WHERE scan_id = ?",
+            "SELECT target, target_spec, plan_key, status, settings, started_at, target_info FROM scans "
+            "WHERE scan_id = ?",
             (scan_id,),
         ).fetchone()
         if row is None:
@@ -583,6 +629,7 @@ class Store:
             "status": row[3],
             "settings": json.loads(row[4]),
             "started_at": row[5],
+            "target_info": json.loads(row[6]),
         }
 
     def unfinished_scan(self, plan_key: str) -> str | None:

@@ -202,3 +202,12 @@ class LoadedTarget(Target):
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """As :meth:`Target.describe`, with the model's accuracy on the samples whose labels
+        are known (``sample_accuracy``), computed on the first call, not on load: a worker
+        that rebuilds the target to run units never asks the model for it."""
+        if self._loaded and self.y is not None and "sample_accuracy" not in self.info:
+            pred = np.concatenate([self._predict(self.X[s : s + 256]).argmax(1) for s in range(0, len(self.X), 256)])
+            self.info["sample_accuracy"] = float(np.mean(pred == self.y))
+        return super().describe()

@@ -161,7 +161,8 @@ def test_ctrl_c_stops_after_the_running_unit_show_works_meanwhile_and_resume_fin
     assert main(["show", _one(fresh_home, "SELECT scan_id FROM scans"), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["settings"]["status"] == "running" and 1 <= len(shown["runs"]) < 4
-    assert all(r["n"] == 40 for r in shown["runs"])
+    assert all(r["n"] == 40 for r in shown["runs"] if r["status"] == "done")
+    assert all(r["status"] == "done" or r["n"] == 20 for r in shown["runs"])  # a run with one unit of two in
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -221,13 +222,25 @@ def _budgets_stop_the_scan_and_resume_finishes_it(digits_keras, reference, capsy
     scan = execute_scan(digits_keras, plan, store, {}, chunk_size=10, max_queries=250)
     # pgd with max_iter=5 costs a sample 12 queries, a unit of 10 samples 120: the third unit
     # would start with 240 spent, the fourth may not.
-    assert scan.settings["status"] == "budget" and scan.runs == []
+    assert scan.settings["status"] == "budget"
+    # the run is kept as partial: the samples of its three finished units, as an
+    # uninterrupted scan has them
+    (run,) = scan.runs
+    assert run.status == "partial" and run.n == 30 and run.forward_queries + run.gradient_queries == 360
+    assert [{k: v for k, v in s.to_dict().items() if k != "images"} for s in run.samples] == reference[0][2][:30]
     left = unfinished_units(store, scan.scan_id)
     assert [u["units"] for u in left] == [[3, 4, 5]] and left[0]["samples"] == 30
     scan = resume_scan(store, scan.scan_id, max_time=1e-9)  # no time: not one unit starts
     assert scan.settings["status"] == "budget" and unfinished_units(store, scan.scan_id) == left
+    assert main(["show", scan.scan_id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(r["status"], r["n"]) for r in shown["runs"]] == [("partial", 30)]
+    for name in ("partial.html", "partial.md"):  # the reports say so
+        assert main(["report", scan.scan_id, "-o", str(store.path.parent / name)]) == 0
+        assert "is partial: 30 of 60 samples" in (store.path.parent / name).read_text()
     assert main(["scan", "--resume", scan.scan_id, "--max-queries", "1000", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["settings"]["status"] == "done"
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["status"] == "done" and [(r["status"], r["n"]) for r in doc["runs"]] == [("done", 60)]
     assert_same(stored(store, scan.scan_id), reference)
 
 

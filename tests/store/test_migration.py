@@ -162,7 +162,9 @@ def test_a_version_2_store_keeps_its_scans_and_takes_planned_scans(tmp_path):
         )
 
     assert store.add_unit("r3", 1, unit(9, 2)) is False
-    assert Store(path).get_scan("s3").runs == []  # a reader sees finished runs only
+    (partial,) = Store(path).get_scan("s3").runs  # a reader sees the finished units of a run
+    assert partial.status == "partial" and [s.index for s in partial.samples] == [9]
+    assert partial.metrics["unattributed_forward_queries"] == 2 and partial.elapsed_s == 1.5
     assert store.add_unit("r3", 0, unit(8, 3)) is True
     run = Store(path).get_scan("s3").runs[0]
     assert [s.index for s in run.samples] == [8, 9] and run.elapsed_s == 3.0

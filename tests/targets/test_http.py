@@ -439,11 +439,14 @@ def test_scan_an_endpoint_from_the_command_line(server, cancer, tmp_path, monkey
     assert 0 < run["forward_queries"] <= server.rows <= budget
     first = server.rows  # loading the target (its samples' labels) plus the run
 
-    # a budget too small for the work: one line giving the budget, nothing sent past it
+    # a budget too small for the work: the scan stops with status budget, saying which
+    # budget and how to continue, and nothing is sent past it
     server.rows = 0
-    assert main(["scan", _target_file(tmp_path, "cancer_b", server.url, max_queries=100), *HSJ, "--json"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "query budget of 100 rows (max_queries) would be exceeded" in err
+    assert main(["scan", _target_file(tmp_path, "cancer_b", server.url, max_queries=100), *HSJ, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["settings"]["status"] == "budget"
+    assert "budget reached (endpoint " in err and "query budget of 100 rows (max_queries) would be exceeded" in err
+    assert "feint scan --resume" in err and "Traceback" not in err
     assert server.rows <= 100
 
     # the endpoint fails midway through a scan: one line naming it, and the finished run is stored

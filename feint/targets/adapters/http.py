@@ -29,6 +29,7 @@ import numpy as np
 
 from feint.errors import FeintError
 from feint.targets.adapters import ModelAdapter
+from feint.targets.meter import Meter, QueryBudgetExceeded, QueryMeter
 
 __all__ = [
     "HttpModel",
@@ -126,20 +127,22 @@ OPTIONS: dict[str, Option] = {
     "rate_limit": Option(
         None,
         "requests per second, a number above 0 (default: no limit)",
-        "requests per second: request starts are spaced `1/rate_limit` seconds apart",
+        "requests per second: request starts are spaced `1/rate_limit` seconds apart, over every worker of a scan",
         "none",
     ),
     "concurrency": Option(
         4,
         "an integer from 1 to 64 (requests in flight)",
-        "requests in flight at most; a batch's requests go out together and come back in order",
+        "requests in flight at most (in each worker process); a batch's requests go out together and come back "
+        "in order",
         "`4`",
     ),
     "max_queries": Option(
         None,
         "an integer from 1 (rows, retries included; default: no budget)",
-        "a budget of rows sent (retries included) that is never exceeded: a call that would pass it sends "
-        "nothing and stops the scan with one line giving the budget and the rows used",
+        "a budget of rows sent (retries included), shared by every worker of a scan and never exceeded: a call "
+        "that would pass it sends nothing, and the scan stops with status `budget`, keeping what it finished, "
+        "to be resumed",
         "none",
     ),
 }
@@ -193,10 +196,6 @@ class EndpointError(FeintError):
 
 class _Stopped(EndpointError):
     """A request not sent because another request of the same call failed."""
-
-
-class QueryBudgetExceeded(FeintError):
-    """Sending a batch would go past the endpoint's query budget (``max_queries``)."""
 
 
 # -- configuration -------------------------------------------------------------------
@@ -259,25 +258,6 @@ def _one_line(text: str) -> str:
     return text[:SNIPPET] + ("..." if len(text) > SNIPPET else "")
 
 
-class _RateLimiter:
-    """Spaced start times: request starts are at least ``1 / rate`` seconds apart."""
-
-    def __init__(self, rate: float | None):
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next = 0.0
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next)
-            self.next = start + self.interval
-        if start > now:
-            time.sleep(start - now)
-
-
 class HttpModel(ModelAdapter):
     """A model behind an HTTP endpoint; see the module doc. Build it with :meth:`from_config`.
 
@@ -331,12 +311,20 @@ class HttpModel(ModelAdapter):
         self.concurrency = concurrency
         self.max_queries = max_queries
         self.n_classes = n_classes
-        self.queries = 0  # rows sent, retries included
-        self.requests = 0  # HTTP requests sent, retries included
-        self._promised = 0  # rows of the current calls not yet sent
-        self._lock = threading.Lock()
+        # counts the rows and requests sent (retries included), keeps max_queries and
+        # rate_limit; a scan replaces it with one its workers share (feint.targets.meter)
+        self.meter: QueryMeter = Meter(max_queries, rate_limit)
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._limiter = _RateLimiter(rate_limit)
+
+    @property
+    def queries(self) -> int:
+        """Rows sent, retries included."""
+        return self.meter.counts()[0]
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent, retries included."""
+        return self.meter.counts()[1]
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -462,8 +450,7 @@ class HttpModel(ModelAdapter):
             "rate_limit": self.rate_limit,
             "concurrency": self.concurrency,
             "max_queries": self.max_queries,
-            "queries": self.queries,
-            "requests": self.requests,
+            **dict(zip(("queries", "requests"), self.meter.counts())),
         }
 
     def __repr__(self) -> str:
@@ -478,13 +465,12 @@ class HttpModel(ModelAdapter):
         n = len(x)
         if n == 0:
             return np.zeros((0, self.n_classes or 0), np.float64)
-        with self._lock:
-            if self.max_queries is not None and self.queries + self._promised + n > self.max_queries:
-                raise QueryBudgetExceeded(
-                    f"endpoint {self.shown_url}: the query budget of {self.max_queries} rows (max_queries) "
-                    f"would be exceeded: {self.queries} used, this call needs {n}; nothing more was sent"
-                )
-            self._promised += n
+        used = self.meter.promise(n)
+        if used is not None:
+            raise QueryBudgetExceeded(
+                f"endpoint {self.shown_url}: the query budget of {self.max_queries} rows (max_queries) "
+                f"would be exceeded: {used} used, this call needs {n}; nothing more was sent"
+            )
         chunks = [x[s : s + self.batch_size] for s in range(0, n, self.batch_size)]
         unsent = [len(c) for c in chunks]  # rows promised, per chunk, until first sent
         try:
@@ -493,8 +479,7 @@ class HttpModel(ModelAdapter):
             else:
                 parts = self._send_all(chunks, unsent)
         finally:
-            with self._lock:
-                self._promised -= sum(unsent)
+            self.meter.release(sum(unsent))
         first = parts[0].shape[1]
         for p in parts[1:]:
             if p.shape[1] != first:
@@ -527,17 +512,13 @@ class HttpModel(ModelAdapter):
 
     def _charge(self, rows: int, index: int, unsent: list[int]) -> None:
         """Count a request of ``rows`` rows against the budget, before it is sent."""
-        with self._lock:
-            if unsent[index]:  # its first attempt: its rows were promised when the call began
-                self._promised -= unsent[index]
-                unsent[index] = 0
-            elif self.max_queries is not None and self.queries + self._promised + rows > self.max_queries:
-                raise QueryBudgetExceeded(
-                    f"endpoint {self.shown_url}: retrying would exceed the query budget of {self.max_queries} rows "
-                    f"(max_queries): {self.queries} used, the retry needs {rows}"
-                )
-            self.queries += rows
-            self.requests += 1
+        promised, unsent[index] = unsent[index], 0  # a first attempt's rows were promised when the call began
+        used = self.meter.charge(rows, promised)
+        if used is not None:
+            raise QueryBudgetExceeded(
+                f"endpoint {self.shown_url}: retrying would exceed the query budget of {self.max_queries} rows "
+                f"(max_queries): {used} used, the retry needs {rows}"
+            )
 
     def _send(
         self, index: int, chunk: np.ndarray, unsent: list[int], stop: threading.Event | None = None
@@ -558,7 +539,9 @@ class HttpModel(ModelAdapter):
             last = attempt == attempts - 1
             retry_after = None
             with self._slots:
-                self._limiter.wait()
+                delay = self.meter.wait_time()  # rate_limit: request starts spaced
+                if delay > 0:
+                    time.sleep(delay)
                 self._charge(rows, index, unsent)
                 try:
                     response = self.transport.send(self.method, self.url, headers, data, self.timeout)

@@ -280,9 +280,6 @@ class CounterfitTarget(LoadedTarget):
             "class": type(self.obj).__name__,
             **({} if self._bounds_declared else {"bounds_from": "the samples' range"}),
         }
-        if self.y is not None:
-            pred = self._predict(self.X).argmax(1)
-            self.info["sample_accuracy"] = float(np.mean(pred == self.y))
 
     def _wrap(self, net: Any):
         import torch

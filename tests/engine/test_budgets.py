@@ -1,0 +1,272 @@
+"""Budgets across workers: an endpoint's max_queries and rate_limit hold over every process
+worker (counted by a real server on 127.0.0.1), a scan cut by a budget is stored as
+partial and resumes to what an uninterrupted scan gives, the stored endpoint counts are
+what the server received, and workers die with the scan's process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from feint.engine.scan import execute_scan, plan_scan, unfinished_units
+from feint.store.db import Store
+from feint.targets import get_target
+from tests.engine.test_resume import one_torch_thread
+from tests.targets.test_http import State, _handler, _target_file
+
+ATTACK = {"max_iter": "1", "max_eval": "10", "init_eval": "5", "sample_index": "0:6"}
+CLI_ATTACK = ["-a", "hop_skip_jump", "-i", "0:6", "--chunk-size", "1"]
+CLI_ATTACK += [f"--set={k}={v}" for k, v in ATTACK.items() if k != "sample_index"]
+SAMPLES = 20  # in the target's samples file: what its sample accuracy costs
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def served():
+    """A logistic regression on breast-cancer data, served over HTTP on 127.0.0.1, and its data."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer()
+    x = data.data.astype(np.float64)
+    x = ((x - x.min(0)) / (x.max(0) - x.min(0))).astype(np.float32)
+    state = State(LogisticRegression(max_iter=500).fit(x, data.target))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    httpd.block_on_close = False
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/predict"
+    state.data = (x[:SAMPLES], data.target[:SAMPLES])
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture()
+def server(served):
+    with served.lock:
+        served.rows = served.requests = 0
+        served.arrivals.clear()
+        served.headers.clear()
+    return served
+
+
+@pytest.fixture()
+def folder(tmp_path, server):
+    np.savez(tmp_path / "cancer.npz", X=server.data[0], y=server.data[1])
+    return tmp_path
+
+
+def samples_of(scan):
+    return {s.index: {k: v for k, v in s.to_dict().items() if k != "images"} for r in scan.runs for s in r.samples}
+
+
+@pytest.fixture()
+def reference(folder, server):
+    """The uninterrupted scan, on the local executor, with no budget; the server's counts reset after it."""
+    target = get_target(_target_file(folder, "cancer_ref", server.url))
+    with one_torch_thread():
+        scan = execute_scan(
+            target, plan_scan(target, ["hop_skip_jump"], None, ATTACK), Store(folder / "ref.db"), {}, chunk_size=1
+        )
+    assert scan.settings["status"] == "done"
+    assert scan.target_info["endpoint"]["queries"] == server.rows  # accuracy and attack rows, all counted
+    with server.lock:
+        server.rows = server.requests = 0
+    return samples_of(scan)
+
+
+def _cut_rows(scan) -> int:
+    return sum(int(r.metrics.get("cut_queries", 0)) for r in scan.runs)
+
+
+def test_max_queries_holds_across_process_workers_and_the_cut_scan_resumes(folder, server, reference, capsys):
+    from feint.cli.app import main
+
+    needed = SAMPLES + sum(s["forward_queries"] for s in reference.values())
+    budget = SAMPLES + needed // 2  # about half the attack's rows
+    path = _target_file(folder, "cancer", server.url, max_queries=budget)
+    args = ["scan", path, *CLI_ATTACK, "--executor", "process", "--workers", "2", "--json"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert server.rows <= budget  # counted by the server: never past the budget
+    assert doc["settings"]["status"] == "budget"
+    assert "budget reached (endpoint " in err and f"query budget of {budget} rows (max_queries)" in err
+    scan_id = doc["scan_id"]
+    store = Store()
+    scan = store.get_scan(scan_id)
+    (run,) = scan.runs
+    assert run.status == "partial" and 0 < run.n < 6 and doc["runs"][0]["status"] == "partial"
+    # the samples it finished are those an uninterrupted scan gives
+    assert {i: reference[i] for i in samples_of(scan)} == samples_of(scan)
+    # the queries it spent: the finished samples' and those of the units the budget cut
+    cut = _cut_rows(scan)
+    assert cut > 0
+    spent = SAMPLES + run.forward_queries + cut
+    assert spent == server.rows == scan.target_info["endpoint"]["queries"]
+    assert scan.target_info["endpoint"]["requests"] == server.requests
+    left = unfinished_units(store, scan_id)
+    assert sum(u["samples"] for u in left) == 6 - run.n
+
+    # shown as partial by the reports
+    report = folder / "report.md"
+    assert main(["report", scan_id, "-o", str(report)]) == 0
+    assert f"run {run.run_id} (hop_skip_jump) is partial: {run.n} of 6 samples" in report.read_text()
+    assert main(["show", scan_id]) == 0
+    assert "is partial" in capsys.readouterr().out
+
+    # the user raises the budget; the resume runs only what is left and gives the uninterrupted results
+    first = set(samples_of(scan))
+    sent_before = server.rows
+    _target_file(folder, "cancer", server.url, max_queries=10 * needed)
+    assert main(["scan", "--resume", scan_id, "--executor", "local", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["status"] == "done" and doc["runs"][0]["status"] == "done"
+    scan = store.get_scan(scan_id)
+    assert samples_of(scan) == reference
+    assert scan.runs[0].metrics["cut_queries"] == cut  # the rows the cut units spent stay on record
+    # the resume's rows: the samples left, run again, and no sample accuracy
+    assert server.rows - sent_before == sum(s["forward_queries"] for i, s in reference.items() if i not in first)
+    assert scan.target_info["endpoint"]["queries"] == server.rows
+    assert scan.target_info["endpoint"]["requests"] == server.requests
+
+
+def test_rate_limit_spaces_the_requests_of_every_process_worker(folder, server, capsys):
+    from feint.cli.app import main
+
+    rate = 50.0
+    path = _target_file(folder, "cancer_rate", server.url, rate_limit=rate, max_queries=SAMPLES + 100)
+    assert main(["scan", path, *CLI_ATTACK, "--executor", "process", "--workers", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["status"] in ("budget", "done")
+    arrivals = sorted(server.arrivals)[1:]  # the first: the sample accuracy, before the workers start
+    assert len(arrivals) > 60
+    gaps = np.diff(arrivals)
+    # request starts are booked 1/rate apart across the workers; what the server sees
+    # adds each request's own delay, so single gaps may shrink, the rate may not
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate * 1.05
+    assert np.mean(gaps < 0.5 / rate) <= 0.1
+
+
+def test_loading_a_target_asks_the_endpoint_nothing_and_its_accuracy_once(folder, server):
+    target = get_target(_target_file(folder, "cancer_load", server.url))
+    target.ensure_loaded()
+    assert server.rows == 0  # what a worker does with a target: load it, run units
+    info = target.describe()
+    assert info["sample_accuracy"] > 0.8 and server.rows == SAMPLES
+    assert target.describe()["endpoint"]["queries"] == SAMPLES == server.rows  # asked once, counted as sent
+
+
+def test_ray_refuses_an_endpoint_with_a_budget_or_a_rate_in_one_line(folder, server, capsys):
+    from feint.cli.app import main
+
+    for option in ({"max_queries": 100}, {"rate_limit": 5}):
+        path = _target_file(folder, "cancer_ray", server.url, **option)
+        assert main(["scan", path, "-a", "hop_skip_jump", "--executor", "ray"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "the ray executor cannot share an endpoint's max_queries or rate_limit between its workers" in err
+        assert "run target cancer_ray with --executor process or local" in err
+    assert server.rows == 0
+
+
+CLIENT = """
+import os, sys
+from feint.engine.meters import MeterClient
+client = MeterClient((sys.argv[1], bytes.fromhex(sys.argv[2])), 10, None)
+assert client.promise(8) is None
+print("promised", flush=True)
+os.kill(os.getpid(), 9)  # dies holding the rows it set aside
+"""
+
+
+def test_a_worker_that_dies_mid_call_leaves_the_shared_meter_whole():
+    from feint.engine.meters import MeterClient, MeterServer
+    from feint.targets.meter import Meter
+
+    meter = Meter(max_queries=10)
+    server = MeterServer(meter)
+    try:
+        address, key = server.address
+        proc = subprocess.run([sys.executable, "-c", CLIENT, address, key.hex()], capture_output=True, text=True)
+        assert proc.returncode == -9 and "promised" in proc.stdout
+        deadline = time.monotonic() + 5
+        while meter.promised and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert meter.promised == 0 and meter.counts() == (0, 0)  # given back, nothing counted as sent
+        client = MeterClient(server.address, 10, None)  # the next worker has the whole budget
+        assert client.promise(10) is None and client.charge(10, 10) is None
+        assert client.promise(1) == 10 and meter.counts() == (10, 1) and client.sent() == (10, 1)
+    finally:
+        server.close()
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.add(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has stopped
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process table in /proc")
+def test_kill_9_of_a_process_scan_leaves_no_worker_running(fresh_home):
+    import sqlite3
+
+    env = {**os.environ, "FEINT_HOME": str(fresh_home), "OMP_NUM_THREADS": "1"}
+    args = ["scan", "digits_keras", "-a", "pgd", "-i", "0:400", "--set", "max_iter=5", "--chunk-size", "10"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feint", *args, "--executor", "process", "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        done = 0
+        while done < 1:  # the workers are up and running units
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+            try:
+                db = sqlite3.connect(fresh_home / "feint.db", timeout=5)
+                done = db.execute("SELECT COUNT(*) FROM units WHERE status = 'done'").fetchone()[0]
+                db.close()
+            except sqlite3.OperationalError:
+                pass
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in workers if _alive(p)]
