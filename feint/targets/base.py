@@ -41,6 +41,8 @@ class Target:
     # Per-sample measures of this target besides those of its data type (every tabular
     # target has euclid_pct), by name in feint.measures.MEASURES.
     measures: tuple[str, ...] = ()
+    # Tabular targets: the feature names, one per feature in the samples' order, where known.
+    columns: tuple[str, ...] | None = None
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
