@@ -33,7 +33,7 @@ CONFIGS = "runtime,feint,runtime:1,feint:1"
 CHILD = """
 import sys, time
 import torch
-settings, threads, target, samples = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+settings, threads, target, samples, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 if threads:
     torch.set_num_threads(threads)
 if settings == "runtime":
@@ -49,7 +49,7 @@ if settings == "runtime":
 from feint.cli.app import main
 
 start = time.perf_counter()
-code = main(["run", target, "hop_skip_jump", "-i", "0:" + samples, "--json"])
+code = main(["run", target, "hop_skip_jump", "-i", "0:" + samples, "--json", *sets])
 print("SECONDS", time.perf_counter() - start, file=sys.stderr)
 sys.exit(code)
 """
@@ -94,12 +94,12 @@ def build(folder: Path) -> Path:
     return path
 
 
-def measure(config: str, target: Path, samples: int, home: Path) -> float:
+def measure(config: str, target: Path, samples: int, home: Path, sets: list[str]) -> float:
     settings, _, threads = config.partition(":")
     env = {**os.environ, "FEINT_HOME": str(home)}
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, settings, threads or "0", str(target), str(samples)],
+        [sys.executable, "-c", CHILD, settings, threads or "0", str(target), str(samples), *sets],
         env=env,
         capture_output=True,
         text=True,
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=10, help="samples attacked per run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each configuration (default 3)")
     parser.add_argument("--configs", default=CONFIGS, help=f"comma-separated (default {CONFIGS})")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a HopSkipJump option")
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for c in configs:
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         target = build(Path(folder))
         for _ in range(args.rounds):
             for c in configs:
-                times[c].append(measure(c, target, args.samples, Path(folder) / "home"))
+                sets = [f for pair in args.set for f in ("--set", pair)]
+                times[c].append(measure(c, target, args.samples, Path(folder) / "home", sets))
     print(f"hop_skip_jump on {args.samples} samples of an ONNX MLP; seconds per run over {args.rounds} rounds")
     print(f"{'config':<14}{'median':>8}{'min':>8}{'max':>8}")
     for c, values in times.items():
