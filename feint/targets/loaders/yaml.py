@@ -458,12 +458,16 @@ class DeclaredTarget(LoadedTarget):
     def _call_model(self, fn: Callable[[], Any]) -> np.ndarray:
         try:
             return np.asarray(fn(), np.float64)
-        except CodeFailed as failed:
-            exc = failed.__cause__ or failed
-            raise self._check.error(
-                "model",
-                f"the model failed on the samples ({exception_line(exc)}); check input_shape, channels and preprocess",
-            ) from exc
+        except CodeFailed as failed:  # the model raised
+            cause: BaseException = failed.__cause__ or failed
+        except FeintError:
+            raise
+        except Exception as exc:  # feint's own steps around the model: the shape, the preprocessing
+            cause = exc
+        raise self._check.error(
+            "model",
+            f"the model failed on the samples ({exception_line(cause)}); check input_shape, channels and preprocess",
+        ) from cause
 
     def _check_scores(self, scores: np.ndarray) -> None:
         k = len(self.output_classes)
