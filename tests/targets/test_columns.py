@@ -149,3 +149,24 @@ def test_column_errors(tmp_path, home, capsys, pipeline):
 
     with pytest.raises(FeintError, match="columns: applies to tabular targets only"):
         get_target(str(tmp_path / "img.yaml"))
+
+
+def test_skl2onnx_pipeline_with_one_input_per_column(tmp_path, home, pipeline):
+    """skl2onnx at its defaults on a pipeline fitted on a DataFrame writes one (N, 1) input
+    per column; each takes the samples' column of its name."""
+    import pandas as pd
+    from skl2onnx import to_onnx
+
+    from feint.targets import get_target
+
+    model, frame, y = pipeline
+    (tmp_path / "pipe.onnx").write_bytes(to_onnx(model, frame[:1].astype(np.float32)).SerializeToString())
+    order = ["noise", "income", "score", "age"]
+    _csv(tmp_path, frame, y, order)
+    target = get_target(
+        str(_declare(tmp_path, "onnx_pipe", model="pipe.onnx", samples={"csv": "rows.csv", "label": "label"}))
+    )
+    expected = model.predict_proba(pd.DataFrame(target.X.astype(np.float64), columns=order)[FITTED])
+    np.testing.assert_allclose(target.predict(target.X), expected, atol=1e-5)
+    assert target.describe()["inputs_by_column"] == FITTED
+    assert target.describe()["sample_accuracy"] > 0.9

@@ -15,6 +15,9 @@ Models as converters write them:
   probability when the first batch lies in ``[0, 1]``, a logit otherwise.
 - **Extra inputs** (a sample rate, a state tensor) take the constants the declaration
   gives in ``inputs`` (:func:`constant_array`); the one input left takes the samples.
+- **One input per column** (skl2onnx's conversion of a pipeline fitted on a DataFrame:
+  inputs of shape ``(N, 1)`` named as the columns): when the inputs left are all named
+  columns of the samples, each takes its column.
 - **A fixed batch size** is met by calling the model in chunks of that size, the last
   one padded with copies of its last sample (their scores are dropped).
 
@@ -125,6 +128,7 @@ class OnnxModel(ModelAdapter):
         self._batch: int | None = None  # a fixed batch size
         self._batch_name: str | None = None  # the symbolic name of a free batch dimension
         self._constants: dict[str, tuple[Any, list[Any], Any]] = {}  # name -> (value, shape, dtype)
+        self._by_column: list[tuple[str, int, Any]] = []  # one input per column: (name, column, dtype)
         self._output = ""
         self._zipmap = False
         self._order: list[Any] | None = None  # a ZipMap's labels in the order of the declared classes
@@ -157,25 +161,31 @@ class OnnxModel(ModelAdapter):
             if name not in inputs:
                 raise self.fail(f"inputs: {self.path.name} has no input {name!r}; its inputs: {names}")
         free = [i for n, i in inputs.items() if n not in given]
+        self._by_column = self._column_inputs(free)
+        if self._by_column:
+            free = free[:1]
         if len(free) != 1:
             if not free:
                 raise self.fail(f"inputs: gives every input of {self.path.name} ({names}); leave one for the samples")
             raise self.fail(
                 f"{self.path.name} takes {len(inputs)} inputs ({names}); feint feeds the samples to one: "
                 f"give the others constants in inputs (a number, a list, {' or '.join(CONSTANT_WORDS)}), "
-                f"e.g. inputs: {{{free[1].name}: zeros}}"
+                f"e.g. inputs: {{{free[1].name}: zeros}}; inputs of shape (N, 1) named as the samples' "
+                "columns take one column each"
             )
         first = free[0]
-        if first.type not in _FLOATS:
+        if not self._by_column and first.type not in _FLOATS:
             raise self.fail(
                 f"{self.path.name} takes its samples ({first.name}) as {first.type}; "
                 "accepted: float, double or float16 tensors"
             )
-        self._dtype = _FLOATS[first.type]
+        self._dtype = _FLOATS.get(first.type, np.float32)
         dims = _dims(first.shape)
         self._batch = dims[0] if dims and isinstance(dims[0], int) else None
         self._batch_name = dims[0] if dims and isinstance(dims[0], str) else None
         self._shape = tuple(d if isinstance(d, int) else None for d in dims[1:]) if dims else None
+        if self._by_column:
+            self._shape = None  # the samples' columns, checked by name
         self._input = first.name
         self._constants = {}
         for name, value in given.items():
@@ -188,6 +198,18 @@ class OnnxModel(ModelAdapter):
             except ValueError as exc:
                 raise self.fail(f"inputs.{name}: {exc} ({arg.type} of shape {_shape_text(shape)})") from None
             self._constants[name] = (value, shape, dtype)
+
+    def _column_inputs(self, free: list[Any]) -> list[tuple[str, int, Any]]:
+        """The inputs as columns of the samples: every one left named as a column and taking
+        ``(N, 1)`` numbers; empty when they are not."""
+        columns = list(self.context.columns or ())
+        if len(free) < 2 or not columns:
+            return []
+        for arg in free:
+            shape = _dims(arg.shape)
+            if arg.name not in columns or arg.type not in _TYPES or len(shape) != 2 or shape[1] not in (1, None):
+                return []
+        return [(arg.name, columns.index(arg.name), _TYPES[arg.type]) for arg in free]
 
     # -- the output ---------------------------------------------------------------------------
     def _pick_output(self, session: Any) -> None:
@@ -251,12 +273,24 @@ class OnnxModel(ModelAdapter):
             pad = step - len(part) if self._batch else 0
             if pad:
                 part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
-            feed = {self._input: part}
+            feed = self._samples_feed(part)
             for name, (value, shape, dtype) in self._constants.items():
                 feed[name] = constant_array(value, shape, dtype, self._batch_name, len(part))
             out = self._session.run([self._output], feed)[0]
             outs.append(self._scores(out)[: len(part) - pad])
         return np.concatenate(outs) if outs else np.zeros((0, len(self.context.classes)))
+
+    def _samples_feed(self, part: np.ndarray) -> dict[str, np.ndarray]:
+        if not self._by_column:
+            return {self._input: part}
+        rows = part.reshape(len(part), -1)
+        feed = {}
+        for name, column, dtype in self._by_column:
+            values = rows[:, column : column + 1]
+            if np.dtype(dtype).kind in "iub":
+                values = np.round(values)
+            feed[name] = np.ascontiguousarray(values.astype(dtype))
+        return feed
 
     def _scores(self, out: Any) -> np.ndarray:
         if self._zipmap:
@@ -299,6 +333,8 @@ class OnnxModel(ModelAdapter):
         if self._session is None:
             return super().describe()
         out = {**super().describe(), "output": self._output, "onnx_threads": self._threads}
+        if self._by_column:
+            out["inputs_by_column"] = [name for name, _, _ in self._by_column]
         if self._constants:
             out["inputs"] = {name: value for name, (value, _, _) in self._constants.items()}
         if self._batch:

@@ -94,7 +94,8 @@ KEYS: tuple[Key, ...] = (
         "columns",
         "tabular targets: the feature names, in the samples' order (one per feature). With a CSV they "
         "pick and order its columns by name (default: every column but the label, named by the header); "
-        "a model fitted on a DataFrame gets one with these columns",
+        "a model fitted on a DataFrame gets one with these columns, an ONNX model with one input per "
+        "column each its column",
     ),
     Key(
         "inputs",
