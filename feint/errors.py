@@ -6,7 +6,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FeintError", "UnknownName", "BadValue", "Incompatible", "ParamError"]
+__all__ = ["FeintError", "UnknownName", "BadValue", "Incompatible", "ParamError", "CodeFailed", "exception_line"]
 
 
 class FeintError(Exception):
@@ -55,3 +55,22 @@ class ParamError(FeintError):
     def spelled(self, spell: Callable[[str], str]) -> str:
         """The message with each parameter named by ``spell(name)``."""
         return self.template.format(**self.values, **{name: spell(name) for name in self.params})
+
+
+def exception_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as the last line of its traceback says it (``ValueError: bad shape``),
+    its message's lines joined into one and cut at ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    line = f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class CodeFailed(FeintError):
+    """Code of a user's target or model raised: one line naming the file (``where``), what
+    failed (``what``: ``MyTarget.load()``) and the exception's own line. The exception is
+    kept as ``__cause__``, so a traceback (``feint --debug``) shows where it was raised."""
+
+    def __init__(self, where: str, what: str, exc: BaseException, at: str = "") -> None:
+        super().__init__(f"{where}: {what} failed{' ' + at if at else ''} ({exception_line(exc)})")
+        self.where, self.what = where, what
+        self.__cause__ = exc

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from feint.cli.commands import COMMANDS as _COMMANDS
-from feint.cli.commands import build_parser, error_text
+from feint.cli.commands import build_parser, error_text, print_traceback
 from feint.cli.render import ScanAborted
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -19,7 +19,9 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 def cmd_shell(args) -> int:
     from feint.cli.shell import run_shell
 
-    return run_shell(script=args.script, commands=args.commands, keep_going=args.keep_going)
+    return run_shell(
+        script=args.script, commands=args.commands, keep_going=args.keep_going, debug=getattr(args, "debug", False)
+    )
 
 
 COMMANDS = {**_COMMANDS, "shell": cmd_shell}
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: the shell
-            args = parser.parse_args(["shell"])
+            args = parser.parse_args(["--debug", "shell"] if args.debug else ["shell"])
         else:
             parser.print_help()
             return 0
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except FeintError as exc:
+        if args.debug:
+            print_traceback(exc)
         sys.stderr.write(f"feint: error: {error_text(exc)}\n")
         return 2
     except ScanAborted as exc:

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"feint {__version__}")
+    p.add_argument("--debug", action="store_true", help="on an error, print its traceback too (the shell's too)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     list_arguments(sub.add_parser("list", help="list targets, attacks or frameworks"))
@@ -291,6 +292,20 @@ FLAGS = {
 def flag(name: str) -> str:
     """The command line's flag for a library parameter (the name itself when it has none)."""
     return FLAGS.get(name, name)
+
+
+def print_traceback(exc: BaseException) -> None:
+    """``exc``'s traceback on stderr with every exception behind it, also those its one-line
+    message stands in for (``feint --debug``)."""
+    import traceback
+
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__suppress_context__ = False
+        link = link.__cause__ or link.__context__
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def error_text(exc: Exception) -> str:

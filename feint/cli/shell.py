@@ -449,8 +449,10 @@ class FeintShell(cmd2.Cmd):
         try:
             return super().onecmd(statement, add_to_history=add_to_history)
         except FeintError as exc:
-            from feint.cli.commands import error_text
+            from feint.cli.commands import error_text, print_traceback
 
+            if self.debug:
+                print_traceback(exc)
             self._fail(2, error_text(exc))
         except Cmd2ArgparseError:
             self.status = 2  # the parser printed the line
@@ -1000,8 +1002,11 @@ def _save_suffix(parameters: bool, results: bool) -> str:
     return ""
 
 
-def run_shell(script: str | None = None, commands: str | None = None, keep_going: bool = False) -> int:
-    """``feint shell``: interactive on a terminal, else the commands of ``-c``, ``-s`` or stdin."""
+def run_shell(
+    script: str | None = None, commands: str | None = None, keep_going: bool = False, debug: bool = False
+) -> int:
+    """``feint shell``: interactive on a terminal, else the commands of ``-c``, ``-s`` or stdin;
+    ``debug`` prints the traceback of every error (cmd2's ``debug`` setting)."""
     if commands is not None:
         lines = [commands]
     elif script is not None:
@@ -1015,6 +1020,9 @@ def run_shell(script: str | None = None, commands: str | None = None, keep_going
         from feint.config import feint_home
 
         shell = FeintShell(interactive=True, history_file=str(feint_home() / HISTORY_FILE))
+        shell.debug = debug
         shell.cmdloop()
         return 0
-    return FeintShell(interactive=False).run_commands(lines, keep_going=keep_going)
+    shell = FeintShell(interactive=False)
+    shell.debug = debug
+    return shell.run_commands(lines, keep_going=keep_going)

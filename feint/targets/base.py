@@ -72,6 +72,8 @@ class Target:
     # What predict tells: "probabilities", or "labels" for a target that answers its
     # decision only (predict then gives one-hot rows; see label_rows).
     outputs: str = "probabilities"
+    # Tabular targets: the feature names, one per feature in the samples' order, where known.
+    columns: tuple[str, ...] | None = None
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)

@@ -18,6 +18,8 @@ before anything heavy loads.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,22 @@ from feint.errors import FeintError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["ModelAdapter", "FORMATS", "adapter_class", "adapter_for", "accepted_extensions"]
+__all__ = ["ModelAdapter", "ModelContext", "FORMATS", "adapter_class", "adapter_for", "accepted_extensions"]
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a declaration says about its model besides the file, handed to the adapter
+    before it loads: the class names in the order of the model's outputs, the feature
+    columns of tabular samples (``None`` where the samples name none), what the model
+    returns (``auto``, ``logits``, ``probabilities``), and, for adapters that read them
+    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read."""
+
+    classes: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
+    outputs: str = "auto"
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    output: str | int | None = None
 
 
 class ModelAdapter:
@@ -38,6 +55,10 @@ class ModelAdapter:
     open_box: bool = False
     # what the module or predict returns: logits, probabilities, or auto (told apart on the samples)
     outputs: str = "auto"
+    # the declaration keys beyond the model file that this adapter reads (``inputs``, ``output``)
+    reads: frozenset[str] = frozenset()
+    # set by the declaration before ``load``
+    context: ModelContext = ModelContext()
 
     def __init__(self, path: Path, where: str, trust: bool = False) -> None:
         self.path = Path(path)
@@ -58,6 +79,10 @@ class ModelAdapter:
     def expected_input_shape(self) -> tuple[int | None, ...] | None:
         """The per-sample input shape the model itself declares (``None`` for a free dimension),
         where the format records one; ``None`` when it does not."""
+        return None
+
+    def model_columns(self) -> tuple[str, ...] | None:
+        """The feature names the model itself was fitted with, where it records them."""
         return None
 
     def describe(self) -> dict[str, Any]:

@@ -1,6 +1,11 @@
 """scikit-learn models; closed-box (``predict_proba``), or labels only for a model that
 has only ``predict`` (its answers are then class indices, in ``classes_`` order).
 
+A model fitted on a pandas DataFrame (it records ``feature_names_in_``: a pipeline whose
+``ColumnTransformer`` selects columns by name) is given a DataFrame with the samples'
+column names, in the order the model was fitted with; samples that name no columns are
+taken to be in that order. Other models get arrays.
+
 - skops files (``.skops``): loaded with skops' type check. A file holding types skops does
   not trust by default is refused, naming them, unless the user trusts the model.
 - pickle and joblib files (``.pkl``, ``.pickle``, ``.joblib``): unpickling runs code from
@@ -27,6 +32,8 @@ class _SklearnModel(ModelAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.model: Any = None
+        self._fitted_names: tuple[str, ...] | None = None  # the model's feature_names_in_
+        self._columns: tuple[str, ...] | None = None  # the samples' column names, once fitted to the model
 
     def _read(self) -> Any:
         raise NotImplementedError
@@ -40,6 +47,24 @@ class _SklearnModel(ModelAdapter):
                 )
             self.outputs = "labels"  # its decision only: decision-based attacks run on it
         self.model = model
+        names = getattr(model, "feature_names_in_", None)
+        self._fitted_names = None if names is None else tuple(str(n) for n in np.asarray(names).tolist())
+        self._columns = None
+        if self._fitted_names is not None:
+            given = self.context.columns
+            if given is None:
+                self._columns = self._fitted_names
+            else:
+                missing = [n for n in self._fitted_names if n not in given]
+                if missing:
+                    raise self.fail(
+                        f"{self.path.name} was fitted on columns the samples do not have: {', '.join(missing)}; "
+                        f"the samples' columns: {', '.join(given)} (name them with columns)"
+                    )
+                self._columns = tuple(given)
+
+    def model_columns(self) -> tuple[str, ...] | None:
+        return self._fitted_names
 
     def model_classes(self) -> list[str] | None:
         classes = getattr(self.model, "classes_", None)
@@ -51,17 +76,27 @@ class _SklearnModel(ModelAdapter):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x).reshape(len(x), -1)
+        inputs: Any = x
+        if self._columns is not None and self._fitted_names is not None:
+            import pandas as pd
+
+            if x.shape[1] != len(self._columns):
+                raise self.fail(f"{x.shape[1]} features per sample for the {len(self._columns)} columns named")
+            inputs = pd.DataFrame(x, columns=list(self._columns))[list(self._fitted_names)]
         if self.outputs == "labels":
             classes = getattr(self.model, "classes_", None)
-            labels = np.asarray(self.model.predict(x))
+            labels = np.asarray(self.model.predict(inputs))
             if classes is None:
                 return labels
             position = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
             return np.asarray([position.get(v, -1) for v in labels.tolist()], np.int64)
-        return np.asarray(self.model.predict_proba(x), np.float64)
+        return np.asarray(self.model.predict_proba(inputs), np.float64)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "estimator": type(self.model).__name__ if self.model is not None else None}
+        out = {**super().describe(), "estimator": type(self.model).__name__ if self.model is not None else None}
+        if self._fitted_names is not None:
+            out["input"] = "DataFrame"
+        return out
 
 
 class SkopsModel(_SklearnModel):

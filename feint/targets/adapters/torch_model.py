@@ -14,7 +14,9 @@ target class instead (and load its weights with ``torch.load(..., weights_only=T
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from feint.targets.adapters import ModelAdapter
@@ -83,6 +85,19 @@ class TorchScriptModel(ModelAdapter):
         return self._module
 
 
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Silence a library's log below errors: torch.export logs a failed read's traceback as
+    a warning, which the one-line error of :meth:`ExportedModel.load` stands in for."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 class ExportedModel(ModelAdapter):
     kind = "torch.export"
     open_box = True
@@ -96,7 +111,7 @@ class ExportedModel(ModelAdapter):
         import torch
 
         try:
-            with _weights_only(not self.trust):
+            with _weights_only(not self.trust), _quiet("torch.export"):
                 program = torch.export.load(str(self.path))
         except Exception as exc:
             hint = ""

@@ -68,6 +68,7 @@ class CreditFraud(Target):
     output_classes = CREDITFRAUD_CLASSES
     bounds = (-120.0, 172_800.0)
     feature_names = COLUMNS
+    columns = COLUMNS
     description = (
         "StandardScaler + gradient boosting, credit-card fraud (Kaggle columns); SYNTHETIC data unless "
         f"{CSV_ENV} or $FEINT_HOME/data/creditcard.csv gives Kaggle's CSV; closed-box"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from feint.errors import FeintError
+from feint.errors import CodeFailed, FeintError
 
-__all__ = ["Checker", "Key", "key_names", "shown", "number"]
+__all__ = ["Checker", "Key", "key_names", "shown", "number", "user_code", "guarded"]
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,32 @@ def shown(value: Any) -> str:
 
 def number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@contextmanager
+def user_code(where: str, what: str) -> Iterator[None]:
+    """Run a user's code (a target class's method, a model): whatever it raises becomes one
+    :class:`~feint.errors.CodeFailed` line naming ``where`` and ``what``, the exception kept
+    as its cause. Errors feint already words (:class:`~feint.errors.FeintError`), Ctrl-C and
+    ``sys.exit`` pass through unchanged."""
+    try:
+        yield
+    except (FeintError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is one line
+        raise CodeFailed(where, what, exc) from exc
+
+
+def guarded(where: str, what: str, fn: Callable[..., R]) -> Callable[..., R]:
+    """``fn`` run inside :func:`user_code`."""
+
+    def call(*args: Any, **kwargs: Any) -> R:
+        with user_code(where, what):
+            return fn(*args, **kwargs)
+
+    call.__name__ = getattr(fn, "__name__", "call")
+    call.__doc__ = getattr(fn, "__doc__", None)
+    return call
 
 
 class Checker:

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from feint.compat.counterfit import CFTarget, counterfit_lacks
-from feint.errors import FeintError
+from feint.errors import CodeFailed, FeintError
 from feint.targets.base import DATA_TYPES, LoadedTarget, Target
-from feint.targets.loaders.checks import Checker
+from feint.targets.loaders.checks import Checker, guarded, user_code
 from feint.targets.loaders.samples import labels
 from feint.targets.spec import TargetSpec
 
@@ -102,16 +102,15 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
     try:
         module_spec.loader.exec_module(module)
     except SystemExit as exc:
-        raise FeintError(f"{file}: running the file exited ({exc.code})") from None
-    except Exception as exc:
+        raise FeintError(f"{file}: running the file exited ({exc.code})") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure of the user's file is one line
         sys.modules.pop(name, None)
-        where = ""
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            where = f" at line {exc.lineno}"
-        text = str(exc).strip().splitlines()
-        raise FeintError(
-            f"{file}: running the file failed{where} ({type(exc).__name__}: {text[0] if text else ''})"
-        ) from None
+        if isinstance(exc, FeintError):
+            raise
+        at = f"at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise CodeFailed(file, "running the file", exc, at) from exc
     own = [obj for obj in vars(module).values() if isinstance(obj, type) and obj.__module__ == name]
     candidates = [c for c in own if (issubclass(c, Target) and c is not Target) or _is_counterfit(c)]
     if wanted is not None:
@@ -131,12 +130,11 @@ def load_python_target(spec: str, trust: bool = False) -> Target:
         raise FeintError(f"{file}: defines several target classes ({names}); name one as {file}:CLASS")
     else:
         cls = candidates[0]
-    try:
+    with user_code(file, f"creating {cls.__name__}()"):
         instance = cls()
-    except Exception as exc:
-        raise FeintError(f"{file}: creating {cls.__name__}() failed ({type(exc).__name__}: {exc})") from None
     origin = str(path) + (f":{wanted}" if wanted else "")
     if isinstance(instance, Target):
+        _guard_target(instance, file)
         if not instance.target_name:
             instance.target_name = path.stem
         if instance.data_type not in DATA_TYPES:
@@ -181,6 +179,47 @@ def wrap_counterfit(obj: Any) -> CounterfitTarget:
     except (AttributeError, TypeError):  # an object that takes no new attributes: not cached
         pass
     return target
+
+
+def _guard_target(target: Target, file: str) -> None:
+    """Make every failure of a feint target class's code one line: its ``load``, its
+    ``predict``, its ``torch_module`` and the module's forward pass (the instance's own
+    attributes, so the class and its capabilities stay as written)."""
+    name = type(target).__name__
+    instance = vars(target)
+    instance["load"] = guarded(file, f"{name}.load()", target.load)
+    instance["predict"] = guarded(file, f"{name}.predict()", target.predict)
+    if target.open_box:
+        own = guarded(file, f"{name}.torch_module()", target.torch_module)
+        wrapped: dict[int, Any] = {}
+
+        def torch_module() -> Any:
+            net = own()
+            if net is None:
+                return None
+            if id(net) not in wrapped:
+                wrapped.clear()
+                wrapped[id(net)] = _guard_module(net, file, f"{name}'s torch module")
+            return wrapped[id(net)]
+
+        instance["torch_module"] = torch_module
+
+
+def _guard_module(net: Any, file: str, what: str) -> Any:
+    import torch
+
+    class Guarded(torch.nn.Module):
+        """The user's module, its failures one line."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with user_code(file, what):
+                return self.net(x)
+
+    return Guarded().train(net.training)
 
 
 class CounterfitTarget(LoadedTarget):
@@ -246,16 +285,10 @@ class CounterfitTarget(LoadedTarget):
         return np.moveaxis(x, -1, 1) if self.channels_last else x
 
     def load(self) -> None:
-        try:
+        with user_code(self.where, f"{type(self.obj).__name__}.load()"):
             self.obj.load()
             if callable(getattr(self.obj, "set_loaded_status", None)):
                 self.obj.set_loaded_status(True)
-        except FeintError:
-            raise
-        except Exception as exc:
-            raise FeintError(
-                f"{self.where}: {type(self.obj).__name__}.load() failed ({type(exc).__name__}: {exc})"
-            ) from None
         try:
             x = np.asarray(self.obj.X, dtype=np.float32)
         except (TypeError, ValueError):
@@ -273,7 +306,8 @@ class CounterfitTarget(LoadedTarget):
             lo, hi = float(self.X.min()), float(self.X.max())
             self.bounds = (0.0, 1.0) if lo >= 0 and hi <= 1 else (0.0, 255.0) if lo >= 0 and hi <= 255 else (lo, hi)
         if self._open_box:
-            self._module = self._wrap(self.obj.torch_module())
+            with user_code(self.where, f"{type(self.obj).__name__}.torch_module()"):
+                self._module = self._wrap(self.obj.torch_module())
         self.info = {
             "source": self.spec,
             "adapter": "python (Counterfit API)",
@@ -285,6 +319,7 @@ class CounterfitTarget(LoadedTarget):
         import torch
 
         last = self.channels_last
+        where, what = self.where, f"{type(self.obj).__name__}'s torch module"
 
         class CounterfitModule(torch.nn.Module):
             def __init__(self) -> None:
@@ -292,7 +327,8 @@ class CounterfitTarget(LoadedTarget):
                 self.net = net
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return self.net(x.movedim(1, -1) if last else x)
+                with user_code(where, what):
+                    return self.net(x.movedim(1, -1) if last else x)
 
         module = CounterfitModule()
         for p in module.parameters():
@@ -303,14 +339,8 @@ class CounterfitTarget(LoadedTarget):
         z = np.asarray(x, np.float32)
         if self.channels_last:
             z = np.moveaxis(z, 1, -1)
-        try:
+        with user_code(self.where, f"{type(self.obj).__name__}.predict()"):
             out = self.obj.predict(np.ascontiguousarray(z))
-        except FeintError:
-            raise
-        except Exception as exc:
-            raise FeintError(
-                f"{self.where}: {type(self.obj).__name__}.predict failed ({type(exc).__name__}: {exc})"
-            ) from None
         if hasattr(out, "detach"):  # a torch tensor
             out = out.detach().cpu().numpy()
         try:

@@ -21,7 +21,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 _KINDS: tuple[Key, ...] = (
     Key("npz", "an `.npz` file: arrays `X` or `x`, and `y` or `Y` when present (name others with `x` and `y`)"),
     Key("npy", "an `.npy` file of samples, without labels"),
-    Key("csv", "a CSV file with a header row: every column but the label a feature, in order"),
+    Key(
+        "csv",
+        "a CSV file with a header row: every column but the label a feature, in order, named by the "
+        "header (or the columns `columns` names)",
+    ),
     Key(
         "images",
         "a folder with one sub-folder of images per class, read as grey, RGB or RGBA by the "
@@ -115,7 +119,9 @@ def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.n
     return x, y, f"{path} [{xkey}{', ' + ykey if ykey else ''}]"
 
 
-def _read_csv(path: Path, label: str | None, check: Checker, key: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_csv(
+    path: Path, label: str | None, columns: Sequence[str] | None, check: Checker, key: str
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     rows = [r for r in rows if any(c.strip() for c in r)]
@@ -125,20 +131,29 @@ def _read_csv(path: Path, label: str | None, check: Checker, key: str) -> tuple[
     if label is not None and label not in header:
         raise check.error("samples.label", f"{path.name} has no column {label!r}; columns: {', '.join(header)}")
     li = header.index(label) if label is not None else None
+    if columns is None:
+        picked = [i for i in range(len(header)) if i != li]
+    else:
+        missing = [c for c in columns if c not in header or c == label]
+        if missing:
+            others = ", ".join(h for h in header if h != label)
+            raise check.error("columns", f"{path.name} has no feature column {missing[0]!r}; its columns: {others}")
+        picked = [header.index(c) for c in columns]
     feats, labels = [], []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise check.error(key, f"{path.name} line {n} has {len(row)} values; the header has {len(header)}")
         try:
-            feats.append([float(c) for i, c in enumerate(row) if i != li])
+            feats.append([float(row[i]) for i in picked])
         except ValueError:
-            bad = next(c for i, c in enumerate(row) if i != li and not _is_float(c))
+            bad = next(row[i] for i in picked if not _is_float(row[i]))
             raise check.error(
-                key, f"{path.name} line {n}: {bad!r} is not a number (every column but the label must be numeric)"
+                key, f"{path.name} line {n}: {bad!r} is not a number (every feature column must be numeric)"
             ) from None
         if li is not None:
             labels.append(row[li].strip())
-    return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None)
+    names = tuple(header[i] for i in picked)
+    return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None), names
 
 
 def _is_float(text: str) -> bool:
@@ -203,8 +218,11 @@ def load_samples(
     classes: Sequence[str],
     bounds: tuple[float, float],
     channels_last: bool,
-) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """``(X, y or None, where they came from)`` for the ``samples`` value of a declaration."""
+    columns: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, str, tuple[str, ...] | None]:
+    """``(X, y or None, where they came from, the feature names or None)`` for the
+    ``samples`` value of a declaration. ``columns`` names the features (a CSV's are picked
+    by them); a CSV otherwise names them by its header."""
     if isinstance(value, str):
         path = check.file("samples", base, value, folder=False)
         kind = "images" if path.is_dir() else path.suffix.lower().lstrip(".")
@@ -230,6 +248,7 @@ def load_samples(
         )
     key = "samples" if isinstance(value, str) else f"samples.{kind}"
     y = None
+    names = tuple(columns) if columns is not None else None
     if kind == "npz":
         x, y, source = _read_npz(path, spec, check, key)
     elif kind == "npy":
@@ -239,7 +258,7 @@ def load_samples(
             raise check.error(key, f"cannot read {path.name} as .npy ({type(exc).__name__}: {exc})") from None
         source = str(path)
     elif kind == "csv":
-        x, y = _read_csv(path, spec.get("label"), check, key)
+        x, y, names = _read_csv(path, spec.get("label"), columns, check, key)
         source = str(path)
     elif kind == "images":
         x, y = _read_images(path, input_shape, classes, bounds, check, key)
@@ -266,4 +285,8 @@ def load_samples(
             "declare bounds that hold them (and preprocess.scale if the model expects "
             "another range)",
         )
-    return x, y, source
+    if names is not None and len(names) != int(np.prod(input_shape)):
+        raise check.error(
+            key, f"{len(names)} feature columns for input_shape {list(input_shape)}; name the features with columns"
+        )
+    return x, y, source, names

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from feint.errors import FeintError
-from feint.targets.adapters import ModelAdapter
+from feint.errors import CodeFailed, FeintError, exception_line
+from feint.targets.adapters import ModelAdapter, ModelContext
 from feint.targets.base import LoadedTarget, label_rows
-from feint.targets.loaders.checks import Checker, Key, key_names, number, shown
+from feint.targets.loaders.checks import Checker, Key, key_names, number, shown, user_code
 from feint.targets.loaders.samples import load_samples
 from feint.targets.preprocess import Preprocess
 
@@ -93,6 +93,25 @@ KEYS: tuple[Key, ...] = (
         default="auto",
     ),
     Key("trust", "`true` allows model files that unpickling reads (like `--trust-model`)", default="false"),
+    Key(
+        "columns",
+        "tabular targets: the feature names, in the samples' order (one per feature). With a CSV they "
+        "pick and order its columns by name (default: every column but the label, named by the header); "
+        "a model fitted on a DataFrame gets one with these columns, an ONNX model with one input per "
+        "column each its column",
+    ),
+    Key(
+        "inputs",
+        "ONNX models: constants for the inputs besides the samples' one, by input name: a number (the "
+        "input's declared shape filled with it), a list (as given), `zeros` or `ones` (the declared "
+        "shape and type; a free dimension named as the samples' batch dimension takes the batch size, "
+        "any other 1), e.g. `{sr: 16000, state: zeros}`",
+    ),
+    Key(
+        "output",
+        "ONNX models: the output holding the class scores, by name or index (default: the first "
+        "(N, classes) float tensor, else the first ZipMap, else the first (N,) float tensor)",
+    ),
 )
 MODEL_KEYS: tuple[Key, ...] = (
     Key("endpoint", "an HTTP endpoint: its options are the endpoint options"),
@@ -111,7 +130,7 @@ _PROBE_ROWS = 32
 
 
 def _wrap_module(
-    net: torch.nn.Module, pre: Preprocess, reshape_to: tuple[int, ...] | None, log_outputs: bool
+    net: torch.nn.Module, pre: Preprocess, reshape_to: tuple[int, ...] | None, log_outputs: bool, where: str = ""
 ) -> torch.nn.Module:
     import torch
 
@@ -127,7 +146,8 @@ def _wrap_module(
             z = self.pre(x)
             if reshape_to is not None:
                 z = z.reshape(len(z), *reshape_to)
-            out = self.net(z)
+            with user_code(where, "the model"):
+                out = self.net(z)
             if log_outputs:  # probabilities: their logs are logits whose softmax gives them back
                 out = torch.log(out.clamp_min(1e-12))
             return out
@@ -229,6 +249,15 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
     out["trust"] = trust or trust_key
 
     out["preprocess"] = _preprocess(doc.get("preprocess"), check, out["input_shape"], dtype, out["channels_last"])
+    out["columns"] = _columns(doc.get("columns"), check, out["input_shape"], dtype)
+    out["inputs"] = _inputs(doc.get("inputs"), check)
+    output = doc.get("output")
+    if output is not None and not (
+        (isinstance(output, str) and output.strip())
+        or (isinstance(output, int) and not isinstance(output, bool) and output >= 0)
+    ):
+        raise check.expect("output", "an output's name or index (0 for the first)", output)
+    out["output"] = output
 
     model = doc["model"]
     if isinstance(model, str):
@@ -241,6 +270,9 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         if "endpoint" in model:
             if "outputs" in doc:
                 raise check.error("outputs", "an endpoint says what it returns itself: set model.endpoint.outputs")
+            for k in ("inputs", "output"):
+                if k in doc:
+                    raise check.error(k, "applies to ONNX model files, not to an endpoint")
             out["model"] = ("endpoint", model["endpoint"])
         else:
             out["model"] = ("file", check.file("model.file", base, model["file"]))
@@ -250,6 +282,44 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         )
     out["samples"] = doc["samples"]
     return out
+
+
+def _columns(value: Any, check: Checker, shape: tuple[int, ...], dtype: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    width = int(np.prod(shape))
+    if not (isinstance(value, list) and value and all(isinstance(c, str) and c.strip() for c in value)):
+        raise check.expect("columns", f"a list of {width} column names", value)
+    if dtype != "tabular":
+        raise check.error("columns", "applies to tabular targets only")
+    names = tuple(c.strip() for c in value)
+    if len(names) != width:
+        raise check.error("columns", f"names {len(names)} columns; input_shape {list(shape)} has {width} features")
+    if len(set(names)) != len(names):
+        raise check.error("columns", f"column {next(n for n in names if names.count(n) > 1)!r} is named twice")
+    return names
+
+
+def _constant(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_constant(v) for v in value)
+    return number(value) or isinstance(value, bool)
+
+
+def _inputs(value: Any, check: Checker) -> dict[str, Any]:
+    from feint.targets.adapters.onnx_model import CONSTANT_WORDS
+
+    if value is None:
+        return {}
+    accepted = f"a number, a list of numbers, {' or '.join(CONSTANT_WORDS)}"
+    if not isinstance(value, Mapping) or not value:
+        raise check.expect("inputs", f"a mapping of input names to constants ({accepted})", value)
+    for name, constant in value.items():
+        if not isinstance(name, str):
+            raise check.expect("inputs", "input names (text) as keys", name)
+        if not (constant in CONSTANT_WORDS or _constant(constant)):
+            raise check.expect(f"inputs.{name}", accepted, constant)
+    return dict(value)
 
 
 def _preprocess(value: Any, check: Checker, shape: tuple[int, ...], dtype: str, channels_last: bool) -> Preprocess:
@@ -310,6 +380,10 @@ class DeclaredTarget(LoadedTarget):
             from feint.targets.adapters import adapter_for
 
             self.adapter = adapter_for(value, f"{where}: model", trust=self.trusted)
+        for k in ("inputs", "output"):
+            if config.get(k) not in (None, {}) and k not in self.adapter.reads:
+                raise self._check.error(k, f"applies to ONNX models; {Path(value).name} is not one")
+        self.columns: tuple[str, ...] | None = config.get("columns")
         if config["outputs"] == "labels" or self.adapter.outputs == "labels":
             self.outputs = "labels"  # the model tells its decision only
         self._open_box = bool(self.adapter.open_box) and self.outputs != "labels"
@@ -320,7 +394,7 @@ class DeclaredTarget(LoadedTarget):
 
     def load(self) -> None:
         c = self._config
-        self.X, self.y, samples_from = load_samples(
+        self.X, self.y, samples_from, self.columns = load_samples(
             c["samples"],
             self._base,
             self._check,
@@ -328,8 +402,20 @@ class DeclaredTarget(LoadedTarget):
             self.output_classes,
             self.bounds,
             self._pre.channels_last,
+            columns=c.get("columns"),
         )
-        self.adapter.load()
+        if self.data_type != "tabular":
+            self.columns = None
+        self.adapter.context = ModelContext(
+            classes=tuple(self.output_classes),
+            columns=self.columns,
+            outputs=c["outputs"],
+            inputs=c.get("inputs") or {},
+            output=c.get("output"),
+        )
+        with user_code(f"{self._check.where}: model", "loading the model"):
+            self.adapter.load()
+        self.columns = self.columns or self.adapter.model_columns()
         if self.adapter.outputs == "labels":  # known once the model is read (a predict-only model)
             self.outputs, self._open_box = "labels", False
         self._check_shape()
@@ -349,7 +435,7 @@ class DeclaredTarget(LoadedTarget):
             else:
                 log_outputs = c["outputs"] == "probabilities"
             self._log_outputs = log_outputs
-            wrapped = _wrap_module(net, self._pre, self._reshape, log_outputs)
+            wrapped = _wrap_module(net, self._pre, self._reshape, log_outputs, f"{self._check.where}: model")
             self._module = wrapped
             with torch.no_grad():
                 self._check_scores(self._call_model(lambda: wrapped(torch.as_tensor(probe)).numpy()))
@@ -371,20 +457,22 @@ class DeclaredTarget(LoadedTarget):
             self.info["preprocess"] = self._pre.describe()
         if self._pre.channels_last:
             self.info["channels"] = "last"
+        if self.columns:
+            self.info["columns"] = list(self.columns)
 
     def _call_model(self, fn: Callable[[], Any]) -> np.ndarray:
         try:
             return np.asarray(fn(), np.float64)
+        except CodeFailed as failed:  # the model raised
+            cause: BaseException = failed.__cause__ or failed
         except FeintError:
             raise
-        except Exception as exc:
-            text = str(exc).strip().splitlines()
-            raise self._check.error(
-                "model",
-                f"the model failed on the samples ({type(exc).__name__}: "
-                f"{text[0] if text else ''}); check input_shape, channels "
-                "and preprocess",
-            ) from None
+        except Exception as exc:  # feint's own steps around the model: the shape, the preprocessing
+            cause = exc
+        raise self._check.error(
+            "model",
+            f"the model failed on the samples ({exception_line(cause)}); check input_shape, channels and preprocess",
+        ) from cause
 
     def _check_scores(self, scores: np.ndarray) -> None:
         k = len(self.output_classes)
@@ -426,7 +514,8 @@ class DeclaredTarget(LoadedTarget):
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
-        answer = np.asarray(self.adapter.predict(z))
+        with user_code(f"{self._check.where}: model", "the model"):
+            answer = np.asarray(self.adapter.predict(z))
         if answer.dtype.kind in "OUS":  # labels by name
             return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
         return np.asarray(answer, np.float64)
