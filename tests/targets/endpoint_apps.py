@@ -6,6 +6,7 @@ rows it is sent, so the tests hold feint's query counts to them."""
 
 import base64
 import io
+import json
 import threading
 import time
 from typing import Any
@@ -30,7 +31,7 @@ class Seen:
 
 def tabular_app(model: Any, columns: list[str], classes: list[str], seen: Seen) -> Any:
     """A binary classifier on ``len(columns)`` features, behind several conventions."""
-    from fastapi import FastAPI, HTTPException, Request
+    from fastapi import FastAPI, HTTPException, Request, Response
 
     app = FastAPI()
 
@@ -67,6 +68,39 @@ def tabular_app(model: Any, columns: list[str], classes: list[str], seen: Seen) 
             x = np.asarray(body.get("inputs", body.get("instances")), np.float32)
         seen.add(len(x))
         return {"predictions": model.predict(x).tolist()}
+
+    @app.post("/v1/models/cancer:predict")
+    async def tf_serving(request: Request) -> dict:
+        x = np.asarray((await request.json())["instances"], np.float32)
+        seen.add(len(x))
+        return {"predictions": model.predict_proba(x).tolist()}
+
+    # Gradio's routes for a function of a list of rows (the real Gradio app is in the gradio tests)
+    events: dict[str, list] = {}
+
+    @app.post("/gradio_api/call/predict")
+    async def gradio_call(request: Request) -> dict:
+        (rows,) = (await request.json())["data"]
+        x = np.asarray(rows, np.float32)
+        seen.add(len(x))
+        event_id = f"e{len(events)}"
+        events[event_id] = [model.predict_proba(x).tolist()]
+        return {"event_id": event_id}
+
+    @app.get("/gradio_api/call/predict/{event_id}")
+    async def gradio_stream(event_id: str) -> Response:
+        if event_id not in events:
+            text = 'event: error\ndata: "no such event"\n\n'
+        else:
+            text = f"event: heartbeat\ndata: null\n\nevent: complete\ndata: {json.dumps(events.pop(event_id))}\n\n"
+        return Response(text, media_type="text/event-stream")
+
+    @app.post("/gradio_api/run/predict")
+    async def gradio_run(request: Request) -> dict:
+        (rows,) = (await request.json())["data"]
+        x = np.asarray(rows, np.float32)
+        seen.add(len(x))
+        return {"data": [model.predict_proba(x).tolist()], "is_generating": False, "duration": 0.0}
 
     @app.post("/objects")
     async def objects(request: Request) -> dict:

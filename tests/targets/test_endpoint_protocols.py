@@ -92,6 +92,70 @@ def test_kserve_v2_names_a_missing_output():
         m.predict(np.zeros((1, 30)))
 
 
+def test_tf_serving_instances_and_predictions(tabular, seen, cancer):
+    x, _, lr, _ = cancer
+    m = endpoint(f"{tabular.url}/v1/models/cancer:predict", protocol="tf-serving", batch_size=1)
+    np.testing.assert_allclose(m.predict(x[:3]), lr.predict_proba(x[:3]), atol=1e-6)  # a list of one row each
+    assert seen.rows == m.queries == seen.requests == 3
+
+
+@pytest.mark.parametrize("call, requests", [("two-step", 6), ("one-step", 3)])
+def test_gradio_routes_two_step_and_one_step(tabular, seen, cancer, call, requests):
+    x, _, lr, _ = cancer
+    m = endpoint(tabular.url, protocol="gradio", call=call, batch_size=10)
+    np.testing.assert_allclose(m.predict(x[:30]), lr.predict_proba(x[:30]), atol=1e-6)
+    assert seen.rows == m.queries == 30 and m.requests == requests  # two-step: a POST and a GET a batch
+
+
+def test_gradio_error_events_and_missing_event_ids():
+    from feint.targets.adapters.http import Response
+
+    class Scripted:
+        def __init__(self, *answers):
+            self.answers, self.sent = list(answers), []
+
+        def send(self, method, url, headers, body, timeout):
+            self.sent.append((method, url))
+            return self.answers.pop(0)
+
+    cfg = {"url": "http://g.test/", "protocol": "gradio", "api_name": "classify", "retries": 0}
+    t = Scripted(Response(200, b'{"event_id": "abc"}'), Response(200, b'event: error\ndata: "ValueError: bad row"\n\n'))
+    with pytest.raises(
+        EndpointError, match=r'^endpoint http://g.test/ answered an error event: "ValueError: bad row"$'
+    ):
+        HttpModel.from_config(cfg, WHERE, n_classes=2, transport=t).predict(np.zeros((1, 3)))
+    assert t.sent == [
+        ("POST", "http://g.test/gradio_api/call/classify"),
+        ("GET", "http://g.test/gradio_api/call/classify/abc"),
+    ]
+    t = Scripted(Response(200, b'{"detail": "queue full"}'))
+    with pytest.raises(EndpointError, match=r"answered HTTP 200 without an event_id: \{\"detail\": \"queue full\"\}"):
+        HttpModel.from_config(cfg, WHERE, n_classes=2, transport=t).predict(np.zeros((1, 3)))
+    t = Scripted(Response(200, b'{"event_id": "abc"}'), Response(200, b"event: heartbeat\ndata: null\n\n"))
+    with pytest.raises(EndpointError, match=r"an event stream without a complete event"):
+        HttpModel.from_config(cfg, WHERE, n_classes=2, transport=t).predict(np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize(
+    "cfg, expected",
+    [
+        ({"protocol": "triton"}, r"protocol expects one of template, kserve-v2, tf-serving, kserve-v1, mlflow, gradio"),
+        ({"protocol": "mlflow", "mlflow_format": "split"}, r"mlflow_format expects one of dataframe_split, inputs"),
+        ({"protocol": "kserve-v2", "probabilities": "outputs"}, r"not read by protocol kserve-v2, .*set output_name"),
+        ({"protocol": "kserve-v2", "output_name": ""}, r"output_name expects a tensor name"),
+        ({"protocol": "gradio", "api_name": "a b"}, r"api_name expects a Gradio function name"),
+        ({"columns": "a,b"}, r"columns expects a list of column names"),
+        ({"encoding": "jpeg", "jpeg_quality": 0}, r"jpeg_quality expects an integer from 1 to 100"),
+        ({"outputs": "labels"}, r"outputs labels needs the target's classes"),
+        ({"encoding": "base64-png", "protocol": "mlflow", "columns": ["a"]}, r"fits protocol template, tf-serving"),
+    ],
+)
+def test_protocol_mistakes_name_the_key_and_what_is_accepted(cfg, expected):
+    with pytest.raises(FeintError, match=expected) as err:
+        HttpModel.from_config({"url": "http://h/p", **cfg}, WHERE)
+    assert str(err.value).startswith(WHERE) and "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("fmt", ["dataframe_split", "inputs", "instances"])
 def test_mlflow_labels_only_with_the_columns_filled_in(tabular, seen, cancer, fmt):
     x, _, lr, columns = cancer

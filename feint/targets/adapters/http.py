@@ -1,10 +1,13 @@
 """A prediction endpoint over HTTP, as a closed-box model adapter.
 
-The endpoint takes JSON and answers JSON. :class:`HttpModel` sends a batch as nested
-lists inside a body template, reads the probabilities (or logits) at a path of the
-answer, and keeps to the limits the configuration sets: a timeout per request, bounded
-retries with exponential backoff (honouring ``Retry-After`` on 429), a rate of requests
-per second, a number of requests in flight, and a budget of rows that is never exceeded.
+:class:`HttpModel` sends a batch as nested lists inside a body template, or as a serving
+protocol names it (KServe v2, TF Serving, MLflow, Gradio), or as encoded images (PNG or
+JPEG: raw, base64, multipart); it reads the probabilities, logits or labels at a path of
+the answer (:mod:`~feint.targets.adapters.http_codecs` holds the protocols, the readers
+and the image encodings), and keeps to the limits the configuration sets: a timeout per
+request, bounded retries with exponential backoff (honouring ``Retry-After`` on 429), a
+rate of requests per second, a number of requests in flight, and a budget of rows that is
+never exceeded.
 
 Requests go through a :class:`Transport`: send one request, get its status, headers and
 body. :class:`UrllibTransport`, the default, does real HTTP with the standard library
@@ -807,7 +810,8 @@ class HttpModel(ModelAdapter):
         single = self.batch_size == 1 and self.protocol in ("template", "gradio")
         if self.encoding in ("png", "jpeg"):
             (image,) = self._images(chunk[:1])
-            return self._url(), image, {"Content-Type": IMAGE_TYPES[self.encoding], "Accept": "application/json"}
+            headers = {"Content-Type": IMAGE_TYPES[self.encoding], "Accept": "application/json", **self.headers}
+            return self._url(), image, headers
         if self.encoding == "multipart":
             files = [(f"image-{i}.png", "image/png", data) for i, data in enumerate(self._images(chunk))]
             body, ctype = multipart(self.field, files)
