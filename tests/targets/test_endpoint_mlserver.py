@@ -5,13 +5,6 @@ scikit-learn model on 127.0.0.1, started from its command line. MLServer is heav
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,15 +12,10 @@ import pytest
 pytest.importorskip("mlserver_sklearn")
 
 from feint.targets.adapters.http import HttpModel  # noqa: E402
+from tests.targets.endpoint_apps import Command, free_port  # noqa: E402
 from tests.targets.test_http import _no_proxy  # noqa: E402, F401 - the same autouse fixture: no proxy for 127.0.0.1
 
 CLASSES = ["malignant", "benign"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,33 +39,19 @@ def mlserver(tmp_path_factory):
             }
         )
     )
-    http = _port()
+    http = free_port()
     settings = {
         "host": "127.0.0.1",
         "http_port": http,
-        "grpc_port": _port(),
-        "metrics_port": _port(),
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
         "parallel_workers": 0,
     }
     (folder / "settings.json").write_text(json.dumps(settings))
-    exe = shutil.which("mlserver", path=str(Path(sys.executable).parent)) or "mlserver"  # beside this Python
-    proc = subprocess.Popen([exe, "start", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{http}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/v2/models/cancer/ready", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("MLServer did not start")
-        time.sleep(0.2)
+    server = Command("mlserver", ["start", str(folder)], f"{url}/v2/models/cancer/ready", wait=60)
     yield f"{url}/v2/models/cancer/infer", x, lr
-    proc.terminate()
-    proc.wait(10)
+    server.stop()
 
 
 def test_mlserver_probabilities_in_batches(mlserver):

@@ -187,9 +187,13 @@ def test_per_row_objects_through_a_wildcard_path(tabular, seen, cancer):
     x, _, lr, _ = cancer
     m = endpoint(f"{tabular.url}/objects", probabilities="predictions.*.probs")
     np.testing.assert_allclose(m.predict(x[:40]), lr.predict_proba(x[:40]), atol=1e-6)
+    with pytest.raises(
+        EndpointError, match=r"rows that are objects .*: pick the scores with a path ending in \*\.probs"
+    ):
+        endpoint(f"{tabular.url}/objects", probabilities="predictions").predict(x[:2])
     labels = endpoint(f"{tabular.url}/objects", probabilities="predictions.*.label", outputs="labels")
     np.testing.assert_array_equal(labels.predict(x[:5]).argmax(1), lr.predict(x[:5]))
-    assert seen.rows == 45
+    assert seen.rows == 47
 
 
 def test_maps_keyed_by_class_name_are_put_in_the_targets_order(tabular, cancer):

@@ -157,6 +157,11 @@ def _keyed(pairs: list[tuple[Any, Any]], classes: Sequence[str] | None, n: int |
         raise ReadError("with scores keyed by label, which needs the target's classes")
     row = np.full(n, np.nan)
     for label, score in pairs:
+        if isinstance(score, (list, Mapping)):
+            raise ReadError(
+                f"with rows that are objects (their {label!r} is not a score): pick the scores with a path "
+                f"ending in *.{label}"
+            )
         if not _number(score):
             raise ReadError(f"with the score {score!r} for {label!r}, which is not a number")
         if not math.isfinite(score):
