@@ -227,6 +227,14 @@ def test_columns_keyed_by_class_and_top_k_rows():
     np.testing.assert_allclose(top, [[0.2, 0.1, 0.6, 0.1]])
     with pytest.raises(ReadError, match="scores for 2 of 4 classes in row 0"):
         read_scores([[{"label": "c", "score": 3.0}, {"label": "a", "score": 1.0}]], 1, list("abcd"), 4, True, "p")
+    from feint.targets.adapters.http_codecs import read_labels
+
+    one_hot = read_labels(["benign", 0, [1], {"label": "malignant"}, "1", 1.0], 6, CLASSES, 2, "p")
+    np.testing.assert_array_equal(one_hot.argmax(1), [1, 0, 1, 0, 1, 1])
+    with pytest.raises(ReadError, match=r"the label 'cat', which names no class; the classes are malignant, benign"):
+        read_labels(["cat"], 1, CLASSES, 2, "p")
+    with pytest.raises(ReadError, match=r"the label 2, which names no class"):
+        read_labels([2], 1, CLASSES, 2, "p")
     gradio_label = {"label": "b", "confidences": [{"label": "b", "confidence": 0.7}, {"label": "a", "confidence": 0.3}]}
     np.testing.assert_allclose(read_scores(gradio_label, 1, ["a", "b"], 2, False, "p"), [[0.3, 0.7]])
 
@@ -348,3 +356,39 @@ def test_scan_a_kserve_v2_endpoint_and_an_mlflow_one_declared_in_yaml(tabular, c
     target.load()
     np.testing.assert_array_equal(target.predict(target.X).argmax(1), lr.predict(x[:20]))
     assert target.adapter.columns == columns and target.adapter.outputs == "labels"
+
+
+def test_an_image_endpoint_scanned_judges_the_encoded_adversarial(images, digits, tmp_path, monkeypatch, capsys):
+    """The run's success is the server's answer for the PNG it decoded; the stored
+    adversarial is the attack's float array, within half an 8-bit step of that PNG."""
+    import yaml
+
+    from feint.cli.app import main
+
+    monkeypatch.setenv("FEINT_HOME", str(tmp_path / "home"))
+    x, y, lr = digits
+    np.savez(tmp_path / "digits.npz", X=x[:10], y=y[:10])
+    doc = {
+        "name": "digits_png",
+        "data_type": "image",
+        "input_shape": [1, 8, 8],
+        "classes": DIGITS,
+        "bounds": [0, 1],
+        "samples": {"npz": "digits.npz", "x": "X", "y": "y"},
+        "model": {"endpoint": {"url": f"{images.url}/raw", "encoding": "png", "retries": 0}},
+    }
+    (tmp_path / "digits_png.yaml").write_text(yaml.safe_dump(doc))
+    images.seen.rows = 0
+    args = ["-a", "hop_skip_jump", "--set", "max_iter=3", "--set", "max_eval=60", "--set", "init_eval=10", "-i", "0:4"]
+    assert main(["scan", str(tmp_path / "digits_png.yaml"), *args, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert 0 < run["forward_queries"] <= images.seen.rows
+    with np.load(f"{run['artifacts']}/adversarial.npz") as f:
+        x_adv, x0 = f["x_adv"], f["x"]
+    m = endpoint(f"{images.url}/raw", classes=DIGITS, encoding="png")
+    sent = m.as_sent(x_adv)
+    assert np.abs(sent - x_adv).max() <= 0.5 / 255 + 1e-6
+    server_labels = lr.predict(sent.reshape(len(sent), -1))
+    clean = lr.predict(m.as_sent(x0).reshape(len(x0), -1))
+    assert [s["final_label"] for s in run["samples"]] == [DIGITS[i] for i in server_labels]
+    assert [s["success"] for s in run["samples"]] == list(server_labels != clean)
