@@ -6,6 +6,7 @@ rows it is sent, so the tests hold feint's query counts to them."""
 
 import base64
 import io
+import itertools
 import json
 import threading
 import time
@@ -77,13 +78,14 @@ def tabular_app(model: Any, columns: list[str], classes: list[str], seen: Seen) 
 
     # Gradio's routes for a function of a list of rows (the real Gradio app is in the gradio tests)
     events: dict[str, list] = {}
+    ids = itertools.count()
 
     @app.post("/gradio_api/call/predict")
     async def gradio_call(request: Request) -> dict:
         (rows,) = (await request.json())["data"]
         x = np.asarray(rows, np.float32)
         seen.add(len(x))
-        event_id = f"e{len(events)}"
+        event_id = f"e{next(ids)}"
         events[event_id] = [model.predict_proba(x).tolist()]
         return {"event_id": event_id}
 
