@@ -375,7 +375,7 @@ def test_retry_after_takes_seconds_or_a_date_and_is_capped():
         ({"url": "http://h/p", "concurrency": True}, r"concurrency expects an integer from 1 to 64 .*; got True"),
         ({"url": "http://h/p", "max_queries": 0}, r"max_queries expects an integer from 1"),
         ({"url": "http://h/p", "rate_limit": -1}, r"rate_limit expects requests per second"),
-        ({"url": "http://h/p", "outputs": "labels"}, r"outputs expects probabilities or logits; got 'labels'"),
+        ({"url": "http://h/p", "outputs": "votes"}, r"outputs expects probabilities, logits or labels; got .votes."),
         (
             {"url": "http://h/p", "body": {"x": 1}},
             r"model.endpoint.body expects .*'\$inputs' exactly once; "

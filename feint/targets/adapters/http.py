@@ -1,10 +1,13 @@
 """A prediction endpoint over HTTP, as a closed-box model adapter.
 
-The endpoint takes JSON and answers JSON. :class:`HttpModel` sends a batch as nested
-lists inside a body template, reads the probabilities (or logits) at a path of the
-answer, and keeps to the limits the configuration sets: a timeout per request, bounded
-retries with exponential backoff (honouring ``Retry-After`` on 429), a rate of requests
-per second, a number of requests in flight, and a budget of rows that is never exceeded.
+:class:`HttpModel` sends a batch as nested lists inside a body template, or as a serving
+protocol names it (KServe v2, TF Serving, MLflow, Gradio), or as encoded images (PNG or
+JPEG: raw, base64, multipart); it reads the probabilities, logits or labels at a path of
+the answer (:mod:`~feint.targets.adapters.http_codecs` holds the protocols, the readers
+and the image encodings), and keeps to the limits the configuration sets: a timeout per
+request, bounded retries with exponential backoff (honouring ``Retry-After`` on 429), a
+rate of requests per second, a number of requests in flight, and a budget of rows that is
+never exceeded.
 
 Requests go through a :class:`Transport`: send one request, get its status, headers and
 body. :class:`UrllibTransport`, the default, does real HTTP with the standard library
@@ -21,7 +24,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -29,6 +32,24 @@ import numpy as np
 
 from feint.errors import FeintError
 from feint.targets.adapters import ModelAdapter
+from feint.targets.adapters.http_codecs import (
+    ENCODINGS,
+    GRADIO_CALLS,
+    MLFLOW_FORMATS,
+    PROTOCOLS,
+    ReadError,
+    b64,
+    decoded,
+    encode_image,
+    gradio_events,
+    kserve_v2_output,
+    kserve_v2_request,
+    multipart,
+    quantise,
+    read_labels,
+    read_scores,
+    resolve,
+)
 from feint.targets.meter import Meter, QueryBudgetExceeded, QueryMeter
 
 __all__ = [
@@ -45,11 +66,13 @@ __all__ = [
 
 PLACEHOLDER = "$inputs"
 METHODS = ("POST", "PUT", "PATCH")
-OUTPUTS = ("probabilities", "logits")
+OUTPUTS = ("probabilities", "logits", "labels")
 RETRY_STATUS = frozenset({429}) | frozenset(range(500, 600))
 MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After that is honoured as given
 SNIPPET = 200  # characters of an answer quoted in an error
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1 (rounded outputs)
+RAW_IMAGES = ("png", "jpeg", "multipart")  # encodings that are the whole body
+IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 
 _T = TypeVar("_T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -97,16 +120,23 @@ OPTIONS: dict[str, Option] = {
     ),
     "probabilities": Option(
         "",
-        "a path into the answer: dotted keys and integer indices, e.g. outputs.0.probs (empty: the whole answer)",
-        "the path to the `(rows, classes)` array in the answer: dotted keys and integer indices, e.g. "
-        "`predictions` or `outputs.0.probs`; with `batch_size: 1` a single row of probabilities is accepted",
-        "the whole answer",
+        "a path into the answer: dotted keys, integer indices and * for every item, e.g. outputs.0.probs or "
+        "predictions.*.scores (empty: the whole answer)",
+        "the path to the rows in the answer: dotted keys, integer indices and `*` for every item of a list "
+        "(or value of a mapping), e.g. `predictions`, `outputs.0.probs` or `predictions.*.scores`; a row is "
+        "a list of scores, a mapping of class names to scores, or a list of `{label, score}` entries "
+        "(`confidence` or `probability` for `score`; Gradio's `{label, confidences}`); a mapping of class "
+        "names to lists of scores, one per row, is read too; an answer of one row may stand alone",
+        "the whole answer, or the protocol's",
     ),
     "outputs": Option(
         "probabilities",
-        "probabilities or logits",
-        "`probabilities` (each row must lie in 0..1 and sum to 1 within 0.01; it is renormalised) or "
-        "`logits` (any scores; feint applies softmax)",
+        "probabilities, logits or labels",
+        "`probabilities` (each row must lie in 0..1 and sum to 1 within 0.01; it is renormalised; a row "
+        "naming only some classes, a top-k answer, leaves the rest of the mass, `1 - sum`, spread evenly "
+        "over the classes it does not name), `logits` (any scores for every class; feint applies softmax) "
+        "or `labels` (one class per row, a class name or index: the model answers one-hot rows and has "
+        "no confidences)",
         "`probabilities`",
     ),
     "timeout": Option(30.0, "seconds per request, a number above 0", "seconds per request", "`30`"),
@@ -145,6 +175,57 @@ OPTIONS: dict[str, Option] = {
         "to be resumed",
         "none",
     ),
+    "protocol": Option(
+        "template",
+        "one of " + ", ".join(PROTOCOLS),
+        "the serving convention, so that no `body` is written: "
+        + "; ".join(f"`{name}`: {p.doc}" for name, p in PROTOCOLS.items()),
+        "`template`",
+    ),
+    "columns": Option(
+        None,
+        "a list of column names, one per feature",
+        "the feature names of `protocol: mlflow`'s `dataframe_split`, in order; default: the header of CSV samples",
+        "the CSV header",
+    ),
+    "mlflow_format": Option(
+        "dataframe_split",
+        "one of " + ", ".join(MLFLOW_FORMATS),
+        "the body of `protocol: mlflow`: `dataframe_split` (`{dataframe_split: {columns, data}}`), `inputs` or "
+        "`instances` (the rows as a list)",
+        "`dataframe_split`",
+    ),
+    "input_name": Option(
+        "input-0", "a tensor name (text)", "the input tensor's name of `protocol: kserve-v2`", "`input-0`"
+    ),
+    "output_name": Option(
+        None,
+        "a tensor name (text)",
+        "the output of `protocol: kserve-v2` to ask for and read (e.g. `predict_proba`); default: none asked, "
+        "the first read",
+        "the first",
+    ),
+    "api_name": Option("predict", "a Gradio function name (text)", "the function of `protocol: gradio`", "`predict`"),
+    "call": Option(
+        "two-step",
+        "one of " + ", ".join(GRADIO_CALLS),
+        "how `protocol: gradio` is called: `two-step` (the queue: `/call/` then its event stream) or `one-step`",
+        "`two-step`",
+    ),
+    "encoding": Option(
+        "none",
+        "one of " + ", ".join(ENCODINGS),
+        "how images are sent, each quantised to 8 bits (`round(255 * (x - lo) / (hi - lo))` over `bounds`): "
+        "`png` or `jpeg` (the body is one image, so one row per request), `base64-png` or `base64-jpeg` "
+        "(`$inputs` holds the base64 text of each image; `tf-serving` and `kserve-v1` send `{b64: ...}` "
+        "instances), `multipart` (`multipart/form-data`, one PNG file per row under `field`); `none` "
+        "sends numbers",
+        "`none`",
+    ),
+    "field": Option("file", "a form field name (text)", "the form field of `encoding: multipart`", "`file`"),
+    "jpeg_quality": Option(
+        95, "an integer from 1 to 100", "the JPEG quality of `jpeg` and `base64-jpeg` encodings", "`95`"
+    ),
 }
 
 
@@ -178,7 +259,7 @@ class UrllibTransport:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
+        request = urllib.request.Request(url, data=body or None, headers=dict(headers), method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return Response(response.status, response.read(), dict(response.headers.items()))
@@ -286,7 +367,20 @@ class HttpModel(ModelAdapter):
         rate_limit: float | None = None,
         concurrency: int = 4,
         max_queries: int | None = None,
+        protocol: str = "template",
+        columns: Sequence[str] | None = None,
+        mlflow_format: str = "dataframe_split",
+        input_name: str = "input-0",
+        output_name: str | None = None,
+        api_name: str = "predict",
+        call: str = "two-step",
+        encoding: str = "none",
+        field: str = "file",
+        jpeg_quality: int = 95,
         n_classes: int | None = None,
+        classes: Sequence[str] | None = None,
+        bounds: tuple[float, float] = (0.0, 1.0),
+        channels_last: bool = False,
         shown_url: str | None = None,
         where: str = "",
         transport: Transport | None = None,
@@ -303,7 +397,22 @@ class HttpModel(ModelAdapter):
         self.batch_size = batch_size
         self.path_text = probabilities
         self.steps = _parse_path(probabilities)
-        self.answers = outputs  # what the endpoint returns: probabilities or logits
+        self.answers = outputs  # what the endpoint returns: probabilities, logits or labels
+        if outputs == "labels":
+            self.outputs = "labels"
+        self.protocol = protocol
+        self.columns = list(columns) if columns is not None else None
+        self.mlflow_format = mlflow_format
+        self.input_name = input_name
+        self.output_name = output_name
+        self.api_name = api_name
+        self.call = call
+        self.encoding = encoding
+        self.field = field
+        self.jpeg_quality = jpeg_quality
+        self.classes = list(classes) if classes is not None else None
+        self.bounds = (float(bounds[0]), float(bounds[1]))
+        self.channels_last = channels_last
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -329,13 +438,28 @@ class HttpModel(ModelAdapter):
     # -- construction ----------------------------------------------------------------
     @classmethod
     def from_config(
-        cls, mapping: Any, where: str, n_classes: int | None = None, transport: Transport | None = None
+        cls,
+        mapping: Any,
+        where: str,
+        n_classes: int | None = None,
+        transport: Transport | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        bounds: tuple[float, float] = (0.0, 1.0),
+        channels_last: bool = False,
+        scaled: bool = False,
     ) -> HttpModel:
         """Check the mapping found under ``model.endpoint`` and build the model.
 
         ``where`` prefixes every message (``"my.yaml: model.endpoint"``); ``n_classes``,
         when known, is checked against every answer; ``transport`` sends the requests
-        (default: :attr:`default_transport`)."""
+        (default: :attr:`default_transport`). What the declaration knows completes the
+        protocols: the class names (``classes``: labels and keyed scores name them), the
+        samples' feature names (``columns``, from a CSV header), their ``bounds`` and
+        layout (``channels_last``: what an image encoding quantises), and whether a
+        preprocessing changes the values before the endpoint (``scaled``: an encoded
+        image is sent as it is, so that is refused)."""
         if not isinstance(mapping, Mapping):
             raise FeintError(
                 f"{where} expects a mapping with the keys {', '.join(OPTIONS)}; got {type(mapping).__name__}"
@@ -408,13 +532,69 @@ class HttpModel(ModelAdapter):
             raise bad("outputs", outputs)
         if n_classes is not None and (not isinstance(n_classes, int) or n_classes < 1):
             raise FeintError(f"{where}: the number of classes must be a positive integer; got {n_classes!r}")
+        protocol, encoding = cfg["protocol"], cfg["encoding"]
+        if protocol not in PROTOCOLS:
+            raise bad("protocol", protocol)
+        for key, accepted in (("mlflow_format", MLFLOW_FORMATS), ("call", GRADIO_CALLS), ("encoding", ENCODINGS)):
+            if cfg[key] not in accepted:
+                raise bad(key, cfg[key])
+        for key in ("input_name", "api_name", "field"):
+            if not isinstance(cfg[key], str) or not cfg[key].strip():
+                raise bad(key, cfg[key])
+        if cfg["output_name"] is not None and (not isinstance(cfg["output_name"], str) or not cfg["output_name"]):
+            raise bad("output_name", cfg["output_name"])
+        if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", cfg["api_name"].strip("/")):
+            raise bad("api_name", cfg["api_name"])
+        listed = cfg["columns"]
+        if listed is not None and (
+            not isinstance(listed, list) or not listed or not all(isinstance(c, str) and c for c in listed)
+        ):
+            raise bad("columns", listed)
+        if protocol != "template" and "body" in mapping:
+            raise FeintError(f"{where}.body is the template of protocol: template; protocol {protocol} builds its own")
+        if protocol == "kserve-v2" and "probabilities" in mapping:
+            raise FeintError(
+                f"{where}.probabilities is not read by protocol kserve-v2, whose answer's outputs are read by "
+                "name: set output_name"
+            )
+        if protocol == "mlflow" and cfg["mlflow_format"] == "dataframe_split":
+            named = listed if listed is not None else (list(columns) if columns is not None else None)
+            if named is None:
+                raise FeintError(
+                    f"{where}: protocol mlflow's dataframe_split needs the feature names: a columns list, "
+                    "or CSV samples with a header (or mlflow_format: inputs or instances)"
+                )
+            columns = named
+        elif listed is not None:
+            columns = listed
+        if encoding != "none":
+            if scaled:
+                raise FeintError(
+                    f"{where}.encoding sends the image itself, so a preprocess that changes its values "
+                    "(scale, mean, std) cannot come before it: drop preprocess, the server preprocesses"
+                )
+            if encoding in RAW_IMAGES and (protocol != "template" or "body" in mapping):
+                raise FeintError(f"{where}.encoding {encoding} is the whole body: it takes neither body nor a protocol")
+            if encoding.startswith("base64") and protocol not in ("template", "tf-serving", "kserve-v1"):
+                raise FeintError(
+                    f"{where}.encoding {encoding} fits protocol template, tf-serving or kserve-v1; got {protocol}"
+                )
+            if encoding in ("png", "jpeg") and mapping.get("batch_size", 1) != 1:
+                raise FeintError(
+                    f"{where}.batch_size: encoding {encoding} sends one image per request; set batch_size: 1"
+                )
+        if outputs == "labels" and n_classes is None and classes is None:
+            raise FeintError(f"{where}.outputs labels needs the target's classes")
+        batch_size = given("batch_size", integer("batch_size", 1, 100_000))
+        if encoding in ("png", "jpeg"):
+            batch_size = 1
         return cls(
             resolved_url,
             method=method.upper(),
             headers=resolved_headers,
             body=body,
-            batch_size=given("batch_size", integer("batch_size", 1, 100_000)),
-            probabilities=path,
+            batch_size=batch_size,
+            probabilities=path if "probabilities" in mapping else PROTOCOLS[protocol].path,
             outputs=outputs,
             timeout=given("timeout", number("timeout", 0.0, strict=True)),
             retries=given("retries", integer("retries", 0, 20)),
@@ -422,7 +602,20 @@ class HttpModel(ModelAdapter):
             rate_limit=number("rate_limit", 0.0, strict=True),
             concurrency=given("concurrency", integer("concurrency", 1, 64)),
             max_queries=integer("max_queries", 1, 10**12),
+            protocol=protocol,
+            columns=columns,
+            mlflow_format=cfg["mlflow_format"],
+            input_name=cfg["input_name"],
+            output_name=cfg["output_name"],
+            api_name=cfg["api_name"].strip("/"),
+            call=cfg["call"],
+            encoding=encoding,
+            field=cfg["field"],
+            jpeg_quality=given("jpeg_quality", integer("jpeg_quality", 1, 100)),
             n_classes=n_classes,
+            classes=classes,
+            bounds=bounds,
+            channels_last=channels_last,
             shown_url=shown_url,
             where=where,
             transport=transport,
@@ -450,6 +643,8 @@ class HttpModel(ModelAdapter):
             "rate_limit": self.rate_limit,
             "concurrency": self.concurrency,
             "max_queries": self.max_queries,
+            "protocol": self.protocol,
+            **({"encoding": self.encoding} if self.encoding != "none" else {}),
             **dict(zip(("queries", "requests"), self.meter.counts())),
         }
 
@@ -524,14 +719,7 @@ class HttpModel(ModelAdapter):
         self, index: int, chunk: np.ndarray, unsent: list[int], stop: threading.Event | None = None
     ) -> np.ndarray:
         rows = len(chunk)
-        inputs = chunk[0].tolist() if self.batch_size == 1 else chunk.tolist()
-        try:
-            data = json.dumps(_fill(self.body, inputs), allow_nan=False).encode()
-        except ValueError:
-            raise FeintError(
-                f"endpoint {self.shown_url}: the inputs hold NaN or infinite values, which JSON cannot carry"
-            ) from None
-        headers = {"Content-Type": "application/json", "Accept": "application/json", **self.headers}
+        url, data, headers = self._request(chunk)
         attempts = self.retries + 1
         for attempt in range(attempts):
             if stop is not None and stop.is_set():
@@ -544,7 +732,7 @@ class HttpModel(ModelAdapter):
                     time.sleep(delay)
                 self._charge(rows, index, unsent)
                 try:
-                    response = self.transport.send(self.method, self.url, headers, data, self.timeout)
+                    response = self.transport.send(self.method, url, headers, data, self.timeout)
                 except (OSError, _http_exceptions()) as exc:
                     failure = _describe_failure(exc, self.timeout)
                     if last:
@@ -555,6 +743,8 @@ class HttpModel(ModelAdapter):
                 else:
                     status, text = response.status, response.body.decode("utf-8", "replace")
                     if 200 <= status < 300:
+                        if self.protocol == "gradio" and self.call == "two-step":
+                            return self._read(self._events(url, text, status), status, rows, streamed=True)
                         return self._read(text, status, rows)
                     if status not in RETRY_STATUS or last:
                         tried = f" after {attempts} attempts" if attempts > 1 and status in RETRY_STATUS else ""
@@ -571,43 +761,155 @@ class HttpModel(ModelAdapter):
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read(self, text: str, status: int, rows: int) -> np.ndarray:
+    # -- requests ------------------------------------------------------------------
+    def _url(self) -> str:
+        if self.protocol != "gradio":
+            return self.url
+        step = "call" if self.call == "two-step" else "run"
+        return f"{self.url.rstrip('/')}/gradio_api/{step}/{self.api_name}"
+
+    def _images(self, chunk: np.ndarray) -> list[bytes]:
+        """Each row of a batch encoded as the endpoint is sent it (PNG or JPEG bytes)."""
+        fmt = "jpeg" if self.encoding.endswith("jpeg") else "png"
+        pixels = quantise(chunk, self.bounds)
+        try:
+            return [encode_image(p, fmt, self.channels_last, self.jpeg_quality) for p in pixels]
+        except ValueError as exc:
+            raise FeintError(f"endpoint {self.shown_url}: encoding {self.encoding}: {exc}") from None
+
+    def as_sent(self, x: np.ndarray) -> np.ndarray:
+        """What the endpoint receives for a batch, in the batch's layout and range: the
+        batch itself when numbers are sent, else each image as the server decodes it (the
+        8-bit quantisation, and for JPEG its compression too). :meth:`predict` of a batch
+        is the endpoint's answer for exactly this."""
+        x = np.asarray(x, dtype=np.float32)
+        if self.encoding == "none":
+            return x
+        return np.stack([decoded(data, row, self.channels_last, self.bounds) for data, row in zip(self._images(x), x)])
+
+    def _request(self, chunk: np.ndarray) -> tuple[str, bytes, dict[str, str]]:
+        """The URL, body and headers of the request for a batch."""
+        json_type = {"Content-Type": "application/json", "Accept": "application/json"}
+        single = self.batch_size == 1 and self.protocol in ("template", "gradio")
+        if self.encoding in ("png", "jpeg"):
+            (image,) = self._images(chunk[:1])
+            headers = {"Content-Type": IMAGE_TYPES[self.encoding], "Accept": "application/json", **self.headers}
+            return self._url(), image, headers
+        if self.encoding == "multipart":
+            files = [(f"image-{i}.png", "image/png", data) for i, data in enumerate(self._images(chunk))]
+            body, ctype = multipart(self.field, files)
+            return self._url(), body, {"Content-Type": ctype, "Accept": "application/json", **self.headers}
+        inputs: Any
+        if self.encoding != "none":
+            texts = [b64(d) for d in self._images(chunk)]
+            if self.protocol in ("tf-serving", "kserve-v1"):
+                inputs = [{"b64": t} for t in texts]
+            else:
+                inputs = texts[0] if single else texts
+        else:
+            inputs = chunk[0].tolist() if single else chunk.tolist()
+        payload: Any
+        if self.protocol == "template":
+            payload = _fill(self.body, inputs)
+        elif self.protocol == "kserve-v2":
+            payload = kserve_v2_request(chunk, self.input_name, self.output_name)
+        elif self.protocol in ("tf-serving", "kserve-v1"):
+            payload = {"instances": inputs}
+        elif self.protocol == "mlflow":
+            if self.mlflow_format == "dataframe_split":
+                flat = chunk.reshape(len(chunk), -1)
+                if self.columns is None or flat.shape[1] != len(self.columns):
+                    raise FeintError(
+                        f"endpoint {self.shown_url}: dataframe_split has {len(self.columns or [])} columns "
+                        f"for rows of {flat.shape[1]} features"
+                    )
+                payload = {"dataframe_split": {"columns": self.columns, "data": flat.tolist()}}
+            else:
+                payload = {self.mlflow_format: inputs}
+        else:  # gradio: the rows are the function's first input
+            payload = {"data": [inputs]}
+        try:
+            data = json.dumps(payload, allow_nan=False).encode()
+        except ValueError:
+            raise FeintError(
+                f"endpoint {self.shown_url}: the inputs hold NaN or infinite values, which JSON cannot carry"
+            ) from None
+        return self._url(), data, {**json_type, **self.headers}
+
+    def _events(self, url: str, text: str, status: int) -> str:
+        """Gradio's second step: the event stream of the call's ``event_id``, as the text of
+        ``{"data": ...}`` from its ``complete`` event."""
+        try:
+            event_id = json.loads(text)["event_id"]
+        except (ValueError, KeyError, TypeError):
+            raise EndpointError(
+                f"endpoint {self.shown_url} answered HTTP {status} without an event_id: "
+                f"{_one_line(text) or '(empty body)'}"
+            ) from None
+        where = f"{url}/{event_id}"
+        headers = {"Accept": "text/event-stream", **self.headers}
+        delay = self.meter.wait_time()  # rate_limit: request starts spaced, this one too
+        if delay > 0:
+            time.sleep(delay)
+        self.meter.charge(0, 0)  # a request that sends no rows
+        try:
+            response = self.transport.send("GET", where, headers, b"", self.timeout)
+        except (OSError, _http_exceptions()) as exc:
+            raise EndpointError(
+                f"endpoint {self.shown_url}: its event stream could not be read: {_describe_failure(exc, self.timeout)}"
+            ) from None
+        body = response.body.decode("utf-8", "replace")
+        if not 200 <= response.status < 300:
+            raise EndpointError(
+                f"endpoint {self.shown_url} answered HTTP {response.status} for its event stream: "
+                f"{_one_line(body) or '(empty body)'}"
+            )
+        events = gradio_events(body)
+        for name, value in events:
+            if name == "error":
+                raise EndpointError(
+                    f"endpoint {self.shown_url} answered an error event: {_one_line(json.dumps(value))}"
+                )
+            if name == "complete":
+                return json.dumps({"data": value})
+        raise EndpointError(
+            f"endpoint {self.shown_url} answered an event stream without a complete event: "
+            f"{_one_line(body) or '(empty body)'}"
+        )
+
+    # -- answers -------------------------------------------------------------------
+    def _read(self, text: str, status: int, rows: int, streamed: bool = False) -> np.ndarray:
         def fail(what: str) -> EndpointError:
+            shown = "its event stream" if streamed else f"HTTP {status}"
             return EndpointError(
-                f"endpoint {self.shown_url} answered HTTP {status} {what}: {_one_line(text) or '(empty body)'}"
+                f"endpoint {self.shown_url} answered {shown} {what}: {_one_line(text) or '(empty body)'}"
             )
 
         try:
             value = json.loads(text)
         except ValueError:
             raise fail("with a body that is not JSON") from None
-        for i, step in enumerate(self.steps):
-            here = ".".join(map(str, self.steps[: i + 1]))
-            if isinstance(value, Mapping) and str(step) in value:
-                value = value[str(step)]
-            elif isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):
-                value = value[step]
-            else:
-                raise fail(f"without {here!r} (the probabilities path {self.path_text!r})")
         try:
-            arr = np.asarray(value)
-        except ValueError:
-            raise fail("with rows of different lengths") from None
-        if arr.dtype.kind not in "iuf":
-            raise fail(f"with non-numeric values at {self.path_text or 'the top level'!r}")
-        arr = arr.astype(np.float64)
-        if arr.ndim == 1 and rows == 1:
-            arr = arr[None, :]
-        if arr.ndim != 2:
-            raise fail(f"with an array of shape {arr.shape}; expected (rows, classes)")
-        if len(arr) != rows:
-            raise fail(f"with {len(arr)} rows for {rows} inputs")
+            if self.protocol == "kserve-v2":
+                value = kserve_v2_output(value, self.output_name, rows)
+                where = f"outputs {self.output_name or '0'}"
+            else:
+                value = resolve(value, self.steps, self.path_text)
+                where = self.path_text or "the top level"
+            if self.answers == "labels":
+                arr = read_labels(value, rows, self.classes, self.n_classes, where)
+            else:
+                arr = read_scores(value, rows, self.classes, self.n_classes, self.answers == "logits", where)
+        except ReadError as exc:
+            raise fail(str(exc)) from None
         if self.n_classes is not None and arr.shape[1] != self.n_classes:
             raise fail(f"with {arr.shape[1]} classes per row; the target has {self.n_classes}")
         if arr.shape[1] == 0:
             raise fail("with empty rows")
         if not np.isfinite(arr).all():
             raise fail("with NaN or infinite values")
+        if self.answers == "labels":
+            return arr
         if self.answers == "logits":
             z = np.exp(arr - arr.max(axis=1, keepdims=True))
             return z / z.sum(axis=1, keepdims=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from feint.targets.loaders.checks import Checker, Key, key_names
 
-__all__ = ["SAMPLE_KEYS", "SAMPLE_KINDS", "IMAGE_SUFFIXES", "load_samples", "labels"]
+__all__ = ["SAMPLE_KEYS", "SAMPLE_KINDS", "IMAGE_SUFFIXES", "load_samples", "labels", "feature_columns"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -154,6 +154,23 @@ def _read_csv(
             labels.append(row[li].strip())
     names = tuple(header[i] for i in picked)
     return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None), names
+
+
+def feature_columns(value: Any, base: Path) -> list[str] | None:
+    """The feature names of CSV samples (their header, the label column left out), or
+    None for other samples or a file that cannot be read (its own check says why later)."""
+    spec: Any = {"csv": value} if isinstance(value, str) and value.lower().endswith(".csv") else value
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("csv"), str):
+        return None
+    try:
+        with open(base / spec["csv"], newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), None)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not header:
+        return None
+    label = spec.get("label")
+    return [h.strip() for h in header if h.strip() != label]
 
 
 def _is_float(text: str) -> bool:

@@ -170,12 +170,23 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _endpoint(config: Any, where: str, n_classes: int) -> ModelAdapter:
+def _endpoint(config: Any, where: str, target: DeclaredTarget, samples: Any, base: Path) -> ModelAdapter:
     if not isinstance(config, Mapping):
         raise FeintError(f"{where}: expects a mapping with url and the endpoint's settings; got {shown(config)}")
     from feint.targets.adapters.http import HttpModel
+    from feint.targets.loaders.samples import feature_columns
 
-    return HttpModel.from_config(dict(config), where, n_classes=n_classes)
+    pre = target._pre
+    return HttpModel.from_config(
+        dict(config),
+        where,
+        n_classes=len(target.output_classes),
+        classes=target.output_classes,
+        columns=feature_columns(samples, base),
+        bounds=target.bounds,
+        channels_last=pre.channels_last,
+        scaled=pre.scale != 1.0 or pre.mean is not None or pre.std is not None,
+    )
 
 
 # -- the declaration ------------------------------------------------------------------------
@@ -375,7 +386,7 @@ class DeclaredTarget(LoadedTarget):
         kind, value = config["model"]
         self.adapter: ModelAdapter
         if kind == "endpoint":
-            self.adapter = _endpoint(value, f"{where}: model.endpoint", len(self.output_classes))
+            self.adapter = _endpoint(value, f"{where}: model.endpoint", self, config["samples"], base)
         else:
             from feint.targets.adapters import adapter_for
 
