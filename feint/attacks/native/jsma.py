@@ -23,8 +23,8 @@ probabilities the others' sum is one minus the target's, so beta is minus alpha 
 pairwise rule picks the two features of largest alpha, as the single rule does.
 
 On the digits CNN (100 samples, ``theta=0.1``), saliency on probabilities turns every
-sample with about a third fewer changed pixels than on logits (mean L0 about 33
-against 50), at the same gradient cost; see the performance page.
+sample with about 40 percent fewer changed pixels than on logits (mean L0 29 against
+49) and fewer steps; aimed at ART's classes it gives ART's adversarials exactly.
 """
 
 from __future__ import annotations

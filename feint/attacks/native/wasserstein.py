@@ -1,7 +1,9 @@
 """The Wasserstein attack by projected Sinkhorn iterations (Wong, Schmidt, Kolter 2019).
 
 Images are mass distributions (each normalised by the original's total mass); mass may
-move only within a ``kernel_size`` window, a move by offset ``d`` costing ``|d|_2^p``.
+move only within a ``kernel_size`` window, a move by offset ``d`` costing the p-norm of
+``d`` (``cost=norm``, ART's cost: at ``p = 2`` the Euclidean distance) or ``|d|_2^p``
+(``cost=power``).
 Each step goes up the loss (a signed, L2 or Wasserstein-ball step of ``eps_step``),
 then is projected back onto the Wasserstein ball of radius ``eps`` around the
 original; every ``eps_iter`` steps the radius of samples not yet turned grows by
@@ -47,8 +49,8 @@ GROUND_COSTS = ("norm", "power")
 def window_cost(kernel_size: int, p: float, ground: str = "norm") -> torch.Tensor:
     """Cost of moving mass by each offset ``d = (dy, dx)`` of a ``kernel_size`` window:
     ``(k*k,)``. ``norm``: the p-norm of the offset, ``(|dy|^p + |dx|^p)^(1/p)`` (ART's
-    cost; at ``p = 2`` the Euclidean distance, the 1-Wasserstein distance of the
-    published experiments); ``power``: the Euclidean distance to the power p, ``|d|_2^p``."""
+    cost; at ``p = 2`` the Euclidean distance, so that the plan's cost is the
+    1-Wasserstein distance); ``power``: the Euclidean distance to the power p, ``|d|_2^p``."""
     r = kernel_size // 2
     d = torch.arange(-r, r + 1, dtype=DTYPE).abs()
     if ground == "power":
