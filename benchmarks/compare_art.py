@@ -24,6 +24,7 @@ how feint's PGD and JSMA times grow with the number of samples.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -72,16 +73,22 @@ class Row:
     tool: str
     samples: int
     seconds_per_sample: float
-    success_rate: float
-    linf: float | None
-    l2: float | None
-    l2_median: float | None
-    l0: float | None
-    wasserstein: float | None
     forward_per_sample: float
     gradient_per_sample: float
+    # means over the successful samples (see fill)
+    success_rate: float = 0.0
+    linf: float | None = None
+    l2: float | None = None
+    l2_median: float | None = None
+    l0: float | None = None
+    wasserstein: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # per sample, in the order of ``indices``: success, linf, l2, l0 and (Wasserstein
+    # attack) the exact transport cost; errors: sample -> the message ART raised on it
+    indices: list[int] = field(default_factory=list)
+    per_sample: dict[str, list] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -92,46 +99,104 @@ def _median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def judge(target, x: np.ndarray, x_adv: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Success and distances, measured alike for both tools."""
+def transport_cost(x: np.ndarray, y: np.ndarray, p: float = 2.0) -> float:
+    """The exact 1-Wasserstein distance between images ``x`` and ``y`` (``(C, H, W)``, each
+    normalised to unit mass, negative values clipped), the ground distance between pixels
+    being the p-norm of their offset (ART's cost; Euclidean at ``p = 2``), with mass free
+    to move across the whole image: a linear program (scipy's HiGHS). Pixels below 1e-7
+    of the mass are left out (they hold less than that in total per pixel; the solver's
+    tolerance). Computed alike for both tools' adversarials; ``nan`` where it fails."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    total = 0.0
+    for xc, yc in zip(np.asarray(x, np.float64), np.clip(np.asarray(y, np.float64), 0.0, None)):
+        w = xc.shape[1]
+        a, b = xc.ravel() / xc.sum(), yc.ravel() / yc.sum()
+        src, dst = np.flatnonzero(a > 1e-7), np.flatnonzero(b > 1e-7)
+        a, b = a[src] / a[src].sum(), b[dst] / b[dst].sum()
+        (sy, sx), (dy, dx) = np.divmod(src, w), np.divmod(dst, w)
+        cost = (np.abs(sy[:, None] - dy) ** p + np.abs(sx[:, None] - dx) ** p) ** (1 / p)
+        ns, nd = len(src), len(dst)
+        var = np.arange(ns * nd)
+        rows = np.concatenate([var // nd, ns + var % nd])
+        eq = coo_matrix((np.ones(2 * ns * nd), (rows, np.concatenate([var, var]))), shape=(ns + nd, ns * nd))
+        res = linprog(cost.ravel(), A_eq=eq.tocsr(), b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+        if res.status != 0:
+            return float("nan")
+        total += float(res.fun)
+    return total
+
+
+def judge(target, x: np.ndarray, x_adv: np.ndarray, labels: np.ndarray, p_w: float | None = None) -> dict[str, Any]:
+    """Success and distances per sample, measured alike for both tools from the arrays;
+    with ``p_w``, also the exact Wasserstein distance of each successful adversarial."""
     adv_labels = target.predict(x_adv.astype(np.float32)).argmax(1)
     ok = adv_labels != labels
     d = (x_adv - x).reshape(len(x), -1)
-    linf, l2, l0 = np.abs(d).max(1), np.linalg.norm(d, axis=1), (np.abs(d) > 1e-6).sum(1)
-    return {
-        "success": ok,
-        "linf": _mean(list(linf[ok])),
-        "l2": _mean(list(l2[ok])),
-        "l2_median": _median(list(l2[ok])),
-        "l0": _mean(list(l0[ok].astype(float))),
+    per = {
+        "success": ok.tolist(),
+        "linf": np.abs(d).max(1).tolist(),
+        "l2": np.linalg.norm(d, axis=1).tolist(),
+        "l0": (np.abs(d) > 1e-6).sum(1).astype(float).tolist(),
     }
+    if p_w is not None:
+        per["wasserstein"] = [transport_cost(x[i], x_adv[i], p_w) if ok[i] else None for i in range(len(x))]
+    return per
+
+
+def fill(row: Row, per: dict[str, list]) -> Row:
+    """The row's means over its successful samples, from its per-sample measures."""
+    ok = per["success"]
+    row.per_sample = per
+    row.success_rate = float(np.mean(ok)) if ok else 0.0
+    pick = {k: [v for v, good in zip(vals, ok) if good and v is not None] for k, vals in per.items() if k != "success"}
+    row.linf, row.l2, row.l0 = _mean(pick["linf"]), _mean(pick["l2"]), _mean(pick["l0"])
+    row.l2_median = _median(pick["l2"])
+    row.wasserstein = _mean(pick["wasserstein"]) if "wasserstein" in pick else None
+    return row
+
+
+def _w_p(name: str, params: dict[str, Any]) -> float | None:
+    return float(params.get("p", 2)) if name == "wasserstein" else None
 
 
 # -- feint ---------------------------------------------------------------------------
-def run_feint(target, name: str, indices: list[int], params: dict[str, Any]) -> tuple[Row, Any]:
+def run_feint(
+    target, name: str, indices: list[int], params: dict[str, Any], x: np.ndarray, labels: np.ndarray
+) -> tuple[Row, Any]:
+    """feint's ``name`` on ``indices`` through :func:`feint.execute_run`; its adversarials
+    are taken as the attack hands them over, and measured as ART's are."""
     attack = feint.get_attack(name)()
     for key, value in params.items():
         attack.options.set(key, str(value))
     attack.set("sample_index", ",".join(map(str, indices)))
+    outputs: list[np.ndarray] = []
+    generate = attack.generate
+
+    def keep(model, batch, p):
+        out = generate(model, batch, p)
+        outputs.append(out.x_adv.detach().cpu().numpy())
+        return out
+
+    attack.generate = keep  # type: ignore[method-assign]
     start = time.perf_counter()
     result = feint.execute_run(target, attack)
     elapsed = time.perf_counter() - start
     n = len(indices)
-    ok = [s for s in result.samples if s.success]
     row = Row(
         attack=name,
         tool="feint",
         samples=n,
         seconds_per_sample=elapsed / n,
-        success_rate=len(ok) / n,
-        linf=_mean([s.linf for s in ok]),
-        l2=_mean([s.l2 for s in ok]),
-        l2_median=_median([s.l2 for s in ok]),
-        l0=_mean([float(s.l0) for s in ok]),
-        wasserstein=_mean([s.wasserstein for s in ok if s.wasserstein is not None]) if name == "wasserstein" else None,
         forward_per_sample=result.forward_queries / n,
         gradient_per_sample=result.gradient_queries / n,
+        indices=list(indices),
     )
+    x_adv = np.concatenate(outputs)
+    fill(row, judge(target, x, x_adv, labels, _w_p(name, params)))
+    # the run's own judgement agrees with the benchmark's (both ask the target's predict)
+    assert [s.success for s in result.samples] == row.per_sample["success"]
     return row, result
 
 
@@ -177,7 +242,7 @@ def art_estimator(target, module):
 def art_attack(name: str, est, params: dict[str, Any], batch: int):
     from art.attacks import evasion
 
-    p = dict(params)
+    p = {k: v for k, v in params.items() if k not in FEINT_ONLY}
     if name == "pgd":
         p["norm"] = np.inf if p["norm"] == "inf" else int(p["norm"])
         return evasion.ProjectedGradientDescent(est, batch_size=batch, verbose=False, **p)
@@ -190,51 +255,132 @@ def art_attack(name: str, est, params: dict[str, Any], batch: int):
     raise ValueError(name)
 
 
-def run_art(target, module, name: str, x: np.ndarray, labels: np.ndarray, params: dict[str, Any], batch: int) -> Row:
+# feint's options that ART's attacks do not take (ART's behaviour is their default)
+FEINT_ONLY = ("early_stop", "saliency_on", "targeted", "target_labels", "cost")
+# ART's errors that end its attack on a sample: its own numerical failures
+ART_FAILURES = (ValueError, FloatingPointError, RuntimeError)
+
+
+def art_targets(labels: np.ndarray, classes: int) -> np.ndarray:
+    """The random other classes ART's JSMA aims at when given no targets, as it draws them
+    (``art.utils.random_targets`` under ``np.random.seed(0)``)."""
+    from art.utils import random_targets
+
+    np.random.seed(0)
+    return np.argmax(random_targets(labels, classes), axis=1)
+
+
+def run_art(
+    target,
+    module,
+    tool: str,
+    name: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    params: dict[str, Any],
+    batch: int,
+    y: np.ndarray | None = None,
+    per_sample: bool = False,
+    cache: str | None = None,
+) -> Row:
+    """ART's ``name`` on ``x`` through ``module``; ``y``: the classes it aims at (JSMA).
+
+    With ``per_sample``, one ``generate`` call per sample (what ART's ``batch_size=1``
+    does anyway), so that an error ART raises on one sample ends only that sample: it is
+    recorded (the sample counts as not turned, its adversarial is the original) and ART's
+    time per sample is taken over the samples it did not raise on. With ``cache``, ART's
+    adversarials, times and query counts (per sample with ``per_sample``) are kept in that
+    folder and read back on a later run with the same attack, parameters, module and
+    samples."""
+    n = len(x)
     est, counter = art_estimator(target, module)
     attack = art_attack(name, est, params, batch)
-    counter.forward_rows = counter.gradient_rows = 0
-    torch.manual_seed(0)
-    np.random.seed(0)
-    start = time.perf_counter()
-    n = len(x)
-    try:
-        x_adv = attack.generate(x=x.astype(np.float32))
-    except (ValueError, FloatingPointError, RuntimeError) as exc:  # ART's own numerical failures
-        elapsed = time.perf_counter() - start
-        return Row(
-            attack=name,
-            tool="ART",
-            samples=n,
-            seconds_per_sample=elapsed / n,
-            success_rate=0.0,
-            linf=None,
-            l2=None,
-            l2_median=None,
-            l0=None,
-            wasserstein=None,
-            forward_per_sample=counter.forward_rows / n,
-            gradient_per_sample=counter.gradient_rows / n,
-            note=f"ART raised {type(exc).__name__} after {elapsed:.1f} s: {exc} (nothing turned; its time is a "
-            "lower bound)",
-        )
-    elapsed = time.perf_counter() - start
+    yy = None if y is None else np.eye(len(target.output_classes), dtype=np.float32)[y]
+    x_adv = x.copy()
+    seconds = np.zeros(n)
+    forward = gradient = 0.0
+    errors: dict[int, str] = {}
+    cached = 0
+    for rows in [slice(i, i + 1) for i in range(n)] if per_sample else [slice(0, n)]:
+        key = hashlib.sha256(
+            json.dumps([name, tool, params, None if y is None else y[rows].tolist()]).encode() + x[rows].tobytes()
+        ).hexdigest()[:20]
+        path = os.path.join(cache, f"{name}-{tool.replace(' ', '_')}-{key}.npz") if cache else None
+        if path and os.path.exists(path):
+            saved = np.load(path, allow_pickle=False)
+            cached += rows.stop - rows.start
+        else:
+            counter.forward_rows = counter.gradient_rows = 0
+            torch.manual_seed(0)
+            np.random.seed(0)
+            out, message = x[rows].copy(), ""
+            start = time.perf_counter()
+            try:
+                out = attack.generate(x=x[rows], y=None if yy is None else yy[rows])
+            except ART_FAILURES as exc:
+                message = f"{type(exc).__name__} after {time.perf_counter() - start:.1f} s: {exc}"
+            saved = {
+                "x_adv": out,
+                "seconds": (time.perf_counter() - start) / (rows.stop - rows.start),
+                "forward": counter.forward_rows,
+                "gradient": counter.gradient_rows,
+                "error": message,
+            }
+            if path:
+                os.makedirs(cache, exist_ok=True)
+                np.savez(path, **saved)
+        x_adv[rows], seconds[rows] = saved["x_adv"], float(saved["seconds"])
+        forward, gradient = forward + float(saved["forward"]), gradient + float(saved["gradient"])
+        if str(saved["error"]):
+            errors.update({i: str(saved["error"]) for i in range(rows.start, rows.stop)})
     # Judging the original and the result costs two forward rows per sample, as in feint.
-    m = judge(target, x, x_adv, labels)
-    return Row(
+    forward, gradient = forward / n + 2, gradient / n
+    note = f"ART's results on {cached} of the {n} samples read back from the cache" if cached else ""
+    timed = [seconds[i] for i in range(n) if i not in errors]
+    row = Row(
         attack=name,
-        tool="ART",
+        tool=tool,
         samples=n,
-        seconds_per_sample=elapsed / n,
-        success_rate=float(m["success"].mean()),
-        linf=m["linf"],
-        l2=m["l2"],
-        l2_median=m["l2_median"],
-        l0=m["l0"],
-        wasserstein=None,
-        forward_per_sample=counter.forward_rows / n + 2,
-        gradient_per_sample=counter.gradient_rows / n,
+        seconds_per_sample=float(np.mean(timed)) if timed else float(np.mean(seconds)),
+        forward_per_sample=forward,
+        gradient_per_sample=gradient,
+        note=note,
+        errors=errors,
     )
+    per = judge(target, x, x_adv, labels, _w_p(name, params))
+    for i in errors:
+        per["success"][i] = False
+    fill(row, per)
+    if errors:
+        which = ", ".join(str(i) for i in sorted(errors))
+        messages = sorted({m.split(": ", 1)[1] for m in errors.values()})
+        row.note = "; ".join(
+            filter(
+                None,
+                [
+                    row.note,
+                    f"ART raised on sample(s) {which} ({'; '.join(messages)}); its s/sample is over the "
+                    f"{len(timed)} other(s)"
+                    if timed
+                    else f"ART raised on every sample ({'; '.join(messages)})",
+                ],
+            )
+        )
+    return row
+
+
+def paired(a: Row, b: Row) -> dict[str, Any]:
+    """Means of each distance over the samples both rows turned (same samples, in order)."""
+    n = min(a.samples, b.samples)
+    both = [i for i in range(n) if a.per_sample["success"][i] and b.per_sample["success"][i]]
+    out: dict[str, Any] = {"common": both}
+    for key in ("l0", "l2", "linf", "wasserstein"):
+        if key in a.per_sample and key in b.per_sample and both:
+            va = [a.per_sample[key][i] for i in both]
+            vb = [b.per_sample[key][i] for i in both]
+            if all(v is not None for v in va + vb):
+                out[key] = (float(np.mean(va)), float(np.mean(vb)))
+    return out
 
 
 # -- floors ------------------------------------------------------------------------------
@@ -287,11 +433,11 @@ def print_rows(rows: list[Row]) -> None:
         "ART/feint",
     )
     lines = [head]
-    by = {(r.attack, r.tool): r for r in rows}
+    feint_rows = {r.attack: r for r in reversed(rows) if r.tool == "feint"}
     for r in rows:
         ratio = ""
-        if r.tool.startswith("feint") and (r.attack, "ART") in by:
-            ratio = f"{by[(r.attack, 'ART')].seconds_per_sample / r.seconds_per_sample:.1f}x"
+        if r.tool.startswith("ART") and r.attack in feint_rows:
+            ratio = f"{r.seconds_per_sample / feint_rows[r.attack].seconds_per_sample:.1f}x"
         lines.append(
             (
                 r.attack,
@@ -309,14 +455,66 @@ def print_rows(rows: list[Row]) -> None:
                 ratio,
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    table(lines)
+    for r in rows:
+        if r.note:
+            print(f"note: {r.attack} ({r.tool}): {r.note}")
+
+
+def table(lines: list[tuple[str, ...]]) -> None:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     for i, line in enumerate(lines):
         print("  ".join(c.rjust(w) if j > 1 else c.ljust(w) for j, (c, w) in enumerate(zip(line, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    for r in rows:
-        if r.note:
-            print(f"note: {r.attack} ({r.tool}): {r.note}")
+
+
+def print_paired(pairs: list[tuple[Row, Row]]) -> list[dict[str, Any]]:
+    """feint beside ART on the samples both turned: mean of each distance, and feint / ART."""
+    lines = [("attack", "feint", "ART", "both turned", "L0 feint / ART", "L2 feint / ART", "Linf", "W feint / ART")]
+    out = []
+    for a, b in pairs:
+        m = paired(a, b)
+
+        def cell(key: str, digits: int = 3, m: dict[str, Any] = m) -> str:
+            if key not in m:
+                return "-"
+            fa, fb = m[key]
+            return f"{fa:.{digits}f} / {fb:.{digits}f} ({fa / fb:.3f})" if fb else f"{fa:.{digits}f} / {fb:.{digits}f}"
+
+        lines.append(
+            (
+                a.attack,
+                a.tool,
+                b.tool,
+                f"{len(m['common'])} of {min(a.samples, b.samples)}",
+                cell("l0", 1),
+                cell("l2"),
+                cell("linf"),
+                cell("wasserstein", 4),
+            )
+        )
+        out.append({"attack": a.attack, "feint": a.tool, "art": b.tool, **m})
+    table(lines)
+    return out
+
+
+def print_per_sample(rows: list[Row]) -> None:
+    """Each sample's outcome in each row: turned or not, L2 and W (or ART's error)."""
+    n = min(r.samples for r in rows)
+    lines = [("sample", *(f"{r.tool}: L2 / W" for r in rows))]
+    for i in range(n):
+        cells = []
+        for r in rows:
+            if i in r.errors:
+                cells.append("raised")
+            elif not r.per_sample["success"][i]:
+                cells.append("not turned")
+            else:
+                w = r.per_sample.get("wasserstein", [None] * n)[i]
+                cells.append(f"{r.per_sample['l2'][i]:.3f} / {fmt(w, 4)}")
+        lines.append((str(r.indices[i] if r.indices else i), *cells))
+    table(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,22 +526,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--art-wasserstein-samples",
         type=int,
-        default=1,
-        help="samples for ART's Wasserstein, minutes each (default 1; 0 skips it)",
+        default=10,
+        help="samples for ART's Wasserstein, about a minute each (default 10; 0 skips it)",
     )
     ap.add_argument(
         "--art-hop-skip-jump-samples", type=int, default=100, help="samples for ART's HopSkipJump (default 100)"
     )
     ap.add_argument(
         "--art-module",
-        choices=("keras", "feint"),
-        default="keras",
+        choices=("both", "keras", "feint"),
+        default="both",
         help="the module ART's estimator runs: keras, the Keras model as a torch module (what ART "
-        "users get); feint, feint's lowered torch module (default keras)",
+        "users get); feint, feint's lowered torch module; both, each in its own rows (default both)",
     )
+    ap.add_argument("--art-cache", metavar="DIR", help="keep ART's results in DIR and reuse them on later runs")
     ap.add_argument("--scaling", default="10,100,1000", help="sample counts for the growth table ('' skips it)")
     ap.add_argument("--quick", action="store_true", help="tiny budgets: checks that the benchmark works")
-    ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows and the paired means as JSON")
     args = ap.parse_args(argv)
 
     # feint's command line keeps freed memory for reuse (feint.engine.allocator); the
@@ -362,23 +561,34 @@ def main(argv: list[str] | None = None) -> int:
     x = target.get_samples(indices).astype(np.float32)
     labels = target.predict(x).argmax(1)
     params = {k: {**v, **(QUICK[k] if args.quick else {})} for k, v in PAPER.items()}
+    load = os.getloadavg()
     print(
-        f"feint {feint.__version__} beside ART on digits_keras; {n} samples; torch threads {torch.get_num_threads()}; "
+        f"feint {feint.__version__} beside ART on digits_keras; {n} samples; "
+        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {os.cpu_count()} cores, load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch threads {torch.get_num_threads()}; "
         f"allocator thresholds raised for both: {'yes' if tuned else 'no'}"
     )
 
     rows: list[Row] = []
+    pairs: list[tuple[Row, Row]] = []
     module = target.torch_module()
     keras_module = getattr(target, "keras_module", None) or module
-    art_module = keras_module if args.art_module == "keras" else module
+    modules = {"ART keras": keras_module, "ART lowered": module}
+    if args.art_module != "both":
+        modules = {
+            k: v for k, v in modules.items() if k == {"keras": "ART keras", "feint": "ART lowered"}[args.art_module]
+        }
     xt = torch.from_numpy(x)
     from feint.attacks.model import FORWARD_CHUNK  # the rows per pass of feint's forward-only queries
 
     probe = xt[torch.arange(FORWARD_CHUNK) % len(xt)].contiguous()
     per_row = forward_seconds(module, probe) / FORWARD_CHUNK
     print(
-        f"digits_keras runs in feint as: {target.describe().get('runs_as', 'torch')}; ART gets the "
-        f"{'Keras model as a torch module' if art_module is keras_module else 'same lowered module'}"
+        f"digits_keras runs in feint as: {target.describe().get('runs_as', 'torch')}; ART gets "
+        + " and ".join(
+            {"ART keras": "the Keras model as a torch module", "ART lowered": "feint's lowered module"}[k]
+            for k in modules
+        )
     )
     if keras_module is not module:
         keras_row = forward_seconds(keras_module, probe) / FORWARD_CHUNK
@@ -386,15 +596,17 @@ def main(argv: list[str] | None = None) -> int:
             f"one forward pass of {FORWARD_CHUNK} rows: lowered {1e6 * per_row:.0f} us/row, through Keras "
             f"{1e6 * keras_row:.0f} us/row ({keras_row / per_row:.2f}x)"
         )
+    print(flush=True)
     for name in names:
         p = params[name]
-        row, result = run_feint(target, name, indices, p)
+        row, result = run_feint(target, name, indices, p, x, labels)
         rows.append(row)
+        feint_rows = [row]
         if name == "pgd":
             floor = p["max_iter"] * forward_backward_seconds(module, xt[: min(n, 100)]) / min(n, 100)
             row.extra["floor_s_per_sample"] = floor
             row.note = f"floor {floor:.4f} s/sample ({p['max_iter']} forward+backward passes); feint/floor {row.seconds_per_sample / floor:.2f}"
-            early, _ = run_feint(target, name, indices, {**p, "early_stop": True})
+            early, _ = run_feint(target, name, indices, {**p, "early_stop": True}, x, labels)
             early.tool = "feint early_stop"
             rows.append(early)
         if name == "hop_skip_jump":
@@ -405,19 +617,74 @@ def main(argv: list[str] | None = None) -> int:
             name, n
         )
         art_n = min(art_n, n)
-        if art_n > 0:
-            art_p = {k: v for k, v in p.items() if k != "early_stop"}
-            art_row = run_art(target, art_module, name, x[:art_n], labels[:art_n], art_p, batch=min(n, 100))
+        if art_n == 0:
+            print_rows([r for r in rows if r.attack == name])
+            print(flush=True)
+            continue
+        art_p = {k: v for k, v in p.items() if k not in FEINT_ONLY}
+        y = None
+        if name == "jsma":
+            # ART aims each sample at a random other class and stops only there; feint's
+            # default stops at any other class. Beside feint's default, feint aimed at
+            # ART's classes, which should give ART's adversarials.
+            y = art_targets(labels, len(target.output_classes))
+            aimed = {**p, "targeted": "true", "target_labels": ",".join(map(str, y))}
+            same, _ = run_feint(target, name, indices, aimed, x, labels)
+            same.tool = "feint, ART's targets"
+            rows.append(same)
+            feint_rows.append(same)
+        for tool, mod in modules.items():
+            if name == "jsma":  # ART's saliency on probabilities: the module ending in softmax
+                mod = torch.nn.Sequential(mod, torch.nn.Softmax(dim=1))
+            art_row = run_art(
+                target,
+                mod,
+                tool,
+                name,
+                x[:art_n],
+                labels[:art_n],
+                art_p,
+                batch=min(n, 100),
+                y=None if y is None else y[:art_n],
+                per_sample=name == "wasserstein",
+                cache=args.art_cache,
+            )
             if art_n < n:
                 art_row.note = "; ".join(
                     filter(None, [f"ART ran on the first {art_n} of the {n} samples (too slow for all)", art_row.note])
                 )
             rows.append(art_row)
+            pairs.extend((f, art_row) for f in feint_rows)
+        if name == "jsma":  # on logits: feint's saliency_on=logits and ART on the module's logits
+            logit_p = {**aimed, "saliency_on": "logits"}
+            feint_logits, _ = run_feint(target, name, indices, logit_p, x, labels)
+            feint_logits.tool = "feint logits, ART's targets"
+            art_logits = run_art(
+                target,
+                module,
+                "ART lowered logits",
+                name,
+                x,
+                labels,
+                art_p,
+                batch=min(n, 100),
+                y=y,
+                cache=args.art_cache,
+            )
+            rows.extend([feint_logits, art_logits])
+            pairs.append((feint_logits, art_logits))
         print_rows([r for r in rows if r.attack == name])
+        print("\npaired: mean over the samples both turned (feint / ART, and the ratio)")
+        print_paired([pr for pr in pairs if pr[0].attack == name])
+        if name == "wasserstein":
+            print("\nper sample (W: exact 1-Wasserstein distance, ground cost the p-norm of the offset)")
+            print_per_sample([r for r in rows if r.attack == name])
         print(flush=True)
 
     print("== all ==")
     print_rows(rows)
+    print("\n== paired ==")
+    paired_out = print_paired(pairs)
     sizes = [int(s) for s in args.scaling.split(",") if s]
     if sizes:
         # Samples differ in how many steps they need (a JSMA sample takes from a few to
@@ -434,9 +701,10 @@ def main(argv: list[str] | None = None) -> int:
             secs, grads = [], []
             for size in sizes:
                 size = min(size, 1000)
-                start = time.perf_counter()
-                grow, _ = run_feint(target, name, list(range(size)), params[name])
-                secs.append(time.perf_counter() - start)
+                idx = list(range(size))
+                xs = target.get_samples(idx).astype(np.float32)
+                grow, _ = run_feint(target, name, idx, params[name], xs, target.predict(xs).argmax(1))
+                secs.append(grow.seconds_per_sample * size)
                 grads.append(grow.gradient_per_sample * size)
             print(
                 f"{name:7} "
@@ -448,9 +716,11 @@ def main(argv: list[str] | None = None) -> int:
                 + "  |  "
                 + " ".join(f"{1e6 * s / g:.0f}" for s, g in zip(secs, grads))
             )
+    load = os.getloadavg()
+    print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=2)
+            json.dump({"rows": [asdict(r) for r in rows], "paired": paired_out}, fh, indent=2)
     return 0
 
 

@@ -53,7 +53,9 @@ register(
     Measure(
         "wasserstein",
         "Wasserstein",
-        "the transport cost of the Wasserstein attack's final projection, computed by the attack",
+        "the transport cost of the Wasserstein attack's final projection, computed by the attack: mass "
+        "moved times its ground cost (by default the Euclidean distance in pixels, so the 1-Wasserstein "
+        "distance)",
         fmt=".4f",
         unit="normalised mass units (the units of `eps`)",
         short="W",

@@ -88,9 +88,19 @@ def test_jsma_changes_few_pixels_and_respects_gamma(digits_keras):
     assert all(s.l0 <= 0.05 * 784 + 2 for s in run.samples)
 
 
-@pytest.mark.parametrize("saliency, grads_per_step", [("single", 1), ("pairwise", 2)])
-def test_jsma_saliency_rules(digits_keras, saliency, grads_per_step):
-    run = execute_run(digits_keras, get_attack("jsma")(sample_index="0:4", saliency=saliency))
+@pytest.mark.parametrize(
+    "saliency, saliency_on, grads_per_step",
+    [
+        ("single", "probabilities", 1),
+        ("pairwise", "probabilities", 1),
+        ("single", "logits", 1),
+        ("pairwise", "logits", 2),
+    ],
+)
+def test_jsma_saliency_rules(digits_keras, saliency, saliency_on, grads_per_step):
+    """On probabilities the others' gradient is minus the target's: one gradient per step."""
+    attack = get_attack("jsma")(sample_index="0:4", saliency=saliency, saliency_on=saliency_on)
+    run = execute_run(digits_keras, attack)
     assert run.successes == 4
     for s in run.samples:  # one forward per step plus the first and last judgement
         assert s.gradient_queries == grads_per_step * (s.forward_queries - 2)

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,9 +33,29 @@ def test_wright_omega_solves_u_plus_log_u(y):
         assert abs(u.item() + math.log(u.item()) - y) <= 1e-9 * max(1.0, abs(y))
 
 
-def test_window_cost_is_distance_to_the_power_p():
-    c = window_cost(3, 2.0).view(3, 3)
+def test_window_cost_is_the_offsets_norm_or_its_euclidean_length_to_the_power_p():
+    c = window_cost(5, 2.0).view(5, 5)  # ART's: the p-norm of the offset
+    assert c[2, 2] == 0 and c[2, 3] == 1 and c[1, 1] == math.sqrt(2) and c[0, 1] == math.sqrt(5)
+    c = window_cost(5, 1.0).view(5, 5)
+    assert c[1, 1] == 2 and c[0, 1] == 3
+    c = window_cost(3, 2.0, "power").view(3, 3)
     assert c[1, 1] == 0 and c[0, 1] == 1 and c[0, 0] == 2
+
+
+@pytest.mark.parametrize("p, ground", [(2.0, "power"), (1.0, "norm")])
+def test_a_cost_summed_over_the_axes_takes_one_pass_per_axis(p, ground):
+    """Where the cost is one cost per axis summed, the per-axis passes give the grouped
+    convolution's sums."""
+    from feint.attacks.native.wasserstein import _Window
+
+    win = _Window(9, 7, 5, p, ground)
+    assert win.separable
+    e = torch.rand(20, 63, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = torch.rand(20, dtype=torch.float64) * 2
+    passes = win.sums(e, t, moments=False)
+    win.separable = False
+    assert torch.allclose(passes, win.sums(e, t, moments=False), rtol=1e-12, atol=0)
+    assert not _Window(9, 7, 5, 2.0, "norm").separable
 
 
 @settings(max_examples=5, deadline=None)

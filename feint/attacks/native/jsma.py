@@ -1,20 +1,30 @@
 """The Jacobian saliency map attack (Papernot et al. 2016), batched.
 
 Each step moves two features of every sample still active by ``theta``, chosen by one
-of two saliency rules:
+of two saliency rules, on one of two outputs (``saliency_on``):
 
 - ``single`` (the default, the rule ART and so Counterfit use): the two features whose
-  gradient of the target class's logit is largest (smallest when ``theta < 0``). One
+  gradient of the target class's output is largest (smallest when ``theta < 0``). One
   gradient per step.
-- ``pairwise`` (the paper's): with the gradient of the target logit (alpha) and of the
+- ``pairwise`` (the paper's): with the gradient of the target output (alpha) and of the
   sum of the others (beta), the pair (p, q) maximising ``(alpha_p + alpha_q) *
   |beta_p + beta_q|`` among pairs whose alpha-sum raises the target and whose beta-sum
-  lowers the rest. Two gradients per step. The pair search runs for the whole batch at
-  once and is exact without scoring every pair (see :func:`best_pairs`); its memory is
-  bounded by ``MAX_CANDIDATES`` candidate features per sample, whatever the input size.
+  lowers the rest. Two gradients per step on logits, one on probabilities. The pair
+  search runs for the whole batch at once and is exact without scoring every pair (see
+  :func:`best_pairs`); its memory is bounded by ``MAX_CANDIDATES`` candidate features
+  per sample, whatever the input size.
 
-On the digits CNN the single rule turns samples with fewer changed pixels (mean L0
-about 49 against 88) and at a quarter of the gradient cost.
+The output is the class probabilities (``probabilities``, the default, what ART's
+``SaliencyMapMethod`` differentiates on a model that ends in softmax) or the logits.
+The gradient of the target's probability is the gradient of its log-probability scaled
+by the probability, so the features it ranks first are those the log-probability ranks
+first; that gradient is what is taken (one backward pass, no underflow). On
+probabilities the others' sum is one minus the target's, so beta is minus alpha and the
+pairwise rule picks the two features of largest alpha, as the single rule does.
+
+On the digits CNN (100 samples, ``theta=0.1``), saliency on probabilities turns every
+sample with about 40 percent fewer changed pixels than on logits (mean L0 29 against
+49) and fewer steps; aimed at ART's classes it gives ART's adversarials exactly.
 """
 
 from __future__ import annotations
@@ -109,7 +119,9 @@ def _search(a: torch.Tensor, b: torch.Tensor, m: torch.Tensor, neg: float) -> tu
 
 
 class JSMA(Attack):
-    """Jacobian saliency map attack: move the two most salient features by theta until the label turns."""
+    """Jacobian saliency map attack: move the two most salient features by theta until the label turns.
+
+    The saliency is taken on the class probabilities by default (as ART), or on the logits."""
 
     name = "jsma"
     access = "open-box"
@@ -126,6 +138,12 @@ class JSMA(Attack):
         "the target logit; one gradient per step, as ART) or pairwise (the paper's pair "
         "saliency over target and other logits; two gradients per step)",
         choices=("single", "pairwise"),
+    )
+    saliency_on = Choice(
+        "probabilities",
+        "the output whose gradients rank the features: probabilities (the softmax "
+        "of the logits, as ART on a model ending in softmax; fewer changed features) or logits",
+        choices=("probabilities", "logits"),
     )
     targeted = Bool(
         False,
@@ -153,9 +171,18 @@ class JSMA(Attack):
         onehot = torch.nn.functional.one_hot(direction, model.num_classes).to(x.dtype)
         active = torch.arange(n_rows)
         pairwise = p["saliency"] == "pairwise"
+        on_probs = p["saliency_on"] == "probabilities"
         while len(active):
-            directions = [onehot[active], 1.0 - onehot[active]] if pairwise else [onehot[active]]
-            logits, grads = model.vjps(x[active].reshape(-1, *shape[1:]), directions, active)
+            xin = x[active].reshape(-1, *shape[1:])
+            if on_probs:
+                goal = direction[active]
+                logits, g = model.loss_grad(
+                    xin, lambda z, goal=goal: torch.log_softmax(z, 1).gather(1, goal[:, None])[:, 0], active
+                )
+                grads = [g]
+            else:
+                directions = [onehot[active], 1.0 - onehot[active]] if pairwise else [onehot[active]]
+                logits, grads = model.vjps(xin, directions, active)
             keep = ~batch.reached(logits.argmax(1), active)
             keep &= changed[active].sum(1) < limit
             keep &= allowed[active].sum(1) > 0
@@ -163,7 +190,9 @@ class JSMA(Attack):
             if len(active) == 0:
                 break
             if pairwise:
-                pq = best_pairs(grads[0], grads[1], allowed[active], increase)
+                # on probabilities the others' probabilities sum to one minus the target's
+                beta = -grads[0] if on_probs else grads[1]
+                pq = best_pairs(grads[0], beta, allowed[active], increase)
             else:
                 pq = best_single(grads[0], allowed[active], increase)
             rows = active[:, None].expand(-1, 2)

@@ -1,7 +1,9 @@
 """The Wasserstein attack by projected Sinkhorn iterations (Wong, Schmidt, Kolter 2019).
 
 Images are mass distributions (each normalised by the original's total mass); mass may
-move only within a ``kernel_size`` window, a move by offset ``d`` costing ``|d|_2^p``.
+move only within a ``kernel_size`` window, a move by offset ``d`` costing the p-norm of
+``d`` (``cost=norm``, ART's cost: at ``p = 2`` the Euclidean distance) or ``|d|_2^p``
+(``cost=power``).
 Each step goes up the loss (a signed, L2 or Wasserstein-ball step of ``eps_step``),
 then is projected back onto the Wasserstein ball of radius ``eps`` around the
 original; every ``eps_iter`` steps the radius of samples not yet turned grows by
@@ -42,12 +44,30 @@ RESUMED_RELAXATION = 1.8  # ... and this far once over-relaxation resumes after 
 DTYPE = torch.float64
 
 
-def window_cost(kernel_size: int, p: float) -> torch.Tensor:
-    """Cost of moving mass by each offset of a ``kernel_size`` window: ``(k*k,)``."""
+GROUND_COSTS = ("norm", "power")
+
+
+def window_cost(kernel_size: int, p: float, ground: str = "norm") -> torch.Tensor:
+    """Cost of moving mass by each offset ``d = (dy, dx)`` of a ``kernel_size`` window:
+    ``(k*k,)``. ``norm``: the p-norm of the offset, ``(|dy|^p + |dx|^p)^(1/p)`` (ART's
+    cost; at ``p = 2`` the Euclidean distance, so that the plan's cost is the
+    1-Wasserstein distance); ``power``: the Euclidean distance to the power p, ``|d|_2^p``."""
     r = kernel_size // 2
-    d = torch.arange(-r, r + 1, dtype=DTYPE)
-    dist2 = d[:, None] ** 2 + d[None, :] ** 2
-    return (dist2 ** (p / 2)).flatten()
+    d = torch.arange(-r, r + 1, dtype=DTYPE).abs()
+    if ground == "power":
+        return ((d[:, None] ** 2 + d[None, :] ** 2) ** (p / 2)).flatten()
+    return ((d[:, None] ** p + d[None, :] ** p) ** (1 / p)).flatten()
+
+
+def _axis_cost(kernel_size: int, p: float, ground: str) -> torch.Tensor | None:
+    """Where the window's cost is a sum of one cost per axis (``|dy|^2 + |dx|^2`` for the
+    power 2, ``|dy| + |dx|`` for the 1-norm), that per-axis cost ``(k,)``; else None."""
+    d = torch.arange(-(kernel_size // 2), kernel_size // 2 + 1, dtype=DTYPE).abs()
+    if ground == "power" and p == 2.0:
+        return d**2
+    if ground == "norm" and p == 1.0:
+        return d
+    return None
 
 
 def wright_omega(y: torch.Tensor, steps: int = 2) -> torch.Tensor:
@@ -73,18 +93,19 @@ class _Window:
 
     The log-domain forms (``gibbs``, ``lse``) take any values. The exponential-domain
     form (``sums``) takes planes already shifted by their maximum and exponentiated,
-    and is one grouped convolution with a kernel per plane; for ``p == 2`` and many
-    planes, a plain neighbourhood sum is instead one pass per axis (the cost
-    ``dx^2 + dy^2`` makes the kernel ``exp(-t C)`` a product of one kernel per axis)."""
+    and is one grouped convolution with a kernel per plane; where the cost is a sum of
+    one cost per axis (``dx^2 + dy^2``, ``|dx| + |dy|``) and there are many planes, a
+    plain neighbourhood sum is instead one pass per axis (the kernel ``exp(-t C)`` is
+    then a product of one kernel per axis)."""
 
     SEPARABLE_FROM = 16  # planes from which the per-axis passes beat the convolution
 
-    def __init__(self, h: int, w: int, kernel_size: int, p: float):
+    def __init__(self, h: int, w: int, kernel_size: int, p: float, ground: str = "norm"):
         self.h, self.w, self.k = h, w, kernel_size
         self.r = kernel_size // 2
-        self.cost = window_cost(kernel_size, p)[None, :, None]  # (1, K2, 1)
-        self.separable = p == 2.0
-        self.d2 = torch.arange(-self.r, self.r + 1, dtype=DTYPE) ** 2  # (k,): squared offsets per axis
+        self.cost = window_cost(kernel_size, p, ground)[None, :, None]  # (1, K2, 1)
+        self.axis = _axis_cost(kernel_size, p, ground)  # (k,): the cost along one axis, if separable
+        self.separable = self.axis is not None
 
     def neigh(self, v: torch.Tensor, fill: float) -> torch.Tensor:
         """``(B, H*W)`` -> ``(B, K2, H*W)``: each position's values at every window offset."""
@@ -135,7 +156,8 @@ class _Window:
                 kern = torch.stack([kern, kern * c, kern * (c * c)], 1)
             planes = F.pad(e.view(1, n, h, w), (r, r, r, r))
             return F.conv2d(planes, kern.view(-1, 1, k, k), groups=n).view(n, -1, h * w)
-        k1 = torch.exp(-t[:, None] * self.d2)[:, :, None, None]  # (B, k, 1, 1): the kernel along one axis
+        assert self.axis is not None
+        k1 = torch.exp(-t[:, None] * self.axis)[:, :, None, None]  # (B, k, 1, 1): the kernel along one axis
         planes = F.pad(e.view(n, h, w), (r, r, r, r))
         rows = torch.zeros((n, h + 2 * r, w), dtype=e.dtype)
         for j in range(k):
@@ -293,13 +315,14 @@ def projected_sinkhorn(
     p: float,
     max_iter: int,
     state: dict | None = None,
+    ground: str = "norm",
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Project ``w`` onto the Wasserstein ball of radius ``eps`` around ``x``.
 
     ``x``, ``w``: ``(N, C, H, W)`` non-negative, ``x`` of total mass 1 per sample.
     Returns the projection, its transport cost per sample and the solver's state."""
     n, c, h, wd = x.shape
-    win = _Window(h, wd, kernel_size, p)
+    win = _Window(h, wd, kernel_size, p, ground)
     with torch.inference_mode():  # many small tensor operations: skip autograd's bookkeeping
         z, cost, state = _sinkhorn(x.reshape(n * c, -1), w.reshape(n * c, -1), eps, lam, win, c, max_iter, state)
     return (
@@ -318,6 +341,7 @@ def conjugate_sinkhorn(
     p: float,
     max_iter: int,
     state: dict | None = None,
+    ground: str = "norm",
 ) -> tuple[torch.Tensor, dict]:
     """The point of the Wasserstein ball of radius ``eps`` around ``x`` that goes
     furthest along ``grad`` (entropy-regularised); and the solver's state.
@@ -328,7 +352,7 @@ def conjugate_sinkhorn(
     search per image, done by Newton steps on the exact derivative, kept inside a
     bracket by bisection."""
     with torch.inference_mode():  # many small tensor operations: skip autograd's bookkeeping
-        z, t, iters = _conjugate(x, grad, eps, lam, kernel_size, p, max_iter, state)
+        z, t, iters = _conjugate(x, grad, eps, lam, kernel_size, p, max_iter, state, ground)
     return z.clone(), {"t": t.clone(), "iters": iters}
 
 
@@ -341,9 +365,10 @@ def _conjugate(
     p: float,
     max_iter: int,
     state: dict | None,
+    ground: str = "norm",
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     n, c, h, wd = x.shape
-    win = _Window(h, wd, kernel_size, p)
+    win = _Window(h, wd, kernel_size, p, ground)
     xs = x.reshape(n * c, -1)
     b = lam * grad.reshape(n * c, -1)
     # Fixed for the whole search: the window's values grouped by the cost of their offset.
@@ -389,7 +414,13 @@ class Wasserstein(Attack):
         low=0,
         low_open=True,
     )
-    p = Float(2.0, "moving mass by offset d costs |d|_2^p", low=1.0, high=10.0)
+    p = Float(2.0, "the p of the ground cost (see cost)", low=1.0, high=10.0)
+    cost = Choice(
+        "norm",
+        "what moving mass by offset d costs: norm, the p-norm of d (as ART; at p=2 the "
+        "Euclidean distance), or power, the Euclidean distance to the power p",
+        choices=GROUND_COSTS,
+    )
     kernel_size = Int(5, "side of the window mass may move within (odd)", low=1, high=63)
     norm = Choice(
         "wasserstein",
@@ -460,6 +491,7 @@ class Wasserstein(Attack):
                     pw,
                     p["conjugate_sinkhorn_max_iter"],
                     {"t": conj_t[active]},
+                    p["cost"],
                 )
                 conj_t[active] = st["t"]
                 stepped = own * z
@@ -472,6 +504,7 @@ class Wasserstein(Attack):
                 pw,
                 p["projected_sinkhorn_max_iter"],
                 {"t": proj_t[active], "b": proj_b[active].reshape(-1, planes // x0.shape[1])},
+                p["cost"],
             )
             proj_t[active] = st["t"]
             proj_b[active] = st["b"].reshape(len(active), planes)
