@@ -135,6 +135,9 @@ def execute_run(
             unattributed[kind] += model.unattributed[kind]
         if progress:
             progress(rows.stop - rows.start)
+    # What the model is sent: an endpoint sent encoded images sees them decoded (8 bits,
+    # JPEG), so the adversarial kept, measured and judged is the image it saw.
+    x_adv = target.as_sent(x_adv)
     # Final predictions: the target's judgement of the outputs, unless the attack gave its
     # own (an extraction attack's stolen model), which costs the target nothing.
     probs1 = np.concatenate(

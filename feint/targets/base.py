@@ -141,6 +141,12 @@ class Target:
             logits = module(torch.as_tensor(np.asarray(x, np.float32)))
             return torch.softmax(logits, dim=1).numpy()
 
+    def as_sent(self, x: np.ndarray) -> np.ndarray:
+        """The samples as the model receives them, in this target's layout: ``x`` itself,
+        except for a model that is sent encoded images (an endpoint's ``encoding``), where
+        each is what the server decodes (8 bits, and for JPEG its compression)."""
+        return np.asarray(x, np.float32)
+
     def outputs_to_labels(self, output: np.ndarray) -> list[str]:
         """Class names for a batch of probability vectors."""
         return [self.output_classes[i] for i in np.argmax(output, axis=1)]

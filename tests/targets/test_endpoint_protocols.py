@@ -359,8 +359,8 @@ def test_scan_a_kserve_v2_endpoint_and_an_mlflow_one_declared_in_yaml(tabular, c
 
 
 def test_an_image_endpoint_scanned_judges_the_encoded_adversarial(images, digits, tmp_path, monkeypatch, capsys):
-    """The run's success is the server's answer for the PNG it decoded; the stored
-    adversarial is the attack's float array, within half an 8-bit step of that PNG."""
+    """The run's success is the server's answer for the PNG it decoded, and the stored
+    adversarial (whose distances the run reports) is that PNG, decoded."""
     import yaml
 
     from feint.cli.app import main
@@ -387,7 +387,10 @@ def test_an_image_endpoint_scanned_judges_the_encoded_adversarial(images, digits
         x_adv, x0 = f["x_adv"], f["x"]
     m = endpoint(f"{images.url}/raw", classes=DIGITS, encoding="png")
     sent = m.as_sent(x_adv)
-    assert np.abs(sent - x_adv).max() <= 0.5 / 255 + 1e-6
+    np.testing.assert_array_equal(sent, x_adv)  # on the 8-bit grid: exactly what the server saw
+    np.testing.assert_allclose(np.rint(x_adv * 255) / 255, x_adv, atol=1e-6)  # every pixel an 8-bit value
+    diff = (x_adv.astype(np.float64) - x0.astype(np.float64)).reshape(len(x0), -1)
+    assert [s["l2"] for s in run["samples"]] == pytest.approx(np.linalg.norm(diff, axis=1).tolist())
     server_labels = lr.predict(sent.reshape(len(sent), -1))
     clean = lr.predict(m.as_sent(x0).reshape(len(x0), -1))
     assert [s["final_label"] for s in run["samples"]] == [DIGITS[i] for i in server_labels]

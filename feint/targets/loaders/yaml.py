@@ -544,6 +544,19 @@ class DeclaredTarget(LoadedTarget):
         self._check_scores(scores)
         return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
 
+    def as_sent(self, x: np.ndarray) -> np.ndarray:
+        sent = getattr(self.adapter, "as_sent", None)
+        if sent is None or getattr(self.adapter, "encoding", "none") == "none":
+            return np.asarray(x, np.float32)
+        x = np.asarray(x, np.float32)
+        z = self._pre.numpy(x)  # an encoding goes with no value-changing preprocess: the layout only
+        if self._reshape is not None:
+            z = z.reshape(len(z), *self._reshape)
+        out = np.asarray(sent(z), np.float32)
+        if self._pre.channels_last and out.ndim == 4:
+            out = out.transpose(0, 3, 1, 2)
+        return out.reshape(x.shape)
+
     def _label_rows(self, answer: np.ndarray) -> np.ndarray:
         """A labels-only model's answer as one-hot rows: a label per row (an index, or a
         name where the adapter gives names), or a row of scores read by its top class."""
