@@ -16,7 +16,8 @@ command line shows as its flag (``--max-queries``) through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,19 @@ def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] 
 # -- runs and scans -------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _opened(store: Store | None) -> Iterator[Store]:
+    """``store``, or the default store in ``$FEINT_HOME`` opened for the call and closed after it."""
+    if store is not None:
+        yield store
+        return
+    own = Store()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
 def run(
     target: Target,
     attack: Attack,
@@ -165,15 +179,10 @@ def run(
     target = as_target(target)
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
-    own = store is None
-    store = store or Store()
-    try:
+    with _opened(store) as db:
         log: list[dict] = []
-        result = execute_run(target, attack, store.artifacts_root, progress=progress, query_log=log, shape=shape)
-        store.add_run(result, log)
-    finally:
-        if own:
-            store.close()
+        result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
+        db.add_run(result, log)
     return result
 
 
@@ -210,19 +219,17 @@ def scan(
     Budget(max_queries, max_time)  # checks the values before anything is planned
     check_executor(executor, target, workers)
     plan = plan_scan(target, attacks, params, common, sweep)
-    own = store is None
-    store = store or Store()
-    try:
+    with _opened(store) as db:
         from feint.engine.scan import scan_settings
 
         scan_settings(plan, fail_on)  # the gates name only attacks the scan runs
-        unfinished = find_resumable(store, target, plan, chunk_size) if resume_unfinished else None
+        unfinished = find_resumable(db, target, plan, chunk_size) if resume_unfinished else None
         if unfinished and on_resume:
             on_resume(unfinished)
         return execute_scan(
             target,
             plan,
-            store,
+            db,
             resume=unfinished,
             on_progress=on_progress,
             executor=executor,
@@ -233,9 +240,6 @@ def scan(
             max_time=max_time,
             fail_on=fail_on,
         )
-    finally:
-        if own:
-            store.close()
 
 
 def resume(
@@ -250,14 +254,12 @@ def resume(
     max_time: float | None = None,
 ) -> ScanResult:
     """Continue the stored scan ``scan_id``: only its units with no stored result run."""
-    own = store is None
-    store = store or Store()
-    try:
-        if store.scan_record(scan_id) is None:
-            recent = store.recent_ids()
+    with _opened(store) as db:
+        if db.scan_record(scan_id) is None:
+            recent = db.recent_ids()
             raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
         return resume_scan(
-            store,
+            db,
             scan_id,
             on_progress=on_progress,
             executor=executor,
@@ -266,24 +268,16 @@ def resume(
             max_queries=max_queries,
             max_time=max_time,
         )
-    finally:
-        if own:
-            store.close()
 
 
 def lookup(run_or_scan_id: str, store: Store | None = None) -> RunResult | ScanResult:
     """A stored scan or run by id (a scan first); an unknown id names the recent ones."""
-    own = store is None
-    store = store or Store()
-    try:
-        found: RunResult | ScanResult | None = store.get_scan(run_or_scan_id) or store.get_run(run_or_scan_id)
+    with _opened(store) as db:
+        found: RunResult | ScanResult | None = db.get_scan(run_or_scan_id) or db.get_run(run_or_scan_id)
         if found is None:
-            recent = store.recent_ids()
+            recent = db.recent_ids()
             raise FeintError(f"no stored run or scan with id {run_or_scan_id!r}; recent: {', '.join(recent) or 'none'}")
         return found
-    finally:
-        if own:
-            store.close()
 
 
 def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:

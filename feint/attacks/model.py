@@ -11,6 +11,7 @@ its own thief data) are counted too, in :attr:`CountedModel.unattributed`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ __all__ = ["CountedModel", "FORWARD_CHUNK"]
 # than 4,096-row ones.
 FORWARD_CHUNK = 128
 
-Rows = "torch.Tensor | np.ndarray | Sequence[int] | None"
+Rows: TypeAlias = "torch.Tensor | np.ndarray | Sequence[int] | None"
 
 
 class CountedModel:

@@ -160,7 +160,7 @@ def _complete_target(app: FeintShell, text: str, line: str, begidx: int, endidx:
 class _Parser(Cmd2ArgumentParser):
     """A command's parser whose mistakes are one line."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         sys.stderr.write(f"error: {self.prog}: {message}; see 'help {self.prog.split()[-1]}'\n")
         self.exit(2)
 
@@ -225,7 +225,7 @@ def _also_spelled(p: argparse.ArgumentParser, dest: str, *spellings: str) -> Non
     """Give the option ``dest`` of ``p`` more spellings (Counterfit's)."""
     for action in p._actions:
         if action.dest == dest:
-            action.option_strings.extend(spellings)
+            action.option_strings = [*action.option_strings, *spellings]
             for spelling in spellings:
                 p._option_string_actions[spelling] = action
             return
@@ -362,13 +362,14 @@ def _plain_parser(text: str) -> Cmd2ArgumentParser:
 class FeintShell(cmd2.Cmd):
     """The interactive shell. ``status`` is the exit code of the last command (0: it worked)."""
 
-    # cmd2 commands that do not fit here: shell escapes, editors, Python, its own scripts and settings.
-    do_shell = None
-    do_edit = None
-    do_run_pyscript = None
-    do_run_script = None
-    do__relative_run_script = None
-    do_shortcuts = None
+    # cmd2 commands that do not fit here: shell escapes, editors, Python, its own scripts and
+    # settings. None removes a command, as cmd2 documents; its types allow only a command there.
+    do_shell = None  # type: ignore[assignment]
+    do_edit = None  # type: ignore[assignment]
+    do_run_pyscript = None  # type: ignore[assignment]
+    do_run_script = None  # type: ignore[assignment]
+    do__relative_run_script = None  # type: ignore[assignment]
+    do_shortcuts = None  # type: ignore[assignment]
 
     def __init__(self, interactive: bool = True, history_file: str = "", **kwargs: Any) -> None:
         super().__init__(

@@ -144,7 +144,7 @@ def synthetic(n: int = 20_000, fraud_rate: float = 0.03, seed: int = 0) -> tuple
     severity = rng.uniform(0.3, 1.4, n_fraud)[:, None]
     v[fraud] = v[fraud] * 1.4 + severity * shift * spread
 
-    amount = rng.lognormal(3.0, 1.4, n)
+    amount: np.ndarray = rng.lognormal(3.0, 1.4, n)
     small = rng.random(n_fraud) < 0.5
     amount[fraud] = np.where(small, rng.lognormal(0.3, 0.8, n_fraud), rng.lognormal(4.8, 1.1, n_fraud))
     amount = np.round(np.clip(amount, 0.0, KAGGLE_MAX_AMOUNT), 2)

@@ -105,7 +105,7 @@ def _read_folders(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         for f in files[name]:
             try:
                 with Image.open(f) as img:
-                    img = img.convert("RGB").resize((SIDE, SIDE), Image.BILINEAR)
+                    img = img.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR)
                     xs.append(np.asarray(img, np.float32).transpose(2, 0, 1) / 255.0)
             except OSError as exc:
                 kinds = ", ".join(sorted(IMAGE_SUFFIXES))

@@ -417,7 +417,7 @@ class RayExecutor(Executor):
         self.refs: list[Any] = []
 
     def submit(self, task: UnitTask) -> None:
-        self.refs.append(self.remote.remote(task, self.torch_threads))
+        self.refs.append(self.remote.remote(task, self.torch_threads))  # type: ignore[arg-type]  # Ray's stubs: None is sent as is
         self.in_flight += 1
 
     def wait(self) -> list[UnitOutcome]:

@@ -150,12 +150,12 @@ def plan_scan(
                 raise ParamError("{sweep} {key} needs at least one value", key=key)
             sets[cls.name] = [{**s, spec.name: v} for s in sets[cls.name] for v in parsed]
 
-    plan = []
+    plan: list[Attack] = []
     for cls in classes:
-        for values in sets[cls.name]:
-            attack = cls(**values)  # the attack's options, and the run's shape
-            prepare_run(target, attack)  # refuse now, not after an hour of other attacks
-            plan.append(attack)
+        for given in sets[cls.name]:
+            instance = cls(**given)  # the attack's options, and the run's shape
+            prepare_run(target, instance)  # refuse now, not after an hour of other attacks
+            plan.append(instance)
     return ScanPlan(plan, sweep)
 
 
@@ -306,7 +306,8 @@ def _merge_artifacts(folder: Path | None, units: int) -> None:
             for key in arrays:
                 arrays[key].append(f[key])
     tmp = folder / "adversarial.tmp.npz"
-    np.savez_compressed(tmp, **{k: np.concatenate(v) for k, v in arrays.items()})
+    merged: dict[str, Any] = {k: np.concatenate(v) for k, v in arrays.items()}
+    np.savez_compressed(tmp, **merged)
     os.replace(tmp, folder / "adversarial.npz")
 
 
@@ -498,7 +499,7 @@ def execute_scan(
         if on_progress:
             on_progress(state)
         t0 = time.monotonic()
-        while queue or (pool is not None and pool.in_flight):
+        while pool is not None and (queue or pool.in_flight):
             while queue and pool.in_flight < pool.slots and not stop.is_set():
                 reason = state.stop_reason if cut else budget.exhausted()
                 if reason:
@@ -530,13 +531,15 @@ def execute_scan(
                         f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}"
                     )
                 result = outcome.result
-                folder = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
+                if result is None:  # an executor's outcome with neither a result nor an error
+                    raise FeintError(f"{task.attack} gave no result for unit {task.unit} of run {task.run_id}")
+                kept = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
                 if left[task.run_id] == 1:  # the run's last unit: its arrays whole before it is stored
-                    _merge_artifacts(folder, units_of[task.run_id])
+                    _merge_artifacts(kept, units_of[task.run_id])
                 finished = store.add_unit(task.run_id, task.unit, result, outcome.query_log)
                 left[task.run_id] -= 1
                 if finished:
-                    _drop_unit_files(folder, units_of[task.run_id])
+                    _drop_unit_files(kept, units_of[task.run_id])
                 budget.spend(result.queries)
                 state.units_done += 1
                 state.samples_done += task.samples

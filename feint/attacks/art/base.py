@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from feint.attacks.art.options import art_value, first_sentence, introspect, paper_link
+from feint.attacks.art.options import art_value, first_sentence, init_of, introspect, paper_link
 from feint.attacks.base import CLOSED_BOX, OPEN_BOX, Attack
 from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import BadValue, FeintError
@@ -106,7 +106,7 @@ def define(
         "reference": paper_link(art_class.__doc__),
         "art_options": tuple(params),
         "art_words": words,
-        "art_signature": frozenset(inspect.signature(art_class.__init__).parameters),
+        "art_signature": frozenset(inspect.signature(init_of(art_class)).parameters),
         **attrs,
         **params,
     }

@@ -58,7 +58,7 @@ class ArtEvasion(ArtAttack):
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         x = batch.x.detach().cpu().numpy().astype(np.float32)
         n = len(x)
-        y = one_hot(batch.goal.cpu().numpy(), model.num_classes)
+        y: np.ndarray | None = one_hot(batch.goal.cpu().numpy(), model.num_classes)
         est = self.estimator(model)
         kwargs = self.art_kwargs(p)
         if self.mode != SAMPLE and "batch_size" in self.art_signature:
@@ -88,7 +88,7 @@ class ArtEvasion(ArtAttack):
             finally:
                 est.attribution.focus = None
         est.settle()
-        broken = ~np.isfinite(out.reshape(n, -1)).all(axis=1)
+        broken = np.asarray(~np.isfinite(out.reshape(n, -1)).all(axis=1), dtype=bool)
         out[broken] = x[broken]  # ART gave no usable input (NaN): the sample stays as it was, not turned
         notes: list[str | None] = [
             "ART gave no usable input (not finite); the sample is kept unchanged" if b else None for b in broken
@@ -103,7 +103,8 @@ class ArtUniversal(ArtEvasion):
     """Universal perturbation, its inner attack kept quiet too."""
 
     def more_kwargs(self, p: dict[str, Any], n: int) -> dict[str, Any]:
-        module, name = self.art_class.attacks_dict[p["attacker"]].rsplit(".", 1)
+        attacks_dict = next(vars(k)["attacks_dict"] for k in self.art_class.__mro__ if "attacks_dict" in vars(k))
+        module, name = attacks_dict[p["attacker"]].rsplit(".", 1)
         inner = getattr(importlib.import_module(module), name)
         return {"attacker_params": {"verbose": False} if "verbose" in getattr(inner, "attack_params", []) else {}}
 
@@ -188,7 +189,7 @@ class ArtDecisionTree(ArtEvasion):
         if tree is None:
             raise Incompatible(
                 f"attack {self.name} needs a scikit-learn decision tree; the sklearn_model() of "
-                f"{model.target.target_name} is {type(model.target.sklearn_model()).__name__}"
+                f"{model.target.target_name} is {type(getattr(model.target, 'sklearn_model', lambda: None)()).__name__}"
             )
         attribution = Attribution(model)
         rows = [0]
@@ -202,7 +203,7 @@ class ArtDecisionTree(ArtEvasion):
         est = CountingTree(model=tree, clip_values=tuple(float(b) for b in model.target.bounds))
         return Estimator(est, attribution, lambda: rows[0])
 
-    def call(self, attack: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def call(self, attack: Any, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         return attack.generate(x.reshape(len(x), -1)).reshape(x.shape)
 
 

@@ -161,9 +161,11 @@ class ArtThief(ArtExtraction):
         return predict
 
 
-def relu_one_hidden_layer(module: torch.nn.Module) -> int | None:
+def relu_one_hidden_layer(module: torch.nn.Module | None) -> int | None:
     """The hidden width of a torch model made of one hidden ReLU layer (Linear, ReLU,
-    Linear, with at most a Flatten besides), or None for any other model."""
+    Linear, with at most a Flatten besides), or None for any other model (or none)."""
+    if module is None:
+        return None
     nn = torch.nn
     leaves = [m for m in module.modules() if not list(m.children())]
     linear = [m for m in leaves if isinstance(m, nn.Linear)]
@@ -210,6 +212,8 @@ class ArtFunctionallyEquivalent(ArtExtraction):
         without ART's cast to float32."""
         from art.estimators.classification import BlackBoxClassifierNeuralNetwork
 
+        if model.module is None:
+            raise Incompatible(f"attack {self.name} needs the model's logits; {model.target.target_name} gives none")
         module = copy.deepcopy(model.module).double().eval()
         attribution = Attribution(model)
         rows = [0]

@@ -229,6 +229,11 @@ def docs_of(function: Callable) -> dict[str, str]:
     return out
 
 
+def init_of(cls: type) -> Callable[..., Any]:
+    """The ``__init__`` a class's instances run: the first in its method resolution order."""
+    return next(vars(k)["__init__"] for k in cls.__mro__ if "__init__" in vars(k))
+
+
 def introspect(
     art_class: type,
     function: Callable | None = None,
@@ -239,7 +244,7 @@ def introspect(
     ``__init__``), in signature order, and for string arguments the words ART accepts
     as ART spells them. ``choices`` adds accepted words; ``defaults`` replaces a default
     that cannot work in feint (the doc then says ART's own)."""
-    function = function or art_class.__init__
+    function = function or init_of(art_class)
     cls_name = art_class.__name__
     docs = docs_of(function)
     params: dict[str, Param] = {}

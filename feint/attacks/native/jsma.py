@@ -161,8 +161,10 @@ class JSMA(Attack):
         shape = batch.x.shape
         x = batch.x.reshape(n_rows, -1).clone()
         n = x.shape[1]
-        direction = (
-            batch.targets if batch.targeted else random_other_classes(batch.labels, model.num_classes, batch.generator)
+        direction: torch.Tensor = (
+            batch.targets
+            if batch.targets is not None
+            else random_other_classes(batch.labels, model.num_classes, batch.generator)
         )
         increase = theta > 0
         allowed = x < model.upper if increase else x > model.lower
@@ -176,9 +178,11 @@ class JSMA(Attack):
             xin = x[active].reshape(-1, *shape[1:])
             if on_probs:
                 goal = direction[active]
-                logits, g = model.loss_grad(
-                    xin, lambda z, goal=goal: torch.log_softmax(z, 1).gather(1, goal[:, None])[:, 0], active
-                )
+
+                def log_prob(z: torch.Tensor, goal: torch.Tensor = goal) -> torch.Tensor:
+                    return torch.log_softmax(z, 1).gather(1, goal[:, None])[:, 0]
+
+                logits, g = model.loss_grad(xin, log_prob, active)
                 grads = [g]
             else:
                 directions = [onehot[active], 1.0 - onehot[active]] if pairwise else [onehot[active]]

@@ -108,7 +108,11 @@ class PGD(Attack):
             xa = xa.clamp(model.lower, model.upper)
             active = torch.arange(len(rows))
             for _ in range(p["max_iter"]):
-                logits, grad = model.loss_grad(xa[active], lambda z, a=active, r=rows: loss(z, r[a]), rows[active])
+
+                def step_loss(z: torch.Tensor, a: torch.Tensor = active, r: torch.Tensor = rows) -> torch.Tensor:
+                    return loss(z, r[a])
+
+                logits, grad = model.loss_grad(xa[active], step_loss, rows[active])
                 if p["early_stop"]:
                     keep = ~batch.reached(logits.argmax(1), rows[active])
                     if not keep.all():

@@ -465,9 +465,11 @@ class Wasserstein(Attack):
         conj_t = torch.ones(n, dtype=DTYPE)
         for it in range(p["max_iter"]):
             xin = (xa[active] + lo).float()
-            logits, grad = model.loss_grad(
-                xin, lambda z, a=active: sign * F.cross_entropy(z, goal[a], reduction="none"), active
-            )
+
+            def goal_loss(z: torch.Tensor, a: torch.Tensor = active) -> torch.Tensor:
+                return sign * F.cross_entropy(z, goal[a], reduction="none")
+
+            logits, grad = model.loss_grad(xin, goal_loss, active)
             if p["early_stop"]:
                 keep = ~batch.reached(logits.argmax(1), active)
                 active, grad = active[keep], grad[keep]
