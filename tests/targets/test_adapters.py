@@ -185,9 +185,12 @@ def test_pickle_refused_unless_trusted(models, home, capsys):
     target = get_target(str(path), trust=True)
     assert target.spec.startswith("trusted:")
     assert get_target(target.spec) is target
-    # trust: true in the YAML does the same without the flag
+    # a YAML cannot trust itself: trust: true is refused, and only the user's flag opts in
     trusted = declare(models, "pickled_trusted", "logistic.pkl", trust=True)
-    doc = scan_json(capsys, trusted, "-a", "hop_skip_jump", "-i", "0:2", *HSJ_SMALL)
+    rc, out, err = cli(capsys, "predict", trusted)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "trust: a target file cannot trust its own model files" in err and "--trust-model" in err
+    doc = scan_json(capsys, trusted, "-a", "hop_skip_jump", "-i", "0:2", "--trust-model", *HSJ_SMALL)
     _check_hsj_scan(doc)
 
 

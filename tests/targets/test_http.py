@@ -532,3 +532,79 @@ def test_a_yaml_endpoint_goes_through_the_default_transport(tmp_path, monkeypatc
     described = target.describe()
     assert described["adapter"] == "http" and described["model"] == "http://model.test/predict"
     assert target.adapter.describe()["endpoint"]["queries"] == 3  # what the endpoint answers needs no probe
+
+
+@pytest.fixture()
+def elsewhere(cancer):
+    """A second server on 127.0.0.1, another port: another host for the redirect rules,
+    which answers like the model and records the headers it receives."""
+    state = State(cancer[2])
+
+    class Recording(_handler(state)):  # type: ignore[misc, valid-type]
+        def do_GET(self):  # a redirected POST arrives as a GET: recorded, refused
+            with state.lock:
+                state.requests += 1
+                state.headers.append(dict(self.headers))
+            self._answer(405, '{"error": "POST only"}')
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/predict"
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture()
+def redirecting(elsewhere):
+    """A server that answers every request with a redirect to ``elsewhere``."""
+    target = elsewhere.url
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(self.server.code)  # type: ignore[attr-defined]
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    httpd.code = 302  # type: ignore[attr-defined]
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}/predict"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("code", [301, 302, 303])
+def test_credentials_never_follow_a_redirect_to_another_host(code, redirecting, elsewhere, cancer, monkeypatch):
+    httpd, url = redirecting
+    httpd.code = code
+    monkeypatch.setenv("FEINT_TEST_TOKEN", "s3cret-token")
+    x = cancer[0][:3]
+    cfg = {"url": url, "probabilities": "predictions", "backoff": 0.01, "timeout": 2, "retries": 0}
+    cfg["headers"] = {"Authorization": "Bearer ${FEINT_TEST_TOKEN}"}
+    m = HttpModel.from_config(cfg, WHERE, n_classes=2)
+    with pytest.raises(EndpointError) as refused:
+        m.predict(x)
+    text = str(refused.value)
+    assert f"HTTP {code}, a redirect to another host" in text and "follow_redirects: any" in text
+    assert "\n" not in text and elsewhere.requests == 0  # nothing reached the other host
+    # follow_redirects: any goes there (HTTP turns the POST into a GET), without the request's headers
+    m = HttpModel.from_config({**cfg, "follow_redirects": "any"}, WHERE, n_classes=2)
+    with pytest.raises(EndpointError, match="answered HTTP 405"):
+        m.predict(x)
+    assert elsewhere.requests == 1 and "Authorization" not in elsewhere.headers[0]
+    assert "s3cret-token" not in json.dumps(elsewhere.headers)
+
+
+def test_follow_redirects_takes_only_its_words():
+    with pytest.raises(FeintError, match=r"follow_redirects expects one of same-host, any, none; got 'always'"):
+        HttpModel.from_config({"url": "http://127.0.0.1:9/p", "follow_redirects": "always"}, WHERE, n_classes=2)

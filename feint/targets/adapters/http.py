@@ -90,6 +90,10 @@ class Option:
 
 
 # the order is the order shown in messages and docs
+# How redirects are followed (the endpoint option follow_redirects).
+REDIRECTS = ("same-host", "any", "none")
+
+
 OPTIONS: dict[str, Option] = {
     "url": Option(
         None,
@@ -226,6 +230,15 @@ OPTIONS: dict[str, Option] = {
     "jpeg_quality": Option(
         95, "an integer from 1 to 100", "the JPEG quality of `jpeg` and `base64-jpeg` encodings", "`95`"
     ),
+    "follow_redirects": Option(
+        "same-host",
+        "one of " + ", ".join(REDIRECTS),
+        "redirects (301, 302, 303, 307, 308): `same-host` follows those to the configured scheme, host "
+        "and port, with the request's headers; `any` also follows those to another host, without the "
+        "request's headers (credentials never leave the configured host); `none` follows none. A "
+        "redirect not followed is a one-line error",
+        "`same-host`",
+    ),
 }
 
 
@@ -253,15 +266,20 @@ class Transport(Protocol):
 
 
 class UrllibTransport:
-    """Real HTTP through ``urllib.request`` (redirects followed, proxies from the environment)."""
+    """Real HTTP through ``urllib.request`` (proxies from the environment). Redirects follow
+    ``follow_redirects`` (see :data:`REDIRECTS`): the request's headers, credentials among
+    them, never go to a host other than the one asked."""
+
+    follow_redirects = "same-host"
 
     def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Response:
         import urllib.error
         import urllib.request
 
         request = urllib.request.Request(url, data=body or None, headers=dict(headers), method=method)
+        opener = urllib.request.build_opener(_redirects(self.follow_redirects))
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with opener.open(request, timeout=timeout) as response:
                 return Response(response.status, response.read(), dict(response.headers.items()))
         except urllib.error.HTTPError as exc:
             try:
@@ -273,6 +291,46 @@ class UrllibTransport:
 
 class EndpointError(FeintError):
     """The endpoint failed or answered something that is not the probabilities asked for."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    import urllib.parse
+
+    part = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(part.scheme)
+    return part.scheme, (part.hostname or "").lower(), part.port or default
+
+
+def _redirects(policy: str) -> Any:
+    """A urllib redirect handler that keeps to ``policy`` (``none``, ``same-host``, ``any``)."""
+    import urllib.request
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            same = _origin(newurl) == _origin(req.full_url)
+            if policy == "none" or (policy == "same-host" and not same):
+                where = "another host" if not same else "another address"
+                raise EndpointError(
+                    f"the endpoint answered HTTP {code}, a redirect to {where} ({_shown_origin(newurl)}), which "
+                    f"follow_redirects: {policy} does not follow; accepted: follow_redirects: "
+                    + (
+                        "same-host or any"
+                        if policy == "none"
+                        else "any, which follows it without the request's headers"
+                    )
+                )
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and not same:  # to another host: none of the request's headers go along
+                new.headers = {}
+                new.unredirected_hdrs = {}
+            return new
+
+    return Redirects()
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
 
 
 class _Stopped(EndpointError):
@@ -362,6 +420,7 @@ class HttpModel(ModelAdapter):
         probabilities: str = "",
         outputs: str = "probabilities",
         timeout: float = 30.0,
+        follow_redirects: str = "same-host",
         retries: int = 3,
         backoff: float = 0.5,
         rate_limit: float | None = None,
@@ -389,6 +448,8 @@ class HttpModel(ModelAdapter):
         self.where = where or "model.endpoint"
         self.trust = False
         self.transport = transport if transport is not None else type(self).default_transport()
+        if isinstance(self.transport, UrllibTransport):
+            self.transport.follow_redirects = follow_redirects
         self.url = url
         self.shown_url = shown_url or url  # as written, environment references unresolved
         self.method = method
@@ -414,6 +475,7 @@ class HttpModel(ModelAdapter):
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.channels_last = channels_last
         self.timeout = timeout
+        self.follow_redirects = follow_redirects
         self.retries = retries
         self.backoff = backoff
         self.rate_limit = rate_limit
@@ -472,6 +534,10 @@ class HttpModel(ModelAdapter):
 
         def bad(key: str, value: Any) -> FeintError:
             return FeintError(f"{where}.{key} expects {OPTIONS[key].accepts}; got {value!r}")
+
+        follow = cfg["follow_redirects"]
+        if follow not in REDIRECTS:
+            raise bad("follow_redirects", follow)
 
         def integer(key: str, low: int, high: int) -> int | None:
             v = cfg[key]
@@ -597,6 +663,7 @@ class HttpModel(ModelAdapter):
             probabilities=path if "probabilities" in mapping else PROTOCOLS[protocol].path,
             outputs=outputs,
             timeout=given("timeout", number("timeout", 0.0, strict=True)),
+            follow_redirects=follow,
             retries=given("retries", integer("retries", 0, 20)),
             backoff=given("backoff", number("backoff", 0.0, strict=False)),
             rate_limit=number("rate_limit", 0.0, strict=True),
@@ -638,6 +705,7 @@ class HttpModel(ModelAdapter):
             "probabilities": self.path_text,
             "outputs": self.answers,
             "timeout": self.timeout,
+            "follow_redirects": self.follow_redirects,
             "retries": self.retries,
             "backoff": self.backoff,
             "rate_limit": self.rate_limit,

@@ -9,8 +9,8 @@ taken to be in that order. Other models get arrays.
 - skops files (``.skops``): loaded with skops' type check. A file holding types skops does
   not trust by default is refused, naming them, unless the user trusts the model.
 - pickle and joblib files (``.pkl``, ``.pickle``, ``.joblib``): unpickling runs code from
-  the file, so they are refused unless the user trusts the model (``trust: true`` in the
-  target's YAML, or ``--trust-model``).
+  the file, so they are refused unless the user trusts the model (``--trust-model`` on the
+  command line; a target's YAML cannot say it for itself).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from feint.targets.adapters import ModelAdapter
 
 __all__ = ["SkopsModel", "PickleModel", "TRUST_HINT"]
 
-TRUST_HINT = "set trust: true in the target's YAML or pass --trust-model if you trust the file"
+TRUST_HINT = "pass --trust-model if you trust the file"
 
 
 class _SklearnModel(ModelAdapter):

@@ -92,7 +92,12 @@ KEYS: tuple[Key, ...] = (
         "endpoint, whose own `outputs` option says it",
         default="auto",
     ),
-    Key("trust", "`true` allows model files that unpickling reads (like `--trust-model`)", default="false"),
+    Key(
+        "trust",
+        "refused: a file cannot opt itself into running code; the person running feint does, with "
+        "`--trust-model` (`trust: false` is accepted and changes nothing)",
+        default="false",
+    ),
     Key(
         "columns",
         "tabular targets: the feature names, in the samples' order (one per feature). With a CSV they "
@@ -257,7 +262,13 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
     trust_key = doc.get("trust", False)
     if not isinstance(trust_key, bool):
         raise check.expect("trust", "true or false", trust_key)
-    out["trust"] = trust or trust_key
+    if trust_key and not trust:
+        raise check.error(
+            "trust",
+            "a target file cannot trust its own model files; if you trust them, pass --trust-model "
+            "on the command line (trust_model=True in the library)",
+        )
+    out["trust"] = trust
 
     out["preprocess"] = _preprocess(doc.get("preprocess"), check, out["input_shape"], dtype, out["channels_last"])
     out["columns"] = _columns(doc.get("columns"), check, out["input_shape"], dtype)
