@@ -250,30 +250,49 @@ def _range_text(text: str) -> range:
     return range(start, stop, step)
 
 
+# No sample set is larger, and no run asks for more samples at once: bounds that keep a
+# mistyped index from turning into an overflow or a list of billions.
+MAX_INDEX = 10**9
+MAX_SAMPLES = 10**7
+INDICES_TEXT = (
+    f"sample indices (e.g. 3, 1,4,7, 0:100 or range(100); each below {MAX_INDEX:,}, at most {MAX_SAMPLES:,} of them)"
+)
+
+
+def _counted(items: Any, spec: Any) -> Any:
+    """``items`` (a range or a list), refused when it would hold too many or too large indices."""
+    if len(items) > MAX_SAMPLES or (len(items) and max(items[0], items[-1]) >= MAX_INDEX):
+        raise ValueError(spec)
+    return items
+
+
 def parse_indices(spec: Any) -> tuple[int, ...]:
     """Parse ``3``, ``[1, 2]``, ``range(0, 5)`` (a range, or its text), ``"0:100"``,
     ``"0:10:2"`` or ``"1,4,7:9"``.
 
-    Ranges are half-open like Python slices. Raises ``ValueError`` on bad syntax.
+    Ranges are half-open like Python slices. Raises ``ValueError`` on bad syntax, on an
+    index of :data:`MAX_INDEX` or more, and on more than :data:`MAX_SAMPLES` indices.
     """
     if isinstance(spec, bool):
         raise ValueError(spec)
     if isinstance(spec, int):
-        items: list[int] = [spec]
+        items: list[int] = list(_counted([spec], spec))
     elif isinstance(spec, range):
-        items = list(spec)
+        items = list(_counted(spec, spec))
     elif isinstance(spec, (list, tuple)):
         items = []
         for part in spec:
             items.extend(parse_indices(part))
     elif isinstance(spec, str) and _RANGE.fullmatch(spec.strip()):
-        items = list(_range_text(spec))
+        items = list(_counted(_range_text(spec), spec))
     elif isinstance(spec, str):
         items = []
         text = spec.strip().strip("[]")
         if not text:
             raise ValueError(spec)
-        for part in text.replace(" ", "").split(","):
+        for part in (p.strip() for p in text.split(",")):
+            if not part or any(c.isspace() for c in part):  # "1 2" is not 12
+                raise ValueError(spec)
             if ":" in part:
                 bits = part.split(":")
                 if len(bits) > 3 or not bits[0] or not bits[1]:
@@ -282,9 +301,11 @@ def parse_indices(spec: Any) -> tuple[int, ...]:
                 step = int(bits[2]) if len(bits) == 3 and bits[2] else 1
                 if step <= 0 or stop <= start:
                     raise ValueError(spec)
-                items.extend(range(start, stop, step))
+                items.extend(_counted(range(start, stop, step), spec))
             else:
-                items.append(int(part))
+                items.extend(_counted([int(part)], spec))
+            if len(items) > MAX_SAMPLES:
+                raise ValueError(spec)
     else:
         raise ValueError(spec)
     if any(i < 0 for i in items):
@@ -312,7 +333,7 @@ def format_indices(indices: Iterable[int]) -> str:
 class Indices(Param[tuple[int, ...]]):
     """Sample indices: an int, a list, or a range like ``0:100``."""
 
-    type_name = "sample indices (e.g. 3, 1,4,7, 0:100 or range(100))"
+    type_name = INDICES_TEXT
 
     def parse(self, text: str) -> tuple[int, ...]:
         return self.validate(text)

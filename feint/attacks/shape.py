@@ -29,7 +29,7 @@ __all__ = ["RunShape", "SHAPE_PARAMS", "split_shape"]
 # sample_index 0:10 in the shell) and stored runs keep; in RUN_PARAMS order.
 SHAPE_PARAMS: dict[str, Param] = {
     "sample_index": Indices((0,), "samples to attack: an int, a list, or a range like 0:100", name="sample_index"),
-    "seed": Int(0, "random seed; the same seed gives the same result", name="seed", low=0),
+    "seed": Int(0, "random seed; the same seed gives the same result", name="seed", low=0, high=2**32 - 1),
     "logger": Choice(
         "counts",
         "counts: query counts per sample; calls: also every model call in the store",

@@ -27,6 +27,7 @@ import argparse
 import difflib
 import json
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -441,6 +442,11 @@ class FeintShell(cmd2.Cmd):
         stop = False
         for part in parts or [""]:
             self.status = 0
+            try:
+                shlex.split(part)
+            except ValueError as exc:  # an unclosed quote: a mistake, not a command that worked
+                self._fail(2, f"cannot read the command {part.strip()!r}: {exc}; close its quotes")
+                break
             stop = super().onecmd_plus_hooks(_tight_ranges(part), **kwargs)
             if stop or self.status:
                 break

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from feint.attacks.params import format_indices, parse_indices
+from feint.attacks.params import MAX_INDEX, MAX_SAMPLES, format_indices, parse_indices
 from feint.errors import FeintError
 from feint.targets.base import Target
 
@@ -62,7 +62,8 @@ def parse_sample_indices(spec: Any, target: Target | None = None) -> tuple[int, 
         indices = parse_indices(spec)
     except (ValueError, TypeError):
         raise FeintError(
-            f"sample indices expect 3, 1,4,7, 0:100, range(0, 100) or a mix like 1,4,10:20; got {spec!r}"
+            f"sample indices expect 3, 1,4,7, 0:100, range(0, 100) or a mix like 1,4,10:20, each below "
+            f"{MAX_INDEX:,} and at most {MAX_SAMPLES:,} of them; got {spec!r}"
         ) from None
     if target is not None:
         target.check_indices(indices)

@@ -188,7 +188,13 @@ class Store:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            if self._version() != SCHEMA_VERSION:  # a reader of a current store writes nothing
+            version = self._version()
+            if version is not None and version > SCHEMA_VERSION:
+                raise FeintError(
+                    f"the store {self.path} was written by a newer feint (schema {version}; this feint reads "
+                    f"schemas up to {SCHEMA_VERSION}); upgrade feint, or point FEINT_HOME elsewhere"
+                )
+            if version != SCHEMA_VERSION:  # a reader of a current store writes nothing
                 with self.db:
                     self.db.executescript(SCHEMA)
                     self._migrate()
