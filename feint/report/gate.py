@@ -136,11 +136,15 @@ class BoolOp:
     args: tuple[Any, ...]
 
 
+MAX_DEPTH = 50  # nested 'not's and parentheses an expression may hold
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -179,17 +183,25 @@ class _Parser:
 
     def neg(self) -> Any:
         tok = self.peek()
-        if tok.kind == "keyword" and tok.text == "not":
-            self.take()
-            return BoolOp("not", (self.neg(),))
-        if tok.kind == "paren" and tok.text == "(":
-            self.take()
-            inner = self.expr()
+        nests = (tok.kind == "keyword" and tok.text == "not") or (tok.kind == "paren" and tok.text == "(")
+        if not nests:
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise GateError(
+                f"bad --fail-on expression {self.text[:60]!r}{'...' if len(self.text) > 60 else ''}: it nests "
+                f"'not' and parentheses more than {MAX_DEPTH} deep; accepted: at most {MAX_DEPTH}"
+            )
+        self.take()
+        if tok.text == "not":
+            node: Any = BoolOp("not", (self.neg(),))
+        else:
+            node = self.expr()
             if self.peek().text != ")":
                 raise self.fail(self.peek(), "')'")
             self.take()
-            return inner
-        return self.comparison()
+        self.depth -= 1
+        return node
 
     def comparison(self) -> Compare:
         operands = [self.operand()]

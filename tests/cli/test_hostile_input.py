@@ -64,3 +64,19 @@ def test_a_store_from_a_newer_feint_is_refused_untouched(capsys, fresh_home):
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "99"
     db.close()
+
+
+@pytest.mark.parametrize("expr", ["not " * 5000 + "success_rate > 0.2", "(" * 5000 + "success_rate > 0.2" + ")" * 5000])
+def test_a_gate_nested_too_deep_is_one_line(expr, capsys, fresh_home):
+    line = _one_line(capsys, ["scan", "digits_keras", "-a", "pgd", "--fail-on", expr])
+    assert "nests 'not' and parentheses more than 50 deep; accepted: at most 50" in line
+    assert len(line) < 300  # the expression is quoted cut, not whole
+
+
+def test_a_gate_nested_within_the_limit_still_parses():
+    from feint.report.gate import parse_gate
+
+    summary = {"pgd": {"success_rate": 0.5}}
+    even = parse_gate("not " * 40 + "(" * 9 + "success_rate > 0.2" + ")" * 9)
+    odd = parse_gate("not " * 41 + "(" * 8 + "success_rate > 0.2" + ")" * 8)
+    assert even.evaluate(summary).failed is True and odd.evaluate(summary).failed is False
