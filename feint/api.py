@@ -137,14 +137,8 @@ def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] 
     ``sample_index``, ``seed``, ``logger``, ``batch_size``), as text or values, in order;
     a bad name or value raises before anything runs."""
     attack = get_attack(name)()
-    pairs = values.items() if isinstance(values, Mapping) else values
-    shape: dict[str, Any] = {}
-    for key, value in pairs:
-        if RunShape.is_shape(key):
-            shape[key] = value
-        else:
-            attack.options.set(key, value)
-    attack.shape = attack.shape.replace(**shape)
+    for key, value in values.items() if isinstance(values, Mapping) else values:
+        attack.set(key, value)  # an option, or a part of the run's shape
     return attack
 
 
