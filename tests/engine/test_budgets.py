@@ -325,6 +325,8 @@ def test_a_run_cut_by_the_endpoint_budget_is_stored_partial_and_resumes_within_t
     assert run.metrics["endpoint_requests"] == server.requests
     assert main(["show", run_id]) == 0
     assert f"partial: {run.n} of 6 samples" in capsys.readouterr().out
+    assert main(["report", run_id, "-o", str(folder / "run.md")]) == 0
+    assert f"run {run_id} (hop_skip_jump) is partial: {run.n} of 6 samples" in (folder / "run.md").read_text()
 
     # resumed by another process under the same budget: nothing is sent past it, over both invocations
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
