@@ -131,7 +131,10 @@ def load_target(spec: str | Target | Any, trust: bool = False, attacks: Sequence
     unloaded = get_target(spec, load=False, trust=trust)
     for name in attacks:
         check_target(get_attack(name), unloaded)
-    return get_target(spec, trust=trust)
+    loaded = get_target(spec, trust=trust)
+    for name in attacks:  # what is known only once loaded: the samples' text columns
+        check_target(get_attack(name), loaded)
+    return loaded
 
 
 def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> Attack:

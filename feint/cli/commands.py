@@ -502,9 +502,19 @@ def cmd_run(args) -> int:
         raise FeintError("run needs a TARGET and an ATTACK (feint run TARGET ATTACK), or --resume RUN_ID")
     attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
     target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
+    say_fixed(target)
     with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
         run = api.run(target, attack, progress=bar.advance)
     return _run_outcome(args, run)
+
+
+def say_fixed(target) -> None:
+    """One line on stderr for a target with text columns: the attacks leave them as they are."""
+    if target.fixed_columns:
+        sys.stderr.write(
+            f"feint: target {target.target_name}: the text columns {', '.join(target.fixed_columns)} are held "
+            f"fixed; attacks change the {len(target.columns or ())} numeric columns only, and distances are over them\n"
+        )
 
 
 def _run_outcome(args, run, again: str = "feint run") -> int:
@@ -608,6 +618,7 @@ def cmd_scan(args, target=None) -> int:
             params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
         target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
+        say_fixed(target)
 
     def continuing(scan_id: str) -> None:
         sys.stderr.write(

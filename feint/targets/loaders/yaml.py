@@ -416,7 +416,7 @@ class DeclaredTarget(LoadedTarget):
 
     def load(self) -> None:
         c = self._config
-        self.X, self.y, samples_from, self.columns = load_samples(
+        self.X, self.y, samples_from, self.columns, fixed = load_samples(
             c["samples"],
             self._base,
             self._check,
@@ -427,13 +427,21 @@ class DeclaredTarget(LoadedTarget):
             columns=c.get("columns"),
         )
         if self.data_type != "tabular":
-            self.columns = None
+            self.columns, fixed = None, None
+        self.fixed_columns, self.fixed_values = fixed if fixed is not None else ((), None)
+        if self.fixed_columns and not self.adapter.takes_fixed:
+            raise self._check.error(
+                "samples",
+                f"the columns {', '.join(self.fixed_columns)} hold text; a {self.adapter.kind} model takes numbers "
+                "only (text columns are held fixed for a scikit-learn model fitted on a DataFrame)",
+            )
         self.adapter.context = ModelContext(
             classes=tuple(self.output_classes),
             columns=self.columns,
             outputs=c["outputs"],
             inputs=c.get("inputs") or {},
             output=c.get("output"),
+            fixed_columns=self.fixed_columns,
         )
         with user_code(f"{self._check.where}: model", "loading the model"):
             self.adapter.load()
@@ -465,7 +473,8 @@ class DeclaredTarget(LoadedTarget):
             self._softmax_scores = False
         else:
             if c["outputs"] == "auto":
-                scores = self._call_model(lambda: self._raw_predict(probe))
+                with self.holding(np.arange(len(probe))):
+                    scores = self._call_model(lambda: self._raw_predict(probe))
                 self._check_scores(scores)
                 self._softmax_scores = not _looks_like_probabilities(scores)
             else:
@@ -481,6 +490,8 @@ class DeclaredTarget(LoadedTarget):
             self.info["channels"] = "last"
         if self.columns:
             self.info["columns"] = list(self.columns)
+        if self.fixed_columns:
+            self.info["fixed_columns"] = list(self.fixed_columns)  # text the attacks leave as it is
 
     def _call_model(self, fn: Callable[[], Any]) -> np.ndarray:
         try:
@@ -536,8 +547,9 @@ class DeclaredTarget(LoadedTarget):
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
+        fixed = self.held_values(len(z)) if self.fixed_columns else None
         with user_code(f"{self._check.where}: model", "the model"):
-            answer = np.asarray(self.adapter.predict(z))
+            answer = np.asarray(self.adapter.predict(z) if fixed is None else self.adapter.predict_fixed(z, fixed))
         if answer.dtype.kind in "OUS":  # labels by name
             return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
         return np.asarray(answer, np.float64)
