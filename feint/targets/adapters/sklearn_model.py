@@ -1,5 +1,7 @@
 """scikit-learn models; closed-box (``predict_proba``), or labels only for a model that
-has only ``predict`` (its answers are then class indices, in ``classes_`` order).
+has only ``predict`` (its answers are then class indices, in ``classes_`` order), unless
+the declaration says its ``predict`` answers scores (``outputs: probabilities`` or
+``logits``: a regressor of the second class's probability answers one per row).
 
 A model fitted on a pandas DataFrame (it records ``feature_names_in_``: a pipeline whose
 ``ColumnTransformer`` selects columns by name) is given a DataFrame with the samples'
@@ -35,18 +37,23 @@ class _SklearnModel(ModelAdapter):
         self.model: Any = None
         self._fitted_names: tuple[str, ...] | None = None  # the model's feature_names_in_
         self._columns: tuple[str, ...] | None = None  # the samples' column names, once fitted to the model
+        self._scores = False  # predict answers scores (a model without predict_proba declared so)
 
     def _read(self) -> Any:
         raise NotImplementedError
 
     def load(self) -> None:
         model = self._read()
+        self._scores = False
         if not hasattr(model, "predict_proba"):
             if not hasattr(model, "predict"):
                 raise self.fail(
                     f"{self.path.name} holds a {type(model).__name__}, which has neither predict_proba nor predict"
                 )
-            self.outputs = "labels"  # its decision only: decision-based attacks run on it
+            if self.context.outputs in ("probabilities", "logits"):
+                self._scores = True  # declared: predict answers scores (one per row: the second class's)
+            else:
+                self.outputs = "labels"  # its decision only: decision-based attacks run on it
         self.model = model
         names = getattr(model, "feature_names_in_", None)
         self._fitted_names = None if names is None else tuple(str(n) for n in np.asarray(names).tolist())
@@ -110,6 +117,8 @@ class _SklearnModel(ModelAdapter):
         return frame[list(self._fitted_names)]
 
     def _answer(self, inputs: Any) -> np.ndarray:
+        if self._scores:
+            return np.asarray(self.model.predict(inputs), np.float64)
         if self.outputs == "labels":
             classes = getattr(self.model, "classes_", None)
             labels = np.asarray(self.model.predict(inputs))
