@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With -s or -c it runs the commands and exits: it stops at the first\n"
         "command that fails (with -k it goes on) and exits with the code of the\n"
         "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
-        "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+        "error, 3 a run stopped by its endpoint's query budget, 130 interrupted),\n"
+        "else 0. Commands piped on stdin run the same way.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     given = shell.add_mutually_exclusive_group()

@@ -18,7 +18,8 @@ A mistake is one line on stderr and the session goes on; its hint names the shel
 ``help``. Run from a script (``feint
 shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
 command that fails and exits with its code: 2 bad input, 1 a failed ``--fail-on`` gate or
-an internal error, 130 interrupted.
+an internal error, 3 a run stopped by its endpoint's query budget (stored as partial),
+130 interrupted.
 """
 
 from __future__ import annotations
