@@ -147,7 +147,7 @@ def execute_budgeted_run(
         elapsed_s=(earlier.elapsed_s if earlier is not None else 0.0) + sum(p.elapsed_s for p in parts),
         samples=samples,
         status="partial" if reason is not None else "done",
-        artifacts=str(folder) if folder is not None else None,
+        artifacts=str(folder) if folder is not None and (folder / "adversarial.npz").exists() else None,
         family=attack.family,
         metrics=metrics,
     )

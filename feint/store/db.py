@@ -376,10 +376,11 @@ class Store:
             self._add_samples(run.run_id, run.samples[first:], first)
             self._add_log(run.run_id, query_log)
             self.db.execute(
-                "UPDATE runs SET status = ?, elapsed_s = ?, n = ?, successes = ?, forward_queries = ?, "
-                "gradient_queries = ?, metrics = ? WHERE run_id = ?",
+                "UPDATE runs SET status = ?, artifacts = ?, elapsed_s = ?, n = ?, successes = ?, "
+                "forward_queries = ?, gradient_queries = ?, metrics = ? WHERE run_id = ?",
                 (
                     run.status,
+                    run.artifacts,
                     run.elapsed_s,
                     run.n,
                     run.successes,

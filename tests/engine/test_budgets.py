@@ -390,3 +390,20 @@ def test_the_shell_says_a_run_was_cut_and_resumes_it(folder, server, capsys):
     assert done.status == "done" and done.n == 6
     assert done.metrics["endpoint_queries"] == done.forward_queries + done.metrics["cut_queries"]
     assert server.rows == done.metrics["endpoint_queries"] + 2 * SAMPLES  # each interact: the sample accuracy
+
+
+def test_a_budget_too_small_for_the_first_batch_keeps_the_run_with_no_samples(folder, server, capsys):
+    from feint.cli.app import main
+
+    path = _target_file(folder, "cancer_tiny", server.url, max_queries=1)
+    assert main(["run", path, *RUN_ARGS]) == 3
+    err = capsys.readouterr().err
+    assert "would be exceeded: 0 used, this call needs 2; nothing more was sent); 0 of 6 samples stored" in err
+    run_id = err.split("--resume ")[1].split()[0]
+    run = Store().get_run(run_id)
+    assert run.status == "partial" and run.n == 0 and run.artifacts is None and server.rows == 0
+    _target_file(folder, "cancer_tiny", server.url, max_queries=100_000)
+    assert main(["run", "--resume", run_id]) == 0
+    done = Store().get_run(run_id)
+    assert done.status == "done" and done.n == 6 and len(_arrays(done)["indices"]) == 6
+    assert done.metrics["endpoint_queries"] == server.rows == done.forward_queries
