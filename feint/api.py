@@ -27,8 +27,9 @@ from feint.attacks.catalog import attacks as _catalog
 from feint.attacks.catalog import check_target, get_attack
 from feint.attacks.catalog import frameworks as _frameworks
 from feint.attacks.shape import SHAPE_PARAMS, RunShape
+from feint.engine.budgeted import execute_budgeted_run
 from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
-from feint.engine.run import execute_run, prepare_run
+from feint.engine.run import prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
@@ -47,6 +48,7 @@ __all__ = [
     "run",
     "scan",
     "resume",
+    "resume_run",
     "lookup",
     "predict",
     "predict_adversarial",
@@ -129,7 +131,10 @@ def load_target(spec: str | Target | Any, trust: bool = False, attacks: Sequence
     unloaded = get_target(spec, load=False, trust=trust)
     for name in attacks:
         check_target(get_attack(name), unloaded)
-    return get_target(spec, trust=trust)
+    loaded = get_target(spec, trust=trust)
+    for name in attacks:  # what is known only once loaded: the samples' text columns
+        check_target(get_attack(name), loaded)
+    return loaded
 
 
 def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> Attack:
@@ -168,15 +173,64 @@ def run(
 ) -> RunResult:
     """Run ``attack`` on ``target`` laid out by ``shape`` (default: the attack's), after
     every check, and store it (in ``store``, default the one in ``$FEINT_HOME``). A run
-    interrupted (KeyboardInterrupt) is not stored. ``target`` may be a Counterfit target
-    object (wrapped)."""
+    interrupted (KeyboardInterrupt) is not stored. A run that its target's query budget
+    (an endpoint's ``max_queries``) stops is stored with ``status == "partial"``: the
+    samples it finished, the queries it spent (``metrics["cut_queries"]`` for those of
+    samples it did not finish) and why (``metrics["stop_reason"]``); :func:`resume_run`
+    continues it. ``target`` may be a Counterfit target object (wrapped)."""
     target = as_target(target)
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
     with _opened(store) as db:
         log: list[dict] = []
-        result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
+        result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
         db.add_run(result, log)
+    return result
+
+
+def resume_run(
+    run_id: str,
+    target: Target | Any | None = None,
+    *,
+    trust: bool = False,
+    store: Store | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Continue the stored ``partial`` run ``run_id`` (one its target's query budget
+    stopped): only its samples with no stored result run, each as the uninterrupted run
+    has it, and the endpoint's ``max_queries`` counts what the run's earlier invocations
+    sent, so the whole run never sends more. ``target``: the target it attacked (default:
+    rebuilt from its declaration, a built-in name or a target file; ``trust`` as for
+    :func:`load_target`). Returns the run as stored: ``done``, or ``partial`` again when
+    the budget stops it again."""
+    from feint.engine.executors import attack_from_params
+
+    with _opened(store) as db:
+        run = db.get_run(run_id)
+        if run is None:
+            if db.scan_record(run_id) is not None:
+                raise FeintError(f"{run_id} is a scan; continue it with resume (feint scan --resume {run_id})")
+            recent = db.recent_ids()
+            raise FeintError(f"no stored run with id {run_id!r}; recent: {', '.join(recent) or 'none'}")
+        if run.scan_id is not None:
+            raise FeintError(
+                f"run {run_id} belongs to scan {run.scan_id}; continue the scan (feint scan --resume {run.scan_id})"
+            )
+        if run.status != "partial":
+            raise FeintError(f"run {run_id} is complete ({run.n} samples); nothing left to run")
+        if target is None:
+            spec = run.metrics.get("target_spec")
+            if not spec:
+                raise FeintError(f"run {run_id} does not say which target file it attacked; pass the target")
+            target = get_target(spec, trust=trust)
+        target = as_target(target)
+        if target.target_name != run.target:
+            raise FeintError(f"run {run_id} attacked target {run.target}, not {target.target_name}")
+        attack = attack_from_params(run.attack, run.params)
+        prepare_run(target, attack)
+        log: list[dict] = []
+        result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, earlier=run)
+        db.continue_run(result, run.n, log)
     return result
 
 
@@ -247,9 +301,12 @@ def resume(
     max_queries: int | None = None,
     max_time: float | None = None,
 ) -> ScanResult:
-    """Continue the stored scan ``scan_id``: only its units with no stored result run."""
+    """Continue the stored scan ``scan_id``: only its units with no stored result run (a
+    run outside a scan continues with :func:`resume_run`)."""
     with _opened(store) as db:
         if db.scan_record(scan_id) is None:
+            if db.get_run(scan_id) is not None:
+                raise FeintError(f"{scan_id} is a run, not a scan; continue it with resume_run (feint run --resume)")
             recent = db.recent_ids()
             raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
         return resume_scan(

@@ -35,6 +35,7 @@ __all__ = [
 EPILOG = """examples:
   feint list attacks
   feint run digits_keras pgd -i 0:10 --set eps=0.2
+  feint run --resume RUN_ID
   feint scan digits_keras -a pgd jsma wasserstein -i 0:20
   feint scan digits_keras -a pgd -i 0:20 --sweep eps=0.05,0.1,0.2,0.3 --report scan.html
   feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
@@ -42,7 +43,8 @@ EPILOG = """examples:
   feint report SCAN_OR_RUN_ID -o report.html
 
 Data (the store, artifacts, caches, models trained on your data) lives in $FEINT_HOME, default the per-user
-data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
+data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 3 a run stopped by its endpoint's
+query budget (stored as partial; feint run --resume RUN_ID continues it), 130 interrupted."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,10 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("attack")
     info.add_argument("--json", action="store_true", help="print one JSON document")
 
-    run = sub.add_parser("run", help="run one attack on samples of a target and store the results")
-    _target_arg(run)
-    run.add_argument("attack")
+    run = sub.add_parser(
+        "run",
+        help="run one attack on samples of a target and store the results",
+        description="Run ATTACK on samples of TARGET, store the run and print it. A run that the\n"
+        "endpoint's query budget (max_queries) stops is stored as partial with the samples\n"
+        "it finished, exit code 3; 'feint run --resume RUN_ID' continues it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+    _trust_arg(run)
+    run.add_argument("attack", nargs="?", help="the attack (feint list attacks; leave out with --resume)")
     _run_args(run, per_attack=False)
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue a partial run (one the endpoint's query budget stopped): run only its samples left",
+    )
 
     scan = sub.add_parser(
         "scan",
@@ -134,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With -s or -c it runs the commands and exits: it stops at the first\n"
         "command that fails (with -k it goes on) and exits with the code of the\n"
         "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
-        "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+        "error, 3 a run stopped by its endpoint's query budget, 130 interrupted),\n"
+        "else 0. Commands piped on stdin run the same way.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     given = shell.add_mutually_exclusive_group()
@@ -456,20 +472,75 @@ def cmd_info(args) -> int:
     return 0
 
 
+PARTIAL_EXIT = 3  # a run stopped by its endpoint's query budget: stored as partial, resumable
+
+
 def cmd_run(args) -> int:
     from feint import api
+    from feint.errors import FeintError
+
+    if args.resume is not None:
+        given = [
+            name
+            for name, value in (
+                ("TARGET", args.target),
+                ("ATTACK", args.attack),
+                ("-i", args.sample_index),
+                ("--seed", args.seed),
+                ("--set", args.set),
+            )
+            if value
+        ]
+        if given:
+            raise FeintError(f"--resume continues the stored run with its own options; leave out {', '.join(given)}")
+        store = _store()
+        found = store.get_run(args.resume)
+        left = (found.metrics.get("samples_planned", found.n) - found.n) if found is not None else 0
+        with Progress(not args.json, left, f"resuming run {args.resume}") as bar:
+            run = api.resume_run(args.resume, trust=args.trust_model, store=store, progress=bar.advance)
+        return _run_outcome(args, run)
+    if not args.target or not args.attack:
+        raise FeintError("run needs a TARGET and an ATTACK (feint run TARGET ATTACK), or --resume RUN_ID")
+    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
+    target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
+    say_fixed(target)
+    with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
+        run = api.run(target, attack, progress=bar.advance)
+    return _run_outcome(args, run)
+
+
+def say_fixed(target) -> None:
+    """One line on stderr for a target with text columns: the attacks leave them as they are."""
+    if target.fixed_columns:
+        sys.stderr.write(
+            f"feint: target {target.target_name}: the text columns {', '.join(target.fixed_columns)} are held "
+            f"fixed; attacks change the {len(target.columns or ())} numeric columns only, and distances are over them\n"
+        )
+
+
+def _run_outcome(args, run, again: str = "feint run") -> int:
+    """Print a run; for one a query budget stopped, say so on stderr (one line, with the
+    command that continues it) and exit with :data:`PARTIAL_EXIT`."""
     from feint.report.console import print_run
     from feint.report.jsonout import run_document
 
-    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
-    target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
-    with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
-        run = api.run(target, attack, progress=bar.advance)
     if args.json:
         print(json.dumps(run_document(run), indent=2))
     else:
         print_run(stdout_console(), run)
-    return 0
+    if run.status != "partial":
+        return 0
+    sys.stderr.write(partial_line(run, again) + "\n")
+    return PARTIAL_EXIT
+
+
+def partial_line(run, again: str = "feint run") -> str:
+    """The one line that says a run was stopped by a query budget, and how to continue it."""
+    planned = run.metrics.get("samples_planned", "?")
+    return (
+        f"feint: run {run.run_id} stopped, budget reached ({run.metrics.get('stop_reason', 'a query budget')}); "
+        f"{run.n} of {planned} samples stored; continue it with: {again} --resume {run.run_id}"
+    )
 
 
 def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
@@ -548,6 +619,7 @@ def cmd_scan(args, target=None) -> int:
             params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
         target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
+        say_fixed(target)
 
     def continuing(scan_id: str) -> None:
         sys.stderr.write(

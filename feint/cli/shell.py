@@ -18,7 +18,8 @@ A mistake is one line on stderr and the session goes on; its hint names the shel
 ``help``. Run from a script (``feint
 shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
 command that fails and exits with its code: 2 bad input, 1 a failed ``--fail-on`` gate or
-an internal error, 130 interrupted.
+an internal error, 3 a run stopped by its endpoint's query budget (stored as partial),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -281,9 +282,14 @@ def _scan_parser() -> Cmd2ArgumentParser:
 def _run_parser() -> Cmd2ArgumentParser:
     p = _Parser(
         description="Run the active attack with its current options on the active target, store "
-        "the run and print it. Ctrl-C stops it (an unfinished run is not stored)."
+        "the run and print it. Ctrl-C stops it (an unfinished run is not stored). A run that the "
+        "endpoint's query budget (max_queries) stops is stored as partial (exit code 3 in a "
+        "script); 'run --resume RUN_ID' continues it."
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print the options the run used")
+    p.add_argument(
+        "--resume", metavar="RUN_ID", help="continue a partial run (one a query budget stopped) on the active target"
+    )
     return p
 
 
@@ -671,6 +677,21 @@ class FeintShell(cmd2.Cmd):
         from feint.engine.run import prepare_run
         from feint.report.console import print_run
 
+        if args.resume is not None:
+            from feint.records import RunResult as _Run
+
+            target = self._need_target()
+            found = api.lookup(args.resume)
+            left = int(found.metrics.get("samples_planned", 0)) - found.n if isinstance(found, _Run) else 0
+            try:
+                with _Progress(True, max(left, 0), f"resuming run {args.resume}") as bar:
+                    run = api.resume_run(args.resume, target, progress=bar.advance)
+            except KeyboardInterrupt:
+                self._fail(130, "run interrupted; what it did before stays stored as it was")
+                return
+            print_run(self._console(), run)
+            self._partial(run)
+            return
         attack = self._need_attack()
         target = self._need_target()
         indices, _ = prepare_run(target, attack)  # every check before any work
@@ -695,6 +716,15 @@ class FeintShell(cmd2.Cmd):
         print_run(self._console(), run)
         if args.verbose:
             self._print_options(attack)
+        self._partial(run)
+
+    def _partial(self, run) -> None:
+        """Say that a query budget stopped ``run`` (one line, and how to continue it)."""
+        from feint.cli.commands import PARTIAL_EXIT, partial_line
+
+        if run.status == "partial":
+            self.status = PARTIAL_EXIT
+            self.perror(partial_line(run, "run").removeprefix("feint: "))
 
     @with_category(ATTACKS)
     @with_argparser(_scan_parser)

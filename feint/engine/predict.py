@@ -102,9 +102,7 @@ def predict_arrays(
     if len(idx) != len(x):
         raise FeintError(f"{len(x)} samples given for {len(idx)} sample indices")
     classes = list(target.output_classes)
-    probs = np.concatenate(
-        [np.asarray(target.predict(x[s : s + BATCH]), dtype=np.float64) for s in range(0, len(x), BATCH)]
-    )
+    probs = np.concatenate([_predict_held(target, x, indices, s, s + BATCH) for s in range(0, len(x), BATCH)])
     if probs.shape != (len(x), len(classes)):
         raise FeintError(
             f"target {target.target_name} answered predict with shape {probs.shape}; "
@@ -175,3 +173,9 @@ def prediction_document(target: Target, predictions: list[Prediction], image_dir
         "images": str(image_dir) if image_dir is not None and any(p.image for p in predictions) else None,
         "predictions": [p.to_dict() for p in predictions],
     }
+
+
+def _predict_held(target: Target, x: np.ndarray, indices: Sequence[int], start: int, stop: int) -> np.ndarray:
+    """The target's answer for rows ``start:stop`` of ``x``, which are the samples ``indices[start:stop]``."""
+    with target.holding(np.asarray(indices)[start:stop]):
+        return np.asarray(target.predict(x[start:stop]), dtype=np.float64)

@@ -97,7 +97,8 @@ def execute_run(
         fwd[rows] += 1
         if log is not None:
             log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
-        return np.asarray(target.predict(batch), dtype=np.float64)
+        with target.holding(indices[rows]):
+            return np.asarray(target.predict(batch), dtype=np.float64)
 
     bs = shape.batch_size
     probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
@@ -111,6 +112,8 @@ def execute_run(
     metrics: dict[str, Any] = {}
     unattributed = {"forward": 0, "gradient": 0}
     step = n if attack.whole_run else bs  # an extraction steals one model per run
+    if target.fixed_columns:  # every row the attack asks about is then of one sample, with its own text
+        step = 1
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
@@ -123,7 +126,8 @@ def execute_run(
             seed=shape.seed,
             indices=indices[rows],
         )
-        out = attack(model, batch)
+        with target.holding(indices[rows]):
+            out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
         if out.notes is not None:
             notes[rows] = out.notes

@@ -348,7 +348,8 @@ def execute_scan(
     run (``plan`` is then not used; the stored plan is). ``max_queries``, ``max_time``:
     this invocation's budget; when reached, no new unit starts and the scan stops with
     status ``budget``. The target's own query budget (an endpoint's ``max_queries``, kept
-    across every worker) stops it the same way: the unit it cut short is stored with the
+    across every worker and every invocation: a resume counts the rows the scan's earlier
+    invocations sent, as its stored description says) stops it the same way: the unit it cut short is stored with the
     rows it sent, no sample of it, and runs again on a resume. A run with some of its
     units stored is read back as ``partial``. The target's description in the store counts
     the rows and requests sent to its endpoint by every worker and every invocation.
@@ -358,7 +359,7 @@ def execute_scan(
     target = as_target(target)
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
-    from feint.targets.meter import meter_of
+    from feint.targets.meter import Meter, meter_of
 
     budget = Budget(max_queries, max_time)
     check_executor(executor, target, workers)
@@ -465,9 +466,13 @@ def execute_scan(
     # invocation sends from now on (the meter counts every worker that shares it, the
     # outcomes those that count on their own).
     meter = meter_of(target)
+    stored_counts = _endpoint_counts(target_info)
+    if isinstance(meter, Meter) and stored_counts is not None:
+        # The endpoint's max_queries holds over the whole scan, every invocation of it: a
+        # resume counts what the scan's earlier invocations sent as spent.
+        (meter.carry if resume is not None else meter.settle)(scan_id, *stored_counts)
     counted = meter.counts() if meter is not None else (0, 0)
     elsewhere = [0, 0]
-    stored_counts = _endpoint_counts(target_info)
 
     def store_counts() -> None:
         if meter is None or stored_counts is None:
@@ -476,6 +481,8 @@ def execute_scan(
         spent = [now[i] - counted[i] + elsewhere[i] for i in (0, 1)]
         if any(spent):
             store.set_target_info(scan_id, _with_counts(target_info, stored_counts, spent))
+            if isinstance(meter, Meter):  # what this meter counted of the stored totals
+                meter.settle(scan_id, *(stored_counts[i] + now[i] - counted[i] for i in (0, 1)))
 
     status = "interrupted"
     cut: list[Any] = []  # units a model's query budget cut short

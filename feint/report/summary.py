@@ -129,7 +129,8 @@ def sweeps(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
 
 def partial_runs(runs: list[RunResult]) -> list[str]:
     """One line per run with only some of its samples stored (status ``partial``: a budget
-    or a stop ended its scan first; a resume runs the rest)."""
+    or a stop ended its scan first, or its endpoint's query budget stopped the run; a
+    resume runs the rest)."""
     return [
         f"run {r.run_id} ({r.attack}) is partial: {r.n} of {r.metrics.get('samples_planned', '?')} samples"
         + (

@@ -360,6 +360,37 @@ class Store:
             self._add_samples(run.run_id, run.samples, 0)
             self._add_log(run.run_id, query_log)
 
+    def continue_run(self, run: RunResult, first: int, query_log: list[dict] | None = None) -> None:
+        """Commit, in one transaction, the rest of a ``partial`` run outside a scan (one a
+        query budget stopped) that has ``first`` samples stored: ``run`` whole, its samples
+        from position ``first`` on added, its totals, status and metrics replaced, and the
+        query log extended. A run not stored as such is refused (FeintError)."""
+        with self.db:
+            row = self.db.execute(
+                "SELECT status, scan_id, (SELECT COUNT(*) FROM samples s WHERE s.run_id = runs.run_id) "
+                "FROM runs WHERE run_id = ?",
+                (run.run_id,),
+            ).fetchone()
+            if row is None or row[0] != "partial" or row[1] is not None or row[2] != first:
+                raise FeintError(f"run {run.run_id} is not a partial run with {first} samples stored")
+            self._add_samples(run.run_id, run.samples[first:], first)
+            self._add_log(run.run_id, query_log)
+            self.db.execute(
+                "UPDATE runs SET status = ?, artifacts = ?, elapsed_s = ?, n = ?, successes = ?, "
+                "forward_queries = ?, gradient_queries = ?, metrics = ? WHERE run_id = ?",
+                (
+                    run.status,
+                    run.artifacts,
+                    run.elapsed_s,
+                    run.n,
+                    run.successes,
+                    run.forward_queries,
+                    run.gradient_queries,
+                    json.dumps({"family": run.family, **run.metrics}),
+                    run.run_id,
+                ),
+            )
+
     def _add_samples(self, run_id: str, samples: list[SampleResult], first_pos: int) -> None:
         self.db.executemany(
             f"INSERT INTO samples ({', '.join(_SAMPLE_COLS)}, run_id, pos) "
