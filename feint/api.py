@@ -33,6 +33,7 @@ from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_s
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
 from feint.store.db import Store
+from feint.store.db import check_store as _check_store
 from feint.targets import as_target, get_target, target_classes
 from feint.targets.base import Target
 
@@ -51,6 +52,7 @@ __all__ = [
     "predict",
     "predict_adversarial",
     "gates",
+    "check_store",
 ]
 
 
@@ -174,6 +176,7 @@ def run(
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
     with _opened(store) as db:
+        db.prepare_write()  # a full, read-only, locked or damaged store is refused before the attack runs
         log: list[dict] = []
         result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
         db.add_run(result, log)
@@ -233,6 +236,7 @@ def scan(
             max_queries=max_queries,
             max_time=max_time,
             fail_on=fail_on,
+            on_resume=on_resume,
         )
 
 
@@ -280,6 +284,13 @@ def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict
     from feint.report.jsonout import gate_results
 
     return gate_results(result, fail_on)
+
+
+def check_store(path: Path | str | None = None) -> dict[str, Any]:
+    """Check the store at ``path`` (default ``$FEINT_HOME/feint.db``) without writing to it
+    (``feint store check``): SQLite's ``integrity_check`` and ``foreign_key_check``. Returns
+    ``path``, ``ok`` and ``problems``, one line each."""
+    return _check_store(path)
 
 
 # -- predictions ----------------------------------------------------------------------------------

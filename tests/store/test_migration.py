@@ -370,4 +370,4 @@ def test_a_version_4_store_takes_runs_whose_confidences_are_absent(tmp_path):
     assert back is not None and [s.initial_conf for s in back.samples] == [None, None]
     assert [s.final_conf for s in back.samples] == [None, None] and back.samples[1].l0 == 3
     version = store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-    assert int(version) == SCHEMA_VERSION == 5
+    assert int(version) == SCHEMA_VERSION == 6
