@@ -327,6 +327,8 @@ def _drop_unit_files(folder: Path | None, units: int) -> None:
     if folder is not None and (folder / "adversarial.npz").exists():
         for u in range(units):
             _unit_file(folder, u).unlink(missing_ok=True)
+        for part in folder.glob(".*.adversarial.unit*.npz"):  # what a killed worker was writing
+            part.unlink(missing_ok=True)
 
 
 def execute_scan(

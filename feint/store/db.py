@@ -607,14 +607,16 @@ class Store:
     @_guarded
     def cut_unit(self, run_id: str, unit: int, queries: int) -> None:
         """Mark a pending unit ``cut`` by a query budget, adding the queries it spent to its
-        ``cut_queries``; its samples are not stored and it stays to be run."""
-        with self.db:
+        ``cut_queries``; its samples are not stored and it stays to be run. A unit another
+        invocation of the scan stored meanwhile stays as it is stored."""
+        with self._immediate():
             row = self.db.execute(
-                "SELECT metrics FROM units WHERE run_id = ? AND unit = ? AND status IN ('pending', 'cut')",
-                (run_id, unit),
+                "SELECT metrics, status FROM units WHERE run_id = ? AND unit = ?", (run_id, unit)
             ).fetchone()
             if row is None:
-                raise FeintError(f"unit {unit} of run {run_id} is not a pending unit in the store")
+                raise FeintError(f"unit {unit} of run {run_id} is not in the store")
+            if row[1] == "done":
+                return
             metrics = json.loads(row[0] or "{}")
             metrics["cut_queries"] = int(metrics.get("cut_queries", 0)) + int(queries)
             self.db.execute(
