@@ -38,7 +38,7 @@ from feint.attacks.shape import RunShape
 from feint.engine.run import prepare_run
 from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
-from feint.store.db import Store, StoreError, UnitTaken, new_holder
+from feint.store.db import Store, StoreError, UnitTaken, new_holder, writing_artifacts
 from feint.targets import as_target
 from feint.targets.base import Target
 
@@ -309,10 +309,14 @@ def _merge_artifacts(folder: Path | None, units: int) -> None:
         with np.load(part) as f:
             for key in arrays:
                 arrays[key].append(f[key])
-    tmp = folder / "adversarial.tmp.npz"
+    tmp = folder / f"adversarial.{os.getpid()}.tmp.npz"
     merged: dict[str, Any] = {k: np.concatenate(v) for k, v in arrays.items()}
-    np.savez_compressed(tmp, **merged)
-    os.replace(tmp, folder / "adversarial.npz")
+    with writing_artifacts(folder):
+        try:
+            np.savez_compressed(tmp, **merged)
+            os.replace(tmp, folder / "adversarial.npz")
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _tidy_run(folder: Path | None, units: int) -> None:

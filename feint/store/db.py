@@ -18,9 +18,9 @@ holder that died (its process gone, or its heartbeat older than :data:`LEASE_S`)
 its units to whoever asks next.
 
 A store that cannot be used ends in one line naming it and why (:class:`StoreError`): a
-full disk, a read-only or locked store, or a damaged one. A damaged store (a 0-byte file,
-a file that is not SQLite, a malformed page) is never written to nor taken as empty:
-feint refuses it until the user moves it away. A store that cannot be written (its file
+full disk, a read-only or locked store, or a damaged one. A damaged store (a file cut to
+0 bytes beside stored results, a file that is not SQLite, a malformed page) is never
+written to nor taken as empty: feint refuses it until the user moves it away. A store that cannot be written (its file
 or folder read-only) is opened read-only, so ``feint show`` and ``feint report`` still read
 it. A new store is built under a temporary name and linked into place whole, so a store
 file feint made is never empty.
@@ -356,6 +356,18 @@ def _not_sqlite(path: Path) -> str | None:
     return None
 
 
+def _has_history(path: Path) -> bool:
+    """Whether anything says the store at ``path`` held results: a write-ahead log with
+    content beside it, or artifacts of runs. An empty file with no such sign (another
+    program opened the path before feint did) is no store yet, and becomes one."""
+    wal = path.with_name(path.name + "-wal")
+    artifacts = path.parent / "artifacts"
+    try:
+        return (wal.exists() and wal.stat().st_size > 0) or (artifacts.is_dir() and any(artifacts.iterdir()))
+    except OSError:
+        return True
+
+
 def check_store(path: Path | str | None = None) -> dict[str, Any]:
     """Check the store at ``path`` (default ``$FEINT_HOME/feint.db``) without writing to it:
     SQLite's ``integrity_check`` and ``foreign_key_check``. Returns ``path``, ``ok`` and
@@ -409,16 +421,25 @@ class Store:
     """The SQLite store at ``path`` (default ``$FEINT_HOME/feint.db``)."""
 
     def __init__(self, path: Path | str | None = None):
-        self.path = Path(path) if path is not None else feint_home() / "feint.db"
+        if path is None:
+            try:
+                path = feint_home() / "feint.db"
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot make the folder of the store, $FEINT_HOME: {exc.strerror or exc}", "failed", Path("")
+                ) from exc
+        self.path = Path(path)
         self.read_only = False  # its file or folder cannot be written: opened for reading only
         db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
+                if not os.access(self.path.parent, os.W_OK):
+                    raise _read_only(self.path, "its folder cannot be written, so no store can be made there")
                 self._create()
             why = _not_sqlite(self.path)
-            if why is not None:
-                raise _damaged(self.path, why)
+            if why is not None and (self.path.stat().st_size > 0 or _has_history(self.path)):
+                raise _damaged(self.path, why if self.path.stat().st_size > 0 else f"{why}, beside stored results")
             if os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK):
                 db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
             else:

@@ -68,8 +68,7 @@ def _one_line(capsys, argv, code: int = 2) -> str:
     return lines[0]
 
 
-@pytest.fixture()
-def no_attack(monkeypatch):
+def no_attack(monkeypatch) -> None:
     """Fail the test if an attack starts: a refused store is refused before any work."""
     import feint.engine.run as run_module
 
@@ -80,14 +79,25 @@ def no_attack(monkeypatch):
     monkeypatch.setattr("feint.api.execute_run", refused)
 
 
+@pytest.fixture(name="no_attack")
+def _no_attack(monkeypatch):
+    no_attack(monkeypatch)
+
+
 # -- damaged ----------------------------------------------------------------------------------
 
 
-def test_a_truncated_store_is_named_damaged_and_never_rewritten(fresh_home, capsys, no_attack):
+def test_a_truncated_store_is_named_damaged_and_never_rewritten(fresh_home, capsys, monkeypatch):
     path = fresh_home / "feint.db"
+    assert main(RUN) == 0  # a store with a run (and its arrays and images), then cut to nothing
+    capsys.readouterr()
     path.write_bytes(b"")
+    for extra in ("-wal", "-shm"):
+        (fresh_home / f"feint.db{extra}").unlink(missing_ok=True)
+    no_attack(monkeypatch)
     line = _one_line(capsys, ["show", "abc"])
-    assert f"the store {path} is damaged (the file is empty: 0 bytes)" in line and "recent: none" not in line
+    assert f"the store {path} is damaged (the file is empty: 0 bytes, beside stored results)" in line
+    assert "recent: none" not in line
     line = _one_line(capsys, RUN)
     assert "is damaged" in line and f"mv {path} {path}.damaged" in line
     line = _one_line(capsys, ["scan", "digits_keras", "-a", "pgd", "-i", "0:2"])
@@ -163,6 +173,13 @@ def test_a_new_store_is_never_an_empty_file(tmp_path):
     assert path.stat().st_size > 0 and check_store(path)["ok"]
     store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.db"]  # no temporary file left
+
+
+def test_an_empty_file_with_no_results_beside_it_becomes_a_store(fresh_home, capsys):
+    """Another program that opened the path first (sqlite3 makes an empty file) lost nothing."""
+    sqlite3.connect(fresh_home / "feint.db").close()
+    assert (fresh_home / "feint.db").stat().st_size == 0
+    assert main(RUN) == 0 and check_store()["ok"] and len(Store().recent_ids()) == 1
 
 
 # -- locked -----------------------------------------------------------------------------------
