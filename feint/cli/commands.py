@@ -40,6 +40,7 @@ EPILOG = """examples:
   feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
   feint show SCAN_OR_RUN_ID --json
   feint report SCAN_OR_RUN_ID -o report.html
+  feint store check
 
 Data (the store, artifacts, caches, models trained on your data) lives in $FEINT_HOME, default the per-user
 data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
@@ -570,7 +571,8 @@ def cmd_scan(args, target=None) -> int:
     def continuing(scan_id: str) -> None:
         sys.stderr.write(
             f"feint: continuing unfinished scan {scan_id} (same target, attacks, options, "
-            "samples and seed); only its units with no stored result run\n"
+            "samples and seed); only its units with no stored result run, and those another feint is "
+            "running now are waited for\n"
         )
 
     store = _store()

@@ -548,8 +548,7 @@ def execute_scan(
                     done_now = [t for t in waiting if states.get((t.run_id, t.unit)) == "done"]
                     free = [t for t in waiting if states.get((t.run_id, t.unit)) == "free"]
                     waiting = [t for t in waiting if states.get((t.run_id, t.unit)) == "held"]
-                    for t in done_now:
-                        _count_stored(state, store, t)
+                    _count_stored(state, store, done_now)
                     queue.extend(reversed(free))
                     if done_now and on_progress:
                         state.elapsed_s = time.monotonic() - t0
@@ -588,7 +587,7 @@ def execute_scan(
                     try:
                         finished = store.add_unit(task.run_id, task.unit, result, outcome.query_log)
                     except UnitTaken:  # a holder thought dead stored it first: the same result
-                        _count_stored(state, store, task)
+                        _count_stored(state, store, [task])
                         continue
                     if finished:
                         _tidy_run(kept, units_of[task.run_id])
@@ -635,14 +634,17 @@ def execute_scan(
 WAIT_S = 1.0  # how often a scan waiting for units another invocation holds looks again
 
 
-def _count_stored(state: ScanProgress, store: Store, task: Any) -> None:
-    """Count in ``state`` a unit another invocation of the scan stored."""
-    for u in store.plan_units(state.scan_id):
-        if u["run_id"] == task.run_id and u["unit"] == task.unit:
-            state.units_done += 1
-            state.samples_done += task.samples
-            state.successes += u["successes"] or 0
-            state.queries += u["queries"]
+def _count_stored(state: ScanProgress, store: Store, tasks: Sequence[Any]) -> None:
+    """Count in ``state`` the units (tasks) another invocation of the scan stored."""
+    if not tasks:
+        return
+    stored = {(u["run_id"], u["unit"]): u for u in store.plan_units(state.scan_id)}
+    for task in tasks:
+        u = stored[(task.run_id, task.unit)]
+        state.units_done += 1
+        state.samples_done += task.samples
+        state.successes += u["successes"] or 0
+        state.queries += u["queries"]
 
 
 def _endpoint_counts(info: Mapping[str, Any]) -> tuple[int, int] | None:
