@@ -32,7 +32,7 @@ from feint.engine.run import execute_run, prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
-from feint.store.db import Store
+from feint.store.db import Store, StoreError
 from feint.store.db import check_store as _check_store
 from feint.targets import as_target, get_target, target_classes
 from feint.targets.base import Target
@@ -178,8 +178,17 @@ def run(
     with _opened(store) as db:
         db.prepare_write()  # a full, read-only, locked or damaged store is refused before the attack runs
         log: list[dict] = []
-        result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
-        db.add_run(result, log)
+        result: RunResult | None = None
+        try:
+            result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
+            db.add_run(result, log)
+        except StoreError as exc:  # a full disk, say: the files of a run that is not stored go too
+            kept = Path(result.artifacts) if result is not None and result.artifacts else exc.path
+            if kept.parent == db.artifacts_root:
+                import shutil
+
+                shutil.rmtree(kept, ignore_errors=True)
+            raise
     return result
 
 

@@ -300,12 +300,16 @@ def test_a_full_disk_is_refused_before_the_attack_runs(tmp_path):
     done = _tmpfs_home(
         tmp_path,
         "600k",
-        '$PYTHON -m feint scan digits_keras -a pgd -i 0:4 --set max_iter=2; echo "rc=$?"; $PYTHON -m feint store check',
+        '$PYTHON -m feint scan digits_keras -a pgd -i 0:4 --set max_iter=2; echo "rc=$?"; '
+        '$PYTHON -m feint run digits_keras pgd -i 0:4 --set max_iter=2; echo "rc=$?"; '
+        "$PYTHON -m feint store check; ls $H/artifacts 2>/dev/null | wc -l",
     )
     err = done.stderr.strip().splitlines()
-    assert "rc=2" in done.stdout and len(err) == 1, (done.stdout, done.stderr)
-    assert "the disk holding the store" in err[0] and "is full (less than 1 MiB free" in err[0]
+    assert done.stdout.count("rc=2") == 2 and len(err) == 2, (done.stdout, done.stderr)
+    for line in err:
+        assert "the disk holding the store" in line and "is full (less than 1 MiB free" in line
     assert ": ok" in done.stdout  # the store it made is sound, and empty
+    assert done.stdout.strip().endswith("0")  # no attack ran: no artifacts
 
 
 def test_a_disk_that_fills_up_mid_scan_stops_in_one_line_and_the_store_stays_sound(tmp_path):
@@ -328,6 +332,19 @@ def test_a_disk_that_fills_up_mid_scan_stops_in_one_line_and_the_store_stays_sou
 
 
 # -- reports ----------------------------------------------------------------------------------
+
+
+def test_a_run_whose_images_fill_the_disk_stops_in_one_line_and_leaves_no_files(tmp_path):
+    done = _tmpfs_home(
+        tmp_path,
+        "1400k",
+        '$PYTHON -m feint run digits_keras pgd -i 0:300 --set max_iter=2; echo "rc=$?"; '
+        "$PYTHON -m feint store check; ls -A $H/artifacts | wc -l",
+    )
+    err = done.stderr.strip().splitlines()
+    assert "rc=2" in done.stdout and len(err) == 1 and "Traceback" not in done.stderr, (done.stdout, done.stderr)
+    assert "artifacts" in err[0] and "is full (No space left on device)" in err[0]
+    assert ": ok" in done.stdout and done.stdout.strip().endswith("0")  # nothing stored, no files left behind
 
 
 def test_a_report_that_cannot_be_written_leaves_the_old_one_whole(fresh_home, tmp_path, capsys, monkeypatch):
