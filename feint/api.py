@@ -215,7 +215,10 @@ def scan(
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
     them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
     and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
-    plan continues instead (``on_resume`` gets its id first). ``target`` may be a
+    plan continues instead (``on_resume`` gets its id first); when another process is
+    running it, the two share its units and this one waits for those the other holds. A
+    store that could not take the results (full disk, read-only, locked, damaged) raises
+    :class:`~feint.store.db.StoreError` before any attack runs. ``target`` may be a
     Counterfit target object (wrapped)."""
     from feint.engine.budget import Budget
 
