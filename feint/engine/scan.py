@@ -216,6 +216,7 @@ class ScanProgress:
     samples_now: int = 0  # done by this invocation
     elapsed_s: float = 0.0  # of this invocation
     stopping: bool = False  # Ctrl-C was pressed: no new unit starts
+    waiting: int = 0  # units left that another invocation of the scan is running: waited for
     status: str = "running"
     stop_reason: str | None = None
 
@@ -550,9 +551,11 @@ def execute_scan(
                     waiting = [t for t in waiting if states.get((t.run_id, t.unit)) == "held"]
                     _count_stored(state, store, done_now)
                     queue.extend(reversed(free))
-                    if done_now and on_progress:
+                    if (done_now or state.waiting != len(waiting)) and on_progress:
+                        state.waiting = len(waiting)
                         state.elapsed_s = time.monotonic() - t0
                         on_progress(state)
+                    state.waiting = len(waiting)
                     if not queue and waiting:
                         stop.wait(WAIT_S)
                     continue
