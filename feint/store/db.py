@@ -59,6 +59,7 @@ __all__ = ["Store", "SCHEMA_VERSION", "StoreError", "UnitTaken", "check_store", 
 #    samples.note (why an attack could not work on a sample)
 # 6: units.holder and units.heartbeat (the lease of a unit a scan runs)
 SCHEMA_VERSION = 6
+READABLE_FROM = 5  # an older store that cannot be written (so not migrated) is read as it is from this schema
 BUSY_TIMEOUT_S = 30  # how long a write waits for another process's write lock
 HEARTBEAT_S = 5.0  # how often a scan refreshes the leases of the units it runs
 LEASE_S = 60.0  # a lease whose heartbeat is older than this is taken over
@@ -458,7 +459,9 @@ class Store:
                 )
             if not self.read_only:  # a feint store (an empty database becomes one): readers and a writer at once
                 self.db.execute("PRAGMA journal_mode=WAL")
-            if version != SCHEMA_VERSION:  # a reader of a current store writes nothing
+            if self.read_only and version is not None and READABLE_FROM <= version < SCHEMA_VERSION:
+                pass  # read as it is: what it lacks (the units' leases) only writers use
+            elif version != SCHEMA_VERSION:  # a reader of a current store writes nothing
                 if self.read_only:
                     raise _read_only(
                         self.path, f"it is of schema {version}, which this feint brings to {SCHEMA_VERSION} first"

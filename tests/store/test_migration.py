@@ -406,6 +406,31 @@ def test_a_version_5_store_gets_unit_leases_and_keeps_its_plan(tmp_path):
     assert store.claim_unit("r5", 0, other)
 
 
+def test_a_version_5_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
+    from feint.store import db as store_db
+
+    path = tmp_path / "feint.db"
+    db = sqlite3.connect(path)
+    db.executescript(store_db.SCHEMA.replace("    holder TEXT,\n    heartbeat REAL,\n", ""))
+    db.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    db.execute(
+        "INSERT INTO scans VALUES ('s5', 'digits_keras', '2026-01-01T00:00:00+00:00', '{}', '{}', 'done', NULL, NULL)"
+    )
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    real_access = store_db.os.access
+    monkeypatch.setattr(
+        store_db.os, "access", lambda p, mode: False if mode == store_db.os.W_OK else real_access(p, mode)
+    )
+    store = Store(path)  # as a store on a read-only disk opens
+    assert store.read_only and store.get_scan("s5").settings["status"] == "done"
+    with pytest.raises(store_db.StoreError, match="is read-only"):
+        store.prepare_write()
+    store.close()
+    assert path.read_bytes() == before
+
+
 def test_a_lease_is_taken_over_once_its_holder_is_dead_or_silent(tmp_path, monkeypatch):
     import subprocess
     import sys
