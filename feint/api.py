@@ -33,7 +33,8 @@ from feint.engine.run import prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
 from feint.errors import FeintError
 from feint.records import RunResult, ScanResult
-from feint.store.db import Store
+from feint.store.db import Store, StoreError
+from feint.store.db import check_store as _check_store
 from feint.targets import as_target, get_target, target_classes
 from feint.targets.base import Target
 
@@ -53,6 +54,7 @@ __all__ = [
     "predict",
     "predict_adversarial",
     "gates",
+    "check_store",
 ]
 
 
@@ -182,9 +184,19 @@ def run(
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
     with _opened(store) as db:
+        db.prepare_write()  # a full, read-only, locked or damaged store is refused before the attack runs
         log: list[dict] = []
-        result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
-        db.add_run(result, log)
+        result: RunResult | None = None
+        try:
+            result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
+            db.add_run(result, log)
+        except StoreError as exc:  # a full disk, say: the files of a run that is not stored go too
+            kept = Path(result.artifacts) if result is not None and result.artifacts else exc.path
+            if kept.parent == db.artifacts_root:
+                import shutil
+
+                shutil.rmtree(kept, ignore_errors=True)
+            raise
     return result
 
 
@@ -228,6 +240,7 @@ def resume_run(
             raise FeintError(f"run {run_id} attacked target {run.target}, not {target.target_name}")
         attack = attack_from_params(run.attack, run.params)
         prepare_run(target, attack)
+        db.prepare_write()
         log: list[dict] = []
         result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, earlier=run)
         db.continue_run(result, run.n, log)
@@ -257,7 +270,10 @@ def scan(
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
     them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
     and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
-    plan continues instead (``on_resume`` gets its id first). ``target`` may be a
+    plan continues instead (``on_resume`` gets its id first); when another process is
+    running it, the two share its units and this one waits for those the other holds. A
+    store that could not take the results (full disk, read-only, locked, damaged) raises
+    :class:`~feint.store.db.StoreError` before any attack runs. ``target`` may be a
     Counterfit target object (wrapped)."""
     from feint.engine.budget import Budget
 
@@ -287,6 +303,7 @@ def scan(
             max_queries=max_queries,
             max_time=max_time,
             fail_on=fail_on,
+            on_resume=on_resume,
         )
 
 
@@ -337,6 +354,13 @@ def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict
     from feint.report.jsonout import gate_results
 
     return gate_results(result, fail_on)
+
+
+def check_store(path: Path | str | None = None) -> dict[str, Any]:
+    """Check the store at ``path`` (default ``$FEINT_HOME/feint.db``) without writing to it
+    (``feint store check``): SQLite's ``integrity_check`` and ``foreign_key_check``. Returns
+    ``path``, ``ok`` and ``problems``, one line each."""
+    return _check_store(path)
 
 
 # -- predictions ----------------------------------------------------------------------------------

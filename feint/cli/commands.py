@@ -41,6 +41,7 @@ EPILOG = """examples:
   feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
   feint show SCAN_OR_RUN_ID --json
   feint report SCAN_OR_RUN_ID -o report.html
+  feint store check
 
 Data (the store, artifacts, caches, models trained on your data) lives in $FEINT_HOME, default the per-user
 data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 3 a run stopped by its endpoint's
@@ -130,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
 
+    store_arguments(
+        sub.add_parser(
+            "store",
+            help="check the store: SQLite's integrity and foreign-key checks (exit 0 ok, 2 damaged)",
+            description="feint store check: run SQLite's integrity_check and foreign_key_check on the\n"
+            "store ($FEINT_HOME/feint.db) without writing to it, and say ok or damaged and why.\n"
+            "Exit code 0 when it is ok, 2 when it is damaged or missing. feint refuses a\n"
+            "damaged store and never writes to it: move it away to start a new one.",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+
     predict = sub.add_parser(
         "predict",
         help="what a target predicts for some of its samples (labels, confidences, top 3)",
@@ -190,6 +203,12 @@ def _target_help() -> str:
 def list_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``list`` (the command line's and the shell's)."""
     p.add_argument("what", choices=["targets", "attacks", "frameworks"])
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def store_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``feint store`` (and the shell's ``store``)."""
+    p.add_argument("action", choices=["check"], help="check: integrity and foreign-key checks")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -624,7 +643,8 @@ def cmd_scan(args, target=None) -> int:
     def continuing(scan_id: str) -> None:
         sys.stderr.write(
             f"feint: continuing unfinished scan {scan_id} (same target, attacks, options, "
-            "samples and seed); only its units with no stored result run\n"
+            "samples and seed); only its units with no stored result run, and those another feint is "
+            "running now are waited for\n"
         )
 
     store = _store()
@@ -817,6 +837,22 @@ def cmd_report(args) -> int:
     return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
 
 
+def cmd_store(args) -> int:
+    """``feint store check``: exit code 0 when the store is ok, 2 when it is damaged."""
+    from feint import api
+
+    checked = api.check_store()
+    if args.json:
+        print(json.dumps(checked, indent=2))
+    elif checked["ok"]:
+        print(f"store {checked['path']}: ok (integrity and foreign keys checked)")
+    else:
+        print(f"store {checked['path']}: damaged")
+        for problem in checked["problems"]:
+            print(f"  {problem}")
+    return 0 if checked["ok"] else 2
+
+
 def cmd_predict(args, target=None) -> int:
     """``feint predict``; the shell passes its active ``target``."""
     from feint import api
@@ -881,5 +917,6 @@ COMMANDS = {
     "scan": cmd_scan,
     "show": cmd_show,
     "report": cmd_report,
+    "store": cmd_store,
     "predict": cmd_predict,
 }

@@ -234,6 +234,17 @@ def _also_spelled(p: argparse.ArgumentParser, dest: str, *spellings: str) -> Non
     raise KeyError(dest)
 
 
+def _store_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import store_arguments
+
+    p = _Parser(
+        description="store check: SQLite's integrity and foreign-key checks of the store, without "
+        "writing to it (as 'feint store check' does); a damaged store fails the command"
+    )
+    store_arguments(p)
+    return p
+
+
 def _show_parser() -> Cmd2ArgumentParser:
     p = _Parser(
         description="options: the active attack's options (current, previous, default, doc); "
@@ -770,6 +781,11 @@ class FeintShell(cmd2.Cmd):
             store.close()
 
     # -- results ------------------------------------------------------------------------------
+    @with_category(RESULTS)
+    @with_argparser(_store_parser)
+    def do_store(self, args: argparse.Namespace) -> None:
+        self._command("store", args)
+
     @with_category(RESULTS)
     @with_argparser(_show_parser)
     def do_show(self, args: argparse.Namespace) -> None:

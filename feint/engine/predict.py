@@ -156,8 +156,10 @@ def _save_image(path: Path, x: np.ndarray, bounds: tuple[float, float]) -> Path:
     from PIL import Image
 
     from feint.attacks.evidence import to_uint8
+    from feint.store.db import writing_artifacts
 
-    Image.fromarray(to_uint8(x, bounds)).save(path)
+    with writing_artifacts(path.parent):  # a full disk is one line
+        Image.fromarray(to_uint8(x, bounds)).save(path)
     return path
 
 

@@ -9,6 +9,7 @@ counted.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
 from feint.measures import compute, of_run
 from feint.records import RunResult, SampleResult
+from feint.store.db import writing_artifacts
 from feint.targets import as_target
 from feint.targets.base import Target
 
@@ -159,9 +161,15 @@ def execute_run(
     measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
-        np.savez_compressed(folder / name, indices=indices, x=x, x_adv=x_adv)
+        with writing_artifacts(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
+            tmp = folder / f".{os.getpid()}.{name}"  # written whole, then moved into place
+            try:
+                np.savez_compressed(tmp, indices=indices, x=x, x_adv=x_adv)
+                os.replace(tmp, folder / name)
+            finally:
+                tmp.unlink(missing_ok=True)
     samples = []
     scoreless = target.labels_only  # its answers tell no confidence
     true = target.y
@@ -172,9 +180,10 @@ def execute_run(
     for i, idx in enumerate(indices):
         images = {}
         if folder is not None and target.data_type == "image":
-            images = attack.save_evidence(
-                folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]], classes[labels1[i]]
-            )
+            with writing_artifacts(folder):
+                images = attack.save_evidence(
+                    folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]], classes[labels1[i]]
+                )
         samples.append(
             SampleResult(
                 index=int(idx),
