@@ -188,7 +188,9 @@ def run(
         log: list[dict] = []
         result: RunResult | None = None
         try:
-            result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
+            result = execute_budgeted_run(
+                target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape
+            )
             db.add_run(result, log)
         except StoreError as exc:  # a full disk, say: the files of a run that is not stored go too
             kept = Path(result.artifacts) if result is not None and result.artifacts else exc.path

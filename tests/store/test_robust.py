@@ -76,7 +76,8 @@ def no_attack(monkeypatch) -> None:
         raise AssertionError("the attack ran on a store that should have been refused")
 
     monkeypatch.setattr(run_module, "execute_run", refused)
-    monkeypatch.setattr("feint.api.execute_run", refused)
+    monkeypatch.setattr("feint.engine.budgeted.execute_run", refused)
+    monkeypatch.setattr("feint.api.execute_budgeted_run", refused)
 
 
 @pytest.fixture(name="no_attack")
