@@ -30,7 +30,7 @@ from feint.attacks.shape import SHAPE_PARAMS, RunShape
 from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
 from feint.engine.run import execute_run, prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
-from feint.errors import FeintError
+from feint.errors import FeintError, ParamError
 from feint.records import RunResult, ScanResult
 from feint.store.db import Store
 from feint.targets import as_target, get_target, target_classes
@@ -198,13 +198,18 @@ def scan(
     chunk_size: int | None = None,
     max_queries: int | None = None,
     max_time: float | None = None,
+    suite: str | None = None,
 ) -> ScanResult:
     """Plan a scan (:func:`feint.engine.scan.plan_scan`: ``attacks``, default every
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
     them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
     and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
     plan continues instead (``on_resume`` gets its id first). ``target`` may be a
-    Counterfit target object (wrapped)."""
+    Counterfit target object (wrapped).
+
+    ``suite`` (``corruptions``) plans a suite's runs instead of ``attacks``: each of its
+    attacks at each severity (``attacks``, when given, keeps only those of the suite's
+    attacks or families); ``params`` then add to every severity's parameters."""
     from feint.engine.budget import Budget
 
     target = as_target(target)
@@ -212,6 +217,26 @@ def scan(
 
     Budget(max_queries, max_time)  # checks the values before anything is planned
     check_executor(executor, target, workers)
+    extra: dict[str, Any] = {}
+    if suite is not None:
+        from feint.attacks.transforms.suite import suite_plan
+
+        if sweep:
+            raise ParamError("{suite} runs each attack at its severities; leave out {sweep}")
+        attacks, planned, extra = suite_plan(suite, target.data_type, target.target_name, attacks)
+        given: dict[str, Mapping[str, Any]] = {}
+        for k, v in (params or {}).items():
+            if not isinstance(v, Mapping):
+                raise ParamError("{params} of a suite's attack {name!r} is one set of values", name=k)
+            given[get_attack(k).name if k not in planned else k] = v
+        for name in given:
+            if name not in planned:
+                raise ParamError(
+                    "unknown attack in {params} {name!r}; the suite's: {accepted}",
+                    name=name,
+                    accepted=", ".join(planned),
+                )
+        params = {a: [{**dict(given.get(a) or {}), **s} for s in sets] for a, sets in planned.items()}
     plan = plan_scan(target, attacks, params, common, sweep)
     with _opened(store) as db:
         from feint.engine.scan import scan_settings
@@ -233,6 +258,7 @@ def scan(
             max_queries=max_queries,
             max_time=max_time,
             fail_on=fail_on,
+            settings=extra or None,
         )
 
 

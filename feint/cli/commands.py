@@ -201,6 +201,12 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
         _trust_arg(p)
     p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
+    p.add_argument(
+        "--suite",
+        choices=["corruptions"],
+        help="run a suite instead: corruptions is ImageNet-C's corruptions at severities 1 to 5, reported as "
+        "accuracy per corruption and severity (with -a, only those of its attacks or corruptions)",
+    )
     _run_args(p, per_attack=True)
     p.add_argument("--by-label", "-s", "--summary", action="store_true", help="also summarise successes by input label")
     p.add_argument(
@@ -284,6 +290,7 @@ FLAGS = {
     "max_queries": "--max-queries",
     "max_time": "--max-time",
     "resume": "--resume",
+    "suite": "--suite",
     "gallery": "--gallery",
     "sample_index": "-i",
 }
@@ -540,6 +547,8 @@ def cmd_scan(args, target=None) -> int:
             raise FeintError(f"-n expects a number of runs per attack, 1 or more; got {repeats}")
         if not args.attacks:
             raise FeintError("-n repeats the attacks named with -a; name them")
+        if args.suite:
+            raise FeintError("--suite runs each attack once per severity; leave out -n")
         from feint.attacks.catalog import get_attack
 
         seed = args.seed or 0
@@ -547,7 +556,7 @@ def cmd_scan(args, target=None) -> int:
             own = params.pop(name, None) or params.get(get_attack(name).name) or {}
             params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
-        target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
+        target = api.load_target(args.target, trust=args.trust_model, attacks=() if args.suite else args.attacks or ())
 
     def continuing(scan_id: str) -> None:
         sys.stderr.write(
@@ -566,6 +575,7 @@ def cmd_scan(args, target=None) -> int:
             sweep=sweep,
             fail_on=args.fail_on,
             store=store,
+            suite=args.suite,
             on_resume=continuing,
             on_progress=bar.update,
             **scale,
@@ -618,6 +628,7 @@ def _resume(args, given_target: bool = False) -> int:
             ("-a", args.attacks),
             ("--set", args.set),
             ("--sweep", args.sweep),
+            ("--suite", args.suite),
             ("-i", args.sample_index),
             ("--seed", args.seed),
             ("--fail-on", args.fail_on),

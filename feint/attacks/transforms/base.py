@@ -178,7 +178,8 @@ class _Search:
             if found[i] and self.hi[i] == 0 and self.pre:
                 notes.append("turned by the pre-transformation alone")
             elif not found[i]:
-                notes.append(f"survives {self.attack.spec.name} up to {_show(float(s[i]))} {unit}")
+                amount = f"{unit} {_show(float(s[i]))}" if unit == "quality" else f"{_show(float(s[i]))} {unit}"
+                notes.append(f"survives {self.attack.spec.name} up to {amount}")
             else:
                 notes.append(None)
         return s, out, notes
@@ -202,9 +203,10 @@ def define(spec: Spec) -> type[Transformation]:
         options[spec.strength.param] = spec.strength.option()
     options.update(spec.options)
     if spec.severities:
+        source = "CIFAR-10-C's settings" if spec.imagenet_c else "not an ImageNet-C corruption: feint's settings"
         options["severity"] = Int(
             0,
-            f"ImageNet-C severity 1 to 5 of {spec.corruption} (CIFAR-10-C's settings), replacing the "
+            f"corruption severity 1 to 5 of {spec.corruption} ({source}), replacing the "
             "strength options; 0: the options as set",
             low=0,
             high=5,

@@ -55,7 +55,8 @@ class Spec:
     strength: Strength | None
     options: dict[str, Param] = field(default_factory=dict)
     severities: tuple[dict[str, Any], ...] = ()
-    corruption: str = ""  # its ImageNet-C name, where it is one of its corruptions
+    corruption: str = ""  # its name in the corruption suite
+    imagenet_c: bool = True  # the suite's family is ImageNet-C's (else feint's own, its severities feint's)
 
 
 FILL = Float(
@@ -163,6 +164,9 @@ SPECS: dict[str, Spec] = {
             "Rotation about the centre (by kornia), the corners filled with the lower bound",
             Op(ops.rotate),
             Strength("degrees", "angle, counter-clockwise", "degrees", 0.0, 45.0, -360.0, 360.0, signed=True),
+            severities=_sev("degrees", [5, 10, 15, 20, 25]),
+            corruption="rotate",
+            imagenet_c=False,
         ),
         Spec(
             "scale",
