@@ -144,7 +144,7 @@ def test_tabular_targets_are_refused_in_one_line():
     target = get_target("creditfraud", load=False)
     with pytest.raises(Incompatible) as refusal:
         check_target(get_attack("transforms.rotate"), target)
-    assert "\n" not in str(refusal.value) and "accepts: image" in str(refusal.value)
+    assert "\n" not in str(refusal.value) and "no transformation applies to tabular samples" in str(refusal.value)
 
 
 def test_flat_images_are_refused_in_one_line(tmp_path):
@@ -158,3 +158,73 @@ def test_flat_images_are_refused_in_one_line(tmp_path):
 
     with pytest.raises(Incompatible, match=r"shaped \(channels, height, width\) or \(height, width\); target flat"):
         get_attack("transforms.blur").check_target(Flat())
+
+
+@pytest.mark.parametrize("outputs", ["probabilities", "labels"])
+def test_an_image_endpoint_is_transformed_and_judged_by_what_the_server_saw(outputs, tmp_path, monkeypatch, capsys):
+    """A real image API on 127.0.0.1, sent PNGs: the transformations search it through its
+    answers alone (labels only, too), and each success is the server's own answer."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    import json
+
+    import yaml
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from feint.cli.app import main
+    from feint.targets.adapters.http import HttpModel
+    from tests.targets.endpoint_apps import Seen, Served, image_app
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FEINT_HOME", str(tmp_path / "home"))
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    lr = LogisticRegression(max_iter=2000).fit(x.reshape(len(x), -1), d.target)
+    classes = [str(i) for i in range(10)]
+    seen = Seen()
+    served = Served(image_app(lr, classes, seen))
+    try:
+        np.savez(tmp_path / "digits.npz", X=x[:8], y=d.target[:8])
+        url = f"{served.url}/raw" + ("?top_k=1" if outputs == "labels" else "")  # its best label alone
+        doc = {
+            "name": "digits_api",
+            "data_type": "image",
+            "input_shape": [1, 8, 8],
+            "classes": classes,
+            "bounds": [0, 1],
+            "samples": {"npz": "digits.npz", "x": "X", "y": "y"},
+            "model": {"endpoint": {"url": url, "encoding": "png", "retries": 0, "outputs": outputs}},
+        }
+        (tmp_path / "api.yaml").write_text(yaml.safe_dump(doc))
+        assert (
+            main(
+                [
+                    "scan",
+                    str(tmp_path / "api.yaml"),
+                    "-a",
+                    "transforms.rotate",
+                    "transforms.contrast",
+                    "-i",
+                    "0:8",
+                    "--json",
+                ]
+            )
+            == 0
+        )
+        runs = json.loads(capsys.readouterr().out)["runs"]
+        assert 0 < sum(r["forward_queries"] for r in runs) <= seen.rows  # the server classified every row counted
+        m = HttpModel.from_config({"url": f"{served.url}/raw", "encoding": "png"}, "t", n_classes=10, classes=classes)
+        for run in runs:
+            assert all(s["initial_conf"] is None for s in run["samples"]) == (outputs == "labels")
+            with np.load(f"{run['artifacts']}/adversarial.npz") as f:
+                x_adv, x0 = f["x_adv"], f["x"]
+            server = lr.predict(m.as_sent(x_adv).reshape(len(x_adv), -1))
+            clean = lr.predict(m.as_sent(x0).reshape(len(x0), -1))
+            assert [s["final_label"] for s in run["samples"]] == [classes[i] for i in server]
+            assert [s["success"] for s in run["samples"]] == list(server != clean)
+            assert all(s["forward_queries"] <= 22 for s in run["samples"])
+        assert any(s["success"] for r in runs for s in r["samples"])
+    finally:
+        served.stop()

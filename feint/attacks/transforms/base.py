@@ -49,6 +49,11 @@ class Transformation(Attack):
 
     @classmethod
     def check_target(cls, target: Target) -> None:
+        if target.data_type != "image":
+            raise Incompatible(
+                f"attack {cls.name} transforms images and target {target.target_name} is {target.data_type}: "
+                f"no transformation applies to {target.data_type} samples"
+            )
         super().check_target(target)
         if not images(tuple(target.input_shape)):
             raise Incompatible(
