@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=int, default=5, help="images whose outputs are compared (default 5)")
     args = parser.parse_args(argv)
 
+    import augly
+    import augly.image.functional as aug
     import torch
     from PIL import Image
 
-    import augly
-    import augly.image.functional as aug
     from feint.attacks.transforms.ops import Draws
     from feint.attacks.transforms.table import SPECS
     from feint.targets import get_target
@@ -139,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             opts = {k: p.default for k, p in spec.options.items()} | (pair.options or {})
             strength = torch.full((len(x),), float(pair.strength))
 
-            def ours(spec=spec, opts=opts, strength=strength):
+            def ours(spec=spec, opts=opts, strength=strength, xt=xt):
                 return spec.op(xt, strength, Draws(0, np.arange(len(xt)), spec.name), opts)
 
             fn = getattr(aug, pair.augly)
 
-            def theirs(fn=fn, pair=pair):
+            def theirs(fn=fn, pair=pair, pil=pil):
                 return [fn(im, **pair.kwargs) for im in pil]
 
             t_ours, out = best_of(args.rounds, ours)
