@@ -228,3 +228,22 @@ def test_an_image_endpoint_is_transformed_and_judged_by_what_the_server_saw(outp
         assert any(s["success"] for r in runs for s in r["samples"])
     finally:
         served.stop()
+
+
+def test_the_guide_carries_the_generated_tables_of_every_transformation_and_corruption():
+    from pathlib import Path
+
+    from docs.hooks.reference import MARKERS, corruption_table, transform_table
+    from feint.attacks.transforms.suite import SUITES
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "guide" / "transforms.md").read_text()
+    assert "<!-- feint:transforms -->" in page and "<!-- feint:corruptions -->" in page
+    assert {"<!-- feint:transforms -->", "<!-- feint:corruptions -->"} <= set(MARKERS)
+    table = transform_table().replace("&#95;", "_")
+    assert all(f"transforms.{name}" in table for name in SPECS)
+    rows = corruption_table().replace("&#95;", "_")
+    assert all(
+        f"| <code>{family}</code> |" in rows or f"`{family}`" in rows for family in SUITES.get("corruptions").families
+    )
+    assert "quality=40" in rows and "sigma=0.1" in rows  # CIFAR-10-C's severity 5 of JPEG and Gaussian noise
