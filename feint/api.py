@@ -180,6 +180,10 @@ def run(
     return result
 
 
+# The samples a suite runs on when none are named: enough for an accuracy to mean something.
+SUITE_SAMPLES = 100
+
+
 def scan(
     target: Target,
     attacks: Sequence[str] | None = None,
@@ -209,7 +213,8 @@ def scan(
 
     ``suite`` (``corruptions``) plans a suite's runs instead of ``attacks``: each of its
     attacks at each severity (``attacks``, when given, keeps only those of the suite's
-    attacks or families); ``params`` then add to every severity's parameters."""
+    attacks or families), on the first :data:`SUITE_SAMPLES` samples unless ``common``
+    names the samples; ``params`` then add to every severity's parameters."""
     from feint.engine.budget import Budget
 
     target = as_target(target)
@@ -224,6 +229,10 @@ def scan(
         if sweep:
             raise ParamError("{suite} runs each attack at its severities; leave out {sweep}")
         attacks, planned, extra = suite_plan(suite, target.data_type, target.target_name, attacks)
+        from feint.attacks.shape import split_shape
+
+        if "sample_index" not in split_shape(common or {})[0]:
+            common = {**(common or {}), "sample_index": f"0:{max(1, min(SUITE_SAMPLES, len(target.X)))}"}
         given: dict[str, Mapping[str, Any]] = {}
         for k, v in (params or {}).items():
             if not isinstance(v, Mapping):

@@ -82,3 +82,9 @@ def test_a_suite_refuses_what_it_does_not_hold(digits_blackbox, tmp_path):
         api.scan(digits_blackbox, ["pgd"], suite="corruptions", store=Store(tmp_path / "f.db"))
     with pytest.raises(FeintError, match="leave out"):
         api.scan(digits_blackbox, suite="corruptions", sweep={"sigma": [1, 2]}, store=Store(tmp_path / "f.db"))
+
+
+def test_a_suite_without_samples_named_runs_on_the_first_hundred(digits_blackbox, tmp_path):
+    scan = api.scan(digits_blackbox, ["rotate"], suite="corruptions", store=Store(tmp_path / "f.db"))
+    assert [r.n for r in scan.runs] == [100] * 5
+    assert [s.index for s in scan.runs[0].samples] == list(range(100))
