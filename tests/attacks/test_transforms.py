@@ -59,6 +59,10 @@ def test_a_transformation_keeps_bounds_and_shape_changes_nothing_at_its_weakest_
     # per sample: a sample's image does not depend on the others in its batch
     alone = spec.op(x[2:3], torch.full((1,), value), d.at(torch.tensor([2])), opts)
     assert torch.allclose(alone, out[2:3], atol=1e-5)
+    if spec.strength is not None:  # ... nor on the strengths the others have
+        mixed = torch.full((4,), value)
+        mixed[0] = spec.strength.weakest
+        assert torch.allclose(spec.op(x, mixed, d, opts)[1:], out[1:], atol=1e-5)
 
 
 def test_rotation_and_jpeg_match_what_pillow_does():
@@ -79,7 +83,7 @@ def test_rotation_and_jpeg_match_what_pillow_does():
 
 
 @pytest.mark.parametrize(
-    "name", ["rotate", "gaussian_noise", "overlay_text", "salt_pepper", "jpeg", "contrast", "shot_noise", "crop"]
+    "name", sorted(n for n, spec in SPECS.items() if spec.strength is not None and not spec.op.colour)
 )
 def test_the_smallest_strength_found_turns_the_sample_when_applied_again(name, digits_blackbox):
     cls = TRANSFORMS[f"transforms.{name}"]
@@ -101,6 +105,13 @@ def test_the_smallest_strength_found_turns_the_sample_when_applied_again(name, d
         (a,) = again.samples
         assert a.success and a.final_label == s.final_label
         assert a.linf == pytest.approx(s.linf, abs=1e-6) and a.l2 == pytest.approx(s.l2, abs=1e-5)
+
+
+def test_a_colour_transformation_of_grey_images_asks_nothing_and_says_why(digits_blackbox):
+    run = execute_run(digits_blackbox, get_attack("transforms.saturation")(sample_index="0:3"))
+    for s in run.samples:
+        assert s.forward_queries == 2 and not s.success and s.l2 == 0
+        assert s.note == "saturation changes colour and the image has 1 channel(s)"
 
 
 def test_a_fixed_strength_asks_the_model_only_the_runners_two_questions(digits_blackbox):

@@ -90,13 +90,16 @@ class Transformation(Attack):
         draws = Draws(batch.seed, indices, self.spec.name)
         value, opts = self.settings(p)
         notes: list[str | None] = [None] * n
+        if self.spec.op.colour and base.shape[1] != 3:  # nothing to do: no query spent
+            weakest = 0.0 if self.spec.strength is None else float(self.spec.strength.weakest)
+            note = f"{self.spec.name} changes colour and the image has {base.shape[1]} channel(s)"
+            extras = {} if self.spec.strength is None else {"strength": np.full(n, weakest)}
+            return AttackOutput(batch.x.clone(), extras=extras, notes=[note] * n)
         if self.spec.strength is None or p.get("mode", "fixed") == "fixed":
             s = torch.full((n,), 0.0 if value is None else value)
             out = self.apply(base, s, draws, opts)
         else:
             s, out, notes = _Search(self, model, batch, base, draws, opts, value, p).run()
-        if base.shape[1] != 3 and self.spec.op.colour:
-            notes = [f"{self.spec.name} changes colour and the image has {base.shape[1]} channel(s)"] * n
         extras = {} if self.spec.strength is None else {"strength": s.double().numpy()}
         return AttackOutput(from_unit(out, batch.x, lo, hi), extras=extras, notes=notes)
 

@@ -291,6 +291,10 @@ def blur(x, s, d, o):
     t = torch.arange(-r, r + 1, dtype=x.dtype)
     sigma = s.to(x.dtype).clamp_min(1e-3).view(-1, 1)
     g = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma**2))
+    # each sample's own support (3 sigma), whatever the batch's widest: its image does not
+    # depend on the other samples of its batch
+    own = (3 * sigma).ceil().clamp(1, r)
+    g = torch.where(t.view(1, -1).abs() <= own, g, torch.zeros_like(g))
     g = (g / g.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (n * c, k)
     flat = F.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect")
     flat = F.conv2d(flat, g.view(n * c, 1, k, 1), groups=n * c)
