@@ -364,6 +364,49 @@ def zoom_blur(x, s, d, o):
     return (total / _col(count, x)).clamp(0, 1)
 
 
+def glass_blur(x, s, d, o):
+    """ImageNet-C's glass blur, batched: a Gaussian blur of ``s``, then ``iterations`` rounds
+    in which every pixel takes the value of a random neighbour at most ``delta`` pixels away
+    (ImageNet-C swaps pixel pairs one after another; this moves them all at once), then the
+    blur again. ``s`` = 0 changes nothing."""
+    n, c, h, w = x.shape
+    delta, rounds = int(o.get("delta", 1)), int(o.get("iterations", 1))
+    out = blur(x, s, d, o)
+    moved = s > 0
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    for k in range(rounds):
+        off = (d.uniform(f"offsets{k}", (2, h, w)) * (2 * delta)).floor().long() - delta  # in [-delta, delta)
+        sy = (yy.unsqueeze(0) + off[:, 0]).clamp(0, h - 1)
+        sx = (xx.unsqueeze(0) + off[:, 1]).clamp(0, w - 1)
+        flat = (sy * w + sx).view(n, 1, h * w).expand(n, c, h * w)
+        shuffled = out.reshape(n, c, h * w).gather(2, flat).reshape(n, c, h, w)
+        out = torch.where(_col(moved, out).bool(), shuffled, out)
+    return blur(out, s, d, o)
+
+
+def fog(x, s, d, o):
+    """ImageNet-C's fog: a fractal cloud added with weight ``s``, then the range rescaled.
+    The cloud is fractal value noise (a uniform grid per octave, from 2 x 2 up to the image,
+    each octave's weight the last one's over ``decay``) in place of ImageNet-C's
+    diamond-square plasma fractal, whose roughness ``decay`` sets the same way."""
+    n, c, h, w = x.shape
+    size = 1 << max(1, math.ceil(math.log2(max(h, w, 2))))
+    decay = float(o.get("decay", 2.0))
+    cloud = torch.zeros(n, 1, size, size, dtype=x.dtype)
+    amp, k, side = 1.0, 0, 2
+    while side <= size:
+        grid = d.uniform(f"octave{k}", (1, side, side)).to(x.dtype) * 2 - 1
+        cloud = cloud + amp * F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=True)
+        amp, k, side = amp / decay, k + 1, side * 2
+    cloud = cloud[:, :, :h, :w]
+    lo = cloud.amin(dim=(2, 3), keepdim=True)
+    hi = cloud.amax(dim=(2, 3), keepdim=True)
+    cloud = (cloud - lo) / (hi - lo).clamp_min(1e-12)
+    top = x.amax(dim=(1, 2, 3), keepdim=True)
+    amount = _col(s, x)
+    return ((x + amount * cloud) * top / (top + amount).clamp_min(1e-12)).clamp(0, 1)
+
+
 # -- noise -----------------------------------------------------------------------------------
 def gaussian_noise(x, s, d, o):
     return (x + _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp(0, 1)

@@ -110,6 +110,36 @@ SPECS: dict[str, Spec] = {
             corruption="zoom_blur",
         ),
         Spec(
+            "glass_blur",
+            "Glass blur: blur, pixels moved to random neighbours, blur again (ImageNet-C's glass_blur, batched)",
+            Op(ops.glass_blur),
+            Strength("sigma", "standard deviation of both blurs", "pixels", 0.0, 1.0, 0.0, 20.0),
+            {
+                "delta": Int(1, "farthest a pixel moves, in pixels", low=1, high=20),
+                "iterations": Int(1, "rounds of moves", low=1, high=10),
+            },
+            severities=tuple(
+                {"sigma": s, "delta": m, "iterations": i}
+                for s, m, i in [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)]
+            ),
+            corruption="glass_blur",
+        ),
+        Spec(
+            "fog",
+            "Fog: a fractal cloud laid over the image (ImageNet-C's fog, with fractal value noise for its plasma)",
+            Op(ops.fog),
+            Strength("amount", "weight of the cloud", "share of the range", 0.0, 1.0, 0.0, 10.0),
+            {
+                "decay": Float(
+                    2.0, "how much weaker each finer octave of the cloud is (larger: smoother)", low=1.01, high=10
+                )
+            },
+            severities=tuple(
+                {"amount": a, "decay": w} for a, w in [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)]
+            ),
+            corruption="fog",
+        ),
+        Spec(
             "brightness",
             "Brightness: scale every value, then optionally shift the HSV value (ImageNet-C's brightness)",
             Op(ops.brightness),
