@@ -705,9 +705,15 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
     from feint.report.console import print_gates, print_run, print_scan
 
     console = stdout_console()
-    for run in scan.runs:
-        print_run(console, run)
-        console.print()
+    if scan.settings.get("suite"):  # dozens of runs: the summary says what they found
+        console.print(
+            f"{len(scan.runs)} runs of suite {scan.settings['suite'].get('name')}; each run's samples: "
+            f"feint show RUN_ID, or all of them: feint report {scan.scan_id} -f markdown"
+        )
+    else:
+        for run in scan.runs:
+            print_run(console, run)
+            console.print()
     print_scan(console, scan, labels=by_label)
     print_gates(console, gates)
 

@@ -102,7 +102,9 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
         params = (
             ", ".join(
-                f"{k}={v}" for k, v in shown_params(a["best_params"] or {}).items() if k not in RUN_PARAMS and v != "-"
+                f"{k}={v}"
+                for k, v in shown_params(a["best_params"] or {}).items()
+                if k not in RUN_PARAMS and v not in ("-", "")
             )
             or "-"
         )

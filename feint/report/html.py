@@ -109,7 +109,9 @@ def _param_rows(runs: list[RunResult]) -> dict[str, list[tuple[str, str]]]:
 def _run_label(run: RunResult, sweep: dict[str, Any] | None) -> str:
     if sweep:
         return f"{sweep['param']}={show_value(run.params.get(sweep['param']))}"
-    return ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
+    return ", ".join(
+        f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v not in ("-", "")
+    )
 
 
 def render_html(

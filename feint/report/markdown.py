@@ -143,7 +143,9 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         ]
     lines += ["## Runs", ""]
     for run in scan.runs:
-        params = ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
+        params = ", ".join(
+            f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v not in ("-", "")
+        )
         lines += [
             f"### {run.attack} `{run.run_id}`",
             "",

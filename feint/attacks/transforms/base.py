@@ -61,6 +61,15 @@ class Transformation(Attack):
                 f"target {target.target_name} has samples shaped {tuple(target.input_shape)}"
             )
 
+    def values(self) -> dict[str, Any]:
+        """The option values as stored, a severity's table row in place of the options it
+        sets (what the run applies), and the run's shape."""
+        out = super().values()
+        level = int(out.get("severity", 0) or 0)
+        if level:
+            out.update({k: v for k, v in self.spec.severities[level - 1].items() if k in out})
+        return out
+
     # -- what one option set means ---------------------------------------------------------
     def settings(self, p: dict[str, Any]) -> tuple[float | None, dict[str, Any]]:
         """The strength to apply (or search up to) and the other options, a severity's
