@@ -258,3 +258,14 @@ def test_the_guide_carries_the_generated_tables_of_every_transformation_and_corr
         f"| <code>{family}</code> |" in rows or f"`{family}`" in rows for family in SUITES.get("corruptions").families
     )
     assert "quality=40" in rows and "sigma=0.1" in rows  # CIFAR-10-C's severity 5 of JPEG and Gaussian noise
+
+
+def test_overlay_text_draws_the_text_it_is_given():
+    spec = SPECS["overlay_text"]
+    x = torch.zeros((1, 1, 32, 64))
+    d = Draws(0, np.arange(1), "overlay_text")
+    short = spec.op(x, torch.tensor([0.5]), d, {"text": "i", "colour": 1.0, "opacity": 1.0})
+    long = spec.op(x, torch.tensor([0.5]), d, {"text": "WWWW", "colour": 1.0, "opacity": 1.0})
+    assert 0 < short.sum() < long.sum()
+    with pytest.raises(BadValue, match="text"):
+        get_attack("transforms.overlay_text")(text="a\nb")

@@ -59,6 +59,17 @@ class Spec:
     imagenet_c: bool = True  # the suite's family is ImageNet-C's (else feint's own, its severities feint's)
 
 
+class Text(Param[str]):
+    """Free text: printable, at most 200 characters."""
+
+    type_name = "text of at most 200 printable characters"
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str) or len(value) > 200 or not value.isprintable():
+            raise self.fail(value)
+        return value
+
+
 FILL = Float(
     0.0, "level of the border that the image no longer covers (0: the lower bound, 1: the upper)", low=0, high=1
 )
@@ -297,7 +308,7 @@ SPECS: dict[str, Spec] = {
             "Overlay text at a random place per sample, in Pillow's bundled font (AugLy's overlay_text)",
             Op(ops.overlay_text),
             Strength("size", "font size", "share of the height", 0.0, 0.5, 0.0, 2.0),
-            {"colour": COLOUR, "opacity": OPACITY},
+            {"text": Text("feint", "the text laid over the image"), "colour": COLOUR, "opacity": OPACITY},
         ),
         Spec(
             "overlay_stripes",
