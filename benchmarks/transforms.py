@@ -170,6 +170,19 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{pair.name:16} {name:16} {len(x):6d} {len(x) / t_ours:12.0f} {len(x) / t_theirs:12.0f} {ratio:8.1f}  {note}"
             )
+        paired = {p.name for p in pairs(emoji)}
+        for spec_name, spec in SPECS.items():  # those AugLy has no counterpart for: feint's alone
+            if spec_name in paired or (args.only and spec_name not in args.only.split(",")):
+                continue
+            opts = {k: p.default for k, p in spec.options.items()}
+            value = 0.0 if spec.strength is None else float(spec.strength.default)
+            strength = torch.full((len(x),), value)
+
+            def alone(spec=spec, opts=opts, strength=strength, xt=xt):
+                return spec.op(xt, strength, Draws(0, np.arange(len(xt)), spec.name), opts)
+
+            t_ours, _ = best_of(args.rounds, alone)
+            print(f"{spec_name:16} {name:16} {len(x):6d} {len(x) / t_ours:12.0f} {'-':>12} {'-':>8}  AugLy has none")
     if ratios:
         geo = float(np.exp(np.mean(np.log(ratios))))
         print(
