@@ -269,3 +269,11 @@ def test_overlay_text_draws_the_text_it_is_given():
     assert 0 < short.sum() < long.sum()
     with pytest.raises(BadValue, match="text"):
         get_attack("transforms.overlay_text")(text="a\nb")
+
+
+@pytest.mark.parametrize("budget", [1, 3, 7])
+def test_the_search_never_spends_more_than_its_budget(budget, digits_blackbox):
+    cls = get_attack("transforms.rotate")
+    for pre in ("", "pad:0.2"):
+        run = execute_run(digits_blackbox, cls(sample_index="0:8", max_queries=budget, pre=pre))
+        assert all(s.forward_queries <= budget + 2 for s in run.samples)  # and the runner's two
