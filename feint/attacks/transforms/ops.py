@@ -384,6 +384,39 @@ def glass_blur(x, s, d, o):
     return blur(out, s, d, o)
 
 
+def elastic(x, s, d, o):
+    """ImageNet-C's elastic transform, batched: a random affine map that moves three points
+    by up to ``affine`` of the side, then every pixel displaced by smoothed random noise
+    (a Gaussian of ``sigma`` of the side) scaled to ``s`` of the side; the image reflects
+    at its borders."""
+    n, c, h, w = x.shape
+    side = float(min(h, w))
+    affine = float(o.get("affine", 0.0)) * side
+    sig = float(o.get("sigma", 0.05)) * side
+    # the affine map: three points, each moved by a uniform offset in [-affine, affine]
+    centre = torch.tensor([w / 2.0, h / 2.0], dtype=torch.float64)
+    square = max(side // 3, 1.0)  # three points that span a triangle, however small the image
+    src = torch.stack([centre + square, centre + torch.tensor([square, -square]), centre - square])
+    dst = src.unsqueeze(0) + (d.uniform("affine", (3, 2)).double() * 2 - 1) * affine
+    ones = torch.ones(3, 1, dtype=torch.float64)
+    a = torch.cat([dst, ones.expand(n, 3, 1)], 2)  # output points -> input points
+    m = torch.linalg.solve(a, src.unsqueeze(0).expand(n, 3, 2))  # (n, 3, 2)
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    pts = torch.stack([xx, yy, torch.ones_like(xx)], -1).view(1, h * w, 3)
+    coords = (pts @ m).view(n, h, w, 2)  # input pixel of each output pixel
+    # the elastic part: uniform noise in [-1, 1], smoothed, times s of the side
+    noise = d.uniform("field", (2, h, w)).to(x.dtype) * 2 - 1
+    if sig > 0:
+        noise = blur(noise * 0.5 + 0.5, torch.full((n,), sig), d, o) * 2 - 1
+    else:
+        noise = torch.zeros_like(noise)
+    coords = coords + noise.permute(0, 2, 3, 1).double() * (s.double() * side).view(-1, 1, 1, 1)
+    gx = (2 * coords[..., 0] + 1) / w - 1  # pixel centres to normalised coordinates
+    gy = (2 * coords[..., 1] + 1) / h - 1
+    grid = torch.stack([gx, gy], -1).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp(0, 1)
+
+
 def fog(x, s, d, o):
     """ImageNet-C's fog: a fractal cloud added with weight ``s``, then the range rescaled.
     The cloud is fractal value noise (a uniform grid per octave, from 2 x 2 up to the image,

@@ -136,6 +136,29 @@ SPECS: dict[str, Spec] = {
             corruption="glass_blur",
         ),
         Spec(
+            "elastic",
+            "Elastic transform: a small random affine map, then pixels displaced by smooth random noise (ImageNet-C's elastic_transform)",
+            Op(ops.elastic),
+            Strength("alpha", "largest displacement by the noise", "share of the side", 0.0, 0.1, 0.0, 2.0),
+            {
+                "sigma": Float(
+                    0.05, "smoothness of the noise: its Gaussian's width, as a share of the side", low=0, high=1
+                ),
+                "affine": Float(0.0, "largest move of the affine map's points, as a share of the side", low=0, high=1),
+            },
+            severities=tuple(
+                {"alpha": a, "sigma": g, "affine": f}
+                for a, g, f in [
+                    (0, 0, 0.08),
+                    (0.05, 0.2, 0.07),
+                    (0.08, 0.06, 0.06),
+                    (0.1, 0.04, 0.05),
+                    (0.1, 0.03, 0.03),
+                ]
+            ),
+            corruption="elastic_transform",
+        ),
+        Spec(
             "fog",
             "Fog: a fractal cloud laid over the image (ImageNet-C's fog, with fractal value noise for its plasma)",
             Op(ops.fog),
