@@ -31,7 +31,7 @@ from feint.engine.budgeted import execute_budgeted_run
 from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
 from feint.engine.run import prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
-from feint.errors import FeintError
+from feint.errors import FeintError, ParamError
 from feint.records import RunResult, ScanResult
 from feint.store.db import Store, StoreError
 from feint.store.db import check_store as _check_store
@@ -249,6 +249,10 @@ def resume_run(
     return result
 
 
+# The samples a suite runs on when none are named: enough for an accuracy to mean something.
+SUITE_SAMPLES = 100
+
+
 def scan(
     target: Target,
     attacks: Sequence[str] | None = None,
@@ -267,6 +271,7 @@ def scan(
     chunk_size: int | None = None,
     max_queries: int | None = None,
     max_time: float | None = None,
+    suite: str | None = None,
 ) -> ScanResult:
     """Plan a scan (:func:`feint.engine.scan.plan_scan`: ``attacks``, default every
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
@@ -276,7 +281,12 @@ def scan(
     running it, the two share its units and this one waits for those the other holds. A
     store that could not take the results (full disk, read-only, locked, damaged) raises
     :class:`~feint.store.db.StoreError` before any attack runs. ``target`` may be a
-    Counterfit target object (wrapped)."""
+    Counterfit target object (wrapped).
+
+    ``suite`` (``corruptions``) plans a suite's runs instead of ``attacks``: each of its
+    attacks at each severity (``attacks``, when given, keeps only those of the suite's
+    attacks or families), on the first :data:`SUITE_SAMPLES` samples unless ``common``
+    names the samples; ``params`` then add to every severity's parameters."""
     from feint.engine.budget import Budget
 
     target = as_target(target)
@@ -284,6 +294,30 @@ def scan(
 
     Budget(max_queries, max_time)  # checks the values before anything is planned
     check_executor(executor, target, workers)
+    extra: dict[str, Any] = {}
+    if suite is not None:
+        from feint.attacks.transforms.suite import suite_plan
+
+        if sweep:
+            raise ParamError("{suite} runs each attack at its severities; leave out {sweep}")
+        attacks, planned, extra = suite_plan(suite, target.data_type, target.target_name, attacks)
+        from feint.attacks.shape import split_shape
+
+        if "sample_index" not in split_shape(common or {})[0]:
+            common = {**(common or {}), "sample_index": f"0:{max(1, min(SUITE_SAMPLES, len(target.X)))}"}
+        given: dict[str, Mapping[str, Any]] = {}
+        for k, v in (params or {}).items():
+            if not isinstance(v, Mapping):
+                raise ParamError("{params} of a suite's attack {name!r} is one set of values", name=k)
+            given[get_attack(k).name if k not in planned else k] = v
+        for name in given:
+            if name not in planned:
+                raise ParamError(
+                    "unknown attack in {params} {name!r}; the suite's: {accepted}",
+                    name=name,
+                    accepted=", ".join(planned),
+                )
+        params = {a: [{**dict(given.get(a) or {}), **s} for s in sets] for a, sets in planned.items()}
     plan = plan_scan(target, attacks, params, common, sweep)
     with _opened(store) as db:
         from feint.engine.scan import scan_settings
@@ -306,6 +340,7 @@ def scan(
             max_time=max_time,
             fail_on=fail_on,
             on_resume=on_resume,
+            settings=extra or None,
         )
 
 

@@ -236,6 +236,12 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
         _trust_arg(p)
     p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
+    p.add_argument(
+        "--suite",
+        choices=["corruptions"],
+        help="run a suite instead: corruptions is ImageNet-C's corruptions at severities 1 to 5, reported as "
+        "accuracy per corruption and severity (with -a, only those of its attacks or corruptions)",
+    )
     _run_args(p, per_attack=True)
     p.add_argument("--by-label", "-s", "--summary", action="store_true", help="also summarise successes by input label")
     p.add_argument(
@@ -319,6 +325,7 @@ FLAGS = {
     "max_queries": "--max-queries",
     "max_time": "--max-time",
     "resume": "--resume",
+    "suite": "--suite",
     "gallery": "--gallery",
     "sample_index": "-i",
 }
@@ -630,6 +637,8 @@ def cmd_scan(args, target=None) -> int:
             raise FeintError(f"-n expects a number of runs per attack, 1 or more; got {repeats}")
         if not args.attacks:
             raise FeintError("-n repeats the attacks named with -a; name them")
+        if args.suite:
+            raise FeintError("--suite runs each attack once per severity; leave out -n")
         from feint.attacks.catalog import get_attack
 
         seed = args.seed or 0
@@ -637,7 +646,7 @@ def cmd_scan(args, target=None) -> int:
             own = params.pop(name, None) or params.get(get_attack(name).name) or {}
             params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
-        target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
+        target = api.load_target(args.target, trust=args.trust_model, attacks=() if args.suite else args.attacks or ())
         say_fixed(target)
 
     def continuing(scan_id: str) -> None:
@@ -658,6 +667,7 @@ def cmd_scan(args, target=None) -> int:
             sweep=sweep,
             fail_on=args.fail_on,
             store=store,
+            suite=args.suite,
             on_resume=continuing,
             on_progress=bar.update,
             **scale,
@@ -710,6 +720,7 @@ def _resume(args, given_target: bool = False) -> int:
             ("-a", args.attacks),
             ("--set", args.set),
             ("--sweep", args.sweep),
+            ("--suite", args.suite),
             ("-i", args.sample_index),
             ("--seed", args.seed),
             ("--fail-on", args.fail_on),
@@ -786,9 +797,15 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
     from feint.report.console import print_gates, print_run, print_scan
 
     console = stdout_console()
-    for run in scan.runs:
-        print_run(console, run)
-        console.print()
+    if scan.settings.get("suite"):  # dozens of runs: the summary says what they found
+        console.print(
+            f"{len(scan.runs)} runs of suite {scan.settings['suite'].get('name')}; each run's samples: "
+            f"feint show RUN_ID, or all of them: feint report {scan.scan_id} -f markdown"
+        )
+    else:
+        for run in scan.runs:
+            print_run(console, run)
+            console.print()
     print_scan(console, scan, labels=by_label)
     print_gates(console, gates)
 

@@ -209,7 +209,7 @@ def execute_run(
         attack=attack.name,
         framework=attack.framework,
         target=target.target_name,
-        params={**attack.options.values(), **shape.values()},
+        params={**attack.values(), **shape.values()},  # the attack says what its options applied
         seed=shape.seed,
         started_at=started,
         elapsed_s=elapsed,
