@@ -168,7 +168,11 @@ class Served:
         import uvicorn
 
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off")
+        # log_config=None: uvicorn's own logging set-up (dictConfig) closes every handler made
+        # before it, absl's among them, whose stream is a capture of an earlier test's stderr
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off", log_config=None
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
