@@ -51,6 +51,7 @@ __all__ = [
     "predict",
     "predict_adversarial",
     "gates",
+    "check_output",
 ]
 
 
@@ -307,3 +308,74 @@ def predict_adversarial(
     indices, x = adversarial_samples(run.artifacts, run.run_id)
     target.check_indices(indices)
     return predict_arrays(target, x, indices, image_dir=image_dir)
+
+
+# -- outputs --------------------------------------------------------------------------------------
+
+
+def check_output(path: str | Path, folder: bool = False) -> Path:
+    """Refuse, before any work starts, an output that cannot be written: a report file
+    (``folder=False``) must be a new or regular file in an existing folder feint can write
+    in (a report is written beside itself, then moved into place); an images folder
+    (``folder=True``) an existing folder, or one that can be made, feint can write in.
+    A mistake is one line naming the path and what is accepted; the path is returned."""
+    import os
+
+    given = str(path)
+    p = Path(path).expanduser()
+    accepted = "a folder feint can write in (made if missing)" if folder else "a file in a folder feint can write in"
+    if p.exists():
+        kind = _kind_of(p)
+        if folder and kind != "a folder":
+            raise FeintError(f"cannot write images into {given}: it is {kind}; accepted: {accepted}")
+        if not folder and kind != "a file":
+            raise FeintError(f"cannot write {given}: it is {kind}; accepted: {accepted}")
+        if not os.access(p, os.W_OK):
+            raise FeintError(f"cannot write {given}: it is not writable; accepted: {accepted}")
+        _probe(p if folder else p.parent, given, accepted)
+        return p
+    if p.is_symlink():
+        raise FeintError(f"cannot write {given}: it is a link to nothing; accepted: {accepted}")
+    parent = p.parent
+    if folder:  # made with its missing parents: the nearest that exists must take it
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    if not parent.exists():
+        raise FeintError(f"cannot write {given}: its folder {parent} does not exist; accepted: {accepted}")
+    if not parent.is_dir():
+        raise FeintError(f"cannot write {given}: {parent} is {_kind_of(parent)}, not a folder; accepted: {accepted}")
+    _probe(parent, given, accepted)
+    return p
+
+
+def _kind_of(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _probe(folder: Path, given: str, accepted: str) -> None:
+    """Make and remove an empty file in ``folder``: what a read-only or virtual folder
+    (``/proc``, ``/sys``) refuses is refused now, not after the work."""
+    import os
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".feint-", dir=folder)
+    except OSError as exc:
+        raise FeintError(
+            f"cannot write {given}: {folder} does not take new files ({exc.strerror or exc}); accepted: {accepted}"
+        ) from None
+    os.close(fd)
+    os.unlink(name)

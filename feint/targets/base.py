@@ -23,13 +23,61 @@ from feint.targets.spec import TargetSpec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Target", "LoadedTarget", "DATA_TYPES", "GRADIENTS", "PREDICT", "LABELS", "OUTPUTS", "label_rows"]
+__all__ = [
+    "Target",
+    "LoadedTarget",
+    "DATA_TYPES",
+    "GRADIENTS",
+    "PREDICT",
+    "LABELS",
+    "OUTPUTS",
+    "label_rows",
+    "checked_scores",
+    "PROB_TOLERANCE",
+]
 
 DATA_TYPES = ("image", "tabular", "text")
 PREDICT = "predict"  # predict gives class probabilities
 GRADIENTS = "gradients"
 LABELS = "labels"  # predict gives labels only, as one-hot rows
 OUTPUTS = ("probabilities", "labels")  # what a target's predict tells
+PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1, as an endpoint's
+
+
+def checked_scores(target: Target, scores: Any, rows: int) -> np.ndarray:
+    """A target's answer to ``predict`` for ``rows`` samples, checked as an endpoint's answer
+    is: one row per sample, one score per class, each finite and in 0..1, each row summing to
+    1 within :data:`PROB_TOLERANCE`. Anything else is one line naming the target, the row and
+    what was wrong, raised before anything is stored."""
+    k = len(target.output_classes)
+    accepted = f"accepted: probabilities, each in 0..1, each row of {k} summing to 1 (within {PROB_TOLERANCE:g})"
+    where = f"target {target.target_name}: predict returned"
+    try:
+        p = np.asarray(scores, np.float64)
+    except (TypeError, ValueError):
+        raise FeintError(f"{where} something other than numbers; {accepted}") from None
+    if p.shape != (rows, k):
+        raise FeintError(f"{where} shape {list(p.shape)} for {rows} samples; expected [{rows}, {k}]")
+    if not p.size:
+        return p
+
+    def row_text(r: int) -> str:
+        values = ", ".join(f"{v:.4g}" for v in p[r, :6]) + (", ..." if k > 6 else "")
+        return f"row {r}: [{values}]"
+
+    finite = np.isfinite(p)
+    if not finite.all():
+        raise FeintError(f"{where} NaN or infinite scores ({row_text(int(np.argmin(finite.all(1))))}); {accepted}")
+    outside = (p < -1e-6) | (p > 1 + 1e-6)
+    if outside.any():
+        r = int(np.argmax(outside.any(1)))
+        what = "negative scores" if (p[r] < -1e-6).any() else "scores above 1"
+        raise FeintError(f"{where} {what} ({row_text(r)}); {accepted}")
+    off = np.abs(p.sum(1) - 1.0)
+    if off.max() > PROB_TOLERANCE:
+        r = int(off.argmax())
+        raise FeintError(f"{where} scores that do not sum to 1 ({row_text(r)} sums to {p[r].sum():.4g}); {accepted}")
+    return p
 
 
 def label_rows(labels: Sequence[Any] | np.ndarray, classes: Sequence[str]) -> np.ndarray:
