@@ -1028,11 +1028,18 @@ def run_shell(
         lines = [commands]
     elif script is not None:
         try:
-            lines = Path(script).read_text().splitlines()
+            lines = Path(script).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise FeintError(f"cannot read the script {script}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise FeintError(
+                f"cannot read the script {script}: it is not UTF-8 text; accepted: shell commands"
+            ) from None
     elif not sys.stdin.isatty():
-        lines = sys.stdin.read().splitlines()
+        try:
+            lines = sys.stdin.read().splitlines()
+        except UnicodeDecodeError:
+            raise FeintError("cannot read the commands on stdin: they are not UTF-8 text") from None
     else:
         from feint.config import feint_home
 

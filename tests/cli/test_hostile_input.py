@@ -317,3 +317,26 @@ def test_show_json_is_strict_json_even_for_a_stored_infinity(capsys, fresh_home)
     assert main(["report", run_id, "-f", "jsonl"]) == 0
     records = [strict(line) for line in capsys.readouterr().out.splitlines()]
     assert records and all(r["kind"] == "sample" and r["linf"] is None for r in records)
+
+
+def test_a_binary_shell_script_is_one_line(tmp_path, capsys, fresh_home):
+    script = tmp_path / "script.bin"
+    script.write_bytes(bytes(range(128, 256)) * 4)
+    line = _one_line(capsys, ["shell", "-s", str(script)])
+    assert "cannot read the script" in line and "it is not UTF-8 text" in line
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".py", ".py:Target"])
+def test_a_target_file_name_too_long_for_the_file_system_is_one_line(suffix, tmp_path, capsys, fresh_home):
+    name = str(tmp_path / ("a" * 5000)) + suffix
+    line = _one_line(capsys, ["predict", name])
+    assert "cannot read the target file" in line and "File name too long" in line and len(line) < 300
+
+
+def test_a_sample_file_name_too_long_is_one_line_naming_the_key(tmp_path, capsys, fresh_home):
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nmodel: {endpoint: {url: 'http://127.0.0.1:9/'}}\ndata_type: tabular\ninput_shape: [4]\n"
+        f"classes: [a, b]\nsamples: {'a' * 5000}.npz\n"
+    )
+    line = _one_line(capsys, ["predict", str(tmp_path / "t.yaml")])
+    assert "t.yaml: samples: cannot read 'aaaa" in line and "File name too long" in line and len(line) < 400

@@ -109,11 +109,14 @@ class Checker:
     def file(self, key: str, base: Path, value: Any, folder: bool = False) -> Path:
         if not isinstance(value, str) or not value.strip():
             raise self.expect(key, "a path (relative to the YAML file's folder)", value)
-        path = (base / Path(value).expanduser()).resolve()
-        if folder and not path.is_dir():
-            raise self.error(key, f"folder not found: {path}")
-        if not folder and not path.exists():
-            raise self.error(key, f"file not found: {path}")
-        if not folder and not (path.is_file() or path.is_dir()):
-            raise self.error(key, f"{path} is not a regular file (a device, a pipe or a socket); accepted: a file")
+        try:
+            path = (base / Path(value).expanduser()).resolve()
+            if folder and not path.is_dir():
+                raise self.error(key, f"folder not found: {path}")
+            if not folder and not path.exists():
+                raise self.error(key, f"file not found: {path}")
+            if not folder and not (path.is_file() or path.is_dir()):
+                raise self.error(key, f"{path} is not a regular file (a device, a pipe or a socket); accepted: a file")
+        except (OSError, RuntimeError) as exc:  # too long a name, a loop of links
+            raise self.error(key, f"cannot read {shown(value)}: {getattr(exc, 'strerror', None) or exc}") from None
         return path
