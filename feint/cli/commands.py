@@ -53,11 +53,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def plain(message: str) -> str:
-    """An argparse message without its ``argument --flag:`` prefix where the rest names the
-    flag itself (the messages of :func:`bounded`)."""
+    """An argparse message as one line, without its ``argument --flag:`` prefix where the
+    rest names the flag itself (the messages of :func:`bounded`)."""
     import re
 
-    return re.sub(r"^argument [^:]+: (?=-)", "", message)
+    return one_line(re.sub(r"^argument [^:]+: (?=-)", "", message))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks a user typed into a value are shown as ``\\n``."""
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
 
 
 # The limits of the command line's own numbers (the library's where it checks them too).
@@ -362,7 +367,7 @@ def error_text(exc: Exception) -> str:
     """A library error as the command line says it: parameters named by their flags."""
     from feint.errors import ParamError
 
-    return exc.spelled(flag) if isinstance(exc, ParamError) else str(exc)
+    return one_line(exc.spelled(flag) if isinstance(exc, ParamError) else str(exc))
 
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
@@ -536,9 +541,11 @@ def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
     for item in items:
         name, _, values = item.partition("=")
         name = name.strip()
-        parts = [v.strip() for v in values.split(",") if v.strip()]
-        if not name or not parts:
+        parts = [v.strip() for v in values.split(",")]
+        if not name or not any(parts):
             raise FeintError(f"--sweep expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
+        if not all(parts):  # a stray comma is a mistake to say, not a value to skip
+            raise FeintError(f"--sweep {name} has an empty value; expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
         if name in out:
             raise FeintError(f"--sweep {name} is given twice; give all its values at once")
         out[name] = parts

@@ -413,8 +413,10 @@ class FeintShell(cmd2.Cmd):
         return _console()
 
     def _fail(self, code: int, message: str) -> None:
+        from feint.cli.commands import one_line
+
         self.status = code
-        self.perror(f"error: {message}")
+        self.perror(f"error: {one_line(message)}")
 
     def _need_target(self) -> Target:
         if self.target is None:

@@ -130,6 +130,7 @@ def _exit_code(argv: list[str]) -> int:
             ["scan", "digits_keras", "-a", "pgd", "--sweep", "eps=0.1,1e400"],
             "parameter 'eps' expects a number in (0, inf)",
         ),
+        (["scan", "digits_keras", "-a", "pgd", "--sweep", "eps=0.1,"], "--sweep eps has an empty value; expects"),
     ],
 )
 def test_numeric_options_are_range_checked_with_their_limits(argv, says, capsys, fresh_home):
@@ -340,3 +341,11 @@ def test_a_sample_file_name_too_long_is_one_line_naming_the_key(tmp_path, capsys
     )
     line = _one_line(capsys, ["predict", str(tmp_path / "t.yaml")])
     assert "t.yaml: samples: cannot read 'aaaa" in line and "File name too long" in line and len(line) < 400
+
+
+def test_a_line_break_in_a_value_stays_on_the_errors_one_line(capsys, fresh_home):
+    line = _one_line(capsys, ["run", "digits_keras", "pgd", "--set", "eps=a\nb"])
+    assert line.endswith("got 'a\\nb'")
+    assert main(["shell", "-c", "interact digits_keras; run -i '\n'"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "\\n" in errors[0]

@@ -260,3 +260,14 @@ def test_max_response_bytes_is_an_option_and_holds_with_any_transport():
     for bad in (0, -1, 1.5, True, "big", 1 << 41):
         with pytest.raises(FeintError, match=r"t.max_response_bytes expects an integer from 1 to 1099511627776"):
             HttpModel.from_config({**cfg, "max_response_bytes": bad}, "t", n_classes=2)
+
+
+@pytest.mark.parametrize("mode, says", [("deep", "nested 100,000 deep"), ("forever", "no complete answer within")])
+def test_a_hostile_endpoint_is_one_line_from_the_command_line(mode, says, misbehaving, tmp_path, capsys, fresh_home):
+    path = _declare(tmp_path, url=f"{misbehaving}/{mode}")
+    text = open(path).read().replace(f'"{misbehaving}/{mode}"}}', f'"{misbehaving}/{mode}", retries: 0, timeout: 1}}')
+    assert "retries: 0" in text
+    with open(path, "w") as f:
+        f.write(text)
+    line = _one_line(capsys, ["predict", path, "-i", "0:2"])
+    assert says in line and line.startswith(f"feint: error: endpoint {misbehaving}/{mode} ")
