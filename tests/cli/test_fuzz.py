@@ -223,6 +223,40 @@ def test_a_fuzzed_declaration_is_one_line_and_exit_2(changes, drop, capsys, monk
     _nothing_stored(empty_home)
 
 
+# options of an endpoint fuzzed inside its mapping; those that make feint wait (retries,
+# backoff, timeout, rate_limit) keep their values so that every example ends at once
+ENDPOINT_KEYS = [
+    "url", "method", "headers", "body", "batch_size", "probabilities", "outputs", "concurrency", "max_queries",
+    "protocol", "columns", "mlflow_format", "input_name", "output_name", "api_name", "call", "encoding", "field",
+    "jpeg_quality", "follow_redirects", "max_response_bytes",
+]  # fmt: skip
+SAMPLE_KEYS = ["npz", "npy", "csv", "images", "x", "y", "label"]
+
+
+@FUZZ
+@given(
+    endpoint=st.dictionaries(st.one_of(st.sampled_from(ENDPOINT_KEYS), HOSTILE), JSONISH, max_size=3),
+    samples=st.dictionaries(st.one_of(st.sampled_from(SAMPLE_KEYS), HOSTILE), JSONISH, max_size=2),
+    preprocess=st.one_of(st.none(), st.dictionaries(st.sampled_from(["scale", "mean", "std", "x"]), JSONISH)),
+)
+def test_fuzzed_endpoint_samples_and_preprocess_keys_are_one_line(
+    endpoint, samples, preprocess, capsys, monkeypatch, empty_home, tmp_path_factory
+):
+    monkeypatch.setenv("FEINT_HOME", str(empty_home))
+    folder = tmp_path_factory.mktemp("nested")
+    np.savez(folder / "d.npz", X=np.zeros((2, 4), np.float32), y=np.array([0, 1]))
+    doc = dict(BASE)
+    doc["model"] = {"endpoint": {**endpoint, "retries": 0, "timeout": 1}}
+    doc["model"]["endpoint"].setdefault("url", "http://127.0.0.1:9/")
+    doc["samples"] = {"npz": "d.npz", **samples} if samples else "d.npz"
+    if preprocess is not None:
+        doc["preprocess"] = preprocess
+    path = folder / "t.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    _refused(capsys, ["predict", str(path), "-i", "0"])
+    _nothing_stored(empty_home)
+
+
 @FUZZ
 @given(text=st.one_of(HOSTILE, st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
 def test_a_declaration_of_any_text_is_one_line_and_exit_2(text, capsys, monkeypatch, empty_home, tmp_path_factory):

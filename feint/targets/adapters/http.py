@@ -729,7 +729,7 @@ class HttpModel(ModelAdapter):
         if n_classes is not None and (not isinstance(n_classes, int) or n_classes < 1):
             raise FeintError(f"{where}: the number of classes must be a positive integer; got {n_classes!r}")
         protocol, encoding = cfg["protocol"], cfg["encoding"]
-        if protocol not in PROTOCOLS:
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
             raise bad("protocol", protocol)
         for key, accepted in (("mlflow_format", MLFLOW_FORMATS), ("call", GRADIO_CALLS), ("encoding", ENCODINGS)):
             if cfg[key] not in accepted:
