@@ -312,3 +312,45 @@ def test_the_fuzzed_refusals_name_what_was_wrong(capsys, monkeypatch, empty_home
     assert re.search(r"--workers expects a number of workers from 1 to 1,024; got '1e3'", line)
     line = _refused(capsys, ["scan", "digits_keras", "-a", "pgd", "--fail-on", "(" * 60 + "success_rate > 0.1"])
     assert "more than 50 deep" in line
+
+
+# -- what a Python target's predict returns ----------------------------------------------
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=32)
+RETURNS = st.one_of(
+    JSONISH,
+    st.lists(st.lists(FLOATS, min_size=2, max_size=2), min_size=3, max_size=3),  # the right shape, any values
+    st.lists(st.lists(FLOATS, min_size=0, max_size=4), min_size=0, max_size=4),
+    st.lists(FLOATS, min_size=3, max_size=3),  # one column: the second class's probability
+    st.sampled_from(["text", b"bytes", None, {"a": 1}, object(), iter([1, 2])]),
+)
+
+
+@FUZZ
+@given(answer=RETURNS)
+def test_whatever_a_python_target_returns_is_used_or_refused_in_one_line(answer, monkeypatch, empty_home):
+    from feint import api
+
+    monkeypatch.setenv("FEINT_HOME", str(empty_home))
+
+    class Answers:
+        target_name = "answers"
+        data_type = "tabular"
+        input_shape = (4,)
+        output_classes = ["a", "b"]
+        X = np.zeros((3, 4), np.float32)
+
+        def load(self):
+            pass
+
+        def predict(self, x):
+            return answer
+
+    target = api.load_target(Answers())
+    try:
+        predictions = api.predict(target, "0:3")
+    except FeintError as exc:
+        assert "\n" not in str(exc) and "answers" in str(exc).lower()  # names the target (or its class)
+        return
+    assert len(predictions) == 3
+    for p in predictions:
+        assert p.confidence is not None and 0 <= p.confidence <= 1 and p.label in ("a", "b")
