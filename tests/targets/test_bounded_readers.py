@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -271,3 +272,32 @@ def test_a_hostile_endpoint_is_one_line_from_the_command_line(mode, says, misbeh
         f.write(text)
     line = _one_line(capsys, ["predict", path, "-i", "0:2"])
     assert says in line and line.startswith(f"feint: error: endpoint {misbehaving}/{mode} ")
+
+
+def _forged(shape, payload: int = 64) -> bytes:
+    """The bytes of an .npy file whose header claims ``shape`` over ``payload`` bytes."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return buf.getvalue() + b"\0" * payload
+
+
+def test_an_array_header_claiming_more_than_it_holds_is_refused_before_numpy_makes_room(tmp_path):
+    import zipfile
+
+    path = _declare(tmp_path)
+    (tmp_path / "huge.npy").write_bytes(_forged((10**6, 10**6)))
+    (tmp_path / "short.npy").write_bytes(_forged((1000, 4)))
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z:  # a few bytes claiming 4 TB
+        z.writestr("X.npy", _forged((10**6, 10**6)))
+    declared = open(path).read()
+    for given, says in (
+        ("huge.npy", "huge.npy claims 4,000,000,000,000 bytes of samples; accepted: at most 2,147,483,648"),
+        ("short.npy", "short.npy claims 16,000 bytes of samples but holds 64"),
+        ("huge.npz", "huge.npz: array 'X' claims 4,000,000,000,000 bytes of samples; accepted: at most"),
+    ):
+        with open(path, "w") as f:
+            f.write(declared.replace("samples: d.npz", f"samples: {given}"))
+        with pytest.raises(FeintError, match=re.escape(says)):
+            load_yaml_target(path).load()

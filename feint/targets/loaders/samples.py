@@ -46,6 +46,36 @@ MAX_SAMPLE_BYTES = 1 << 31
 MAX_CSV_BYTES = 1 << 28
 
 
+def _claimed_bytes(fh: Any) -> tuple[int, int] | None:
+    """``(bytes the array claims, bytes of its header)`` from the header of ``.npy`` data
+    at the start of ``fh``, read before the array (numpy makes room for what the header
+    claims), or None where the header is not one numpy reads (its own error says so)."""
+    import math
+
+    from numpy.lib import format as npy
+
+    try:
+        major, _ = npy.read_magic(fh)
+        read = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+        shape, _, dtype = read(fh)
+        return math.prod(shape) * dtype.itemsize, fh.tell()
+    except Exception:  # noqa: BLE001 - not an array numpy reads: np.load says why
+        return None
+
+
+def _check_claim(claimed: tuple[int, int] | None, stored: int, name: str, check: Checker, key: str) -> None:
+    """Refuse an array whose header claims more than the limit, or more than is stored."""
+    if claimed is None:
+        return
+    size, header = claimed
+    if size > MAX_SAMPLE_BYTES:
+        raise check.error(
+            key, f"{name} claims {size:,} bytes of samples; accepted: at most {MAX_SAMPLE_BYTES:,} bytes of samples"
+        )
+    if size > stored - header:
+        raise check.error(key, f"{name} claims {size:,} bytes of samples but holds {max(stored - header, 0):,}")
+
+
 def _size_limit(path: Path, limit: int, check: Checker, key: str, what: str = "") -> None:
     size = path.stat().st_size
     if size > limit:
@@ -136,6 +166,8 @@ def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.n
                         f"{path.name}: array {name!r} is {size:,} bytes uncompressed; accepted: at most "
                         f"{MAX_SAMPLE_BYTES:,} bytes of samples",
                     )
+                with archive.open(member) as fh:
+                    _check_claim(_claimed_bytes(fh), size, f"{path.name}: array {name!r}", check, key)
         try:
             x = data[xkey]
             y = data[ykey] if ykey else None
@@ -314,6 +346,8 @@ def load_samples(
         x, y, source = _read_npz(path, spec, check, key)
     elif kind == "npy":
         _size_limit(path, MAX_SAMPLE_BYTES, check, key)
+        with open(path, "rb") as fh:
+            _check_claim(_claimed_bytes(fh), path.stat().st_size, path.name, check, key)
         try:
             x = np.load(path, allow_pickle=False)
         except Exception as exc:
