@@ -349,3 +349,8 @@ def test_a_line_break_in_a_value_stays_on_the_errors_one_line(capsys, fresh_home
     assert main(["shell", "-c", "interact digits_keras; run -i '\n'"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and "\\n" in errors[0]
+
+
+def test_a_number_option_beyond_float32_is_one_line(capsys, fresh_home):
+    line = _one_line(capsys, ["run", "digits_keras", "pgd", "--set", "eps=1e308"])
+    assert "parameter 'eps' expects a number in (0, inf) that float32 holds (at most 3.403e+38 in size)" in line
