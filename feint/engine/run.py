@@ -97,7 +97,7 @@ def execute_run(
         fwd[rows] += 1
         if log is not None:
             log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
-        return checked_scores(target, target.predict(batch), len(batch))
+        return checked_scores(target, target.predict(batch), len(batch), inputs=batch)
 
     bs = shape.batch_size
     probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])

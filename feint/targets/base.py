@@ -44,11 +44,12 @@ OUTPUTS = ("probabilities", "labels")  # what a target's predict tells
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1, as an endpoint's
 
 
-def checked_scores(target: Target, scores: Any, rows: int) -> np.ndarray:
+def checked_scores(target: Target, scores: Any, rows: int, inputs: Any = None) -> np.ndarray:
     """A target's answer to ``predict`` for ``rows`` samples, checked as an endpoint's answer
     is: one row per sample, one score per class, each finite and in 0..1, each row summing to
     1 within :data:`PROB_TOLERANCE`. Anything else is one line naming the target, the row and
-    what was wrong, raised before anything is stored."""
+    what was wrong, raised before anything is stored. Given the ``inputs`` it was asked
+    about, NaN scores for NaN inputs are said to be the inputs' (an attack's overflow)."""
     k = len(target.output_classes)
     accepted = f"accepted: probabilities, each in 0..1, each row of {k} summing to 1 (within {PROB_TOLERANCE:g})"
     where = f"target {target.target_name}: predict returned"
@@ -66,6 +67,11 @@ def checked_scores(target: Target, scores: Any, rows: int) -> np.ndarray:
         return f"row {r}: [{values}]"
 
     finite = np.isfinite(p)
+    if not finite.all() and inputs is not None and not np.isfinite(np.asarray(inputs, np.float64)).all():
+        raise FeintError(
+            f"target {target.target_name} was asked about inputs holding NaN or infinite values, which an "
+            "attack's options too large for its arithmetic give; accepted: finite inputs (choose smaller options)"
+        )
     if not finite.all():
         raise FeintError(f"{where} NaN or infinite scores ({row_text(int(np.argmin(finite.all(1))))}); {accepted}")
     outside = (p < -1e-6) | (p > 1 + 1e-6)

@@ -354,3 +354,20 @@ def test_a_line_break_in_a_value_stays_on_the_errors_one_line(capsys, fresh_home
 def test_a_number_option_beyond_float32_is_one_line(capsys, fresh_home):
     line = _one_line(capsys, ["run", "digits_keras", "pgd", "--set", "eps=1e308"])
     assert "parameter 'eps' expects a number in (0, inf) that float32 holds (at most 3.403e+38 in size)" in line
+
+
+def test_nan_scores_for_nan_inputs_are_laid_on_the_inputs(digits_keras):
+    """An attack whose options overflow its arithmetic asks the model about NaN inputs: the
+    line says so, rather than blaming the target."""
+    import numpy as np
+
+    from feint.errors import FeintError
+    from feint.targets.base import checked_scores
+
+    x = np.full((2, 1, 28, 28), np.nan, np.float32)
+    scores = digits_keras.predict(x)
+    assert np.isnan(scores).all()
+    with pytest.raises(FeintError, match="was asked about inputs holding NaN or infinite values"):
+        checked_scores(digits_keras, scores, 2, inputs=x)
+    with pytest.raises(FeintError, match="predict returned NaN or infinite scores"):
+        checked_scores(digits_keras, scores, 2)

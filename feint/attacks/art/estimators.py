@@ -197,7 +197,8 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
 
     def predict(x: np.ndarray) -> np.ndarray:
         rows[0] += len(x)
-        return checked_scores(target, target.predict(np.asarray(x, np.float32)), len(x)).astype(np.float32)
+        batch = np.asarray(x, np.float32)
+        return checked_scores(target, target.predict(batch), len(x), inputs=batch).astype(np.float32)
 
     _, counting_black_box = _estimator_classes()
     est = counting_black_box(
