@@ -27,12 +27,14 @@ from feint.attacks.catalog import attacks as _catalog
 from feint.attacks.catalog import check_target, get_attack
 from feint.attacks.catalog import frameworks as _frameworks
 from feint.attacks.shape import SHAPE_PARAMS, RunShape
+from feint.engine.budgeted import execute_budgeted_run
 from feint.engine.predict import Prediction, adversarial_samples, predict_arrays, predict_samples
-from feint.engine.run import execute_run, prepare_run
+from feint.engine.run import prepare_run
 from feint.engine.scan import ScanProgress, execute_scan, find_resumable, plan_scan, resume_scan
-from feint.errors import FeintError
+from feint.errors import FeintError, ParamError
 from feint.records import RunResult, ScanResult
-from feint.store.db import Store
+from feint.store.db import Store, StoreError
+from feint.store.db import check_store as _check_store
 from feint.targets import as_target, get_target, target_classes
 from feint.targets.base import Target
 
@@ -47,10 +49,12 @@ __all__ = [
     "run",
     "scan",
     "resume",
+    "resume_run",
     "lookup",
     "predict",
     "predict_adversarial",
     "gates",
+    "check_store",
     "check_output",
 ]
 
@@ -130,7 +134,10 @@ def load_target(spec: str | Target | Any, trust: bool = False, attacks: Sequence
     unloaded = get_target(spec, load=False, trust=trust)
     for name in attacks:
         check_target(get_attack(name), unloaded)
-    return get_target(spec, trust=trust)
+    loaded = get_target(spec, trust=trust)
+    for name in attacks:  # what is known only once loaded: the samples' text columns
+        check_target(get_attack(name), loaded)
+    return loaded
 
 
 def new_attack(name: str, values: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> Attack:
@@ -169,16 +176,82 @@ def run(
 ) -> RunResult:
     """Run ``attack`` on ``target`` laid out by ``shape`` (default: the attack's), after
     every check, and store it (in ``store``, default the one in ``$FEINT_HOME``). A run
-    interrupted (KeyboardInterrupt) is not stored. ``target`` may be a Counterfit target
-    object (wrapped)."""
+    interrupted (KeyboardInterrupt) is not stored. A run that its target's query budget
+    (an endpoint's ``max_queries``) stops is stored with ``status == "partial"``: the
+    samples it finished, the queries it spent (``metrics["cut_queries"]`` for those of
+    samples it did not finish) and why (``metrics["stop_reason"]``); :func:`resume_run`
+    continues it. ``target`` may be a Counterfit target object (wrapped)."""
     target = as_target(target)
     shape = shape or attack.shape
     prepare_run(target, attack, shape)
     with _opened(store) as db:
+        db.prepare_write()  # a full, read-only, locked or damaged store is refused before the attack runs
         log: list[dict] = []
-        result = execute_run(target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape)
-        db.add_run(result, log)
+        result: RunResult | None = None
+        try:
+            result = execute_budgeted_run(
+                target, attack, db.artifacts_root, progress=progress, query_log=log, shape=shape
+            )
+            db.add_run(result, log)
+        except StoreError as exc:  # a full disk, say: the files of a run that is not stored go too
+            kept = Path(result.artifacts) if result is not None and result.artifacts else exc.path
+            if kept.parent == db.artifacts_root:
+                import shutil
+
+                shutil.rmtree(kept, ignore_errors=True)
+            raise
     return result
+
+
+def resume_run(
+    run_id: str,
+    target: Target | Any | None = None,
+    *,
+    trust: bool = False,
+    store: Store | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Continue the stored ``partial`` run ``run_id`` (one its target's query budget
+    stopped): only its samples with no stored result run, each as the uninterrupted run
+    has it, and the endpoint's ``max_queries`` counts what the run's earlier invocations
+    sent, so the whole run never sends more. ``target``: the target it attacked (default:
+    rebuilt from its declaration, a built-in name or a target file; ``trust`` as for
+    :func:`load_target`). Returns the run as stored: ``done``, or ``partial`` again when
+    the budget stops it again."""
+    from feint.engine.executors import attack_from_params
+
+    with _opened(store) as db:
+        run = db.get_run(run_id)
+        if run is None:
+            if db.scan_record(run_id) is not None:
+                raise FeintError(f"{run_id} is a scan; continue it with resume (feint scan --resume {run_id})")
+            recent = db.recent_ids()
+            raise FeintError(f"no stored run with id {run_id!r}; recent: {', '.join(recent) or 'none'}")
+        if run.scan_id is not None:
+            raise FeintError(
+                f"run {run_id} belongs to scan {run.scan_id}; continue the scan (feint scan --resume {run.scan_id})"
+            )
+        if run.status != "partial":
+            raise FeintError(f"run {run_id} is complete ({run.n} samples); nothing left to run")
+        if target is None:
+            spec = run.metrics.get("target_spec")
+            if not spec:
+                raise FeintError(f"run {run_id} does not say which target file it attacked; pass the target")
+            target = get_target(spec, trust=trust)
+        target = as_target(target)
+        if target.target_name != run.target:
+            raise FeintError(f"run {run_id} attacked target {run.target}, not {target.target_name}")
+        attack = attack_from_params(run.attack, run.params)
+        prepare_run(target, attack)
+        db.prepare_write()
+        log: list[dict] = []
+        result = execute_budgeted_run(target, attack, db.artifacts_root, progress=progress, query_log=log, earlier=run)
+        db.continue_run(result, run.n, log)
+    return result
+
+
+# The samples a suite runs on when none are named: enough for an accuracy to mean something.
+SUITE_SAMPLES = 100
 
 
 def scan(
@@ -199,13 +272,22 @@ def scan(
     chunk_size: int | None = None,
     max_queries: int | None = None,
     max_time: float | None = None,
+    suite: str | None = None,
 ) -> ScanResult:
     """Plan a scan (:func:`feint.engine.scan.plan_scan`: ``attacks``, default every
     compatible one; per-attack ``params``; ``common`` values for every attack that takes
     them, the run's shape among them; a ``sweep``), check its gates ``fail_on``, run it
     and return it as stored. With ``resume_unfinished``, an unfinished scan of the same
-    plan continues instead (``on_resume`` gets its id first). ``target`` may be a
-    Counterfit target object (wrapped)."""
+    plan continues instead (``on_resume`` gets its id first); when another process is
+    running it, the two share its units and this one waits for those the other holds. A
+    store that could not take the results (full disk, read-only, locked, damaged) raises
+    :class:`~feint.store.db.StoreError` before any attack runs. ``target`` may be a
+    Counterfit target object (wrapped).
+
+    ``suite`` (``corruptions``) plans a suite's runs instead of ``attacks``: each of its
+    attacks at each severity (``attacks``, when given, keeps only those of the suite's
+    attacks or families), on the first :data:`SUITE_SAMPLES` samples unless ``common``
+    names the samples; ``params`` then add to every severity's parameters."""
     from feint.engine.budget import Budget
 
     target = as_target(target)
@@ -213,6 +295,30 @@ def scan(
 
     Budget(max_queries, max_time)  # checks the values before anything is planned
     check_executor(executor, target, workers)
+    extra: dict[str, Any] = {}
+    if suite is not None:
+        from feint.attacks.transforms.suite import suite_plan
+
+        if sweep:
+            raise ParamError("{suite} runs each attack at its severities; leave out {sweep}")
+        attacks, planned, extra = suite_plan(suite, target.data_type, target.target_name, attacks)
+        from feint.attacks.shape import split_shape
+
+        if "sample_index" not in split_shape(common or {})[0]:
+            common = {**(common or {}), "sample_index": f"0:{max(1, min(SUITE_SAMPLES, len(target.X)))}"}
+        given: dict[str, Mapping[str, Any]] = {}
+        for k, v in (params or {}).items():
+            if not isinstance(v, Mapping):
+                raise ParamError("{params} of a suite's attack {name!r} is one set of values", name=k)
+            given[get_attack(k).name if k not in planned else k] = v
+        for name in given:
+            if name not in planned:
+                raise ParamError(
+                    "unknown attack in {params} {name!r}; the suite's: {accepted}",
+                    name=name,
+                    accepted=", ".join(planned),
+                )
+        params = {a: [{**dict(given.get(a) or {}), **s} for s in sets] for a, sets in planned.items()}
     plan = plan_scan(target, attacks, params, common, sweep)
     with _opened(store) as db:
         from feint.engine.scan import scan_settings
@@ -234,6 +340,8 @@ def scan(
             max_queries=max_queries,
             max_time=max_time,
             fail_on=fail_on,
+            on_resume=on_resume,
+            settings=extra or None,
         )
 
 
@@ -248,9 +356,12 @@ def resume(
     max_queries: int | None = None,
     max_time: float | None = None,
 ) -> ScanResult:
-    """Continue the stored scan ``scan_id``: only its units with no stored result run."""
+    """Continue the stored scan ``scan_id``: only its units with no stored result run (a
+    run outside a scan continues with :func:`resume_run`)."""
     with _opened(store) as db:
         if db.scan_record(scan_id) is None:
+            if db.get_run(scan_id) is not None:
+                raise FeintError(f"{scan_id} is a run, not a scan; continue it with resume_run (feint run --resume)")
             recent = db.recent_ids()
             raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
         return resume_scan(
@@ -281,6 +392,13 @@ def gates(result: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict
     from feint.report.jsonout import gate_results
 
     return gate_results(result, fail_on)
+
+
+def check_store(path: Path | str | None = None) -> dict[str, Any]:
+    """Check the store at ``path`` (default ``$FEINT_HOME/feint.db``) without writing to it
+    (``feint store check``): SQLite's ``integrity_check`` and ``foreign_key_check``. Returns
+    ``path``, ``ok`` and ``problems``, one line each."""
+    return _check_store(path)
 
 
 # -- predictions ----------------------------------------------------------------------------------

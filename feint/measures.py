@@ -62,6 +62,31 @@ register(
     )
 )
 
+register(
+    Measure(
+        "strength",
+        "Strength",
+        "a transformation attack's strength, in the unit of its strength option (degrees, JPEG quality, "
+        "sigma, ...): for a sample it turned, the strength it turned at (in search mode the smallest found); "
+        "for a sample that survived, the strongest it was shown",
+        fmt=".4g",
+        unit="the unit of the attack's strength option",
+    )
+)
+
+register(
+    Measure(
+        "eot_survival",
+        "EOT survival",
+        "a gradient attack with expectation over transformation (`eot`): the share of fresh random draws of "
+        "its transformations under which the adversarial stays adversarial, computed by the attack with one "
+        "forward query per draw",
+        fmt=".3f",
+        unit="share of the draws (0 to 1)",
+        short="EOT survival",
+    )
+)
+
 
 def of_run(data_type: str, *declared: Iterable[str]) -> list[Measure]:
     """The measures of a run on a target of ``data_type``: those of the data type, then

@@ -421,3 +421,51 @@ def measure_table() -> str:
 
 MARKERS["<!-- feint:measures -->"] = measure_table
 __all__ += ["measure_table"]
+
+
+def transform_table() -> str:
+    """The transformations: attack, strength option and unit, where it starts (no change)
+    and its default, its range, and what it does."""
+    _checkout()
+    from feint.attacks.transforms.table import SPECS
+
+    rows = []
+    for name, spec in SPECS.items():
+        s = spec.strength
+        attack = f"transforms.{name}"
+        link = f"[{_code(attack)}](../reference/attacks.md#{anchor(attack)})"
+        if s is None:
+            rows.append([link, "\u2014", "\u2014", "\u2014", "\u2014", "\u2014", _cell(spec.summary)])
+            continue
+        rows.append(
+            [
+                link,
+                _code(s.param),
+                _cell(s.unit),
+                _cell(f"{s.weakest:g}"),
+                _cell(f"{s.default:g}"),
+                _cell(f"{s.low:g} to {s.high:g}"),
+                _cell(spec.summary),
+            ]
+        )
+    return _table(["attack", "strength", "unit", "no change at", "default", "range", "what it does"], rows)
+
+
+def corruption_table() -> str:
+    """The corruption suite: each corruption, its attack and the options of severities 1 to 5."""
+    _checkout()
+    from feint.attacks.transforms.suite import SUITES
+    from feint.attacks.transforms.table import spec
+
+    suite = SUITES.get("corruptions")
+    rows = []
+    for family, attack in suite.families.items():
+        sp = spec(attack)
+        cells = [_cell(", ".join(f"{k}={v:g}" for k, v in row.items())) for row in sp.severities]
+        rows.append([_code(family), _code(attack), *cells, "ImageNet-C" if sp.imagenet_c else "feint"])
+    return _table(["corruption", "attack", *(f"severity {k}" for k in suite.severities), "from"], rows)
+
+
+MARKERS["<!-- feint:transforms -->"] = transform_table
+MARKERS["<!-- feint:corruptions -->"] = corruption_table
+__all__ += ["transform_table", "corruption_table"]

@@ -170,6 +170,13 @@ class Attack:
             raise Incompatible(
                 f"attack {cls.name} needs the model's scores and target {target.target_name} answers labels only"
             )
+        fixed = getattr(target, "fixed_columns", ())
+        if fixed and (cls.family != "evasion" or cls.whole_run):
+            raise Incompatible(
+                f"attack {cls.name} ({cls.family}) asks the model about inputs that are not the samples; target "
+                f"{target.target_name} holds its text columns ({', '.join(fixed)}) fixed per sample, "
+                "so only evasion attacks run on it"
+            )
 
     @classmethod
     def compatible(cls, target: Target) -> bool:

@@ -38,6 +38,12 @@ FRAMEWORKS.register("native", Framework("feint.attacks.native", "feint's own bat
 FRAMEWORKS.register(
     "art", Framework("feint.attacks.art", "IBM's Adversarial Robustness Toolbox, through feint's adapter")
 )
+FRAMEWORKS.register(
+    "transforms",
+    Framework(
+        "feint.attacks.transforms", "image transformations (blur, JPEG, rotation, noise, overlays), batched in torch"
+    ),
+)
 
 _cache: dict[str, dict[str, type[Attack]]] = {}
 

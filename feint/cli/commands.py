@@ -36,14 +36,17 @@ __all__ = [
 EPILOG = """examples:
   feint list attacks
   feint run digits_keras pgd -i 0:10 --set eps=0.2
+  feint run --resume RUN_ID
   feint scan digits_keras -a pgd jsma wasserstein -i 0:20
   feint scan digits_keras -a pgd -i 0:20 --sweep eps=0.05,0.1,0.2,0.3 --report scan.html
   feint scan digits_keras -a pgd jsma --fail-on "success_rate > 0.2" --report junit.xml
   feint show SCAN_OR_RUN_ID --json
   feint report SCAN_OR_RUN_ID -o report.html
+  feint store check
 
 Data (the store, artifacts, caches, models trained on your data) lives in $FEINT_HOME, default the per-user
-data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 130 interrupted."""
+data folder. Exit codes: 0 done, 1 a --fail-on gate failed, 2 bad input, 3 a run stopped by its endpoint's
+query budget (stored as partial; feint run --resume RUN_ID continues it), 130 interrupted."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,10 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("attack")
     info.add_argument("--json", action="store_true", help="print one JSON document")
 
-    run = sub.add_parser("run", help="run one attack on samples of a target and store the results")
-    _target_arg(run)
-    run.add_argument("attack")
+    run = sub.add_parser(
+        "run",
+        help="run one attack on samples of a target and store the results",
+        description="Run ATTACK on samples of TARGET, store the run and print it. A run that the\n"
+        "endpoint's query budget (max_queries) stops is stored as partial with the samples\n"
+        "it finished, exit code 3; 'feint run --resume RUN_ID' continues it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+    _trust_arg(run)
+    run.add_argument("attack", nargs="?", help="the attack (feint list attacks; leave out with --resume)")
     _run_args(run, per_attack=False)
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue a partial run (one the endpoint's query budget stopped): run only its samples left",
+    )
 
     scan = sub.add_parser(
         "scan",
@@ -159,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples shown per run in the HTML report (default 8)",
     )
 
+    store_arguments(
+        sub.add_parser(
+            "store",
+            help="check the store: SQLite's integrity and foreign-key checks (exit 0 ok, 2 damaged)",
+            description="feint store check: run SQLite's integrity_check and foreign_key_check on the\n"
+            "store ($FEINT_HOME/feint.db) without writing to it, and say ok or damaged and why.\n"
+            "Exit code 0 when it is ok, 2 when it is damaged or missing. feint refuses a\n"
+            "damaged store and never writes to it: move it away to start a new one.",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+
     predict = sub.add_parser(
         "predict",
         help="what a target predicts for some of its samples (labels, confidences, top 3)",
@@ -178,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With -s or -c it runs the commands and exits: it stops at the first\n"
         "command that fails (with -k it goes on) and exits with the code of the\n"
         "first failure (2 bad input, 1 a failed --fail-on gate or an internal\n"
-        "error, 130 interrupted), else 0. Commands piped on stdin run the same way.",
+        "error, 3 a run stopped by its endpoint's query budget, 130 interrupted),\n"
+        "else 0. Commands piped on stdin run the same way.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     given = shell.add_mutually_exclusive_group()
@@ -221,6 +250,12 @@ def list_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+def store_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``feint store`` (and the shell's ``store``)."""
+    p.add_argument("action", choices=["check"], help="check: integrity and foreign-key checks")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
 def predict_arguments(p: argparse.ArgumentParser, default: str | None) -> None:
     """The arguments of ``predict`` after its target (the command line's and the shell's)."""
     p.add_argument(
@@ -245,6 +280,12 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
         _trust_arg(p)
     p.add_argument("-a", "--attacks", nargs="+", metavar="ATTACK", help="attacks to run (default: all compatible)")
+    p.add_argument(
+        "--suite",
+        choices=["corruptions"],
+        help="run a suite instead: corruptions is ImageNet-C's corruptions at severities 1 to 5, reported as "
+        "accuracy per corruption and severity (with -a, only those of its attacks or corruptions)",
+    )
     _run_args(p, per_attack=True)
     p.add_argument("--by-label", "-s", "--summary", action="store_true", help="also summarise successes by input label")
     p.add_argument(
@@ -339,6 +380,7 @@ FLAGS = {
     "max_queries": "--max-queries",
     "max_time": "--max-time",
     "resume": "--resume",
+    "suite": "--suite",
     "gallery": "--gallery",
     "sample_index": "-i",
 }
@@ -518,20 +560,75 @@ def cmd_info(args) -> int:
     return 0
 
 
+PARTIAL_EXIT = 3  # a run stopped by its endpoint's query budget: stored as partial, resumable
+
+
 def cmd_run(args) -> int:
     from feint import api
+    from feint.errors import FeintError
+
+    if args.resume is not None:
+        given = [
+            name
+            for name, value in (
+                ("TARGET", args.target),
+                ("ATTACK", args.attack),
+                ("-i", args.sample_index),
+                ("--seed", args.seed),
+                ("--set", args.set),
+            )
+            if value
+        ]
+        if given:
+            raise FeintError(f"--resume continues the stored run with its own options; leave out {', '.join(given)}")
+        store = _store()
+        found = store.get_run(args.resume)
+        left = (found.metrics.get("samples_planned", found.n) - found.n) if found is not None else 0
+        with Progress(not args.json, left, f"resuming run {args.resume}") as bar:
+            run = api.resume_run(args.resume, trust=args.trust_model, store=store, progress=bar.advance)
+        return _run_outcome(args, run)
+    if not args.target or not args.attack:
+        raise FeintError("run needs a TARGET and an ATTACK (feint run TARGET ATTACK), or --resume RUN_ID")
+    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
+    target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
+    say_fixed(target)
+    with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
+        run = api.run(target, attack, progress=bar.advance)
+    return _run_outcome(args, run)
+
+
+def say_fixed(target) -> None:
+    """One line on stderr for a target with text columns: the attacks leave them as they are."""
+    if target.fixed_columns:
+        sys.stderr.write(
+            f"feint: target {target.target_name}: the text columns {', '.join(target.fixed_columns)} are held "
+            f"fixed; attacks change the {len(target.columns or ())} numeric columns only, and distances are over them\n"
+        )
+
+
+def _run_outcome(args, run, again: str = "feint run") -> int:
+    """Print a run; for one a query budget stopped, say so on stderr (one line, with the
+    command that continues it) and exit with :data:`PARTIAL_EXIT`."""
     from feint.report.console import print_run
     from feint.report.jsonout import run_document
 
-    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
-    target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
-    with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
-        run = api.run(target, attack, progress=bar.advance)
     if args.json:
         print(_json(run_document(run)))
     else:
         print_run(stdout_console(), run)
-    return 0
+    if run.status != "partial":
+        return 0
+    sys.stderr.write(partial_line(run, again) + "\n")
+    return PARTIAL_EXIT
+
+
+def partial_line(run, again: str = "feint run") -> str:
+    """The one line that says a run was stopped by a query budget, and how to continue it."""
+    planned = run.metrics.get("samples_planned", "?")
+    return (
+        f"feint: run {run.run_id} stopped, budget reached ({run.metrics.get('stop_reason', 'a query budget')}); "
+        f"{run.n} of {planned} samples stored; continue it with: {again} --resume {run.run_id}"
+    )
 
 
 def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
@@ -603,6 +700,8 @@ def cmd_scan(args, target=None) -> int:
             raise FeintError(f"-n expects a number of runs per attack, 1 or more; got {repeats}")
         if not args.attacks:
             raise FeintError("-n repeats the attacks named with -a; name them")
+        if args.suite:
+            raise FeintError("--suite runs each attack once per severity; leave out -n")
         from feint.attacks.catalog import get_attack
 
         seed = args.seed or 0
@@ -610,12 +709,14 @@ def cmd_scan(args, target=None) -> int:
             own = params.pop(name, None) or params.get(get_attack(name).name) or {}
             params[get_attack(name).name] = [{**own, "seed": seed + i} for i in range(repeats)]
     if target is None:  # refuse incompatible attacks before loading (or training) the target
-        target = api.load_target(args.target, trust=args.trust_model, attacks=args.attacks or ())
+        target = api.load_target(args.target, trust=args.trust_model, attacks=() if args.suite else args.attacks or ())
+        say_fixed(target)
 
     def continuing(scan_id: str) -> None:
         sys.stderr.write(
             f"feint: continuing unfinished scan {scan_id} (same target, attacks, options, "
-            "samples and seed); only its units with no stored result run\n"
+            "samples and seed); only its units with no stored result run, and those another feint is "
+            "running now are waited for\n"
         )
 
     store = _store()
@@ -629,6 +730,7 @@ def cmd_scan(args, target=None) -> int:
             sweep=sweep,
             fail_on=args.fail_on,
             store=store,
+            suite=args.suite,
             on_resume=continuing,
             on_progress=bar.update,
             **scale,
@@ -691,6 +793,7 @@ def _resume(args, given_target: bool = False) -> int:
             ("-a", args.attacks),
             ("--set", args.set),
             ("--sweep", args.sweep),
+            ("--suite", args.suite),
             ("-i", args.sample_index),
             ("--seed", args.seed),
             ("--fail-on", args.fail_on),
@@ -767,9 +870,15 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
     from feint.report.console import print_gates, print_run, print_scan
 
     console = stdout_console()
-    for run in scan.runs:
-        print_run(console, run)
-        console.print()
+    if scan.settings.get("suite"):  # dozens of runs: the summary says what they found
+        console.print(
+            f"{len(scan.runs)} runs of suite {scan.settings['suite'].get('name')}; each run's samples: "
+            f"feint show RUN_ID, or all of them: feint report {scan.scan_id} -f markdown"
+        )
+    else:
+        for run in scan.runs:
+            print_run(console, run)
+            console.print()
     print_scan(console, scan, labels=by_label)
     print_gates(console, gates)
 
@@ -820,6 +929,22 @@ def cmd_report(args) -> int:
     else:
         sys.stdout.write(render(subject, fmt, **options))
     return _gate_exit(gates_of(subject, fail_on)) if fail_on else 0
+
+
+def cmd_store(args) -> int:
+    """``feint store check``: exit code 0 when the store is ok, 2 when it is damaged."""
+    from feint import api
+
+    checked = api.check_store()
+    if args.json:
+        print(_json(checked))
+    elif checked["ok"]:
+        print(f"store {checked['path']}: ok (integrity and foreign keys checked)")
+    else:
+        print(f"store {checked['path']}: damaged")
+        for problem in checked["problems"]:
+            print(f"  {problem}")
+    return 0 if checked["ok"] else 2
 
 
 def cmd_predict(args, target=None) -> int:
@@ -891,5 +1016,6 @@ COMMANDS = {
     "scan": cmd_scan,
     "show": cmd_show,
     "report": cmd_report,
+    "store": cmd_store,
     "predict": cmd_predict,
 }

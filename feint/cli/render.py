@@ -90,6 +90,8 @@ class ScanBar(Bar):
         )
         where = f" ({state.executor} x{state.workers})" if state.executor != "local" and state.workers else ""
         label = f"scan {state.scan_id}{where}" + (" stopping after the running units" if state.stopping else "")
+        if getattr(state, "waiting", 0):
+            label += f", waiting for {state.waiting} unit{'s' if state.waiting > 1 else ''} another feint runs"
         self.bar.update(
             self.task, total=state.samples_total, completed=state.samples_done, stats=stats, description=label
         )

@@ -18,7 +18,8 @@ A mistake is one line on stderr and the session goes on; its hint names the shel
 ``help``. Run from a script (``feint
 shell -s FILE``, ``-c "A; B"`` or commands piped on stdin) the shell stops at the first
 command that fails and exits with its code: 2 bad input, 1 a failed ``--fail-on`` gate or
-an internal error, 130 interrupted.
+an internal error, 3 a run stopped by its endpoint's query budget (stored as partial),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -235,6 +236,17 @@ def _also_spelled(p: argparse.ArgumentParser, dest: str, *spellings: str) -> Non
     raise KeyError(dest)
 
 
+def _store_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import store_arguments
+
+    p = _Parser(
+        description="store check: SQLite's integrity and foreign-key checks of the store, without "
+        "writing to it (as 'feint store check' does); a damaged store fails the command"
+    )
+    store_arguments(p)
+    return p
+
+
 def _show_parser() -> Cmd2ArgumentParser:
     p = _Parser(
         description="options: the active attack's options (current, previous, default, doc); "
@@ -283,9 +295,14 @@ def _scan_parser() -> Cmd2ArgumentParser:
 def _run_parser() -> Cmd2ArgumentParser:
     p = _Parser(
         description="Run the active attack with its current options on the active target, store "
-        "the run and print it. Ctrl-C stops it (an unfinished run is not stored)."
+        "the run and print it. Ctrl-C stops it (an unfinished run is not stored). A run that the "
+        "endpoint's query budget (max_queries) stops is stored as partial (exit code 3 in a "
+        "script); 'run --resume RUN_ID' continues it."
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print the options the run used")
+    p.add_argument(
+        "--resume", metavar="RUN_ID", help="continue a partial run (one a query budget stopped) on the active target"
+    )
     return p
 
 
@@ -677,6 +694,21 @@ class FeintShell(cmd2.Cmd):
         from feint.engine.run import prepare_run
         from feint.report.console import print_run
 
+        if args.resume is not None:
+            from feint.records import RunResult as _Run
+
+            target = self._need_target()
+            found = api.lookup(args.resume)
+            left = int(found.metrics.get("samples_planned", 0)) - found.n if isinstance(found, _Run) else 0
+            try:
+                with _Progress(True, max(left, 0), f"resuming run {args.resume}") as bar:
+                    run = api.resume_run(args.resume, target, progress=bar.advance)
+            except KeyboardInterrupt:
+                self._fail(130, "run interrupted; what it did before stays stored as it was")
+                return
+            print_run(self._console(), run)
+            self._partial(run)
+            return
         attack = self._need_attack()
         target = self._need_target()
         indices, _ = prepare_run(target, attack)  # every check before any work
@@ -701,6 +733,15 @@ class FeintShell(cmd2.Cmd):
         print_run(self._console(), run)
         if args.verbose:
             self._print_options(attack)
+        self._partial(run)
+
+    def _partial(self, run) -> None:
+        """Say that a query budget stopped ``run`` (one line, and how to continue it)."""
+        from feint.cli.commands import PARTIAL_EXIT, partial_line
+
+        if run.status == "partial":
+            self.status = PARTIAL_EXIT
+            self.perror(partial_line(run, "run").removeprefix("feint: "))
 
     @with_category(ATTACKS)
     @with_argparser(_scan_parser)
@@ -746,6 +787,11 @@ class FeintShell(cmd2.Cmd):
             store.close()
 
     # -- results ------------------------------------------------------------------------------
+    @with_category(RESULTS)
+    @with_argparser(_store_parser)
+    def do_store(self, args: argparse.Namespace) -> None:
+        self._command("store", args)
+
     @with_category(RESULTS)
     @with_argparser(_show_parser)
     def do_show(self, args: argparse.Namespace) -> None:

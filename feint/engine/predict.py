@@ -103,12 +103,7 @@ def predict_arrays(
     if len(idx) != len(x):
         raise FeintError(f"{len(x)} samples given for {len(idx)} sample indices")
     classes = list(target.output_classes)
-    probs = np.concatenate(
-        [
-            checked_scores(target, target.predict(x[s : s + BATCH]), len(x[s : s + BATCH]))
-            for s in range(0, len(x), BATCH)
-        ]
-    )
+    probs = np.concatenate([_predict_held(target, x, indices, s, s + BATCH) for s in range(0, len(x), BATCH)])
     k = max(1, min(top_k, len(classes)))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     folder = Path(image_dir) if image_dir is not None and target.data_type == "image" else None
@@ -157,8 +152,10 @@ def _save_image(path: Path, x: np.ndarray, bounds: tuple[float, float]) -> Path:
     from PIL import Image
 
     from feint.attacks.evidence import to_uint8
+    from feint.store.db import writing_artifacts
 
-    Image.fromarray(to_uint8(x, bounds)).save(path)
+    with writing_artifacts(path.parent):  # a full disk is one line
+        Image.fromarray(to_uint8(x, bounds)).save(path)
     return path
 
 
@@ -174,3 +171,10 @@ def prediction_document(target: Target, predictions: list[Prediction], image_dir
         "images": str(image_dir) if image_dir is not None and any(p.image for p in predictions) else None,
         "predictions": [p.to_dict() for p in predictions],
     }
+
+
+def _predict_held(target: Target, x: np.ndarray, indices: Sequence[int], start: int, stop: int) -> np.ndarray:
+    """The target's answer for rows ``start:stop`` of ``x``, which are the samples ``indices[start:stop]``."""
+    batch = x[start:stop]
+    with target.holding(np.asarray(indices)[start:stop]):
+        return checked_scores(target, target.predict(batch), len(batch))

@@ -9,6 +9,7 @@ counted.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
 from feint.measures import compute, of_run
 from feint.records import RunResult, SampleResult
+from feint.store.db import writing_artifacts
 from feint.targets import as_target
 from feint.targets.base import Target, checked_scores
 
@@ -97,7 +99,8 @@ def execute_run(
         fwd[rows] += 1
         if log is not None:
             log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
-        return checked_scores(target, target.predict(batch), len(batch), inputs=batch)
+        with target.holding(indices[rows]):
+            return checked_scores(target, target.predict(batch), len(batch), inputs=batch)
 
     bs = shape.batch_size
     probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])
@@ -111,6 +114,8 @@ def execute_run(
     metrics: dict[str, Any] = {}
     unattributed = {"forward": 0, "gradient": 0}
     step = n if attack.whole_run else bs  # an extraction steals one model per run
+    if target.fixed_columns:  # every row the attack asks about is then of one sample, with its own text
+        step = 1
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
@@ -123,7 +128,8 @@ def execute_run(
             seed=shape.seed,
             indices=indices[rows],
         )
-        out = attack(model, batch)
+        with target.holding(indices[rows]):
+            out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
         if out.notes is not None:
             notes[rows] = out.notes
@@ -155,9 +161,15 @@ def execute_run(
     measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
-        np.savez_compressed(folder / name, indices=indices, x=x, x_adv=x_adv)
+        with writing_artifacts(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
+            tmp = folder / f".{os.getpid()}.{name}"  # written whole, then moved into place
+            try:
+                np.savez_compressed(tmp, indices=indices, x=x, x_adv=x_adv)
+                os.replace(tmp, folder / name)
+            finally:
+                tmp.unlink(missing_ok=True)
     samples = []
     scoreless = target.labels_only  # its answers tell no confidence
     true = target.y
@@ -168,9 +180,10 @@ def execute_run(
     for i, idx in enumerate(indices):
         images = {}
         if folder is not None and target.data_type == "image":
-            images = attack.save_evidence(
-                folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]], classes[labels1[i]]
-            )
+            with writing_artifacts(folder):
+                images = attack.save_evidence(
+                    folder, int(idx), x[i], x_adv[i], target.bounds, classes[labels0[i]], classes[labels1[i]]
+                )
         samples.append(
             SampleResult(
                 index=int(idx),
@@ -196,7 +209,7 @@ def execute_run(
         attack=attack.name,
         framework=attack.framework,
         target=target.target_name,
-        params={**attack.options.values(), **shape.values()},
+        params={**attack.values(), **shape.values()},  # the attack says what its options applied
         seed=shape.seed,
         started_at=started,
         elapsed_s=elapsed,

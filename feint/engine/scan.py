@@ -9,6 +9,10 @@ before it is reported, so a scan stopped at any moment (a kill, Ctrl-C, a budget
 every unit it finished and a resume runs only the units with no stored result. A unit's
 random draws depend only on the seed and its samples' positions in the run, so a resumed
 scan gives exactly what an uninterrupted one gives.
+
+Two invocations of the same plan on one store share one scan: each unit is leased in the
+store before it runs, so each runs only units no one else holds, then waits for the units
+others hold (taking over those of a holder that died), and every unit is stored once.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from feint.engine.budget import MAX_CHUNK_SIZE
 from feint.engine.run import prepare_run
 from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
-from feint.store.db import Store
+from feint.store.db import Store, StoreError, UnitTaken, new_holder, writing_artifacts
 from feint.targets import as_target
 from feint.targets.base import Target
 
@@ -214,6 +218,7 @@ class ScanProgress:
     samples_now: int = 0  # done by this invocation
     elapsed_s: float = 0.0  # of this invocation
     stopping: bool = False  # Ctrl-C was pressed: no new unit starts
+    waiting: int = 0  # units left that another invocation of the scan is running: waited for
     status: str = "running"
     stop_reason: str | None = None
 
@@ -316,16 +321,30 @@ def _merge_artifacts(folder: Path | None, units: int) -> None:
         with np.load(part) as f:
             for key in arrays:
                 arrays[key].append(f[key])
-    tmp = folder / "adversarial.tmp.npz"
+    tmp = folder / f"adversarial.{os.getpid()}.tmp.npz"
     merged: dict[str, Any] = {k: np.concatenate(v) for k, v in arrays.items()}
-    np.savez_compressed(tmp, **merged)
-    os.replace(tmp, folder / "adversarial.npz")
+    with writing_artifacts(folder):
+        try:
+            np.savez_compressed(tmp, **merged)
+            os.replace(tmp, folder / "adversarial.npz")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _tidy_run(folder: Path | None, units: int) -> None:
+    """A stored run's arrays whole in ``adversarial.npz`` (two scans finishing its last units
+    at once may each have left the merge to the other), then its per-unit files gone."""
+    if folder is not None and not (folder / "adversarial.npz").exists():
+        _merge_artifacts(folder, units)
+    _drop_unit_files(folder, units)
 
 
 def _drop_unit_files(folder: Path | None, units: int) -> None:
     if folder is not None and (folder / "adversarial.npz").exists():
         for u in range(units):
             _unit_file(folder, u).unlink(missing_ok=True)
+        for part in folder.glob(".*.adversarial.unit*.npz"):  # what a killed worker was writing
+            part.unlink(missing_ok=True)
 
 
 def execute_scan(
@@ -344,6 +363,7 @@ def execute_scan(
     max_time: float | None = None,
     fail_on: Sequence[str] = (),
     on_progress: Callable[[ScanProgress], None] | None = None,
+    on_resume: Callable[[str], None] | None = None,
 ) -> ScanResult:
     """Run a scan's plan and return it as stored.
 
@@ -359,21 +379,26 @@ def execute_scan(
     run (``plan`` is then not used; the stored plan is). ``max_queries``, ``max_time``:
     this invocation's budget; when reached, no new unit starts and the scan stops with
     status ``budget``. The target's own query budget (an endpoint's ``max_queries``, kept
-    across every worker) stops it the same way: the unit it cut short is stored with the
+    across every worker and every invocation: a resume counts the rows the scan's earlier
+    invocations sent, as its stored description says) stops it the same way: the unit it cut short is stored with the
     rows it sent, no sample of it, and runs again on a resume. A run with some of its
     units stored is read back as ``partial``. The target's description in the store counts
     the rows and requests sent to its endpoint by every worker and every invocation.
-    ``progress`` gets the samples of each finished unit, ``on_progress`` a
-    :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
+    Another invocation of the same plan running on the store at the same moment shares
+    its scan (``on_resume`` gets its id): each unit runs in one of them, leased in the store,
+    and each waits for the units the other holds (taking over those of one that died), so
+    every unit is stored once. ``progress`` gets the samples of each finished unit,
+    ``on_progress`` a :class:`ScanProgress`. The first Ctrl-C (in the main thread) stops
     the scan after the running units, with status ``interrupted``; a second one aborts."""
     target = as_target(target)
     from feint.engine.budget import Budget
     from feint.engine.executors import check_executor, make_executor, target_spec
-    from feint.targets.meter import meter_of
+    from feint.targets.meter import Meter, meter_of
 
     budget = Budget(max_queries, max_time)
     check_executor(executor, target, workers)
     check_chunk_size(chunk_size)
+    store.prepare_write()  # a full, read-only, locked or damaged store is refused before any work
     spec = target_spec(target)
     if resume is not None:
         record = store.scan_record(resume)
@@ -408,7 +433,7 @@ def execute_scan(
         ]
         units = [(r.run_id, k, a, b) for r in planned for k, (a, b) in enumerate(r.chunks)]
         target_info = target.describe()
-        store.add_plan(
+        joined = store.add_plan(
             scan_id,
             runs,
             units,
@@ -420,7 +445,14 @@ def execute_scan(
                 "plan_key": plan_key(target, plan, chunk_size),
                 "target_spec": spec,
             },
+            join=True,
         )
+        if joined != scan_id:  # another invocation stored this plan a moment ago: share its scan
+            record = store.scan_record(joined)
+            assert record is not None
+            scan_id, target_info, resume = joined, record["target_info"], joined
+            if on_resume:
+                on_resume(joined)
 
     run_rows = {r["run_id"]: r for r in store.plan_runs(scan_id)}
     unit_rows = store.plan_units(scan_id)
@@ -429,12 +461,9 @@ def execute_scan(
         units_of[u["run_id"]] = units_of.get(u["run_id"], 0) + 1
     for run_id, r in run_rows.items():  # a kill between a run's commit and its tidy-up
         if r["status"] == "done" and r["artifacts"]:
-            _drop_unit_files(Path(r["artifacts"]), units_of.get(run_id, 0))
+            _tidy_run(Path(r["artifacts"]), units_of.get(run_id, 0))
     done = [u for u in unit_rows if u["status"] == "done"]
     todo = [u for u in unit_rows if u["status"] != "done"]
-    left = {run_id: 0 for run_id in run_rows}
-    for u in todo:
-        left[u["run_id"]] += 1
     state = ScanProgress(
         scan_id=scan_id,
         units_total=len(unit_rows),
@@ -475,9 +504,13 @@ def execute_scan(
     # invocation sends from now on (the meter counts every worker that shares it, the
     # outcomes those that count on their own).
     meter = meter_of(target)
+    stored_counts = _endpoint_counts(target_info)
+    if isinstance(meter, Meter) and stored_counts is not None:
+        # The endpoint's max_queries holds over the whole scan, every invocation of it: a
+        # resume counts what the scan's earlier invocations sent as spent.
+        (meter.carry if resume is not None else meter.settle)(scan_id, *stored_counts)
     counted = meter.counts() if meter is not None else (0, 0)
     elsewhere = [0, 0]
-    stored_counts = _endpoint_counts(target_info)
 
     def store_counts() -> None:
         if meter is None or stored_counts is None:
@@ -486,9 +519,13 @@ def execute_scan(
         spent = [now[i] - counted[i] + elsewhere[i] for i in (0, 1)]
         if any(spent):
             store.set_target_info(scan_id, _with_counts(target_info, stored_counts, spent))
+            if isinstance(meter, Meter):  # what this meter counted of the stored totals
+                meter.settle(scan_id, *(stored_counts[i] + now[i] - counted[i] for i in (0, 1)))
 
     status = "interrupted"
     cut: list[Any] = []  # units a model's query budget cut short
+    waiting: list[Any] = []  # units another live invocation of this scan holds
+    holder = new_holder()
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -503,83 +540,131 @@ def execute_scan(
     pool = None
     aborted = True
     try:
-        if queue:
-            pool = make_executor(executor, target, workers, ray_address)
-            state.workers = pool.slots
-        if on_progress:
-            on_progress(state)
-        t0 = time.monotonic()
-        while pool is not None and (queue or pool.in_flight):
-            while queue and pool.in_flight < pool.slots and not stop.is_set():
-                reason = state.stop_reason if cut else budget.exhausted()
-                if reason:
-                    state.stop_reason = reason
-                    break
-                pool.submit(queue.pop())
-            if not pool.in_flight:
-                break
-            for outcome in pool.wait():
-                task = outcome.task
-                if not pool.shares_meter:
-                    elsewhere[0] += outcome.sent[0]
-                    elsewhere[1] += outcome.sent[1]
-                if outcome.budget is not None:  # stored with the rows it spent; no new unit starts
-                    store.cut_unit(task.run_id, task.unit, outcome.sent[0])
-                    cut.append(task)
-                    if len(cut) == 1:  # the first says why the scan stops
-                        state.stop_reason = outcome.budget
-                    budget.spend(outcome.sent[0])
-                    state.queries += outcome.sent[0]
+        with store.leases(holder):
+            if queue:
+                pool = make_executor(executor, target, workers, ray_address)
+                state.workers = pool.slots
+            if on_progress:
+                on_progress(state)
+            t0 = time.monotonic()
+            while pool is not None and (queue or pool.in_flight or waiting):
+                while queue and pool.in_flight < pool.slots and not stop.is_set():
+                    reason = state.stop_reason if cut else budget.exhausted()
+                    if reason:
+                        state.stop_reason = reason
+                        break
+                    task = queue.pop()
+                    if store.claim_unit(task.run_id, task.unit, holder):
+                        pool.submit(task)
+                    else:  # stored meanwhile, or running in another invocation of this scan
+                        waiting.append(task)
+                if not pool.in_flight:
+                    if queue or not waiting or stop.is_set() or state.stop_reason:
+                        break
+                    # Only units that others hold are left: wait for them, take over a dead holder's.
+                    states = store.unit_states(scan_id, holder)
+                    done_now = [t for t in waiting if states.get((t.run_id, t.unit)) == "done"]
+                    free = [t for t in waiting if states.get((t.run_id, t.unit)) == "free"]
+                    waiting = [t for t in waiting if states.get((t.run_id, t.unit)) == "held"]
+                    _count_stored(state, store, done_now)
+                    queue.extend(reversed(free))
+                    if (done_now or state.waiting != len(waiting)) and on_progress:
+                        state.waiting = len(waiting)
+                        state.elapsed_s = time.monotonic() - t0
+                        on_progress(state)
+                    state.waiting = len(waiting)
+                    if not queue and waiting:
+                        stop.wait(WAIT_S)
+                    continue
+                for outcome in pool.wait():
+                    task = outcome.task
+                    if not pool.shares_meter:
+                        elsewhere[0] += outcome.sent[0]
+                        elsewhere[1] += outcome.sent[1]
+                    if outcome.budget is not None:  # stored with the rows it spent; no new unit starts
+                        store.cut_unit(task.run_id, task.unit, outcome.sent[0])
+                        cut.append(task)
+                        if len(cut) == 1:  # the first says why the scan stops
+                            state.stop_reason = outcome.budget
+                        budget.spend(outcome.sent[0])
+                        state.queries += outcome.sent[0]
+                        state.elapsed_s = time.monotonic() - t0
+                        store_counts()
+                        if on_progress:
+                            on_progress(state)
+                        continue
+                    if outcome.error is not None:
+                        raise FeintError(
+                            f"{task.attack} failed on samples {task.offset} to "
+                            f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}"
+                        )
+                    result = outcome.result
+                    if result is None:  # an executor's outcome with neither a result nor an error
+                        raise FeintError(f"{task.attack} gave no result for unit {task.unit} of run {task.run_id}")
+                    kept = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
+                    if store.units_left(task.run_id) == 1:  # the run's last unit: its arrays whole first
+                        _merge_artifacts(kept, units_of[task.run_id])
+                    try:
+                        finished = store.add_unit(task.run_id, task.unit, result, outcome.query_log)
+                    except UnitTaken:  # a holder thought dead stored it first: the same result
+                        _count_stored(state, store, [task])
+                        continue
+                    if finished:
+                        _tidy_run(kept, units_of[task.run_id])
+                    budget.spend(result.queries)
+                    state.units_done += 1
+                    state.samples_done += task.samples
+                    state.samples_now += task.samples
+                    state.successes += result.successes
+                    state.queries += result.queries
                     state.elapsed_s = time.monotonic() - t0
                     store_counts()
+                    if progress:
+                        progress(task.samples)
                     if on_progress:
                         on_progress(state)
-                    continue
-                if outcome.error is not None:
-                    raise FeintError(
-                        f"{task.attack} failed on samples {task.offset} to "
-                        f"{task.offset + task.samples - 1} of run {task.run_id}: {outcome.error}"
-                    )
-                result = outcome.result
-                if result is None:  # an executor's outcome with neither a result nor an error
-                    raise FeintError(f"{task.attack} gave no result for unit {task.unit} of run {task.run_id}")
-                kept = Path(run_rows[task.run_id]["artifacts"]) if run_rows[task.run_id]["artifacts"] else None
-                if left[task.run_id] == 1:  # the run's last unit: its arrays whole before it is stored
-                    _merge_artifacts(kept, units_of[task.run_id])
-                finished = store.add_unit(task.run_id, task.unit, result, outcome.query_log)
-                left[task.run_id] -= 1
-                if finished:
-                    _drop_unit_files(kept, units_of[task.run_id])
-                budget.spend(result.queries)
-                state.units_done += 1
-                state.samples_done += task.samples
-                state.samples_now += task.samples
-                state.successes += result.successes
-                state.queries += result.queries
-                state.elapsed_s = time.monotonic() - t0
-                store_counts()
-                if progress:
-                    progress(task.samples)
-                if on_progress:
-                    on_progress(state)
-        if not queue and not (pool and pool.in_flight) and not cut:
-            status = "done"
-        elif state.stop_reason and not stop.is_set():
-            status = "budget"
-        aborted = False
+            if not cut and all(v == "done" for v in store.unit_states(scan_id, holder).values()):
+                status = "done"
+            elif state.stop_reason and not stop.is_set():
+                status = "budget"
+            aborted = False
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc}; scan {scan_id} keeps every unit it stored, and a resume of it runs the rest", exc.kind, exc.path
+        ) from exc
     finally:
         if pool is not None:
             pool.close(abort=aborted)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        store_counts()
-        store.finish_scan(scan_id, status)
+        try:
+            store_counts()
+            store.finish_scan(scan_id, status)
+        except StoreError:
+            if not aborted:
+                raise
         state.status = status
     if on_progress:
         on_progress(state)
     scan = store.get_scan(scan_id)
     assert scan is not None
     return scan
+
+
+WAIT_S = 1.0  # how often a scan waiting for units another invocation holds looks again
+
+
+def _count_stored(state: ScanProgress, store: Store, tasks: Sequence[Any]) -> None:
+    """Count in ``state`` the units (tasks) another invocation of the scan stored."""
+    if not tasks:
+        return
+    stored = {(u["run_id"], u["unit"]): u for u in store.plan_units(state.scan_id)}
+    for task in tasks:
+        u = stored[(task.run_id, task.unit)]
+        state.units_done += 1
+        state.samples_done += task.samples
+        state.successes += u["successes"] or 0
+        state.queries += u["queries"]
 
 
 def _endpoint_counts(info: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
-from feint.report.summary import by_attack, by_label, clean_accuracy, partial_runs, sweeps
+from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
 
 __all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
 
@@ -111,7 +111,9 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         best = f"{a['best_score']:.4f} ({a['best_attack_id']})" if a["best_score"] is not None else "-"
         params = (
             ", ".join(
-                f"{k}={v}" for k, v in shown_params(a["best_params"] or {}).items() if k not in RUN_PARAMS and v != "-"
+                f"{k}={v}"
+                for k, v in shown_params(a["best_params"] or {}).items()
+                if k not in RUN_PARAMS and v not in ("-", "")
             )
             or "-"
         )
@@ -138,7 +140,33 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
                 escape(str(label)), *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names]
             )
         console.print(table)
-    print_sweeps(console, scan)
+    if corruptions(scan) is None:  # a suite's severities read as accuracy, below, not as a sweep
+        print_sweeps(console, scan)
+    print_corruptions(console, scan)
+
+
+def print_corruptions(console: Console, scan: ScanResult) -> None:
+    """A corruption suite: accuracy per corruption and severity, the mean and the worst."""
+    c = corruptions(scan)
+    if c is None or not c["families"]:
+        return
+    levels = sorted({k for f in c["families"].values() for k in f["severities"]})
+    table = Table(title=f"Accuracy under corruption (judged by {c['judged_by']})", title_justify="left")
+    for col in ["Corruption", "Attack", *(f"severity {k}" for k in levels), "Mean"]:
+        table.add_column(col)
+    for family, f in c["families"].items():
+        cells = [f["severities"].get(k) for k in levels]
+        table.add_row(
+            family,
+            f["attack"],
+            *(_pct(cell["correct"], cell["samples"]) if cell else "-" for cell in cells),
+            _num(None if f["mean"] is None else 100 * f["mean"], ".1f") + ("%" if f["mean"] is not None else ""),
+        )
+    console.print(table)
+    clean = "-" if c["clean"] is None else f"{100 * c['clean']:.1f}%"
+    mean = "-" if c["mean"] is None else f"{100 * c['mean']:.1f}%"
+    worst = "-" if c["worst"] is None else f"{c['worst']} ({100 * c['worst_accuracy']:.1f}%)"
+    console.print(f"clean accuracy {clean}, mean corruption accuracy {mean}, worst corruption {worst}")
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:

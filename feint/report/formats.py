@@ -182,13 +182,47 @@ def render_html(subject: Subject, fail_on: Sequence[str] | None, gallery: int | 
 
 
 def write(subject: Subject, path: str | Path, fmt: str | None = None, **options: Any) -> Path:
-    """Render and write one report; the format comes from the extension unless given."""
+    """Render and write one report; the format comes from the extension unless given. The
+    report is written whole to a temporary file beside ``path``, then moved into place, so
+    a failed write (a full disk) leaves the file that was there before as it was."""
     fmt = fmt or format_for(path)
     text = render(subject, fmt, **options)
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        _write_whole(path, text)
     except OSError as exc:
-        raise FeintError(f"cannot write the report {str(path)!r}: {exc.strerror or exc}") from None
+        kept = "; the file there before is as it was" if path.exists() else ""
+        raise FeintError(f"cannot write the report {str(path)!r}: {exc.strerror or exc}{kept}") from None
     return path
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder and a rename (the
+    permissions of a file replaced kept); a link is followed, and a device or a pipe (not
+    a file that can be lost) is written directly."""
+    import os
+    import stat
+    import tempfile
+
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -40,6 +40,7 @@ METRICS: dict[str, str] = {
     "samples": "samples attacked, over all its runs",
     "successes": "samples turned",
     "success_rate": "successes / samples (0 to 1; write 20% for 0.2)",
+    "accuracy": "share of its outputs the target labels with their true label (samples with true labels only)",
     "best_score": "the highest confidence of a successful adversarial label",
 }
 STAT_METRICS: dict[str, str] = {

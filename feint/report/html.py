@@ -21,7 +21,7 @@ import numpy as np
 from feint import __version__
 from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, partial_runs, sweeps
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE", "MAX_GALLERY"]
 
@@ -110,7 +110,9 @@ def _param_rows(runs: list[RunResult]) -> dict[str, list[tuple[str, str]]]:
 def _run_label(run: RunResult, sweep: dict[str, Any] | None) -> str:
     if sweep:
         return f"{sweep['param']}={show_value(run.params.get(sweep['param']))}"
-    return ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
+    return ", ".join(
+        f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v not in ("-", "")
+    )
 
 
 def render_html(
@@ -123,6 +125,9 @@ def render_html(
 
     summary = by_attack(scan.runs)
     sw = sweeps(scan.runs)
+    corruption = corruptions(scan)
+    if corruption is not None and not corruption["families"]:
+        corruption = None
     info = dict(scan.target_info)
     shown_info = {
         k: v
@@ -190,7 +195,12 @@ def render_html(
         labels=by_label(scan),
         sweeps=sw,
         gates=gates or [],
-        curve=plots.robustness_curves(sw),
+        curve=None if corruption else plots.robustness_curves(sw),
+        corruption=corruption,
+        corruption_levels=sorted({k for f in corruption["families"].values() for k in f["severities"]})
+        if corruption
+        else [],
+        corruption_plot=plots.corruption_curves(corruption) if corruption else None,
         distances=plots.distance_distributions(scan.runs),
         attacks=attacks,
         gallery=gallery,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from feint.records import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label, clean_accuracy, sweeps
+from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, sweeps
 
 __all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "finite", "SCHEMA"]
 
@@ -65,6 +65,7 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
         "attacks": by_attack(scan.runs),
         "by_label": by_label(scan),
         "sweeps": sweeps(scan.runs),
+        "corruptions": corruptions(scan),
         "gates": gate_results(scan, fail_on),
         "runs": [r.to_dict() for r in scan.runs],
     }

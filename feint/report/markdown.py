@@ -8,7 +8,7 @@ from typing import Any
 
 from feint.measures import shown as shown_measures
 from feint.records import ScanResult, labelled, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, partial_runs, sweeps
+from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
 
 __all__ = ["render_markdown"]
 
@@ -127,7 +127,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             for label, row in labels.items()
         ],
     )
-    for attack, sw in sweeps(scan.runs).items():
+    for attack, sw in (sweeps(scan.runs) if corruptions(scan) is None else {}).items():
         lines += [f"## {_md(attack)}: success against {_md(sw['param'])}", ""]
         lines += _table(
             [sw["param"], "successes", "success rate", "Linf avg (turned)", "queries per sample avg"],
@@ -142,9 +142,37 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                 for p in sw["points"]
             ],
         )
+    c = corruptions(scan)
+    if c is not None and c["families"]:
+        levels = sorted({k for f in c["families"].values() for k in f["severities"]})
+        lines += [f"## Accuracy under corruption (judged by {c['judged_by']})", ""]
+        lines += _table(
+            ["corruption", "attack", *(f"severity {k}" for k in levels), "mean"],
+            [
+                [
+                    family,
+                    f["attack"],
+                    *(
+                        f"{cell['correct']}/{cell['samples']} ({_pct(cell['accuracy'])})" if cell else "-"
+                        for cell in (f["severities"].get(k) for k in levels)
+                    ),
+                    _pct(f["mean"]) if f["mean"] is not None else "-",
+                ]
+                for family, f in c["families"].items()
+            ],
+        )
+        lines += [
+            f"Clean accuracy {_pct(c['clean']) if c['clean'] is not None else '-'}, mean corruption accuracy "
+            f"{_pct(c['mean']) if c['mean'] is not None else '-'}, worst corruption "
+            + (f"{c['worst']} ({_pct(c['worst_accuracy'])})" if c["worst"] else "-")
+            + ".",
+            "",
+        ]
     lines += ["## Runs", ""]
     for run in scan.runs:
-        params = ", ".join(f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v != "-")
+        params = ", ".join(
+            f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v not in ("-", "")
+        )
         lines += [
             f"### {_md(run.attack)} {_code(run.run_id)}",
             "",

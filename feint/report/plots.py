@@ -9,7 +9,7 @@ from typing import Any
 
 from feint.records import RunResult
 
-__all__ = ["robustness_curves", "distance_distributions", "png_data_uri"]
+__all__ = ["robustness_curves", "corruption_curves", "distance_distributions", "png_data_uri"]
 
 _DPI = 110
 
@@ -63,6 +63,33 @@ def robustness_curves(sweeps: dict[str, dict[str, Any]]) -> str | None:
         ax.grid(True, alpha=0.3)
         ax.set_title(f"Robustness curve: success against {param}", fontsize=10)
         ax.legend(fontsize=8)
+    return _encode(fig)
+
+
+def corruption_curves(summary: dict[str, Any]) -> str | None:
+    """Accuracy against severity, one line per corruption, the clean accuracy at severity
+    0 (:func:`feint.report.summary.corruptions`); ``None`` when there is nothing to draw."""
+    families = summary.get("families") or {}
+    if not families:
+        return None
+    fig = _figure(7.5, 4.4)
+    ax = fig.subplots()
+    clean = summary.get("clean")
+    markers = "os^vD<>pXh*"
+    for k, (family, f) in enumerate(families.items()):
+        levels = sorted(f["severities"])
+        xs = ([0] if clean is not None else []) + levels
+        ys = ([100 * clean] if clean is not None else []) + [
+            100 * (f["severities"][v]["accuracy"] or 0) for v in levels
+        ]
+        ax.plot(xs, ys, marker=markers[k % len(markers)], linestyle="-" if k < 10 else "--", label=family)
+    ax.set_xlabel("severity (0: clean)")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_ylim(-5, 105)
+    ax.set_xticks(range(0, 6))
+    ax.grid(True, alpha=0.3)
+    ax.set_title("Accuracy against corruption severity", fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _encode(fig)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from feint.records import RUN_PARAMS, RunResult, ScanResult
 
-__all__ = ["by_attack", "by_label", "sweeps", "clean_accuracy", "stats", "RUN_PARAMS"]
+__all__ = ["by_attack", "by_label", "sweeps", "clean_accuracy", "corruptions", "stats", "RUN_PARAMS"]
 
 
 def stats(values: list[float], empty: float | None = 0.0) -> dict[str, float | None]:
@@ -42,12 +42,15 @@ def by_attack(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
                     best = (s.final_conf, r)
         n = len(samples)
         succ = len(turned)
+        labelled = [s for s in samples if s.true_label is not None]
         out[attack] = {
             "framework": rs[0].framework,
             "total_runs": len(rs),
             "samples": n,
             "successes": succ,
             "success_rate": succ / n if n else 0.0,
+            # the share of its outputs the target labels right (None: no true labels)
+            "accuracy": sum(s.final_label == s.true_label for s in labelled) / len(labelled) if labelled else None,
             "best_score": best[0] if best else None,
             "best_attack_id": best[1].run_id if best else None,
             "best_params": best[1].params if best else None,
@@ -129,7 +132,8 @@ def sweeps(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
 
 def partial_runs(runs: list[RunResult]) -> list[str]:
     """One line per run with only some of its samples stored (status ``partial``: a budget
-    or a stop ended its scan first; a resume runs the rest)."""
+    or a stop ended its scan first, or its endpoint's query budget stopped the run; a
+    resume runs the rest)."""
     return [
         f"run {r.run_id} ({r.attack}) is partial: {r.n} of {r.metrics.get('samples_planned', '?')} samples"
         + (
@@ -154,3 +158,50 @@ def clean_accuracy(runs: list[RunResult]) -> dict[str, Any] | None:
         return None
     correct = sum(seen.values())
     return {"samples": len(seen), "correct": correct, "accuracy": correct / len(seen)}
+
+
+def corruptions(scan: ScanResult) -> dict[str, Any] | None:
+    """A corruption suite's summary (``feint scan --suite corruptions``), from the stored
+    runs and the suite the scan's settings name: per corruption (``families``, each with its
+    ``attack``, ``mean`` and per severity ``samples``, ``correct`` and ``accuracy``), the
+    ``mean`` over every corruption and severity, the ``worst`` corruption (lowest mean) and
+    ``clean`` accuracy. A sample is right when its corrupted label is its true label, or,
+    for samples without true labels, its clean label (``judged_by``: ``true labels`` or
+    ``clean labels``). ``None`` for a scan that is no suite."""
+    suite = scan.settings.get("suite")
+    if not isinstance(suite, dict):
+        return None
+    families: dict[str, str] = suite.get("families", {})
+    samples = [smp for r in scan.runs for smp in r.samples]
+    truth = bool(samples) and all(smp.true_label is not None for smp in samples)
+    table: dict[str, dict[str, Any]] = {}
+    for attack, family in families.items():
+        cells: dict[int, dict[str, Any]] = {}
+        for run in scan.runs:
+            if run.attack != attack:
+                continue
+            level = int(run.params.get("severity", 0) or 0)
+            cell = cells.setdefault(level, {"samples": 0, "correct": 0})
+            for smp in run.samples:
+                cell["samples"] += 1
+                cell["correct"] += int(smp.final_label == (smp.true_label if truth else smp.initial_label))
+        for cell in cells.values():
+            cell["accuracy"] = cell["correct"] / cell["samples"] if cell["samples"] else None
+        accs = [c["accuracy"] for c in cells.values() if c["accuracy"] is not None]
+        table[family] = {
+            "attack": attack,
+            "severities": {k: cells[k] for k in sorted(cells)},
+            "mean": sum(accs) / len(accs) if accs else None,
+        }
+    means = {f: t["mean"] for f, t in table.items() if t["mean"] is not None}
+    worst = min(means, key=lambda f: means[f]) if means else None
+    clean = clean_accuracy(scan.runs) if truth else None
+    return {
+        "suite": suite.get("name"),
+        "judged_by": "true labels" if truth else "clean labels",
+        "clean": clean["accuracy"] if clean else (1.0 if samples else None),
+        "families": table,
+        "mean": sum(means.values()) / len(means) if means else None,
+        "worst": worst,
+        "worst_accuracy": means.get(worst) if worst else None,
+    }

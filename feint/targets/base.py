@@ -12,7 +12,8 @@ gradients; a closed-box target returns ``None`` there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -128,11 +129,17 @@ class Target:
     outputs: str = "probabilities"
     # Tabular targets: the feature names, one per feature in the samples' order, where known.
     columns: tuple[str, ...] | None = None
+    # Tabular targets: columns of text (categories) that the model takes beside the features
+    # and that no attack changes: each sample keeps its own values (``fixed_values``, one
+    # row per sample), which go with every row the model is asked about for that sample.
+    fixed_columns: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.X: np.ndarray = np.zeros((0, *self.input_shape), np.float32)
         self.y: np.ndarray | None = None  # true labels of the samples, where known
         self.info: dict[str, Any] = {}  # facts worth reporting: accuracy, data source
+        self.fixed_values: np.ndarray | None = None  # (samples, fixed_columns) of text
+        self._held: np.ndarray | None = None  # the samples the rows asked about belong to
         self._loaded = False
 
     @property
@@ -205,6 +212,36 @@ class Target:
         """Class names for a batch of probability vectors."""
         return [self.output_classes[i] for i in np.argmax(output, axis=1)]
 
+    # -- the samples the model is asked about ----------------------------------------
+    @contextlib.contextmanager
+    def holding(self, indices: Sequence[int] | np.ndarray) -> Iterator[None]:
+        """Within the block, the rows ``predict`` is given belong to the samples at
+        ``indices``: one row per sample, or any number of rows of one sample. A target
+        with ``fixed_columns`` needs to know it, to give the model each sample's own text;
+        for others it changes nothing."""
+        before = self._held
+        self._held = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        try:
+            yield
+        finally:
+            self._held = before
+
+    def held_values(self, rows: int) -> np.ndarray:
+        """The ``fixed_columns`` values for ``rows`` rows asked about inside
+        :meth:`holding`: each sample's own when there is one row per sample, the one
+        sample's on every row otherwise."""
+        if self.fixed_values is None or not self.fixed_columns:
+            raise FeintError(f"target {self.target_name} has no columns held fixed")
+        held = self._held
+        if held is None or not (len(held) == rows or len(held) == 1):
+            got = "no samples" if held is None else f"{len(held)} samples"
+            raise FeintError(
+                f"target {self.target_name} holds its text columns ({', '.join(self.fixed_columns)}) fixed per "
+                f"sample, so each row the model is asked about must belong to a known sample; {rows} rows came "
+                f"for {got} (feint's runs and predict say which)"
+            )
+        return self.fixed_values[held if len(held) == rows else np.repeat(held, rows)]
+
     # -- samples -------------------------------------------------------------------
     def get_samples(self, index: int | Sequence[int] | np.ndarray) -> np.ndarray:
         """The samples at ``index`` (an int or a sequence of ints), as float32."""
@@ -265,11 +302,17 @@ class LoadedTarget(Target):
     def _predict(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _accuracy_batch(self, start: int, stop: int) -> np.ndarray:
+        with self.holding(np.arange(start, stop)):
+            return self._predict(self.X[start:stop]).argmax(1)
+
     def describe(self) -> dict[str, Any]:
         """As :meth:`Target.describe`, with the model's accuracy on the samples whose labels
         are known (``sample_accuracy``), computed on the first call, not on load: a worker
         that rebuilds the target to run units never asks the model for it."""
         if self._loaded and self.y is not None and "sample_accuracy" not in self.info:
-            pred = np.concatenate([self._predict(self.X[s : s + 256]).argmax(1) for s in range(0, len(self.X), 256)])
+            pred = np.concatenate(
+                [self._accuracy_batch(s, min(s + 256, len(self.X))) for s in range(0, len(self.X), 256)]
+            )
             self.info["sample_accuracy"] = float(np.mean(pred == self.y))
         return super().describe()

@@ -69,6 +69,7 @@ class Meter:
         self.requests = 0
         self.promised = 0  # rows of calls under way not sent yet
         self.next_start = 0.0  # time.monotonic() of the next free start
+        self.carried: dict[str, tuple[int, int]] = {}  # per stored scan or run: its totals counted here
         self.lock = threading.Lock()
 
     def _fits(self, rows: int) -> bool:
@@ -110,6 +111,22 @@ class Meter:
         with self.lock:
             self.queries += rows
             self.requests += requests
+
+    def carry(self, key: str, rows: int, requests: int) -> None:
+        """Count, against the budget and in the counts, what earlier invocations sent for
+        ``key`` (a stored scan or run being continued): its stored totals, less what this
+        meter counted of them already (the same live target continuing its own scan)."""
+        with self.lock:
+            seen = self.carried.get(key, (0, 0))
+            self.queries += max(0, rows - seen[0])
+            self.requests += max(0, requests - seen[1])
+            self.carried[key] = (max(rows, seen[0]), max(requests, seen[1]))
+
+    def settle(self, key: str, rows: int, requests: int) -> None:
+        """Note that ``key``'s stored totals are now ``rows`` and ``requests``, all of them
+        counted by this meter (what it sent for ``key`` itself included)."""
+        with self.lock:
+            self.carried[key] = (rows, requests)
 
     def counts(self) -> tuple[int, int]:
         with self.lock:

@@ -35,7 +35,10 @@ def test_wright_omega_solves_u_plus_log_u(y):
 
 def test_window_cost_is_the_offsets_norm_or_its_euclidean_length_to_the_power_p():
     c = window_cost(5, 2.0).view(5, 5)  # ART's: the p-norm of the offset
-    assert c[2, 2] == 0 and c[2, 3] == 1 and c[1, 1] == math.sqrt(2) and c[0, 1] == math.sqrt(5)
+    # torch's sqrt is within an ulp of the correctly rounded one, differently on different CPUs
+    assert c[2, 2] == 0 and c[2, 3] == 1
+    assert c[1, 1].item() == pytest.approx(math.sqrt(2), rel=1e-15)
+    assert c[0, 1].item() == pytest.approx(math.sqrt(5), rel=1e-15)
     c = window_cost(5, 1.0).view(5, 5)
     assert c[1, 1] == 2 and c[0, 1] == 3
     c = window_cost(3, 2.0, "power").view(3, 3)

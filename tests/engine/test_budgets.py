@@ -270,3 +270,140 @@ def test_kill_9_of_a_process_scan_leaves_no_worker_running(fresh_home):
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in workers if _alive(p)]
+
+
+RUN_ARGS = ["hop_skip_jump", "-i", "0:6", "--set", "batch_size=2"]
+RUN_ARGS += [f"--set={k}={v}" for k, v in ATTACK.items() if k != "sample_index"]
+
+
+def _arrays(run) -> dict[str, np.ndarray]:
+    with np.load(os.path.join(run.artifacts, "adversarial.npz")) as f:
+        return {k: f[k] for k in ("indices", "x", "x_adv")}
+
+
+def _fresh_process() -> None:
+    """Forget the targets this process built, as a new feint process starts with none."""
+    from feint import targets
+
+    targets._files.clear()
+
+
+def _run_samples(run):
+    return {s.index: {k: v for k, v in s.to_dict().items() if k != "images"} for s in run.samples}
+
+
+def test_a_run_cut_by_the_endpoint_budget_is_stored_partial_and_resumes_within_the_budget(folder, server, capsys):
+    from feint.cli.app import main
+
+    # the uninterrupted run, with no budget
+    assert main(["run", _target_file(folder, "cancer_whole", server.url), *RUN_ARGS, "--json"]) == 0
+    whole = Store().get_run(json.loads(capsys.readouterr().out)["run_id"])
+    assert whole.status == "done" and whole.n == 6 and server.rows == whole.forward_queries
+    with server.lock:
+        server.rows = server.requests = 0
+
+    budget = whole.forward_queries // 2
+    path = _target_file(folder, "cancer_whole", server.url, max_queries=budget)
+    assert main(["run", path, *RUN_ARGS, "--json"]) == 3  # stored, but a CI job notices
+    out, err = capsys.readouterr()
+    run_id = json.loads(out)["run_id"]
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"feint: run {run_id} stopped, budget reached (endpoint " in err
+    assert f"query budget of {budget} rows (max_queries)" in err
+    assert err.strip().endswith(f"continue it with: feint run --resume {run_id}")
+    run = Store().get_run(run_id)
+    assert run.status == "partial" and run.n in (2, 4) and f"{run.n} of 6 samples stored" in err
+    assert server.rows <= budget
+    # the samples it finished are those of the uninterrupted run, their arrays too
+    assert _run_samples(run) == {i: s for i, s in _run_samples(whole).items() if i in _run_samples(run)}
+    kept, full = _arrays(run), _arrays(whole)
+    assert np.array_equal(kept["indices"], full["indices"][: run.n])
+    assert np.array_equal(kept["x_adv"], full["x_adv"][: run.n])
+    # the queries it spent: those of its samples and those of the batch the budget cut short
+    assert run.metrics["cut_queries"] > 0
+    assert run.forward_queries + run.metrics["cut_queries"] == run.metrics["endpoint_queries"] == server.rows
+    assert run.metrics["endpoint_requests"] == server.requests
+    assert main(["show", run_id]) == 0
+    assert f"partial: {run.n} of 6 samples" in capsys.readouterr().out
+    assert main(["report", run_id, "-o", str(folder / "run.md")]) == 0
+    assert f"run {run_id} (hop_skip_jump) is partial: {run.n} of 6 samples" in (folder / "run.md").read_text()
+
+    # resumed by another process under the same budget: nothing is sent past it, over both invocations
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "feint", "run", "--resume", run_id], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 3 and "stopped, budget reached" in proc.stderr
+    assert server.rows <= budget
+    again = Store().get_run(run_id)
+    assert again.status == "partial" and again.metrics["endpoint_queries"] == server.rows
+
+    # the budget raised: the resume runs only the samples left and gives the uninterrupted run
+    _target_file(folder, "cancer_whole", server.url, max_queries=10 * whole.forward_queries)
+    before = server.rows
+    assert main(["run", "--resume", run_id, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "done" and doc["n"] == 6
+    done = Store().get_run(run_id)
+    assert _run_samples(done) == _run_samples(whole)
+    assert all(np.array_equal(v, full[k]) for k, v in _arrays(done).items())
+    assert server.rows - before == sum(s.forward_queries for s in done.samples[again.n :])
+    assert done.metrics["endpoint_queries"] == server.rows == done.forward_queries + done.metrics["cut_queries"]
+    assert "stop_reason" not in done.metrics and "samples_planned" not in done.metrics
+    assert main(["run", "--resume", run_id]) == 2
+    assert "is complete (6 samples); nothing left to run" in capsys.readouterr().err
+
+
+def test_the_endpoint_budget_holds_across_resumes_of_a_scan(folder, server, capsys):
+    from feint.cli.app import main
+
+    budget = SAMPLES + 150
+    path = _target_file(folder, "cancer_twice", server.url, max_queries=budget)
+    assert main(["scan", path, *CLI_ATTACK, "--executor", "local", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["status"] == "budget" and server.rows <= budget
+    scan_id = doc["scan_id"]
+    for executor in ("local", "process"):  # each resume: the rows sent before count as spent
+        _fresh_process()
+        args = ["scan", "--resume", scan_id, "--executor", executor, "--json"]
+        assert main([*args, *(["--workers", "2"] if executor == "process" else [])]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["settings"]["status"] == "budget"
+        assert server.rows <= budget  # counted by the server, over every invocation
+        assert doc["target_info"]["endpoint"]["queries"] == server.rows
+
+
+def test_the_shell_says_a_run_was_cut_and_resumes_it(folder, server, capsys):
+    from feint.cli.app import main
+
+    path = _target_file(folder, "cancer_shell", server.url, max_queries=60)
+    sets = "; ".join(f"set {k} {v}" for k, v in {**ATTACK, "batch_size": 2}.items())
+    assert main(["shell", "-c", f"interact {path}; use hop_skip_jump; {sets}; run"]) == 3
+    err = capsys.readouterr().err
+    assert "stopped, budget reached" in err and "continue it with: run --resume " in err
+    run_id = err.split("run --resume ")[1].split()[0]
+    assert Store().get_run(run_id).status == "partial" and server.rows <= 60
+    _target_file(folder, "cancer_shell", server.url, max_queries=100_000)
+    assert main(["shell", "-c", f"interact {path}; run --resume {run_id}"]) == 0
+    assert "Success" in capsys.readouterr().out
+    done = Store().get_run(run_id)
+    assert done.status == "done" and done.n == 6
+    assert done.metrics["endpoint_queries"] == done.forward_queries + done.metrics["cut_queries"]
+    assert server.rows == done.metrics["endpoint_queries"] + 2 * SAMPLES  # each interact: the sample accuracy
+
+
+def test_a_budget_too_small_for_the_first_batch_keeps_the_run_with_no_samples(folder, server, capsys):
+    from feint.cli.app import main
+
+    path = _target_file(folder, "cancer_tiny", server.url, max_queries=1)
+    assert main(["run", path, *RUN_ARGS]) == 3
+    err = capsys.readouterr().err
+    assert "would be exceeded: 0 used, this call needs 2; nothing more was sent); 0 of 6 samples stored" in err
+    run_id = err.split("--resume ")[1].split()[0]
+    run = Store().get_run(run_id)
+    assert run.status == "partial" and run.n == 0 and run.artifacts is None and server.rows == 0
+    _target_file(folder, "cancer_tiny", server.url, max_queries=100_000)
+    assert main(["run", "--resume", run_id]) == 0
+    done = Store().get_run(run_id)
+    assert done.status == "done" and done.n == 6 and len(_arrays(done)["indices"]) == 6
+    assert done.metrics["endpoint_queries"] == server.rows == done.forward_queries

@@ -154,7 +154,7 @@ def test_units_are_not_stored_twice(fresh_home, digits_keras):
         scan.scan_id, run["run_id"], 1, "digits_keras", "pgd", run["params"], (2, 3), 2, 4, str(store.artifacts_root)
     )
     outcome = _execute(digits_keras, task)
-    with pytest.raises(FeintError, match="is not a pending unit"):
+    with pytest.raises(FeintError, match="is already stored"):
         store.add_unit(run["run_id"], 1, outcome.result)
     assert store.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 4
     again = [s.final_conf for s in outcome.result.samples]

@@ -1,6 +1,7 @@
 """Resume: a scan killed at any moment, then resumed, stores exactly what an uninterrupted
 scan stores; Ctrl-C stops cleanly; budgets stop a scan that a resume finishes; the store
-answers readers while a scan writes."""
+answers readers while a scan writes; two invocations of one scan at once share its units,
+and one takes over the units of the other when it dies."""
 
 import contextlib
 import json
@@ -283,3 +284,101 @@ def test_bad_scale_options_are_one_line_and_store_nothing(fresh_home, capsys, ar
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert _one(fresh_home, "SELECT COUNT(*) FROM scans") == 0
+
+
+SLOW_TARGET = '''
+import time
+
+import torch
+
+from feint.targets.builtin.digits import DigitsKeras
+
+
+class _Slow(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        time.sleep(0.3)  # units of about two seconds: long enough for a second scan to join
+        return self.inner(x)
+
+
+class SlowDigits(DigitsKeras):
+    """digits_keras, computing the same numbers slowly."""
+
+    target_name = "slow_digits"
+
+    def torch_module(self):
+        return _Slow(super().torch_module())
+'''
+
+
+@pytest.fixture()
+def slow_scan(tmp_path_factory, digits_keras):
+    """A scan of 12 units on a slow copy of digits_keras, and what it stores uninterrupted
+    (computed on digits_keras itself: the same numbers)."""
+    folder = tmp_path_factory.mktemp("slow")
+    (folder / "slow_digits.py").write_text(SLOW_TARGET)
+    argv = ["scan", str(folder / "slow_digits.py"), "-a", "pgd", "-i", "0:60", "--set", "max_iter=5"]
+    argv += ["--chunk-size", "5", "--json"]
+    store = Store(folder / "feint.db")
+    plan = plan_scan(digits_keras, ["pgd"], None, {"sample_index": "0:60", "max_iter": "5"})
+    with one_torch_thread():
+        scan = execute_scan(digits_keras, plan, store, {}, chunk_size=5)
+    return argv, stored(store, scan.scan_id)
+
+
+def _holders(home):
+    db = sqlite3.connect(home / "feint.db", timeout=5)
+    try:
+        return db.execute("SELECT holder FROM units WHERE status = 'done'").fetchall()
+    finally:
+        db.close()
+
+
+def _shared_result(home, reference, holders=2):
+    store = Store(home / "feint.db")
+    (scan_id,) = store.db.execute("SELECT scan_id FROM scans").fetchone()
+    assert store.db.execute("SELECT COUNT(*) FROM scans").fetchone()[0] == 1, "both invocations ran one scan"
+    assert store.scan_record(scan_id)["status"] == "done"
+    assert store.db.execute("SELECT COUNT(*), COUNT(DISTINCT idx) FROM samples").fetchone() == (60, 60)
+    units = store.db.execute("SELECT status, holder FROM units").fetchall()
+    assert len(units) == 12 and {u[0] for u in units} == {"done"}
+    assert len({u[1] for u in units}) == holders, f"the units were not shared: {units}"
+    assert_same(stored(store, scan_id), reference)
+    return scan_id
+
+
+def test_two_identical_scans_at_once_share_the_units_and_store_each_once(fresh_home, slow_scan):
+    argv, reference = slow_scan
+    first, second = _start(fresh_home, argv), _start(fresh_home, argv)
+    (out1, err1), (out2, err2) = first.communicate(timeout=300), second.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (err1, err2)
+    assert "not a pending unit" not in err1 + err2 and "Traceback" not in err1 + err2
+    assert "continuing unfinished scan" in err1 + err2  # one of them says it joined the other
+    scan_id = _shared_result(fresh_home, reference)
+    assert json.loads(out1)["scan_id"] == json.loads(out2)["scan_id"] == scan_id
+    assert json.loads(out1)["runs"] == json.loads(out2)["runs"]  # both print the one scan, whole
+
+
+def test_a_scan_takes_over_the_units_of_a_joined_scan_killed_meanwhile(fresh_home, slow_scan):
+    argv, reference = slow_scan
+    first = _start(fresh_home, argv)
+    deadline = time.monotonic() + 120
+    while not _one(fresh_home, "SELECT COUNT(*) FROM units WHERE status = 'done'"):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = _start(fresh_home, argv)
+    while not any(f":{second.pid}:" in (h or "") for (h,) in _holders(fresh_home)):  # the second stored a unit
+        assert second.poll() is None and first.poll() is None and time.monotonic() < deadline, "no unit shared"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()  # gone (not a zombie): its process is no more, so its leases are free at once
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert "continuing unfinished scan" in err
+    scan_id = _shared_result(fresh_home, reference)
+    assert json.loads(out)["scan_id"] == scan_id and json.loads(out)["settings"]["status"] == "done"
+    run_dir = Store(fresh_home / "feint.db").get_scan(scan_id).runs[0].artifacts
+    assert not [f for f in os.listdir(run_dir) if "adversarial.unit" in f]  # the killed one's half-written file too

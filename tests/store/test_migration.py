@@ -370,4 +370,110 @@ def test_a_version_4_store_takes_runs_whose_confidences_are_absent(tmp_path):
     assert back is not None and [s.initial_conf for s in back.samples] == [None, None]
     assert [s.final_conf for s in back.samples] == [None, None] and back.samples[1].l0 == 3
     version = store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-    assert int(version) == SCHEMA_VERSION == 5
+    assert int(version) == SCHEMA_VERSION == 6
+
+
+def test_a_version_5_store_gets_unit_leases_and_keeps_its_plan(tmp_path):
+    from feint.store import db as store_db
+
+    path = tmp_path / "feint.db"
+    v5 = store_db.SCHEMA.replace("    holder TEXT,\n    heartbeat REAL,\n", "")
+    assert "holder" not in v5
+    db = sqlite3.connect(path)
+    db.executescript(v5)
+    db.executescript(
+        """
+        INSERT INTO meta VALUES ('schema_version', '5');
+        INSERT INTO scans VALUES ('s5', 'digits_keras', '2026-01-01T00:00:00+00:00', '{}', '{}', 'running', 'k5',
+                                  'digits_keras');
+        INSERT INTO runs VALUES ('r5', 's5', 'digits_keras', 'pgd', 'native', '{}', 0, '2026-01-01T00:00:00+00:00',
+                                 0.0, 'pending', NULL, 2, 0, 0, 0, '{"family": "evasion"}');
+        INSERT INTO units (run_id, unit, scan_id, start, stop, status) VALUES ('r5', 0, 's5', 0, 1, 'pending'),
+                                                                             ('r5', 1, 's5', 1, 2, 'pending');
+        """
+    )
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert int(store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 6
+    columns = {r[1] for r in store.db.execute("PRAGMA table_info(units)")}
+    assert {"holder", "heartbeat"} <= columns
+    assert store.unfinished_scan("k5") == "s5" and [u["unit"] for u in store.plan_units("s5")] == [0, 1]
+    me, other = store_db.new_holder(), store_db.new_holder()
+    assert store.claim_unit("r5", 0, me) and not store.claim_unit("r5", 0, other)
+    assert store.unit_states("s5", other) == {("r5", 0): "held", ("r5", 1): "free"}
+    store.release(me)
+    assert store.claim_unit("r5", 0, other)
+
+
+def test_a_version_5_store_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch):
+    from feint.store import db as store_db
+
+    path = tmp_path / "feint.db"
+    db = sqlite3.connect(path)
+    db.executescript(store_db.SCHEMA.replace("    holder TEXT,\n    heartbeat REAL,\n", ""))
+    db.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    db.execute(
+        "INSERT INTO scans VALUES ('s5', 'digits_keras', '2026-01-01T00:00:00+00:00', '{}', '{}', 'done', NULL, NULL)"
+    )
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    real_access = store_db.os.access
+    monkeypatch.setattr(
+        store_db.os, "access", lambda p, mode: False if mode == store_db.os.W_OK else real_access(p, mode)
+    )
+    store = Store(path)  # as a store on a read-only disk opens
+    assert store.read_only and store.get_scan("s5").settings["status"] == "done"
+    with pytest.raises(store_db.StoreError, match="is read-only"):
+        store.prepare_write()
+    store.close()
+    assert path.read_bytes() == before
+
+
+def test_a_lease_is_taken_over_once_its_holder_is_dead_or_silent(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    from feint.store import db as store_db
+
+    store = Store(tmp_path / "feint.db")
+    store.add_plan(
+        "s",
+        [
+            {
+                "run_id": "r",
+                "target": "digits_keras",
+                "attack": "pgd",
+                "framework": "native",
+                "family": "evasion",
+                "params": {},
+                "seed": 0,
+                "started_at": "2026-01-01T00:00:00+00:00",
+                "artifacts": None,
+                "n": 3,
+            }
+        ],
+        [("r", 0, 0, 1), ("r", 1, 1, 2), ("r", 2, 2, 3)],
+        scan={"target": "t", "started_at": "x", "settings": {}, "target_info": {}, "plan_key": "k"},
+    )
+    me = store_db.new_holder()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = f"{store_db.socket.gethostname()}:{int(gone.stdout)}:0000"  # a process of this host that ended
+    elsewhere = "another-host:1:0000"  # another host's, whose process cannot be seen from here
+    with store.db:
+        store.db.execute("UPDATE units SET holder = ?, heartbeat = ? WHERE unit = 0", (dead, time.time()))
+        store.db.execute("UPDATE units SET holder = ?, heartbeat = ? WHERE unit IN (1, 2)", (elsewhere, time.time()))
+        store.db.execute("UPDATE units SET heartbeat = ? WHERE unit = 2", (time.time() - store_db.LEASE_S - 1,))
+    assert store.unit_states("s", me) == {("r", 0): "free", ("r", 1): "held", ("r", 2): "free"}
+    assert store.claim_unit("r", 0, me) and not store.claim_unit("r", 1, me) and store.claim_unit("r", 2, me)
+    monkeypatch.setattr(store_db, "HEARTBEAT_S", 0.05)
+    before = store.db.execute("SELECT heartbeat FROM units WHERE unit = 0").fetchone()[0]
+    with store.leases(me):  # the heartbeat of its leases is refreshed while it holds them
+        deadline = time.monotonic() + 30
+        while store.db.execute("SELECT heartbeat FROM units WHERE unit = 0").fetchone()[0] == before:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    held = store.db.execute("SELECT unit, holder FROM units ORDER BY unit").fetchall()
+    assert held == [(0, None), (1, elsewhere), (2, None)]  # given up when it is done

@@ -11,6 +11,8 @@ from feint.attacks.base import Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
+from feint.attacks.transforms.chain import EOT
+from feint.attacks.transforms.eot import Expectation
 
 __all__ = ["PGD", "lp_project", "flat_norm"]
 
@@ -84,6 +86,15 @@ class PGD(Attack):
         "stop stepping a sample once it is adversarial (off: every sample takes "
         "every step, pushing further past the boundary)",
     )
+    eot = EOT(
+        "",
+        "expectation over transformation (images): each step follows the mean gradient over SAMPLES random "
+        "draws of the transformations, each at a strength up to the one given (rotate and shear: between -v "
+        "and v), so the adversarial survives them; e.g. rotate:10,samples=8 or jpeg:70+rotate:5. The run "
+        "then measures eot_survival, the share of as many fresh draws under which the adversarial stays "
+        "adversarial. Empty: plain gradients",
+    )
+    measures = ("eot_survival",)
 
     def project(self, x, x_adv, p):
         return lp_project(x, x_adv, p["eps"], p["norm"])
@@ -98,6 +109,7 @@ class PGD(Attack):
         def loss(logits, rows):
             return sign * F.cross_entropy(logits, goal[rows], reduction="none")
 
+        expect = Expectation.of(p["eot"], model, batch) if p["eot"] else None
         starts = max(1, p["num_random_init"])
         for start in range(starts):
             rows = torch.nonzero(~done).flatten()
@@ -112,9 +124,13 @@ class PGD(Attack):
                 def step_loss(z: torch.Tensor, a: torch.Tensor = active, r: torch.Tensor = rows) -> torch.Tensor:
                     return loss(z, r[a])
 
-                logits, grad = model.loss_grad(xa[active], step_loss, rows[active])
+                if expect is None:
+                    logits, grad = model.loss_grad(xa[active], step_loss, rows[active])
+                    reached = batch.reached(logits.argmax(1), rows[active])
+                else:  # the mean gradient over draws of the transformations, and the draws' majority
+                    reached, grad = expect.loss_grad(xa[active], loss, rows[active])
                 if p["early_stop"]:
-                    keep = ~batch.reached(logits.argmax(1), rows[active])
+                    keep = ~reached
                     if not keep.all():
                         active, grad = active[keep], grad[keep]
                         if len(active) == 0:
@@ -127,4 +143,7 @@ class PGD(Attack):
             hit = batch.reached(model.labels(xa, rows), rows)
             best[rows[hit]] = xa[hit]
             done[rows[hit]] = True
-        return AttackOutput(best)
+        if expect is None:
+            return AttackOutput(best)
+        final = lp_project(x, best, eps, norm).clamp(model.lower, model.upper)  # what the runner keeps
+        return AttackOutput(best, extras={"eot_survival": expect.survival(final).numpy()})

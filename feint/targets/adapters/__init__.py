@@ -38,14 +38,16 @@ class ModelContext:
     """What a declaration says about its model besides the file, handed to the adapter
     before it loads: the class names in the order of the model's outputs, the feature
     columns of tabular samples (``None`` where the samples name none), what the model
-    returns (``auto``, ``logits``, ``probabilities``), and, for adapters that read them
-    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read."""
+    returns (``auto``, ``logits``, ``probabilities``), for adapters that read them
+    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read, and the
+    text columns held fixed beside the features (for an adapter with ``predict_fixed``)."""
 
     classes: tuple[str, ...] = ()
     columns: tuple[str, ...] | None = None
     outputs: str = "auto"
     inputs: Mapping[str, Any] = field(default_factory=dict)
     output: str | int | None = None
+    fixed_columns: tuple[str, ...] = ()  # text columns beside the features (adapters with predict_fixed)
 
 
 class ModelAdapter:
@@ -57,6 +59,7 @@ class ModelAdapter:
     outputs: str = "auto"
     # the declaration keys beyond the model file that this adapter reads (``inputs``, ``output``)
     reads: frozenset[str] = frozenset()
+    takes_fixed: bool = False  # whether the model takes text columns held fixed (predict_fixed)
     # set by the declaration before ``load``
     context: ModelContext = ModelContext()
 
@@ -74,6 +77,12 @@ class ModelAdapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Closed-box adapters: the model's class scores ``(N, classes)`` for a batch in its layout."""
+        raise NotImplementedError
+
+    def predict_fixed(self, x: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        """:meth:`predict` with the text columns held fixed (``context.fixed_columns``) beside
+        the features: ``fixed`` has one row of their values per row of ``x``. Only adapters
+        with :attr:`takes_fixed` have it."""
         raise NotImplementedError
 
     def expected_input_shape(self) -> tuple[int | None, ...] | None:

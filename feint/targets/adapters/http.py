@@ -231,7 +231,8 @@ OPTIONS: dict[str, Option] = {
         "none",
         "one of " + ", ".join(ENCODINGS),
         "how images are sent, each quantised to 8 bits (`round(255 * (x - lo) / (hi - lo))` over `bounds`): "
-        "`png` or `jpeg` (the body is one image, so one row per request), `base64-png` or `base64-jpeg` "
+        "`png` or `jpeg` (the body is one image, so one row per request; with `protocol: gradio`, the "
+        "function's image input as Gradio's file data with the image as a data URL), `base64-png` or `base64-jpeg` "
         "(`$inputs` holds the base64 text of each image; `tf-serving` and `kserve-v1` send `{b64: ...}` "
         "instances), `multipart` (`multipart/form-data`, one PNG file per row under `field`); `none` "
         "sends numbers",
@@ -769,7 +770,13 @@ class HttpModel(ModelAdapter):
                     f"{where}.encoding sends the image itself, so a preprocess that changes its values "
                     "(scale, mean, std) cannot come before it: drop preprocess, the server preprocesses"
                 )
-            if encoding in RAW_IMAGES and (protocol != "template" or "body" in mapping):
+            if protocol == "gradio":
+                if encoding not in ("png", "jpeg"):
+                    raise FeintError(
+                        f"{where}.encoding {encoding}: protocol gradio sends each image as Gradio's file data "
+                        "(a data URL, one image per request); use encoding png or jpeg"
+                    )
+            elif encoding in RAW_IMAGES and (protocol != "template" or "body" in mapping):
                 raise FeintError(f"{where}.encoding {encoding} is the whole body: it takes neither body nor a protocol")
             if encoding.startswith("base64") and protocol not in ("template", "tf-serving", "kserve-v1"):
                 raise FeintError(
@@ -1006,6 +1013,17 @@ class HttpModel(ModelAdapter):
         """The URL, body and headers of the request for a batch."""
         json_type = {"Content-Type": "application/json", "Accept": "application/json"}
         single = self.batch_size == 1 and self.protocol in ("template", "gradio")
+        if self.encoding in ("png", "jpeg") and self.protocol == "gradio":
+            # an image input of a Gradio app (gr.Image): its file data, the image inline as a data URL
+            (image,) = self._images(chunk[:1])
+            kind = IMAGE_TYPES[self.encoding]
+            upload = {
+                "url": f"data:{kind};base64,{b64(image)}",
+                "orig_name": f"image.{self.encoding}",
+                "mime_type": kind,
+                "meta": {"_type": "gradio.FileData"},
+            }
+            return self._url(), json.dumps({"data": [upload]}).encode(), {**json_type, **self.headers}
         if self.encoding in ("png", "jpeg"):
             (image,) = self._images(chunk[:1])
             headers = {"Content-Type": IMAGE_TYPES[self.encoding], "Accept": "application/json", **self.headers}

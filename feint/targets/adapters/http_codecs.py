@@ -78,7 +78,9 @@ PROTOCOLS: dict[str, Protocol] = {
         "a Gradio app: `url` is the app's root, `api_name` its function; `call: two-step` posts to "
         "`/gradio_api/call/<api_name>` and reads the event stream of the `event_id` it answers, "
         "`call: one-step` posts to `/gradio_api/run/<api_name>`; the rows are the first input "
-        "(`{data: [$inputs]}`), the answer's first output is read",
+        "(`{data: [$inputs]}`), or with `encoding: png` or `jpeg` one image per request as the file "
+        "data of an image input (`gr.Image`: `{url: data:image/png;base64,..., meta: {_type: "
+        "gradio.FileData}}`); the answer's first output is read",
         "data.0",
     ),
 }

@@ -1,5 +1,7 @@
 """scikit-learn models; closed-box (``predict_proba``), or labels only for a model that
-has only ``predict`` (its answers are then class indices, in ``classes_`` order).
+has only ``predict`` (its answers are then class indices, in ``classes_`` order), unless
+the declaration says its ``predict`` answers scores (``outputs: probabilities`` or
+``logits``: a regressor of the second class's probability answers one per row).
 
 A model fitted on a pandas DataFrame (it records ``feature_names_in_``: a pipeline whose
 ``ColumnTransformer`` selects columns by name) is given a DataFrame with the samples'
@@ -28,38 +30,50 @@ TRUST_HINT = "pass --trust-model if you trust the file"
 
 class _SklearnModel(ModelAdapter):
     open_box = False
+    takes_fixed = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.model: Any = None
         self._fitted_names: tuple[str, ...] | None = None  # the model's feature_names_in_
         self._columns: tuple[str, ...] | None = None  # the samples' column names, once fitted to the model
+        self._scores = False  # predict answers scores (a model without predict_proba declared so)
 
     def _read(self) -> Any:
         raise NotImplementedError
 
     def load(self) -> None:
         model = self._read()
+        self._scores = False
         if not hasattr(model, "predict_proba"):
             if not hasattr(model, "predict"):
                 raise self.fail(
                     f"{self.path.name} holds a {type(model).__name__}, which has neither predict_proba nor predict"
                 )
-            self.outputs = "labels"  # its decision only: decision-based attacks run on it
+            if self.context.outputs in ("probabilities", "logits"):
+                self._scores = True  # declared: predict answers scores (one per row: the second class's)
+            else:
+                self.outputs = "labels"  # its decision only: decision-based attacks run on it
         self.model = model
         names = getattr(model, "feature_names_in_", None)
         self._fitted_names = None if names is None else tuple(str(n) for n in np.asarray(names).tolist())
         self._columns = None
+        fixed = tuple(self.context.fixed_columns)
+        if fixed and self._fitted_names is None:
+            raise self.fail(
+                f"the samples' columns {', '.join(fixed)} hold text, and {self.path.name} was fitted on arrays, "
+                "which take numbers only; fit it on a DataFrame (a ColumnTransformer that encodes them)"
+            )
         if self._fitted_names is not None:
             given = self.context.columns
             if given is None:
                 self._columns = self._fitted_names
             else:
-                missing = [n for n in self._fitted_names if n not in given]
+                missing = [n for n in self._fitted_names if n not in (*given, *fixed)]
                 if missing:
                     raise self.fail(
                         f"{self.path.name} was fitted on columns the samples do not have: {', '.join(missing)}; "
-                        f"the samples' columns: {', '.join(given)} (name them with columns)"
+                        f"the samples' columns: {', '.join((*given, *fixed))} (name them with columns)"
                     )
                 self._columns = tuple(given)
 
@@ -72,17 +86,39 @@ class _SklearnModel(ModelAdapter):
 
     def expected_input_shape(self):
         n = getattr(self.model, "n_features_in_", None)
-        return (int(n),) if n is not None else None
+        if n is None:
+            return None
+        fixed = set(self.context.fixed_columns) & set(self._fitted_names or ())
+        return (int(n) - len(fixed),)  # the text columns held fixed are not features
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x).reshape(len(x), -1)
-        inputs: Any = x
-        if self._columns is not None and self._fitted_names is not None:
-            import pandas as pd
+        return self._answer(self._inputs(x))
 
-            if x.shape[1] != len(self._columns):
-                raise self.fail(f"{x.shape[1]} features per sample for the {len(self._columns)} columns named")
-            inputs = pd.DataFrame(x, columns=list(self._columns))[list(self._fitted_names)]
+    def predict_fixed(self, x: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        """``predict`` for a model that also takes the text columns held fixed
+        (``context.fixed_columns``): ``fixed`` holds their values, one row per row of ``x``."""
+        names = list(self.context.fixed_columns)
+        fixed = np.asarray(fixed, dtype=object).reshape(len(x), len(names))
+        return self._answer(self._inputs(x, {name: fixed[:, j] for j, name in enumerate(names)}))
+
+    def _inputs(self, x: np.ndarray, fixed: dict[str, np.ndarray] | None = None) -> Any:
+        """What the model takes: ``x`` as it is, or a DataFrame in the fitted columns' order
+        with the text columns ``fixed`` beside the features."""
+        x = np.asarray(x).reshape(len(x), -1)
+        if self._columns is None or self._fitted_names is None:
+            return x
+        import pandas as pd
+
+        if x.shape[1] != len(self._columns):
+            raise self.fail(f"{x.shape[1]} features per sample for the {len(self._columns)} columns named")
+        frame = pd.DataFrame(x, columns=list(self._columns))
+        for name, values in (fixed or {}).items():
+            frame[name] = values
+        return frame[list(self._fitted_names)]
+
+    def _answer(self, inputs: Any) -> np.ndarray:
+        if self._scores:
+            return np.asarray(self.model.predict(inputs), np.float64)
         if self.outputs == "labels":
             classes = getattr(self.model, "classes_", None)
             labels = np.asarray(self.model.predict(inputs))

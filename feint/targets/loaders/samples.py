@@ -24,7 +24,7 @@ _KINDS: tuple[Key, ...] = (
     Key(
         "csv",
         "a CSV file with a header row: every column but the label a feature, in order, named by the "
-        "header (or the columns `columns` names)",
+        "header (or the columns `columns` names); a column holding text is held fixed, not a feature",
     ),
     Key(
         "images",
@@ -178,9 +178,12 @@ def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.n
     return x, y, f"{path} [{xkey}{', ' + ykey if ykey else ''}]"
 
 
+Fixed = tuple[tuple[str, ...], np.ndarray]  # text columns held fixed: their names, (samples, columns) values
+
+
 def _read_csv(
     path: Path, label: str | None, columns: Sequence[str] | None, check: Checker, key: str
-) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], Fixed | None]:
     _size_limit(path, MAX_CSV_BYTES, check, key)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -204,21 +207,23 @@ def _read_csv(
             others = ", ".join(h for h in header if h != label)
             raise check.error("columns", f"{path.name} has no feature column {missing[0]!r}; its columns: {others}")
         picked = [header.index(c) for c in columns]
-    feats, labels = [], []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise check.error(key, f"{path.name} line {n} has {len(row)} values; the header has {len(header)}")
-        try:
-            feats.append([float(row[i]) for i in picked])
-        except ValueError:
-            bad = next(row[i] for i in picked if not _is_float(row[i]))
-            raise check.error(
-                key, f"{path.name} line {n}: {bad!r} is not a number (every feature column must be numeric)"
-            ) from None
-        if li is not None:
-            labels.append(row[li].strip())
-    names = tuple(header[i] for i in picked)
-    return np.asarray(feats, np.float32), (np.asarray(labels) if li is not None else None), names
+    # A column with a value that is not a number is text (a category): the model takes it,
+    # no attack changes it. The features are the numeric columns.
+    text = [i for i in picked if not all(_is_float(row[i]) for row in rows[1:])]
+    numeric = [i for i in picked if i not in text]
+    if not numeric:
+        raise check.error(key, f"{path.name} has no numeric feature column to attack (its columns hold text)")
+    feats = [[float(row[i]) for i in numeric] for row in rows[1:]]
+    labels = [row[li].strip() for row in rows[1:]] if li is not None else None
+    names = tuple(header[i] for i in numeric)
+    fixed = None
+    if text:
+        values = np.asarray([[row[i].strip() for i in text] for row in rows[1:]], dtype=object)
+        fixed = (tuple(header[i] for i in text), values)
+    return np.asarray(feats, np.float32), (np.asarray(labels) if labels is not None else None), names, fixed
 
 
 def feature_columns(value: Any, base: Path) -> list[str] | None:
@@ -312,10 +317,12 @@ def load_samples(
     bounds: tuple[float, float],
     channels_last: bool,
     columns: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, str, tuple[str, ...] | None]:
-    """``(X, y or None, where they came from, the feature names or None)`` for the
-    ``samples`` value of a declaration. ``columns`` names the features (a CSV's are picked
-    by them); a CSV otherwise names them by its header."""
+) -> tuple[np.ndarray, np.ndarray | None, str, tuple[str, ...] | None, Fixed | None]:
+    """``(X, y or None, where they came from, the feature names or None, the text columns
+    held fixed or None)`` for the ``samples`` value of a declaration. ``columns`` names the
+    columns (a CSV's are picked by them); a CSV otherwise names them by its header. A CSV
+    column that holds text is not a feature: its values come back apart, as ``(names,
+    values)`` with one row of text per sample, for the model to take unchanged."""
     if isinstance(value, str):
         path = check.file("samples", base, value, folder=False)
         kind = "images" if path.is_dir() else path.suffix.lower().lstrip(".")
@@ -342,6 +349,7 @@ def load_samples(
     key = "samples" if isinstance(value, str) else f"samples.{kind}"
     y = None
     names = tuple(columns) if columns is not None else None
+    fixed: Fixed | None = None
     if kind == "npz":
         x, y, source = _read_npz(path, spec, check, key)
     elif kind == "npy":
@@ -354,7 +362,7 @@ def load_samples(
             raise check.error(key, f"cannot read {path.name} as .npy ({type(exc).__name__}: {exc})") from None
         source = str(path)
     elif kind == "csv":
-        x, y, names = _read_csv(path, spec.get("label"), columns, check, key)
+        x, y, names, fixed = _read_csv(path, spec.get("label"), columns, check, key)
         source = str(path)
     elif kind == "images":
         x, y = _read_images(path, input_shape, classes, bounds, check, key)
@@ -364,6 +372,12 @@ def load_samples(
             "samples",
             f"cannot tell what {path.name} holds; accepted: .npz, .npy, .csv files "
             "or a folder of images with one sub-folder per class",
+        )
+    if fixed is not None and x.shape[1] != int(np.prod(input_shape)):
+        raise check.error(
+            key,
+            f"{path.name} has {x.shape[1]} numeric feature columns for input_shape {list(input_shape)}; its text "
+            f"columns ({', '.join(fixed[0])}) are held fixed and not counted in input_shape",
         )
     x = _fit_shape(x, input_shape, channels_last, check, key)
     if y is not None:
@@ -382,7 +396,10 @@ def load_samples(
             "another range)",
         )
     if names is not None and len(names) != int(np.prod(input_shape)):
+        held = f" (text columns held fixed, not counted: {', '.join(fixed[0])})" if fixed else ""
         raise check.error(
-            key, f"{len(names)} feature columns for input_shape {list(input_shape)}; name the features with columns"
+            key,
+            f"{len(names)} numeric feature columns for input_shape {list(input_shape)}{held}; "
+            "name the features with columns",
         )
-    return x, y, source, names
+    return x, y, source, names, fixed

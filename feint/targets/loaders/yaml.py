@@ -86,7 +86,8 @@ KEYS: tuple[Key, ...] = (
     Key(
         "outputs",
         "`auto`, `logits`, `probabilities` or `labels`: what the model returns; `auto` tells logits "
-        "and probabilities apart on the first samples; `labels` declares a model that tells only its "
+        "and probabilities apart on the first samples; one score per row of a two-class model (a "
+        "sigmoid) is read as `[1 - p, p]`; `labels` declares a model that tells only its "
         "decision (a class index or name per row; a model that returns scores is then read by its top "
         "class only): decision-based attacks run on it and its confidences are absent. Refused with an "
         "endpoint, whose own `outputs` option says it",
@@ -139,8 +140,15 @@ MAX_YAML_VALUES = 100_000
 
 
 def _wrap_module(
-    net: torch.nn.Module, pre: Preprocess, reshape_to: tuple[int, ...] | None, log_outputs: bool, where: str = ""
+    net: torch.nn.Module,
+    pre: Preprocess,
+    reshape_to: tuple[int, ...] | None,
+    log_outputs: bool,
+    where: str = "",
+    one_column: str | None = None,
 ) -> torch.nn.Module:
+    """The model as feint calls it: a batch in feint's layout to logits. ``one_column``: how a
+    model with one output per row (a sigmoid) is read as two classes (:func:`_two_logits`)."""
     import torch
 
     class Declared(torch.nn.Module):
@@ -157,6 +165,8 @@ def _wrap_module(
                 z = z.reshape(len(z), *reshape_to)
             with user_code(where, "the model"):
                 out = self.net(z)
+            if one_column is not None:
+                return _two_logits(out, one_column)
             if log_outputs:  # probabilities: their logs are logits whose softmax gives them back
                 out = torch.log(out.clamp_min(1e-12))
             return out
@@ -165,6 +175,31 @@ def _wrap_module(
     for p in module.parameters():
         p.requires_grad_(False)
     return module.eval()
+
+
+def _two_logits(out: torch.Tensor, how: str) -> torch.Tensor:
+    """One score per row as the logits of two classes: ``p`` (``how == "probabilities"``,
+    the probability of the second class) gives ``[log(1 - p), log(p)]``, a logit ``z`` gives
+    ``[0, z]``; the softmax of either is ``[1 - p, p]`` with ``p = sigmoid(z)``."""
+    import torch
+
+    col = out.reshape(len(out))
+    if how == "probabilities":
+        return torch.stack([torch.log((1 - col).clamp_min(1e-12)), torch.log(col.clamp_min(1e-12))], dim=1)
+    return torch.stack([torch.zeros_like(col), col], dim=1)
+
+
+def _one_column(scores: np.ndarray, classes: int, declared: str) -> str | None:
+    """How a model that answers one score per row is read as two classes (``probabilities``
+    or ``logits``), or None for a model that answers a row of scores per class. ``declared``:
+    the declaration's ``outputs``; with ``auto``, probabilities when every score of the
+    first batch lies in [0, 1], logits otherwise."""
+    s = np.asarray(scores, np.float64)
+    if classes != 2 or not (s.ndim == 1 or (s.ndim == 2 and s.shape[1] == 1)):
+        return None
+    if declared in ("probabilities", "logits"):
+        return declared
+    return "probabilities" if s.size and s.min() >= 0.0 and s.max() <= 1.0 else "logits"
 
 
 def _looks_like_probabilities(scores: np.ndarray) -> bool:
@@ -400,6 +435,7 @@ class DeclaredTarget(LoadedTarget):
         self._pre: Preprocess = config["preprocess"]
         self._log_outputs = False
         self._softmax_scores = False
+        self._one_column: str | None = None  # a model with one score per row: how it is read as two classes
         self._reshape: tuple[int, ...] | None = None
         kind, value = config["model"]
         self.adapter: ModelAdapter
@@ -423,7 +459,7 @@ class DeclaredTarget(LoadedTarget):
 
     def load(self) -> None:
         c = self._config
-        self.X, self.y, samples_from, self.columns = load_samples(
+        self.X, self.y, samples_from, self.columns, fixed = load_samples(
             c["samples"],
             self._base,
             self._check,
@@ -434,13 +470,21 @@ class DeclaredTarget(LoadedTarget):
             columns=c.get("columns"),
         )
         if self.data_type != "tabular":
-            self.columns = None
+            self.columns, fixed = None, None
+        self.fixed_columns, self.fixed_values = fixed if fixed is not None else ((), None)
+        if self.fixed_columns and not self.adapter.takes_fixed:
+            raise self._check.error(
+                "samples",
+                f"the columns {', '.join(self.fixed_columns)} hold text; a {self.adapter.kind} model takes numbers "
+                "only (text columns are held fixed for a scikit-learn model fitted on a DataFrame)",
+            )
         self.adapter.context = ModelContext(
             classes=tuple(self.output_classes),
             columns=self.columns,
             outputs=c["outputs"],
             inputs=c.get("inputs") or {},
             output=c.get("output"),
+            fixed_columns=self.fixed_columns,
         )
         with user_code(f"{self._check.where}: model", "loading the model"):
             self.adapter.load()
@@ -449,34 +493,43 @@ class DeclaredTarget(LoadedTarget):
             self.outputs, self._open_box = "labels", False
         self._check_shape()
         probe = self.X[:_PROBE_ROWS]
+        k = len(self.output_classes)
+        declared = "logits" if self.adapter.outputs == "logits" else c["outputs"]
         if self._open_box:
             import torch
 
             net = self.adapter.module()
-            if self.adapter.outputs == "logits":
+            module = _wrap_module(net, self._pre, self._reshape, False)
+            with torch.no_grad():
+                scores = self._call_model(lambda: module(torch.as_tensor(probe)).numpy())
+            self._one_column = _one_column(scores, k, declared)  # a sigmoid: two classes
+            if self._one_column is not None or declared == "logits":
                 log_outputs = False
-            elif c["outputs"] == "auto":
-                module = _wrap_module(net, self._pre, self._reshape, False)
-                with torch.no_grad():
-                    scores = self._call_model(lambda: module(torch.as_tensor(probe)).numpy())
+            elif declared == "auto":
                 self._check_scores(scores)
                 log_outputs = _looks_like_probabilities(scores)
             else:
-                log_outputs = c["outputs"] == "probabilities"
+                log_outputs = declared == "probabilities"
             self._log_outputs = log_outputs
-            wrapped = _wrap_module(net, self._pre, self._reshape, log_outputs, f"{self._check.where}: model")
+            wrapped = _wrap_module(
+                net, self._pre, self._reshape, log_outputs, f"{self._check.where}: model", self._one_column
+            )
             self._module = wrapped
             with torch.no_grad():
                 self._check_scores(self._call_model(lambda: wrapped(torch.as_tensor(probe)).numpy()))
-        elif self.outputs == "labels" or self.adapter.outputs == "probabilities":
+        elif self.outputs == "labels" or self.adapter.outputs == "probabilities":  # an endpoint reads its own
             self._softmax_scores = False
         else:
-            if c["outputs"] == "auto":
+            with self.holding(np.arange(len(probe))):
                 scores = self._call_model(lambda: self._raw_predict(probe))
+            self._one_column = _one_column(scores, k, declared)
+            if self._one_column is not None:
+                self._softmax_scores = False
+            elif declared == "auto":
                 self._check_scores(scores)
                 self._softmax_scores = not _looks_like_probabilities(scores)
             else:
-                self._softmax_scores = c["outputs"] == "logits"
+                self._softmax_scores = declared == "logits"
         self.info = {
             "source": str(self.source),
             **self.adapter.describe(),
@@ -488,6 +541,10 @@ class DeclaredTarget(LoadedTarget):
             self.info["channels"] = "last"
         if self.columns:
             self.info["columns"] = list(self.columns)
+        if self.fixed_columns:
+            self.info["fixed_columns"] = list(self.fixed_columns)  # text the attacks leave as it is
+        if self._one_column is not None:
+            self.info["one_column"] = self._one_column  # read as [1 - p, p]
 
     def _call_model(self, fn: Callable[[], Any]) -> np.ndarray:
         try:
@@ -543,8 +600,9 @@ class DeclaredTarget(LoadedTarget):
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
+        fixed = self.held_values(len(z)) if self.fixed_columns else None
         with user_code(f"{self._check.where}: model", "the model"):
-            answer = np.asarray(self.adapter.predict(z))
+            answer = np.asarray(self.adapter.predict(z) if fixed is None else self.adapter.predict_fixed(z, fixed))
         if answer.dtype.kind in "OUS":  # labels by name
             return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
         return np.asarray(answer, np.float64)
@@ -559,6 +617,10 @@ class DeclaredTarget(LoadedTarget):
         scores = self._raw_predict(np.asarray(x, np.float32))
         if self.outputs == "labels":
             return self._label_rows(scores)
+        if self._one_column is not None:  # one score per row: the second class's probability, or its logit
+            col = np.asarray(scores, np.float64).reshape(len(scores))
+            p = col if self._one_column == "probabilities" else 1.0 / (1.0 + np.exp(-col))
+            return np.stack([1.0 - p, p], axis=1).astype(np.float32)
         self._check_scores(scores)
         return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
 

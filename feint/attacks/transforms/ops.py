@@ -1,0 +1,595 @@
+"""The image transformations, batched in torch: each maps a batch ``(N, C, H, W)`` with
+values in ``[0, 1]`` and one strength per sample ``(N,)`` to a batch of the same shape.
+
+kornia does what it has (rotation, perspective, Gaussian blur, sharpening, hue, filters
+with a kernel per sample); the rest is written here in torch. Two steps leave torch:
+JPEG goes through Pillow's libjpeg one image at a time (kornia's codec is a
+differentiable approximation, not what a server that re-encodes an image does), and text
+is rasterised by Pillow's bundled scalable font.
+
+Every random choice a transformation makes (a noise field, a stripe angle, where a text
+goes) is drawn once per sample from :class:`Draws`, a generator seeded by the run's seed,
+the sample's index in the target and the transformation's name. The same sample at any
+strength, in any batch, sees the same draws: a search over the strength moves along one
+transformation, and re-applying the strength it found gives the image it judged.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Draws", "Op", "LUMA"]
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as Pillow's "L" conversion
+
+
+class Draws:
+    """Per-sample random draws, seeded by ``(seed, index, salt)`` and cached by key, so a
+    transformation applied again to a sample draws what it drew before. ``rows`` picks the
+    samples (positions in ``indices``) the current call works on."""
+
+    def __init__(self, seed: int, indices: np.ndarray, salt: str, rows: torch.Tensor | None = None, cache=None):
+        self.seed = int(seed)
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.salt = salt
+        self.rows = torch.arange(len(self.indices)) if rows is None else rows
+        self._cache: dict[tuple[str, tuple[int, ...]], torch.Tensor] = {} if cache is None else cache
+
+    def at(self, rows: torch.Tensor) -> Draws:
+        """The same draws, for samples ``rows`` (positions among the current rows)."""
+        return Draws(self.seed, self.indices, self.salt, self.rows[rows], self._cache)
+
+    def generator(self, position: int, key: str) -> torch.Generator:
+        h = zlib.crc32(f"{self.salt}/{key}".encode())
+        value = (self.seed * 1_000_003 + int(self.indices[position]) * 7_919 + h) % (2**63 - 1)
+        return torch.Generator().manual_seed(value)
+
+    def _all(self, key: str, shape: tuple[int, ...], kind: str) -> torch.Tensor:
+        ck = (f"{kind}:{key}", shape)
+        if ck not in self._cache:
+            draw = torch.randn if kind == "normal" else torch.rand
+            self._cache[ck] = (
+                torch.stack([draw(shape, generator=self.generator(i, key)) for i in range(len(self.indices))])
+                if len(self.indices)
+                else torch.zeros((0, *shape))
+            )
+        return self._cache[ck]
+
+    def normal(self, key: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard normal draws, ``(rows, *shape)``."""
+        return self._all(key, shape, "normal")[self.rows]
+
+    def uniform(self, key: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """Uniform draws in ``[0, 1)``, ``(rows, *shape)``."""
+        return self._all(key, shape, "uniform")[self.rows]
+
+    def generators(self, key: str) -> list[torch.Generator]:
+        """A fresh generator per current row, seeded as every draw of that sample."""
+        return [self.generator(int(p), key) for p in self.rows.tolist()]
+
+
+Fn = Callable[[torch.Tensor, torch.Tensor, Draws, dict[str, Any]], torch.Tensor]
+
+
+class Op:
+    """A transformation: its function and whether gradients flow through it."""
+
+    def __init__(self, fn: Fn, differentiable: bool = True, colour: bool = False):
+        self.fn = fn
+        self.differentiable = differentiable
+        self.colour = colour  # changes colour only: nothing to do on a one-channel image
+
+    def __call__(self, x: torch.Tensor, s: torch.Tensor, d: Draws, o: dict[str, Any]) -> torch.Tensor:
+        if self.colour and x.shape[1] != 3:
+            return x
+        return self.fn(x, s, d, o)
+
+
+def _col(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return s.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """Grey level ``(N, 1, H, W)``: Pillow's luma for RGB, the channel itself otherwise."""
+    if x.shape[1] != 3:
+        return x.mean(dim=1, keepdim=True)
+    w = torch.tensor(LUMA, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * w).sum(dim=1, keepdim=True)
+
+
+def _blend(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``b + t * (a - b)`` per sample, clipped to ``[0, 1]``: Pillow's ImageEnhance blend."""
+    return (b + _col(t, a) * (a - b)).clamp(0, 1)
+
+
+# -- colour and tone ------------------------------------------------------------------------
+def brightness(x, s, d, o):
+    out = (x * _col(s, x)).clamp(0, 1)
+    shift = float(o.get("shift", 0.0))
+    if shift:  # ImageNet-C: add to the HSV value channel, keeping hue and saturation
+        v = out.amax(dim=1, keepdim=True)
+        v2 = (v + shift).clamp(0, 1)
+        ratio = torch.where(v > 0, v2 / v.clamp_min(1e-12), torch.zeros_like(v))
+        out = torch.where(v > 0, out * ratio, v2.expand_as(out)).clamp(0, 1)
+    return out
+
+
+def contrast(x, s, d, o):
+    mean = luma(x).mean(dim=(1, 2, 3), keepdim=True)
+    return _blend(x, mean.expand_as(x), s)
+
+
+def saturation(x, s, d, o):
+    return _blend(x, luma(x).expand_as(x), s)
+
+
+def grayscale(x, s, d, o):
+    return _blend(luma(x).expand_as(x), x, s)
+
+
+def sharpen(x, s, d, o):
+    """Pillow's (and kornia's) sharpen: a blend with the image smoothed by the 3 x 3 kernel
+    [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, whose border pixels stay as they are."""
+    n, c, h, w = x.shape
+    if h < 3 or w < 3:
+        return x
+    inner = 4 * x[:, :, 1:-1, 1:-1]  # the centre's weight 5 less the 1 the sum below gives it
+    for i in range(3):  # the 3 x 3 sum as nine shifted views: cheaper than a convolution here
+        for j in range(3):
+            inner = inner + x[:, :, i : h - 2 + i, j : w - 2 + j]
+    smooth = x.clone()
+    smooth[:, :, 1:-1, 1:-1] = inner / 13
+    return _blend(x, smooth, s)
+
+
+def colour_jitter(x, s, d, o):
+    import kornia
+
+    u = d.uniform("jitter", (4,)) * 2 - 1
+    out = (x * _col((1 + s * u[:, 0]).clamp_min(0), x)).clamp(0, 1)
+    out = contrast(out, (1 + s * u[:, 1]).clamp_min(0), d, o)
+    if x.shape[1] == 3:
+        out = saturation(out, (1 + s * u[:, 2]).clamp_min(0), d, o)
+        out = kornia.enhance.adjust_hue(out, (s * u[:, 3] * math.pi / 2).to(x.dtype)).clamp(0, 1)
+    return out
+
+
+def opacity(x, s, d, o):
+    return _blend(x, torch.full_like(x, float(o.get("background", 0.0))), s)
+
+
+# -- geometry --------------------------------------------------------------------------------
+def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Sample ``x`` at ``theta @ (u, v, 1)`` in normalised coordinates (the output's pixel
+    centres); what falls outside the image takes ``fill``."""
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if fill:
+        inside = F.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", align_corners=False)
+        out = out + fill * (1 - inside)
+    return out.clamp(0, 1)
+
+
+def _theta(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d_: torch.Tensor, tx=None, ty=None) -> torch.Tensor:
+    z = torch.zeros_like(a)
+    return torch.stack(
+        [torch.stack([a, b, z if tx is None else tx], 1), torch.stack([c, d_, z if ty is None else ty], 1)], 1
+    )
+
+
+def rotate(x, s, d, o):
+    import kornia
+
+    return kornia.geometry.transform.rotate(x, s.to(x.dtype), padding_mode="zeros").clamp(0, 1)
+
+
+def scale(x, s, d, o):
+    inv = 1.0 / s.clamp_min(1e-6)
+    z = torch.zeros_like(inv)
+    return _warp(x, _theta(inv, z, z, inv), float(o.get("fill", 0.0)))
+
+
+def pad(x, s, d, o):
+    grow = 1.0 + 2.0 * s
+    z = torch.zeros_like(grow)
+    return _warp(x, _theta(grow, z, z, grow), float(o.get("fill", 0.0)))
+
+
+def crop(x, s, d, o):
+    u = d.uniform("crop", (2,)) * 2 - 1  # where the kept window sits
+    keep = 1.0 - s
+    z = torch.zeros_like(keep)
+    return _warp(x, _theta(keep, z, z, keep, u[:, 0] * s, u[:, 1] * s))
+
+
+def shear(x, s, d, o):
+    one, z = torch.ones_like(s), torch.zeros_like(s)
+    return _warp(x, _theta(one, s, z, one), float(o.get("fill", 0.0)))
+
+
+def flip(x, s, d, o):
+    return x.flip(-1 if o.get("direction", "horizontal") == "horizontal" else -2)
+
+
+def perspective(x, s, d, o):
+    import kornia
+
+    n, _, h, w = x.shape
+    corners = torch.tensor([[0.0, 0.0], [w - 1.0, 0.0], [w - 1.0, h - 1.0], [0.0, h - 1.0]], dtype=x.dtype)
+    src = corners.expand(n, 4, 2)
+    moved = src + d.normal("corners", (4, 2)).to(x.dtype) * _col(s, src) * torch.tensor([w, h], dtype=x.dtype)
+    m = kornia.geometry.transform.get_perspective_transform(src, moved)
+    return kornia.geometry.transform.warp_perspective(x, m, (h, w), padding_mode="zeros").clamp(0, 1)
+
+
+def pixelate(x, s, d, o):
+    n, _, h, w = x.shape
+    out = x.clone()
+    sizes = [(max(1, int(h * r)), max(1, int(w * r))) for r in s.tolist()]
+    for size in dict.fromkeys(sizes):
+        rows = torch.tensor([i for i, z in enumerate(sizes) if z == size])
+        if size == (h, w):
+            continue
+        small = F.interpolate(x[rows], size=size, mode="area")
+        out[rows] = F.interpolate(small, size=(h, w), mode="nearest")
+    return out
+
+
+def _jpeg_one(img: np.ndarray, quality: int) -> np.ndarray:
+    """One channels-first 8-bit image through libjpeg and back, as floats in [0, 1]."""
+    from PIL import Image
+
+    planes = [np.moveaxis(img, 0, -1)] if img.shape[0] == 3 else list(img)
+    back = []
+    for plane in planes:
+        buf = io.BytesIO()
+        Image.fromarray(plane).save(buf, format="JPEG", quality=quality)
+        back.append(np.asarray(Image.open(io.BytesIO(buf.getvalue()))))
+    out = np.moveaxis(back[0], -1, 0) if img.shape[0] == 3 else np.stack(back)
+    return out.astype(np.float32) / 255.0
+
+
+def jpeg(x, s, d, o):
+    """libjpeg (Pillow) per image, on as many threads as torch uses (it releases the GIL)."""
+    u8 = (x.detach() * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    qualities = [int(round(q)) for q in s.tolist()]
+    workers = min(torch.get_num_threads(), max(1, len(u8) // 32))
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            images = list(pool.map(_jpeg_one, u8, qualities))
+    else:
+        images = [_jpeg_one(img, q) for img, q in zip(u8, qualities)]
+    return torch.from_numpy(np.stack(images)).to(x.dtype) if images else torch.empty_like(x)
+
+
+# -- blur ------------------------------------------------------------------------------------
+def _odd(k: int, h: int, w: int) -> int:
+    k = max(3, k | 1)
+    limit = (2 * min(h, w) - 1) | 1  # reflection needs the pad below the side
+    return min(k, limit if limit % 2 else limit - 1)
+
+
+def blur(x, s, d, o):
+    """Gaussian blur, separable, a kernel per sample (one grouped convolution for the batch),
+    reflecting at the borders."""
+    n, c, h, w = x.shape
+    if n == 0:
+        return x
+    k = _odd(2 * math.ceil(3 * float(s.max())) + 1, h, w)
+    r = k // 2
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    sigma = s.to(x.dtype).clamp_min(1e-3).view(-1, 1)
+    g = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma**2))
+    # each sample's own support (3 sigma), whatever the batch's widest: its image does not
+    # depend on the other samples of its batch
+    own = (3 * sigma).ceil().clamp(1, r)
+    g = torch.where(t.view(1, -1).abs() <= own, g, torch.zeros_like(g))
+    g = (g / g.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (n * c, k)
+    flat = F.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect")
+    flat = F.conv2d(flat, g.view(n * c, 1, k, 1), groups=n * c)
+    flat = F.conv2d(flat, g.view(n * c, 1, 1, k), groups=n * c)
+    return flat.reshape(n, c, h, w).clamp(0, 1)
+
+
+def _filter(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    import kornia
+
+    return kornia.filters.filter2d(x, kernels.to(x.dtype), border_type="reflect").clamp(0, 1)
+
+
+def defocus_blur(x, s, d, o):
+    r = int(math.ceil(float(s.max()))) if len(s) else 1
+    r = max(1, min(r, (min(x.shape[2], x.shape[3]) - 1) // 2))
+    ax = torch.arange(-r, r + 1, dtype=x.dtype)
+    yy, xx = torch.meshgrid(ax, ax, indexing="ij")
+    disk = ((xx**2 + yy**2).unsqueeze(0) <= (s.to(x.dtype) ** 2).view(-1, 1, 1)).to(x.dtype)
+    disk = disk / disk.sum(dim=(1, 2), keepdim=True).clamp_min(1)
+    out = _filter(x, disk)
+    alias = float(o.get("alias_sigma", 0.5))
+    if alias <= 0:
+        return out
+    return blur(out, torch.where(s > 0, torch.full_like(s, alias), torch.zeros_like(s)), d, o)
+
+
+def motion_blur(x, s, d, o):
+    """A one-sided streak ``radius`` pixels long at a random angle in [-45, 45] degrees per
+    sample, its weights a Gaussian of width ``s`` along it (ImageMagick's motion blur)."""
+    radius = int(o.get("radius", 10))
+    radius = max(1, min(radius, (min(x.shape[2], x.shape[3]) - 1) // 2))
+    k = 2 * radius + 1
+    n = len(x)
+    angle = (d.uniform("angle", (1,))[:, 0] * 90 - 45) * math.pi / 180
+    t = torch.arange(radius + 1, dtype=x.dtype)
+    weight = torch.exp(-(t**2).view(1, -1) / (2 * s.to(x.dtype).clamp_min(1e-3).view(-1, 1) ** 2))
+    px = radius + t.view(1, -1) * torch.cos(angle).view(-1, 1).to(x.dtype)
+    py = radius + t.view(1, -1) * torch.sin(angle).view(-1, 1).to(x.dtype)
+    kernels = torch.zeros(n, k, k, dtype=x.dtype)
+    x0, y0 = px.floor(), py.floor()
+    for dx in (0, 1):  # bilinear splat of each point of the streak
+        for dy in (0, 1):
+            wx = 1 - (px - (x0 + dx)).abs()
+            wy = 1 - (py - (y0 + dy)).abs()
+            cx, cy = (x0 + dx).clamp(0, k - 1).long(), (y0 + dy).clamp(0, k - 1).long()
+            flat = (cy * k + cx).view(n, -1)
+            kernels.view(n, -1).scatter_add_(1, flat, (weight * wx * wy).view(n, -1))
+    kernels = kernels / kernels.sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    return _filter(x, kernels)
+
+
+def zoom_blur(x, s, d, o):
+    """The mean of the image and its zooms by 1, 1.01, ... up to ``s`` (ImageNet-C)."""
+    steps = int(round((float(s.max()) - 1) / 0.01)) if len(s) else 0
+    total = x.clone()
+    count = torch.ones(len(x), dtype=x.dtype)
+    for k in range(steps + 1):
+        z = 1 + 0.01 * k
+        use = (s >= z - 1e-9).to(x.dtype)
+        if not use.any():
+            break
+        inv = torch.full((len(x),), 1.0 / z, dtype=x.dtype)
+        zero = torch.zeros_like(inv)
+        total = total + _col(use, x) * _warp(x, _theta(inv, zero, zero, inv))
+        count = count + use
+    return (total / _col(count, x)).clamp(0, 1)
+
+
+def glass_blur(x, s, d, o):
+    """ImageNet-C's glass blur, batched: a Gaussian blur of ``s``, then ``iterations`` rounds
+    in which every pixel takes the value of a random neighbour at most ``delta`` pixels away
+    (ImageNet-C swaps pixel pairs one after another; this moves them all at once), then the
+    blur again. ``s`` = 0 changes nothing."""
+    n, c, h, w = x.shape
+    delta, rounds = int(o.get("delta", 1)), int(o.get("iterations", 1))
+    out = blur(x, s, d, o)
+    moved = s > 0
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    for k in range(rounds):
+        off = (d.uniform(f"offsets{k}", (2, h, w)) * (2 * delta)).floor().long() - delta  # in [-delta, delta)
+        sy = (yy.unsqueeze(0) + off[:, 0]).clamp(0, h - 1)
+        sx = (xx.unsqueeze(0) + off[:, 1]).clamp(0, w - 1)
+        flat = (sy * w + sx).view(n, 1, h * w).expand(n, c, h * w)
+        shuffled = out.reshape(n, c, h * w).gather(2, flat).reshape(n, c, h, w)
+        out = torch.where(_col(moved, out).bool(), shuffled, out)
+    return blur(out, s, d, o)
+
+
+def elastic(x, s, d, o):
+    """ImageNet-C's elastic transform, batched: a random affine map that moves three points
+    by up to ``affine`` of the side, then every pixel displaced by smoothed random noise
+    (a Gaussian of ``sigma`` of the side) scaled to ``s`` of the side; the image reflects
+    at its borders."""
+    n, c, h, w = x.shape
+    side = float(min(h, w))
+    affine = float(o.get("affine", 0.0)) * side
+    sig = float(o.get("sigma", 0.05)) * side
+    # the affine map: three points, each moved by a uniform offset in [-affine, affine]
+    centre = torch.tensor([w / 2.0, h / 2.0], dtype=torch.float64)
+    square = max(side // 3, 1.0)  # three points that span a triangle, however small the image
+    src = torch.stack([centre + square, centre + torch.tensor([square, -square]), centre - square])
+    dst = src.unsqueeze(0) + (d.uniform("affine", (3, 2)).double() * 2 - 1) * affine
+    ones = torch.ones(3, 1, dtype=torch.float64)
+    a = torch.cat([dst, ones.expand(n, 3, 1)], 2)  # output points -> input points
+    m = torch.linalg.solve(a, src.unsqueeze(0).expand(n, 3, 2))  # (n, 3, 2)
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    pts = torch.stack([xx, yy, torch.ones_like(xx)], -1).view(1, h * w, 3)
+    coords = (pts @ m).view(n, h, w, 2)  # input pixel of each output pixel
+    # the elastic part: uniform noise in [-1, 1], smoothed, times s of the side
+    noise = d.uniform("field", (2, h, w)).to(x.dtype) * 2 - 1
+    if sig > 0:
+        noise = blur(noise * 0.5 + 0.5, torch.full((n,), sig), d, o) * 2 - 1
+    else:
+        noise = torch.zeros_like(noise)
+    coords = coords + noise.permute(0, 2, 3, 1).double() * (s.double() * side).view(-1, 1, 1, 1)
+    gx = (2 * coords[..., 0] + 1) / w - 1  # pixel centres to normalised coordinates
+    gy = (2 * coords[..., 1] + 1) / h - 1
+    grid = torch.stack([gx, gy], -1).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp(0, 1)
+
+
+def fog(x, s, d, o):
+    """ImageNet-C's fog: a fractal cloud added with weight ``s``, then the range rescaled.
+    The cloud is fractal value noise (a uniform grid per octave, from 2 x 2 up to the image,
+    each octave's weight the last one's over ``decay``) in place of ImageNet-C's
+    diamond-square plasma fractal, whose roughness ``decay`` sets the same way."""
+    n, c, h, w = x.shape
+    size = 1 << max(1, math.ceil(math.log2(max(h, w, 2))))
+    decay = float(o.get("decay", 2.0))
+    cloud = torch.zeros(n, 1, size, size, dtype=x.dtype)
+    amp, k, side = 1.0, 0, 2
+    while side <= size:
+        grid = d.uniform(f"octave{k}", (1, side, side)).to(x.dtype) * 2 - 1
+        cloud = cloud + amp * F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=True)
+        amp, k, side = amp / decay, k + 1, side * 2
+    cloud = cloud[:, :, :h, :w]
+    lo = cloud.amin(dim=(2, 3), keepdim=True)
+    hi = cloud.amax(dim=(2, 3), keepdim=True)
+    cloud = (cloud - lo) / (hi - lo).clamp_min(1e-12)
+    top = x.amax(dim=(1, 2, 3), keepdim=True)
+    amount = _col(s, x)
+    return ((x + amount * cloud) * top / (top + amount).clamp_min(1e-12)).clamp(0, 1)
+
+
+# -- noise -----------------------------------------------------------------------------------
+def gaussian_noise(x, s, d, o):
+    return (x + _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp(0, 1)
+
+
+def speckle_noise(x, s, d, o):
+    return (x + x * _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp(0, 1)
+
+
+def shot_noise(x, s, d, o):
+    out = torch.empty_like(x)
+    for i, (g, lam) in enumerate(zip(d.generators("photons"), s.tolist())):
+        out[i] = torch.poisson(x[i].detach().double() * lam, generator=g).to(x.dtype) / lam
+    return out.clamp(0, 1)
+
+
+def salt_pepper(x, s, d, o):
+    hit = d.uniform("where", tuple(x.shape[1:])).to(x.dtype) < _col(s, x)
+    salt = (d.uniform("which", tuple(x.shape[1:])) < 0.5).to(x.dtype)
+    return torch.where(hit, salt, x)
+
+
+def shuffle_pixels(x, s, d, o):
+    """A fraction ``s`` of the pixels (all channels together) trade places in a random cycle."""
+    n, c, h, w = x.shape
+    m = h * w
+    picked = d.uniform("where", (m,)) < s.view(-1, 1)
+    key = torch.where(picked, d.uniform("order", (m,)), 2 + torch.arange(m, dtype=torch.float32) / m)
+    rank = key.argsort(dim=1)  # the picked pixels first, in random order
+    k = picked.sum(dim=1, keepdim=True)
+    pos = torch.arange(m).view(1, -1).expand(n, m)
+    nxt = torch.where(pos < k, (pos + 1) % k.clamp_min(1), pos)
+    source = rank.gather(1, nxt)
+    flat = x.reshape(n, c, m)
+    out = torch.empty_like(flat)
+    out.scatter_(2, rank.unsqueeze(1).expand(n, c, m), flat.gather(2, source.unsqueeze(1).expand(n, c, m)))
+    return out.reshape(n, c, h, w)
+
+
+# -- overlays --------------------------------------------------------------------------------
+def _paint(x: torch.Tensor, mask: torch.Tensor, colour: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``x`` with ``colour`` laid over it where ``mask`` (``(N, 1, H, W)`` in [0, 1]) is set."""
+    m = (mask * alpha).to(x.dtype)
+    return (x * (1 - m) + colour * m).clamp(0, 1)
+
+
+def overlay_stripes(x, s, d, o):
+    n, c, h, w = x.shape
+    angle = math.radians(float(o.get("angle", 0.0)))
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
+    proj = xx * math.sin(angle) + yy * math.cos(angle)  # angle 0: horizontal stripes
+    period = max(h, w) / float(o.get("density", 5))
+    frac = (proj / period) % 1.0
+    mask = (frac.unsqueeze(0) < s.view(-1, 1, 1).to(x.dtype)).to(x.dtype).unsqueeze(1)
+    return _paint(x, mask, torch.full_like(x, float(o.get("colour", 1.0))), float(o.get("opacity", 1.0)))
+
+
+@lru_cache(maxsize=64)
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _text_mask(text: str, size: int, h: int, w: int, u: tuple[float, float]) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (w, h), 0)
+    if size > 0 and text:
+        draw = ImageDraw.Draw(img)
+        font = _font(size)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left, bottom - top
+        px = u[0] * max(0, w - tw) - left
+        py = u[1] * max(0, h - th) - top
+        draw.text((px, py), text, fill=255, font=font)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def overlay_text(x, s, d, o):
+    n, c, h, w = x.shape
+    where = d.uniform("where", (2,))
+    masks = (
+        np.stack(
+            [
+                _text_mask(str(o.get("text", "feint")), int(round(float(si) * h)), h, w, (float(u[0]), float(u[1])))
+                for si, u in zip(s.tolist(), where)
+            ]
+        )
+        if n
+        else np.zeros((0, h, w), np.float32)
+    )
+    mask = torch.from_numpy(masks).unsqueeze(1)
+    return _paint(x, mask, torch.full_like(x, float(o.get("colour", 1.0))), float(o.get("opacity", 1.0)))
+
+
+IMAGES = ("smiley", "heart", "astronaut", "chelsea", "coffee")
+
+
+@lru_cache(maxsize=8)
+def overlay_source(name: str) -> torch.Tensor:
+    """The bundled overlay ``name`` as RGBA ``(4, 128, 128)`` in [0, 1]: two emoji drawn
+    here, and photographs that scikit-image ships."""
+    from PIL import Image, ImageDraw
+
+    size = 128
+    if name in ("smiley", "heart"):
+        img = Image.new("RGBA", (size * 2, size * 2), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(img)
+        if name == "smiley":
+            draw.ellipse((8, 8, 248, 248), fill=(255, 204, 51, 255), outline=(120, 80, 0, 255), width=8)
+            draw.ellipse((76, 70, 108, 118), fill=(60, 40, 0, 255))
+            draw.ellipse((148, 70, 180, 118), fill=(60, 40, 0, 255))
+            draw.arc((60, 90, 196, 206), start=20, end=160, fill=(60, 40, 0, 255), width=12)
+        else:
+            draw.ellipse((16, 40, 136, 160), fill=(220, 20, 60, 255))
+            draw.ellipse((120, 40, 240, 160), fill=(220, 20, 60, 255))
+            draw.polygon([(24, 120), (232, 120), (128, 236)], fill=(220, 20, 60, 255))
+        img = img.resize((size, size), Image.Resampling.LANCZOS)
+        arr = np.asarray(img, dtype=np.float32) / 255.0
+    else:
+        import skimage.data
+
+        photo = getattr(skimage.data, name)()
+        side = min(photo.shape[:2])
+        top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
+        img = Image.fromarray(photo[top : top + side, left : left + side]).resize(
+            (size, size), Image.Resampling.LANCZOS
+        )
+        arr = np.concatenate([np.asarray(img, np.float32) / 255.0, np.ones((size, size, 1), np.float32)], axis=2)
+    return torch.from_numpy(np.moveaxis(arr, -1, 0).copy())
+
+
+def overlay_image(x, s, d, o):
+    n, c, h, w = x.shape
+    src = overlay_source(str(o.get("image", "smiley")))
+    rgb, alpha = src[:3], src[3:]
+    if c != 3:
+        rgb = luma(rgb.unsqueeze(0))[0].expand(c, -1, -1)
+    where = d.uniform("where", (2,))
+    out = x.clone()
+    for i, si in enumerate(s.tolist()):
+        side = int(round(si * min(h, w)))
+        if side < 1:
+            continue
+        piece = F.interpolate(torch.cat([rgb, alpha]).unsqueeze(0), size=(side, side), mode="area")[0]
+        top = int(float(where[i, 1]) * (h - side + 1)) if side < h else 0
+        left = int(float(where[i, 0]) * (w - side + 1)) if side < w else 0
+        hh, ww = min(side, h - top), min(side, w - left)
+        region = out[i, :, top : top + hh, left : left + ww]
+        a = piece[-1:, :hh, :ww] * float(o.get("opacity", 1.0))
+        out[i, :, top : top + hh, left : left + ww] = region * (1 - a) + piece[:-1, :hh, :ww] * a
+    return out.clamp(0, 1)
