@@ -169,12 +169,9 @@ def test_the_library_checks_the_upper_limits_as_well(digits_keras):
         (["predict", "digits_keras", "-o", "/proc/feint-images"], "/proc does not take new files"),
         (["predict", "digits_keras", "-o", "{file}/images"], "is a file, not a folder"),
         (["scan", "digits_keras", "-a", "pgd", "--report", "/proc/feint.html"], "/proc does not take new files"),
-        (
-            ["scan", "digits_keras", "-a", "pgd", "--report", "{missing}/r.html"],
-            "does not exist; accepted: a file in a folder",
-        ),
+        (["scan", "digits_keras", "-a", "pgd", "--report", "{file}/r.html"], "is a file, not a folder"),
         (["scan", "digits_keras", "-a", "pgd", "--report", "{folder}.md"], "it is a folder"),
-        (["report", "abc", "-f", "markdown", "-o", "/dev/full"], "cannot write /dev/full: it is a device"),
+        (["report", "abc", "-f", "markdown", "-o", "/dev/full"], "cannot write /dev/full: it is a device that takes"),
     ],
 )
 def test_output_paths_are_checked_before_any_work(argv, says, tmp_path, capsys, fresh_home):
@@ -182,7 +179,7 @@ def test_output_paths_are_checked_before_any_work(argv, says, tmp_path, capsys, 
         pytest.skip("needs /proc")
     (tmp_path / "taken").write_text("mine")
     (tmp_path / "dir.md").mkdir()
-    names = {"file": str(tmp_path / "taken"), "missing": str(tmp_path / "nope"), "folder": str(tmp_path / "dir")}
+    names = {"file": str(tmp_path / "taken"), "folder": str(tmp_path / "dir")}
     argv = [a.format(**names) for a in argv]
     line = _one_line(capsys, argv)
     assert says in line
@@ -371,3 +368,22 @@ def test_nan_scores_for_nan_inputs_are_laid_on_the_inputs(digits_keras):
         checked_scores(digits_keras, scores, 2, inputs=x)
     with pytest.raises(FeintError, match="predict returned NaN or infinite scores"):
         checked_scores(digits_keras, scores, 2)
+
+
+def test_outputs_feint_can_write_pass_the_check(tmp_path):
+    """A report into folders yet to be made, a pipe or /dev/stdout, images into a new folder."""
+    from feint import api
+
+    assert api.check_output(tmp_path / "new" / "deeper" / "r.html") == tmp_path / "new" / "deeper" / "r.html"
+    assert not (tmp_path / "new").exists()  # checked, not made
+    (tmp_path / "old.md").write_text("before")
+    api.check_output(tmp_path / "old.md")
+    api.check_output(tmp_path / "images" / "here", folder=True)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        api.check_output(tmp_path / "pipe")
+    if os.path.exists("/dev/stdout"):
+        api.check_output("/dev/null")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["old.md", *(["pipe"] if hasattr(os, "mkfifo") else [])]
+    )
