@@ -45,6 +45,14 @@ OUTPUTS = ("probabilities", "labels")  # what a target's predict tells
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1, as an endpoint's
 
 
+def _unfit(target: Target, inputs: Any) -> bool:
+    """Whether ``inputs`` hold a value that is not finite or lies outside the target's bounds."""
+    x = np.asarray(inputs, np.float64)
+    lo, hi = target.bounds
+    span = (hi - lo) * 1e-3
+    return bool(x.size) and not (np.isfinite(x).all() and x.min() >= lo - span and x.max() <= hi + span)
+
+
 def checked_scores(target: Target, scores: Any, rows: int, inputs: Any = None) -> np.ndarray:
     """A target's answer to ``predict`` for ``rows`` samples, checked as an endpoint's answer
     is: one row per sample, one score per class, each finite and in 0..1, each row summing to
@@ -68,10 +76,12 @@ def checked_scores(target: Target, scores: Any, rows: int, inputs: Any = None) -
         return f"row {r}: [{values}]"
 
     finite = np.isfinite(p)
-    if not finite.all() and inputs is not None and not np.isfinite(np.asarray(inputs, np.float64)).all():
+    if not finite.all() and inputs is not None and _unfit(target, inputs):
+        lo, hi = target.bounds
         raise FeintError(
-            f"target {target.target_name} was asked about inputs holding NaN or infinite values, which an "
-            "attack's options too large for its arithmetic give; accepted: finite inputs (choose smaller options)"
+            f"target {target.target_name} was asked about inputs holding NaN, infinite or out-of-bounds values, "
+            f"which an attack's options too large for its arithmetic give; accepted: finite inputs within "
+            f"[{lo:g}, {hi:g}] (choose smaller options)"
         )
     if not finite.all():
         raise FeintError(f"{where} NaN or infinite scores ({row_text(int(np.argmin(finite.all(1))))}); {accepted}")

@@ -364,7 +364,7 @@ def test_nan_scores_for_nan_inputs_are_laid_on_the_inputs(digits_keras):
     x = np.full((2, 1, 28, 28), np.nan, np.float32)
     scores = digits_keras.predict(x)
     assert np.isnan(scores).all()
-    with pytest.raises(FeintError, match="was asked about inputs holding NaN or infinite values"):
+    with pytest.raises(FeintError, match="was asked about inputs holding NaN, infinite or out-of-bounds values"):
         checked_scores(digits_keras, scores, 2, inputs=x)
     with pytest.raises(FeintError, match="predict returned NaN or infinite scores"):
         checked_scores(digits_keras, scores, 2)
