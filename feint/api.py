@@ -55,6 +55,7 @@ __all__ = [
     "predict_adversarial",
     "gates",
     "check_store",
+    "check_output",
 ]
 
 
@@ -425,3 +426,94 @@ def predict_adversarial(
     indices, x = adversarial_samples(run.artifacts, run.run_id)
     target.check_indices(indices)
     return predict_arrays(target, x, indices, image_dir=image_dir)
+
+
+# -- outputs --------------------------------------------------------------------------------------
+
+
+def check_output(path: str | Path, folder: bool = False) -> Path:
+    """Refuse, before any work starts, an output that cannot be written, in one line naming
+    the path and what is accepted; the path is returned. A report file (``folder=False``)
+    may be a regular file (replaced whole: written beside itself, then moved into place), a
+    new file in a folder that exists or can be made, or a pipe or a device such as
+    ``/dev/stdout`` (written directly), not ``/dev/full``, which takes nothing. An images
+    folder (``folder=True``) must be a folder, or one that can be made. Either way the
+    folder it goes in must take new files (``/proc`` does not)."""
+    import os
+
+    given = str(path)
+    p = Path(path).expanduser()
+    if p.is_symlink():  # written where the link points
+        p = p.resolve()
+    accepted = (
+        "a folder feint can write in (made if missing)"
+        if folder
+        else "a file in a folder feint can write in (made if missing), or a pipe"
+    )
+    what = f"cannot write images into {given}" if folder else f"cannot write {given}"
+    if p.exists():
+        kind = _kind_of(p)
+        if folder and kind != "a folder":
+            raise FeintError(f"{what}: it is {kind}; accepted: {accepted}")
+        if not folder:
+            if kind == "a folder":
+                raise FeintError(f"{what}: it is a folder; accepted: {accepted}")
+            if _always_full(p):
+                raise FeintError(f"{what}: it is a device that takes no data; accepted: {accepted}")
+            if kind not in ("a file", "a pipe", "a device"):
+                raise FeintError(f"{what}: it is {kind}; accepted: {accepted}")
+        if not os.access(p, os.W_OK):
+            raise FeintError(f"{what}: it is not writable; accepted: {accepted}")
+        if kind in ("a pipe", "a device"):
+            return p  # written directly
+        _probe(p if folder else p.parent, given, accepted)
+        return p
+    parent = p.parent  # made with its missing parents: the nearest that exists must take them
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FeintError(f"{what}: {parent} is {_kind_of(parent)}, not a folder; accepted: {accepted}")
+    _probe(parent, given, accepted)
+    return p
+
+
+def _always_full(path: Path) -> bool:
+    """Whether ``path`` is Linux's ``/dev/full``, a device every write to fails."""
+    import os
+    import stat
+
+    info = path.stat()
+    return stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 7)
+
+
+def _kind_of(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _probe(folder: Path, given: str, accepted: str) -> None:
+    """Make and remove an empty file in ``folder``: what a read-only or virtual folder
+    (``/proc``, ``/sys``) refuses is refused now, not after the work."""
+    import os
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".feint-", dir=folder)
+    except OSError as exc:
+        raise FeintError(
+            f"cannot write {given}: {folder} does not take new files ({exc.strerror or exc}); accepted: {accepted}"
+        ) from None
+    os.close(fd)
+    os.unlink(name)

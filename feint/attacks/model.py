@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from feint.errors import Incompatible
-from feint.targets.base import Target
+from feint.targets.base import Target, checked_scores
 
 __all__ = ["CountedModel", "FORWARD_CHUNK"]
 
@@ -100,7 +100,8 @@ class CountedModel:
                 with torch.no_grad():
                     out.append(self.module(chunk))
             else:
-                probs = self.target.predict(chunk.detach().cpu().numpy())
+                batch = chunk.detach().cpu().numpy()
+                probs = checked_scores(self.target, self.target.predict(batch), len(chunk), inputs=batch)
                 out.append(torch.log(torch.as_tensor(probs, dtype=torch.float32).clamp_min(1e-30)))
         return torch.cat(out) if out else torch.zeros((0, self.num_classes))
 

@@ -109,6 +109,9 @@ class _Number(Param[V]):
             raise self.fail(given)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: a number option's largest size
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
@@ -132,6 +135,9 @@ class Float(_Number[float]):
         if not math.isfinite(value):
             raise self.fail(given)
         self._check_range(value, given)
+        if abs(value) > FLOAT32_MAX:  # attacks compute in float32: a larger number overflows there
+            expected = f"{self.type_name} {self.range_text()}".strip()
+            raise BadValue(self.name, f"{expected} that float32 holds (at most {FLOAT32_MAX:.4g} in size)", given)
         return value
 
     def show(self, value: Any) -> str:

@@ -9,15 +9,16 @@ its checks, since every check runs before any work starts.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from feint import __version__
 from feint.cli.render import Progress, ScanBar, aborted_scan, stdout_console
-from feint.engine.executors import EXECUTORS
+from feint.engine.budget import MAX_CHUNK_SIZE, MAX_QUERIES, MAX_SECONDS
+from feint.engine.executors import EXECUTORS, MAX_WORKERS
 from feint.report.formats import FORMATS, extensions
+from feint.report.html import MAX_GALLERY
 
 __all__ = [
     "build_parser",
@@ -50,8 +51,46 @@ query budget (stored as partial; feint run --resume RUN_ID continues it), 130 in
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"feint: error: {message}; see '{self.prog} --help'\n")
+        sys.stderr.write(f"feint: error: {plain(message)}; see '{self.prog} --help'\n")
         sys.exit(2)
+
+
+def plain(message: str) -> str:
+    """An argparse message as one line, without its ``argument --flag:`` prefix where the
+    rest names the flag itself (the messages of :func:`bounded`)."""
+    import re
+
+    return one_line(re.sub(r"^argument [^:]+: (?=-)", "", message))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks a user typed into a value are shown as ``\\n``."""
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+
+
+# The limits of the command line's own numbers (the library's where it checks them too).
+MAX_REPEATS = 1000  # -n: runs of each attack
+
+
+def bounded(flag: str, what: str, low: float, high: float, kind: type = int, above: bool = False) -> Any:
+    """An argparse ``type`` reading a number of ``kind`` from ``low`` (more than ``low`` when
+    ``above``) to ``high``; anything else is one line naming ``flag`` and the limits."""
+    import math
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is None or not math.isfinite(value) or value < low or (above and value == low) or value > high:
+            lower = f"more than {low:,}" if above else f"from {low:,}"
+            raise argparse.ArgumentTypeError(
+                f"{flag} expects {what} {lower} {'and at most' if above else 'to'} {high:,}; got {text!r}"
+            )
+        return value
+
+    parse.__name__ = what
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="gates to check instead of those the scan was started with (repeatable)",
     )
-    report.add_argument("--gallery", type=int, metavar="N", help="samples shown per run in the HTML report (default 8)")
+    report.add_argument(
+        "--gallery",
+        type=bounded("--gallery", "a number of samples", 0, MAX_GALLERY),
+        metavar="N",
+        help="samples shown per run in the HTML report (default 8)",
+    )
 
     store_arguments(
         sub.add_parser(
@@ -248,7 +292,7 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         "-n",
         "--num-iters",
         "--num_iters",
-        type=int,
+        type=bounded("-n", "a number of runs per attack", 1, MAX_REPEATS),
         default=1,
         metavar="N",
         help="run each attack N times, with seeds SEED, SEED+1, ... (default 1)",
@@ -291,7 +335,7 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     )
     scale.add_argument(
         "--workers",
-        type=int,
+        type=bounded("--workers", "a number of workers", 1, MAX_WORKERS),
         metavar="N",
         help="worker processes (process, ray, auto; default: the CPUs of this machine, or of the Ray cluster)",
     )
@@ -301,15 +345,26 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         help="an existing Ray cluster (default: start a local Ray with --workers CPUs)",
     )
     scale.add_argument(
-        "--chunk-size", type=int, metavar="N", help="samples per unit of work (default: each attack's batch_size)"
+        "--chunk-size",
+        type=bounded("--chunk-size", "a number of samples", 1, MAX_CHUNK_SIZE),
+        metavar="N",
+        help="samples per unit of work (default: each attack's batch_size)",
     )
     scale.add_argument(
         "--resume", metavar="SCAN_ID", help="continue a stopped scan: run only its units with no stored result"
     )
     scale.add_argument(
-        "--max-queries", type=int, metavar="N", help="start no new unit once the scan has spent N model queries"
+        "--max-queries",
+        type=bounded("--max-queries", "a number of queries", 1, MAX_QUERIES),
+        metavar="N",
+        help="start no new unit once the scan has spent N model queries",
     )
-    scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
+    scale.add_argument(
+        "--max-time",
+        type=bounded("--max-time", "a number of seconds", 0, MAX_SECONDS, kind=float, above=True),
+        metavar="SECONDS",
+        help="start no new unit after SECONDS of scanning",
+    )
 
 
 # The command line's spelling of the library's parameters, in its one-line errors.
@@ -354,7 +409,7 @@ def error_text(exc: Exception) -> str:
     """A library error as the command line says it: parameters named by their flags."""
     from feint.errors import ParamError
 
-    return exc.spelled(flag) if isinstance(exc, ParamError) else str(exc)
+    return one_line(exc.spelled(flag) if isinstance(exc, ParamError) else str(exc))
 
 
 def _target_arg(p: argparse.ArgumentParser) -> None:
@@ -401,6 +456,13 @@ def _split_set(items: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _json(doc: Any) -> str:
+    """A ``--json`` document's text: strict JSON (no ``NaN``, no ``Infinity``)."""
+    from feint.report.jsonout import dumps
+
+    return dumps(doc)
+
+
 def _common(args: argparse.Namespace) -> dict[str, Any]:
     common: dict[str, Any] = {}
     if args.sample_index is not None:
@@ -423,7 +485,7 @@ def cmd_list(args) -> int:
         rows = api.list_frameworks()
         cols = ["name", "attacks", "description"]
     if args.json:
-        print(json.dumps({args.what: rows}, indent=2))
+        print(_json({args.what: rows}))
         return 0
     if args.what == "attacks":
         _print_attacks(rows)
@@ -478,7 +540,7 @@ def cmd_info(args) -> int:
     doc = api.attack_info(args.attack)
     params = doc["params"]
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(_json(doc))
         return 0
     from feint.report.console import print_table
 
@@ -551,7 +613,7 @@ def _run_outcome(args, run, again: str = "feint run") -> int:
     from feint.report.jsonout import run_document
 
     if args.json:
-        print(json.dumps(run_document(run), indent=2))
+        print(_json(run_document(run)))
     else:
         print_run(stdout_console(), run)
     if run.status != "partial":
@@ -576,9 +638,11 @@ def _split_sweep(items: Sequence[str]) -> dict[str, list[str]]:
     for item in items:
         name, _, values = item.partition("=")
         name = name.strip()
-        parts = [v.strip() for v in values.split(",") if v.strip()]
-        if not name or not parts:
+        parts = [v.strip() for v in values.split(",")]
+        if not name or not any(parts):
             raise FeintError(f"--sweep expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
+        if not all(parts):  # a stray comma is a mistake to say, not a value to skip
+            raise FeintError(f"--sweep {name} has an empty value; expects [ATTACK.]NAME=V1,V2,...; got {item!r}")
         if name in out:
             raise FeintError(f"--sweep {name} is given twice; give all its values at once")
         out[name] = parts
@@ -608,7 +672,6 @@ def cmd_scan(args, target=None) -> int:
     """``feint scan``; the shell passes its active ``target`` (then ``args`` has none)."""
     from feint import api
     from feint.errors import FeintError
-    from feint.report.formats import format_for
     from feint.report.gate import parse_gate
 
     again = "scan" if target is not None else "feint scan"  # the shell's spelling, or the command line's
@@ -620,7 +683,7 @@ def cmd_scan(args, target=None) -> int:
     # Every check that needs no model first: a bad gate, report name or sweep costs nothing.
     for expr in args.fail_on:
         parse_gate(expr)
-    reports = [(path, format_for(path)) for path in args.report]
+    reports = _reports(args.report)
     sweep = _split_sweep(args.sweep)
     per_attack: dict[str, dict[str, str]] = {}
     everyone: dict[str, str] = {}
@@ -675,6 +738,17 @@ def cmd_scan(args, target=None) -> int:
     return _scan_outcome(args, store, done.scan_id, bar.last, reports, again)
 
 
+def _reports(paths: Sequence[str]) -> list[tuple[str, str]]:
+    """``--report`` files with their formats, each checked writable before any work."""
+    from feint import api
+    from feint.report.formats import format_for
+
+    out = [(path, format_for(path)) for path in paths]
+    for path, _ in out:
+        api.check_output(path)
+    return out
+
+
 def _store():
     from feint.store.db import Store
 
@@ -711,7 +785,6 @@ def _resume(args, given_target: bool = False) -> int:
     """``feint scan --resume SCAN_ID``: the stored plan, only its units with no result."""
     from feint import api
     from feint.errors import FeintError
-    from feint.report.formats import format_for
 
     given = [
         flag
@@ -732,7 +805,7 @@ def _resume(args, given_target: bool = False) -> int:
         raise FeintError(f"--resume continues the stored plan of the scan; leave out {', '.join(given)}")
     scale = _scale_options(args)
     scale.pop("chunk_size")
-    reports = [(path, format_for(path)) for path in args.report]
+    reports = _reports(args.report)
     store = _store()
     record = store.scan_record(args.resume)
     if record is not None and record["status"] == "done":
@@ -819,12 +892,12 @@ def cmd_show(args) -> int:
     found = api.lookup(args.id)
     if isinstance(found, ScanResult):
         if args.json:
-            print(json.dumps(scan_document(found), indent=2))
+            print(_json(scan_document(found)))
         else:
             _print_scan(found, args.by_label, gate_results(found))
         return 0
     if args.json:
-        print(json.dumps(run_document(found), indent=2))
+        print(_json(run_document(found)))
     else:
         print_run(stdout_console(), found)
     return 0
@@ -841,6 +914,10 @@ def cmd_report(args) -> int:
     fmt = args.format or (format_for(args.output) if args.output else "markdown")
     if args.gallery is not None and args.gallery < 0:
         raise FeintError(f"--gallery expects a number of samples, 0 or more; got {args.gallery}")
+    if args.output:
+        from feint import api
+
+        api.check_output(args.output)
     subject = load(Store(), args.id)
     names = list(dict.fromkeys(r.attack for r in subject.scan.runs))
     for gate in parsed:
@@ -860,7 +937,7 @@ def cmd_store(args) -> int:
 
     checked = api.check_store()
     if args.json:
-        print(json.dumps(checked, indent=2))
+        print(_json(checked))
     elif checked["ok"]:
         print(f"store {checked['path']}: ok (integrity and foreign keys checked)")
     else:
@@ -876,6 +953,8 @@ def cmd_predict(args, target=None) -> int:
     from feint.config import feint_home
     from feint.engine.predict import default_image_dir, parse_sample_indices, prediction_document
 
+    if args.output:
+        api.check_output(args.output, folder=True)
     if target is None:
         target = api.load_target(args.target, trust=args.trust_model)
     run = getattr(args, "run", None)
@@ -888,7 +967,7 @@ def cmd_predict(args, target=None) -> int:
     else:
         predictions = api.predict(target, indices, image_dir=folder)
     if args.json:
-        print(json.dumps(prediction_document(target, predictions, folder), indent=2))
+        print(_json(prediction_document(target, predictions, folder)))
     else:
         print_predictions(stdout_console(), target, predictions)
     return 0
@@ -900,6 +979,8 @@ def print_predictions(console, target, predictions) -> None:
     from feint.report.console import print_table
 
     known = [p.correct for p in predictions if p.correct is not None]
+    from rich.markup import escape
+
     title = f"Predictions of {target.target_name}" + (f" ({sum(known)}/{len(known)} correct)" if known else "")
     has_true = any(p.true_label is not None for p in predictions)
     top = max((len(p.top) for p in predictions), default=0)
@@ -912,19 +993,20 @@ def print_predictions(console, target, predictions) -> None:
     rows = []
     for p in predictions:
         mark = "" if p.correct is None else (" [green]ok[/green]" if p.correct else " [red]wrong[/red]")
-        guess = [f"{labelled(p.label, p.confidence)}{mark}"]
+        guess = [f"{escape(labelled(p.label, p.confidence))}{mark}"]
         if scored:
-            guess.append(", ".join(f"{lab} {c:.3f}" for lab, c in p.top))
-        rows.append([p.index] + ([p.true_label if p.true_label is not None else "-"] if has_true else []) + guess)
-    print_table(console, title, cols, rows)
+            guess.append(escape(", ".join(f"{lab} {c:.3f}" for lab, c in p.top)))
+        true = [escape(str(p.true_label)) if p.true_label is not None else "-"] if has_true else []
+        rows.append([p.index, *true, *guess])
+    print_table(console, title, cols, rows, markup=True)
     images = [p.image for p in predictions if p.image]
     if images:
         from pathlib import Path
 
         folder = str(Path(images[0]).parent)
-        console.print(f"Images ({len(images)}) in {folder}:", soft_wrap=True, highlight=False)
+        console.print(f"Images ({len(images)}) in {folder}:", soft_wrap=True, highlight=False, markup=False)
         for path in images:
-            console.print(f"  {path}", soft_wrap=True, highlight=False)
+            console.print(f"  {path}", soft_wrap=True, highlight=False, markup=False)
 
 
 COMMANDS = {

@@ -163,7 +163,9 @@ class _Parser(Cmd2ArgumentParser):
     """A command's parser whose mistakes are one line."""
 
     def error(self, message: str):
-        sys.stderr.write(f"error: {self.prog}: {message}; see 'help {self.prog.split()[-1]}'\n")
+        from feint.cli.commands import plain
+
+        sys.stderr.write(f"error: {self.prog}: {plain(message)}; see 'help {self.prog.split()[-1]}'\n")
         self.exit(2)
 
 
@@ -428,8 +430,10 @@ class FeintShell(cmd2.Cmd):
         return _console()
 
     def _fail(self, code: int, message: str) -> None:
+        from feint.cli.commands import one_line
+
         self.status = code
-        self.perror(f"error: {message}")
+        self.perror(f"error: {one_line(message)}")
 
     def _need_target(self) -> Target:
         if self.target is None:
@@ -518,6 +522,8 @@ class FeintShell(cmd2.Cmd):
         self._interact(args.target, args.trust_model)
 
     def _interact(self, spec: str, trust: bool = False) -> None:
+        from rich.markup import escape
+
         from feint.targets import get_target
 
         target = get_target(spec, trust=trust)
@@ -527,7 +533,7 @@ class FeintShell(cmd2.Cmd):
         shape = "x".join(map(str, d["input_shape"]))
         acc = d.get("held_out_accuracy")
         self._console().print(
-            f"[bold]{d['name']}[/bold]: {d['data_type']} {shape}, {len(d['classes'])} classes, "
+            f"[bold]{escape(str(d['name']))}[/bold]: {d['data_type']} {shape}, {len(d['classes'])} classes, "
             f"{d['samples']} samples, {d['access']}"
             + (f", held-out accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else ""),
             highlight=False,
@@ -852,7 +858,9 @@ class FeintShell(cmd2.Cmd):
                 ]
             )
         if not rows:
-            self._console().print(f"no attacks on {self.target_spec} in this session yet; 'use ATTACK' makes one")
+            self._console().print(
+                f"no attacks on {self.target_spec} in this session yet; 'use ATTACK' makes one", markup=False
+            )
             return
         print_table(
             self._console(),
@@ -882,7 +890,7 @@ class FeintShell(cmd2.Cmd):
     @with_category(RESULTS)
     @with_argparser(_save_parser)
     def do_save(self, args: argparse.Namespace) -> None:
-        from feint.config import feint_home
+        from feint.config import feint_home, path_component
         from feint.report.jsonout import run_document
 
         attack = self._need_attack()
@@ -922,7 +930,9 @@ class FeintShell(cmd2.Cmd):
                 feint_home()
                 / "artifacts"
                 / "saved"
-                / f"{doc['target']}-{attack.name}-{attack.id}{_save_suffix(args.parameters, args.results)}.json"
+                / path_component(
+                    f"{doc['target']}-{attack.name}-{attack.id}{_save_suffix(args.parameters, args.results)}.json"
+                )
             )
         )
         try:
@@ -935,7 +945,9 @@ class FeintShell(cmd2.Cmd):
             for part, kept in (("options", "options" in doc), (f"{len(doc.get('runs', []))} run(s)", "runs" in doc))
             if kept
         )
-        self._console().print(f"saved {attack.name}:{attack.id} ({what}) to {path}", soft_wrap=True, highlight=False)
+        self._console().print(
+            f"saved {attack.name}:{attack.id} ({what}) to {path}", soft_wrap=True, highlight=False, markup=False
+        )
 
     # -- moving around --------------------------------------------------------------------------
     @with_category(SHELL)
@@ -983,7 +995,7 @@ class FeintShell(cmd2.Cmd):
         target = reload_target(str(self.target_spec))
         self.target = target
         self.attack = keep
-        self._console().print(f"read {self.target_spec} again: {target.target_name}", highlight=False)
+        self._console().print(f"read {self.target_spec} again: {target.target_name}", highlight=False, markup=False)
 
     @with_category(TARGETS)
     @with_argparser(_new_parser)
@@ -1064,11 +1076,18 @@ def run_shell(
         lines = [commands]
     elif script is not None:
         try:
-            lines = Path(script).read_text().splitlines()
+            lines = Path(script).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise FeintError(f"cannot read the script {script}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise FeintError(
+                f"cannot read the script {script}: it is not UTF-8 text; accepted: shell commands"
+            ) from None
     elif not sys.stdin.isatty():
-        lines = sys.stdin.read().splitlines()
+        try:
+            lines = sys.stdin.read().splitlines()
+        except UnicodeDecodeError:
+            raise FeintError("cannot read the commands on stdin: they are not UTF-8 text") from None
     else:
         from feint.config import feint_home
 

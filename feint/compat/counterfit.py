@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from feint.config import feint_home
+from feint.config import feint_home, path_component
 from feint.errors import FeintError
 
 __all__ = ["CFTarget", "Target", "CFAttack", "CFAttackOptions", "CF_OPTIONS", "counterfit_lacks"]
@@ -230,7 +230,7 @@ class CFTarget:
         if folder_path:
             return folder_path
         name = getattr(self, "target_name", "") or type(self).__name__
-        return str(feint_home() / "artifacts" / "counterfit" / name)
+        return str(feint_home() / "artifacts" / "counterfit" / path_component(name))
 
 
 Target = CFTarget  # Counterfit 1.0's name for the same base class

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 from feint.errors import ParamError
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "MAX_QUERIES", "MAX_SECONDS", "MAX_CHUNK_SIZE"]
+
+MAX_CHUNK_SIZE = 10**7  # samples per unit of a scan, at most (as many as a run may have)
+MAX_QUERIES = 10**15  # the largest max_queries
+MAX_SECONDS = 365 * 24 * 3600  # the longest max_time: a year
 
 
 @dataclass
@@ -23,10 +27,18 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
-        if self.max_queries is not None and self.max_queries < 1:
-            raise ParamError("{max_queries} expects a number of queries, 1 or more; got {got}", got=self.max_queries)
-        if self.max_time is not None and not self.max_time > 0:
-            raise ParamError("{max_time} expects seconds, more than 0; got {got}", got=self.max_time)
+        if self.max_queries is not None and not 1 <= self.max_queries <= MAX_QUERIES:
+            raise ParamError(
+                "{max_queries} expects a number of queries from 1 to {high}; got {got}",
+                high=f"{MAX_QUERIES:,}",
+                got=self.max_queries,
+            )
+        if self.max_time is not None and not 0 < self.max_time <= MAX_SECONDS:
+            raise ParamError(
+                "{max_time} expects seconds, more than 0 and at most {high} (a year); got {got}",
+                high=f"{MAX_SECONDS:,}",
+                got=self.max_time,
+            )
 
     @property
     def elapsed(self) -> float:

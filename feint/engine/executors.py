@@ -57,6 +57,7 @@ __all__ = [
     "RayExecutor",
     "make_executor",
     "check_executor",
+    "MAX_WORKERS",
     "choose_executor",
     "run_unit",
     "target_spec",
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 AUTO_MIN_SAMPLES = 200  # samples of work (summed over units) from which auto uses processes
+MAX_WORKERS = 1024  # the most workers a scan may ask for
 
 
 @dataclass(frozen=True)
@@ -533,8 +535,10 @@ EXECUTORS.register(
 def check_executor(kind: str, target: Target, workers: int | None = None) -> None:
     """Refuse, before anything is stored, an executor that cannot run this scan."""
     entry = EXECUTORS.get(kind)
-    if workers is not None and workers < 1:
-        raise ParamError("{workers} expects a number of workers, 1 or more; got {got}", got=workers)
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ParamError(
+            "{workers} expects a number of workers from 1 to {high}; got {got}", high=f"{MAX_WORKERS:,}", got=workers
+        )
     entry.check(target, workers)
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from feint.attacks.params import MAX_INDEX, MAX_SAMPLES, format_indices, parse_indices
+from feint.config import path_component
 from feint.errors import FeintError
-from feint.targets.base import Target
+from feint.targets.base import Target, checked_scores
 
 __all__ = [
     "Prediction",
@@ -73,7 +74,7 @@ def parse_sample_indices(spec: Any, target: Target | None = None) -> tuple[int, 
 def default_image_dir(root: Path, target: Target) -> Path:
     """A fresh folder under ``root`` (normally ``$FEINT_HOME/artifacts/predict``) for one call."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return Path(root) / f"{target.target_name}-{stamp}-{uuid.uuid4().hex[:6]}"
+    return Path(root) / f"{path_component(target.target_name)}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def predict_samples(
@@ -103,11 +104,6 @@ def predict_arrays(
         raise FeintError(f"{len(x)} samples given for {len(idx)} sample indices")
     classes = list(target.output_classes)
     probs = np.concatenate([_predict_held(target, x, indices, s, s + BATCH) for s in range(0, len(x), BATCH)])
-    if probs.shape != (len(x), len(classes)):
-        raise FeintError(
-            f"target {target.target_name} answered predict with shape {probs.shape}; "
-            f"expected ({len(x)}, {len(classes)}): one probability per class"
-        )
     k = max(1, min(top_k, len(classes)))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     folder = Path(image_dir) if image_dir is not None and target.data_type == "image" else None
@@ -179,5 +175,6 @@ def prediction_document(target: Target, predictions: list[Prediction], image_dir
 
 def _predict_held(target: Target, x: np.ndarray, indices: Sequence[int], start: int, stop: int) -> np.ndarray:
     """The target's answer for rows ``start:stop`` of ``x``, which are the samples ``indices[start:stop]``."""
+    batch = x[start:stop]
     with target.holding(np.asarray(indices)[start:stop]):
-        return np.asarray(target.predict(x[start:stop]), dtype=np.float64)
+        return checked_scores(target, target.predict(batch), len(batch))

@@ -29,7 +29,7 @@ from feint.measures import compute, of_run
 from feint.records import RunResult, SampleResult
 from feint.store.db import writing_artifacts
 from feint.targets import as_target
-from feint.targets.base import Target
+from feint.targets.base import Target, checked_scores
 
 __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
 
@@ -100,7 +100,7 @@ def execute_run(
         if log is not None:
             log.append({"kind": "forward", "rows": len(batch), "samples": indices[rows].tolist()})
         with target.holding(indices[rows]):
-            return np.asarray(target.predict(batch), dtype=np.float64)
+            return checked_scores(target, target.predict(batch), len(batch), inputs=batch)
 
     bs = shape.batch_size
     probs0 = np.concatenate([judge(x[s : s + bs], slice(s, s + bs)) for s in range(0, n, bs)])

@@ -35,6 +35,7 @@ from feint.attacks.catalog import attacks as catalog
 from feint.attacks.catalog import get_attack
 from feint.attacks.params import Float, Int
 from feint.attacks.shape import RunShape
+from feint.engine.budget import MAX_CHUNK_SIZE
 from feint.engine.run import prepare_run
 from feint.errors import FeintError, ParamError
 from feint.records import ScanResult
@@ -54,6 +55,7 @@ __all__ = [
     "scan_settings",
     "ParamSet",
     "STATUSES",
+    "check_chunk_size",
 ]
 
 ParamSet = Mapping[str, Any]
@@ -249,9 +251,18 @@ def _chunks(attack: Attack, n: int, chunk_size: int | None) -> list[tuple[int, i
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
+def check_chunk_size(chunk_size: int | None) -> None:
+    """Refuse a chunk size outside 1 to :data:`MAX_CHUNK_SIZE`."""
+    if chunk_size is not None and not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ParamError(
+            "{chunk_size} expects a number of samples from 1 to {high}; got {got}",
+            high=f"{MAX_CHUNK_SIZE:,}",
+            got=chunk_size,
+        )
+
+
 def _planned(plan: Sequence[Attack], chunk_size: int | None) -> list[_PlannedRun]:
-    if chunk_size is not None and chunk_size < 1:
-        raise ParamError("{chunk_size} expects a number of samples, 1 or more; got {got}", got=chunk_size)
+    check_chunk_size(chunk_size)
     out = []
     for attack in plan:
         indices = attack.shape.samples
@@ -386,8 +397,7 @@ def execute_scan(
 
     budget = Budget(max_queries, max_time)
     check_executor(executor, target, workers)
-    if chunk_size is not None and chunk_size < 1:
-        raise ParamError("{chunk_size} expects a number of samples, 1 or more; got {got}", got=chunk_size)
+    check_chunk_size(chunk_size)
     store.prepare_write()  # a full, read-only, locked or damaged store is refused before any work
     spec = target_spec(target)
     if resume is not None:

@@ -19,19 +19,22 @@ def _pct(a: int, b: int) -> str:
     return f"{a}/{b} ({100 * a / b:.1f}%)" if b else "0/0"
 
 
-def print_table(console: Console, title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+def print_table(console: Console, title: str, columns: list[str], rows: list[list[Any]], markup: bool = False) -> None:
+    """A table of ``rows``. Its text is shown as it is (what a target or a model names may
+    hold ``[/bold]``); with ``markup``, the cells' rich markup is read (the caller escapes
+    what it did not write), the title's never."""
+    table = Table(title=escape(title), title_justify="left")
     for c in columns:
-        table.add_column(c)
+        table.add_column(escape(c))
     for r in rows:
-        table.add_row(*[str(v) for v in r])
+        table.add_row(*[str(v) if markup else escape(str(v)) for v in r])
     console.print(table)
 
 
 def print_run(console: Console, run: RunResult) -> None:
     rate = run.queries / run.elapsed_s if run.elapsed_s > 0 else 0.0
     console.print(
-        f"[bold]{run.attack}[/bold] on {run.target}  run [cyan]{run.run_id}[/cyan]"
+        f"[bold]{escape(run.attack)}[/bold] on {escape(run.target)}  run [cyan]{escape(run.run_id)}[/cyan]"
         + (f"  scan {run.scan_id}" if run.scan_id else "")
         + (
             f"  partial: {run.n} of {run.metrics.get('samples_planned', '?')} samples"
@@ -59,19 +62,25 @@ def print_run(console: Console, run: RunResult) -> None:
     for c in cols:
         table.add_column(c, overflow="fold")
     for s in run.samples:
-        row = [str(s.index), labelled(s.initial_label, s.initial_conf), labelled(s.final_label, s.final_conf)]
-        row += [m.show(s.measures.get(m.name)) for m in leading]
+        row = [
+            str(s.index),
+            escape(labelled(s.initial_label, s.initial_conf)),
+            escape(labelled(s.final_label, s.final_conf)),
+        ]
+        row += [escape(m.show(s.measures.get(m.name))) for m in leading]
         row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
-        row += [m.show(s.measures.get(m.name)) for m in trailing]
+        row += [escape(m.show(s.measures.get(m.name))) for m in trailing]
         row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
         if noted:
             row.append(escape(s.note or ""))
         table.add_row(*row)
     console.print(table)
     if any(s.images for s in run.samples):
-        console.print(f"Images: {run.artifacts}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True)
+        console.print(
+            f"Images: {escape(str(run.artifacts))}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True
+        )
     elif run.artifacts:
-        console.print(f"Adversarial inputs: {run.artifacts}/adversarial.npz", soft_wrap=True)
+        console.print(f"Adversarial inputs: {escape(str(run.artifacts))}/adversarial.npz", soft_wrap=True)
 
 
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:
@@ -79,13 +88,13 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
     acc = info.get("held_out_accuracy")
     clean = clean_accuracy(scan.runs)
     console.print(
-        f"[bold]scan[/bold] [cyan]{scan.scan_id}[/cyan] of {scan.target}"
+        f"[bold]scan[/bold] [cyan]{escape(scan.scan_id)}[/cyan] of {escape(scan.target)}"
         + (f" (held-out accuracy {100 * acc:.1f}%)" if acc is not None else "")
         + (f", clean accuracy on the samples {clean['correct']}/{clean['samples']}" if clean else "")
         + f", {len(scan.runs)} run(s), status {scan.settings.get('status', 'done')}"
     )
     for line in partial_runs(scan.runs):
-        console.print(line)
+        console.print(escape(line))
     summary = by_attack(scan.runs)
     table = Table(title="Summary by attack", title_justify="left")
     for c in [
@@ -110,11 +119,11 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         )
         t, q = a["time_s"], a["queries"]
         table.add_row(
-            name,
+            escape(name),
             str(a["total_runs"]),
             _pct(a["successes"], a["samples"]),
             best,
-            params,
+            escape(params),
             f"{t['min']:.2f}/{t['avg']:.2f}/{t['max']:.2f}",
             f"{q['min']:.0f}/{q['avg']:.1f}/{q['max']:.0f}",
         )
@@ -127,7 +136,9 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         for n in names:
             table.add_column(n)
         for label, row in per.items():
-            table.add_row(label, *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names])
+            table.add_row(
+                escape(str(label)), *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names]
+            )
         console.print(table)
     if corruptions(scan) is None:  # a suite's severities read as accuracy, below, not as a sweep
         print_sweeps(console, scan)
@@ -189,6 +200,8 @@ def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
         table.add_column(c, overflow="fold")
     for g in gates:
         table.add_row(
-            g["expr"], "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]", ", ".join(g["attacks"]) or "-"
+            escape(g["expr"]),
+            "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]",
+            ", ".join(g["attacks"]) or "-",
         )
     console.print(table)

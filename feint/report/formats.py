@@ -5,7 +5,6 @@ Everything here reads the store: :func:`load` finds a scan or run by id, and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +153,7 @@ def render_json(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> st
 def render_jsonl(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
     from feint.report import jsonout
 
-    return "".join(json.dumps(rec) + "\n" for rec in jsonout.jsonl_records(subject.scan.runs))
+    return "".join(jsonout.dumps(rec, indent=None) + "\n" for rec in jsonout.jsonl_records(subject.scan.runs))
 
 
 def render_junit(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -> str:
@@ -170,9 +169,14 @@ def render_markdown(subject: Subject, fail_on: Sequence[str] | None, **_: Any) -
 
 
 def render_html(subject: Subject, fail_on: Sequence[str] | None, gallery: int | None = None, **_: Any) -> str:
-    from feint.report.html import GALLERY_SIZE
+    from feint.errors import ParamError
+    from feint.report.html import GALLERY_SIZE, MAX_GALLERY
     from feint.report.html import render_html as html
 
+    if gallery is not None and not 0 <= gallery <= MAX_GALLERY:
+        raise ParamError(
+            "{gallery} expects a number of samples from 0 to {high}; got {got}", high=f"{MAX_GALLERY:,}", got=gallery
+        )
     gates = gates_of(subject, fail_on)
     return html(subject.scan, kind=subject.kind, gates=gates, gallery=GALLERY_SIZE if gallery is None else gallery)
 

@@ -23,9 +23,10 @@ from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
 from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
 
-__all__ = ["render_html", "gallery_cards", "GALLERY_SIZE"]
+__all__ = ["render_html", "gallery_cards", "GALLERY_SIZE", "MAX_GALLERY"]
 
 GALLERY_SIZE = 8  # samples shown per run
+MAX_GALLERY = 1000  # the most samples a gallery may be asked to show per run
 TOP_FEATURES = 8  # changed features shown per tabular sample
 _IMAGE_ORDER = ("original", "adversarial", "perturbation")  # then any other kind a run stored
 

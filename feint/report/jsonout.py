@@ -7,20 +7,34 @@ the same document as the scan printed when it finished."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from feint.records import RunResult, ScanResult
 from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, sweeps
 
-__all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "SCHEMA"]
+__all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "finite", "SCHEMA"]
 
 SCHEMA = "feint/1"
 
 
-def dumps(doc: Any) -> str:
-    """The text of a document, as ``--json`` prints it."""
-    return json.dumps(doc, indent=2)
+def dumps(doc: Any, indent: int | None = 2) -> str:
+    """The text of a document, as ``--json`` prints it: strict JSON, a number that is not
+    finite (a store written before scores were checked may hold one) written as ``null``,
+    never as ``NaN`` or ``Infinity``, which JSON does not have."""
+    return json.dumps(finite(doc), indent=indent, allow_nan=False)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every float that is NaN or infinite replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def run_document(run: RunResult) -> dict[str, Any]:

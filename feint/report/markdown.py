@@ -3,6 +3,7 @@ a pull request, a ticket or a wiki page."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from feint.measures import shown as shown_measures
@@ -10,6 +11,27 @@ from feint.records import ScanResult, labelled, shown_params
 from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
 
 __all__ = ["render_markdown"]
+
+
+# what makes Markdown of plain text: code, emphasis, links and images, strikethrough, and an
+# underscore that opens or closes emphasis (one inside a word, as in digits_keras, does not)
+_PUNCTUATION = re.compile(r"([\\`*\[\]~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+
+
+def _md(v: Any) -> str:
+    """Text a target, a model or a user supplied (a class name, a target name, a note), as
+    Markdown that shows it as it is: HTML is escaped (``<img onerror=...>`` stays text) and
+    Markdown's punctuation backslashed (``**`` stays two stars, ``[x](y)`` is no link)."""
+    text = str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def _code(v: Any) -> str:
+    """Text as a code span (shown literally, HTML too), whatever backticks it holds."""
+    text = " ".join(str(v).split())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _cell(v: Any) -> str:
@@ -35,16 +57,16 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
     summary = by_attack(scan.runs)
     clean = clean_accuracy(scan.runs)
     lines = [
-        f"# feint {kind} report: {scan.target}",
+        f"# feint {kind} report: {_md(scan.target)}",
         "",
-        f"{kind} `{scan.scan_id}`, started {scan.started_at}, status {scan.settings.get('status', 'done')}",
+        f"{kind} {_code(scan.scan_id)}, started {scan.started_at}, status {scan.settings.get('status', 'done')}",
         "",
-        *[f"- {line}" for line in partial_runs(scan.runs)],
+        *[f"- {_md(line)}" for line in partial_runs(scan.runs)],
         *([""] if partial_runs(scan.runs) else []),
         "## Target",
         "",
     ]
-    facts = [("model", f"{info.get('name', scan.target)} ({info.get('access', '?')})")]
+    facts = [("model", f"{_md(info.get('name', scan.target))} ({_md(info.get('access', '?'))})")]
     if info.get("data_type"):
         facts.append(("data", f"{info['data_type']}, input shape {' x '.join(map(str, info.get('input_shape', [])))}"))
     if info.get("held_out_accuracy") is not None:
@@ -57,13 +79,18 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
     )
     facts.append(("seed", ", ".join(str(s) for s in sorted({r.seed for r in scan.runs}))))
     if scan.settings.get("sweep"):
-        facts.append(("sweep", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in scan.settings["sweep"].items())))
+        facts.append(
+            ("sweep", _md("; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in scan.settings["sweep"].items())))
+        )
     lines += [f"- **{k}**: {v}" for k, v in facts] + [""]
     if gates:
         lines += ["## Gates", ""]
         lines += _table(
             ["condition", "result", "failing attacks"],
-            [[f"`{g['expr']}`", "**FAIL**" if g["failed"] else "pass", ", ".join(g["attacks"]) or "-"] for g in gates],
+            [
+                [_code(g["expr"]), "**FAIL**" if g["failed"] else "pass", _md(", ".join(g["attacks"]) or "-")]
+                for g in gates
+            ],
         )
     lines += ["## Summary by attack", ""]
     lines += _table(
@@ -79,7 +106,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         ],
         [
             [
-                n,
+                _md(n),
                 a["total_runs"],
                 f"{a['successes']}/{a['samples']}",
                 _pct(a["success_rate"]),
@@ -94,14 +121,14 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
     labels = by_label(scan)
     lines += ["## Successes by input label", ""]
     lines += _table(
-        ["label", *summary],
+        ["label", *(_md(n) for n in summary)],
         [
-            [label, *(f"{row[n]['successes']}/{row[n]['samples']}" if n in row else "-" for n in summary)]
+            [_md(label), *(f"{row[n]['successes']}/{row[n]['samples']}" if n in row else "-" for n in summary)]
             for label, row in labels.items()
         ],
     )
     for attack, sw in (sweeps(scan.runs) if corruptions(scan) is None else {}).items():
-        lines += [f"## {attack}: success against {sw['param']}", ""]
+        lines += [f"## {_md(attack)}: success against {_md(sw['param'])}", ""]
         lines += _table(
             [sw["param"], "successes", "success rate", "Linf avg (turned)", "queries per sample avg"],
             [
@@ -147,11 +174,11 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             f"{k}={v}" for k, v in shown_params(run.params).items() if k not in RUN_PARAMS and v not in ("-", "")
         )
         lines += [
-            f"### {run.attack} `{run.run_id}`",
+            f"### {_md(run.attack)} {_code(run.run_id)}",
             "",
-            f"{params}; successes {run.successes}/{run.n}, {run.elapsed_s:.2f} s, {run.queries} queries "
+            f"{_md(params)}; successes {run.successes}/{run.n}, {run.elapsed_s:.2f} s, {run.queries} queries "
             f"({run.forward_queries} forward, {run.gradient_queries} gradient)"
-            + (f"; artifacts `{run.artifacts}`" if run.artifacts else ""),
+            + (f"; artifacts {_code(run.artifacts)}" if run.artifacts else ""),
             "",
         ]
         shown = run.samples[:samples]
@@ -173,15 +200,15 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             [
                 [
                     s.index,
-                    labelled(s.initial_label, s.initial_conf),
-                    labelled(s.final_label, s.final_conf),
+                    _md(labelled(s.initial_label, s.initial_conf)),
+                    _md(labelled(s.final_label, s.final_conf)),
                     f"{s.linf:.4f}",
                     f"{s.l2:.4f}",
                     s.l0,
-                    *(m.show(s.measures.get(m.name)) for m in measures),
+                    *(_md(m.show(s.measures.get(m.name))) for m in measures),
                     f"{s.forward_queries}/{s.gradient_queries}",
                     "yes" if s.success else "no",
-                    *([s.note or ""] if noted else []),
+                    *([_md(s.note or "")] if noted else []),
                 ]
                 for s in shown
             ],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feint.errors import UnknownName
+from feint.errors import FeintError, UnknownName
 from feint.registry import Registry
 from feint.targets.base import DATA_TYPES, GRADIENTS, PREDICT, Target
 from feint.targets.spec import TargetSpec
@@ -168,6 +168,14 @@ def get_target(name: str | os.PathLike[str] | Target | Any, load: bool = True, t
             _loaded[spec.name] = TARGETS.get(spec.name).load_class()()
         target = _loaded[spec.name]
         return target.ensure_loaded() if load else target
+    try:
+        return _from_file(spec, trust, load)
+    except OSError as exc:  # a name the file system refuses (too long, a loop of links, ...)
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise FeintError(f"cannot read the target file {shown}: {exc.strerror or exc}") from None
+
+
+def _from_file(spec: TargetSpec, trust: bool, load: bool) -> Target:
     key = (_file_key(spec), trust)
     found = _files.get(key)
     if found is None:

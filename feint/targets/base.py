@@ -24,13 +24,77 @@ from feint.targets.spec import TargetSpec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Target", "LoadedTarget", "DATA_TYPES", "GRADIENTS", "PREDICT", "LABELS", "OUTPUTS", "label_rows"]
+__all__ = [
+    "Target",
+    "LoadedTarget",
+    "DATA_TYPES",
+    "GRADIENTS",
+    "PREDICT",
+    "LABELS",
+    "OUTPUTS",
+    "label_rows",
+    "checked_scores",
+    "PROB_TOLERANCE",
+]
 
 DATA_TYPES = ("image", "tabular", "text")
 PREDICT = "predict"  # predict gives class probabilities
 GRADIENTS = "gradients"
 LABELS = "labels"  # predict gives labels only, as one-hot rows
 OUTPUTS = ("probabilities", "labels")  # what a target's predict tells
+PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1, as an endpoint's
+
+
+def _unfit(target: Target, inputs: Any) -> bool:
+    """Whether ``inputs`` hold a value that is not finite or lies outside the target's bounds."""
+    x = np.asarray(inputs, np.float64)
+    lo, hi = target.bounds
+    span = (hi - lo) * 1e-3
+    return bool(x.size) and not (np.isfinite(x).all() and x.min() >= lo - span and x.max() <= hi + span)
+
+
+def checked_scores(target: Target, scores: Any, rows: int, inputs: Any = None) -> np.ndarray:
+    """A target's answer to ``predict`` for ``rows`` samples, checked as an endpoint's answer
+    is: one row per sample, one score per class, each finite and in 0..1, each row summing to
+    1 within :data:`PROB_TOLERANCE`. Anything else is one line naming the target, the row and
+    what was wrong, raised before anything is stored. Given the ``inputs`` it was asked
+    about, NaN scores for NaN inputs are said to be the inputs' (an attack's overflow)."""
+    k = len(target.output_classes)
+    accepted = f"accepted: probabilities, each in 0..1, each row of {k} summing to 1 (within {PROB_TOLERANCE:g})"
+    where = f"target {target.target_name}: predict returned"
+    try:
+        p = np.asarray(scores, np.float64)
+    except (TypeError, ValueError):
+        raise FeintError(f"{where} something other than numbers; {accepted}") from None
+    if p.shape != (rows, k):
+        raise FeintError(f"{where} shape {list(p.shape)} for {rows} samples; expected [{rows}, {k}]")
+    if not p.size:
+        return p
+
+    def row_text(r: int) -> str:
+        values = ", ".join(f"{v:.4g}" for v in p[r, :6]) + (", ..." if k > 6 else "")
+        return f"row {r}: [{values}]"
+
+    finite = np.isfinite(p)
+    if not finite.all() and inputs is not None and _unfit(target, inputs):
+        lo, hi = target.bounds
+        raise FeintError(
+            f"target {target.target_name} was asked about inputs holding NaN, infinite or out-of-bounds values, "
+            f"which an attack's options too large for its arithmetic give; accepted: finite inputs within "
+            f"[{lo:g}, {hi:g}] (choose smaller options)"
+        )
+    if not finite.all():
+        raise FeintError(f"{where} NaN or infinite scores ({row_text(int(np.argmin(finite.all(1))))}); {accepted}")
+    outside = (p < -1e-6) | (p > 1 + 1e-6)
+    if outside.any():
+        r = int(np.argmax(outside.any(1)))
+        what = "negative scores" if (p[r] < -1e-6).any() else "scores above 1"
+        raise FeintError(f"{where} {what} ({row_text(r)}); {accepted}")
+    off = np.abs(p.sum(1) - 1.0)
+    if off.max() > PROB_TOLERANCE:
+        r = int(off.argmax())
+        raise FeintError(f"{where} scores that do not sum to 1 ({row_text(r)} sums to {p[r].sum():.4g}); {accepted}")
+    return p
 
 
 def label_rows(labels: Sequence[Any] | np.ndarray, classes: Sequence[str]) -> np.ndarray:

@@ -111,7 +111,7 @@ def test_shell_hints_name_the_shells_help(capsys, fresh_home, digits_keras):
     lines = err.strip().splitlines()
     assert lines[0] == "error: show attacks takes no --attack; 'show info --attack ATTACK' does"
     assert lines[1] == "error: save: unrecognized arguments: --bogus; see 'help save'"
-    assert lines[2] == "error: scan: argument -n/--num-iters/--num_iters: invalid int value: 'two'; see 'help scan'"
+    assert lines[2] == "error: scan: -n expects a number of runs per attack from 1 to 1,000; got 'two'; see 'help scan'"
     assert "--help" not in err
 
 

@@ -91,7 +91,8 @@ class _Unnamed:
     "kind, workers, target, message",
     [
         ("threads", None, None, "unknown executor 'threads'; accepted: auto, local, process, ray"),
-        ("process", 0, None, "--workers expects a number of workers, 1 or more; got 0"),
+        ("process", 0, None, "--workers expects a number of workers from 1 to 1,024; got 0"),
+        ("process", 10**11, None, "--workers expects a number of workers from 1 to 1,024; got 100000000000"),
         ("local", 2, None, "the local executor runs one unit at a time"),
         ("process", 2, _Unnamed(), "target mine has no declaration a worker can load"),
         ("auto", 2, _Unnamed(), "target mine has no declaration a worker can load"),  # --workers 2: a pool

@@ -224,8 +224,8 @@ def test_a_slow_endpoint_times_out(server, cancer):
     server.default = "slow"
     with pytest.raises(
         EndpointError,
-        match=r"could not be reached after 2 attempts: no answer within the "
-        r"timeout of 0.2 s",
+        match=r"could not be reached after 2 attempts: no complete answer within the "
+        r"timeout of 0.2 s \(the whole request\)",
     ):
         model(server, timeout=0.2, retries=1).predict(cancer[0][:2])
     assert server.requests == 2

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from feint.attacks.model import CountedModel
+from feint.targets.base import checked_scores
 
 __all__ = ["Attribution", "make_estimator", "quiet", "seeded", "LOGITS", "PROBABILITIES"]
 
@@ -196,7 +197,8 @@ def make_estimator(model: CountedModel, output: str = PROBABILITIES, gradients: 
 
     def predict(x: np.ndarray) -> np.ndarray:
         rows[0] += len(x)
-        return np.asarray(target.predict(np.asarray(x, np.float32)), dtype=np.float32)
+        batch = np.asarray(x, np.float32)
+        return checked_scores(target, target.predict(batch), len(x), inputs=batch).astype(np.float32)
 
     _, counting_black_box = _estimator_classes()
     est = counting_black_box(

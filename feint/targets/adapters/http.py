@@ -45,6 +45,7 @@ from feint.targets.adapters.http_codecs import (
     kserve_v2_output,
     kserve_v2_request,
     multipart,
+    parse_json,
     quantise,
     read_labels,
     read_scores,
@@ -58,6 +59,7 @@ __all__ = [
     "Response",
     "UrllibTransport",
     "EndpointError",
+    "ResponseTooLarge",
     "QueryBudgetExceeded",
     "PLACEHOLDER",
     "OPTIONS",
@@ -73,6 +75,9 @@ SNIPPET = 200  # characters of an answer quoted in an error
 PROB_TOLERANCE = 1e-2  # how far a row of probabilities may sum from 1 (rounded outputs)
 RAW_IMAGES = ("png", "jpeg", "multipart")  # encodings that are the whole body
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+DEFAULT_MAX_RESPONSE_BYTES = 64 << 20  # an answer's size, at most (the option max_response_bytes)
+MAX_RESPONSE_BYTES_LIMIT = 1 << 40
+MAX_ERROR_BYTES = 1 << 16  # of an error answer, only quoted: what is read of it
 
 _T = TypeVar("_T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -143,7 +148,13 @@ OPTIONS: dict[str, Option] = {
         "no confidences)",
         "`probabilities`",
     ),
-    "timeout": Option(30.0, "seconds per request, a number above 0", "seconds per request", "`30`"),
+    "timeout": Option(
+        30.0,
+        "seconds per request, a number above 0",
+        "seconds a request may take in all (connecting, redirects and the whole answer, however slowly it "
+        "comes), each retry again",
+        "`30`",
+    ),
     "retries": Option(
         3,
         "an integer from 0 to 20",
@@ -240,6 +251,13 @@ OPTIONS: dict[str, Option] = {
         "redirect not followed is a one-line error",
         "`same-host`",
     ),
+    "max_response_bytes": Option(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        f"an integer from 1 to {MAX_RESPONSE_BYTES_LIMIT} (bytes)",
+        "the largest answer read, in bytes: an answer announcing more, or going on past it, is a one-line "
+        "error (it is read in pieces, never held whole beyond this)",
+        f"`{DEFAULT_MAX_RESPONSE_BYTES}` (64 MiB)",
+    ),
 }
 
 
@@ -261,7 +279,8 @@ class Response:
 class Transport(Protocol):
     """Sends one HTTP request. An answer of any status is a :class:`Response`; no answer
     (refused, reset, timed out) raises ``OSError`` (``TimeoutError`` for a timeout) or
-    ``http.client.HTTPException``."""
+    ``http.client.HTTPException``; an answer too large to read, :class:`ResponseTooLarge`.
+    ``timeout`` is the whole request's."""
 
     def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Response: ...
 
@@ -269,25 +288,133 @@ class Transport(Protocol):
 class UrllibTransport:
     """Real HTTP through ``urllib.request`` (proxies from the environment). Redirects follow
     ``follow_redirects`` (see :data:`REDIRECTS`): the request's headers, credentials among
-    them, never go to a host other than the one asked."""
+    them, never go to a host other than the one asked. ``timeout`` is the whole request's
+    deadline (connecting, redirects, every byte of the answer): at the deadline its sockets
+    are shut and ``TimeoutError`` is raised, however slowly the server trickles bytes. An
+    answer is read in pieces and refused once it passes ``max_response_bytes``."""
 
     follow_redirects = "same-host"
+    max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES
 
     def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Response:
         import urllib.error
         import urllib.request
 
         request = urllib.request.Request(url, data=body or None, headers=dict(headers), method=method)
-        opener = urllib.request.build_opener(_redirects(self.follow_redirects))
+        deadline = _Deadline(timeout)
+        opener = urllib.request.build_opener(_redirects(self.follow_redirects), *_deadline_handlers(deadline))
         try:
-            with opener.open(request, timeout=timeout) as response:
-                return Response(response.status, response.read(), dict(response.headers.items()))
-        except urllib.error.HTTPError as exc:
-            try:
-                text = exc.read()
-            except Exception:  # noqa: BLE001 - the body is only quoted
-                text = b""
-            return Response(exc.code, text, dict(exc.headers.items()) if exc.headers is not None else {})
+            with deadline:
+                try:
+                    with opener.open(request, timeout=timeout) as response:
+                        data = _read_bounded(response, self.max_response_bytes)
+                        return Response(response.status, data, dict(response.headers.items()))
+                except urllib.error.HTTPError as exc:
+                    try:
+                        text = exc.read(MAX_ERROR_BYTES)  # only quoted
+                    except Exception:  # noqa: BLE001 - the body is only quoted
+                        text = b""
+                    return Response(exc.code, text, dict(exc.headers.items()) if exc.headers is not None else {})
+        except (OSError, _http_exceptions()):
+            if deadline.expired:
+                raise TimeoutError(f"no complete answer within {timeout:g} s") from None
+            raise
+
+
+class _Deadline:
+    """A request's deadline: when it passes, every socket the request opened is shut, so a
+    read blocked on a server that trickles (or never ends) returns at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._socks: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Deadline:
+        self._timer = threading.Timer(self.seconds, self.expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.expired and exc[0] is None:  # an answer that ended as the deadline passed
+            raise TimeoutError(f"no complete answer within {self.seconds:g} s")
+
+    def watch(self, sock: Any) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                _shut(sock)
+
+
+def _shut(sock: Any) -> None:
+    import socket
+
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+def _deadline_handlers(deadline: _Deadline) -> list[Any]:
+    """urllib handlers whose connections put their sockets under ``deadline``."""
+    import http.client
+    import urllib.request
+
+    class Http(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    class Https(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    class HttpHandler(urllib.request.HTTPHandler):
+        def http_open(self, req: Any) -> Any:
+            return self.do_open(Http, req)
+
+    class HttpsHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req: Any) -> Any:
+            return self.do_open(Https, req, context=getattr(self, "_context", None))
+
+    return [HttpHandler(), HttpsHandler()]
+
+
+class ResponseTooLarge(Exception):
+    """An answer past ``max_response_bytes``; ``how`` says how it was seen ('announces 9 bytes')."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
+
+
+def _read_bounded(response: Any, limit: int) -> bytes:
+    """An answer's body, read in pieces, refused once it passes ``limit`` bytes."""
+    length = response.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > limit:
+        raise ResponseTooLarge(f"announces {int(length):,} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        piece = response.read1(1 << 16)
+        if not piece:
+            return b"".join(parts)
+        size += len(piece)
+        if size > limit:
+            raise ResponseTooLarge(f"goes on past {limit:,} bytes")
+        parts.append(piece)
 
 
 class EndpointError(FeintError):
@@ -421,6 +548,7 @@ class HttpModel(ModelAdapter):
         probabilities: str = "",
         outputs: str = "probabilities",
         timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         follow_redirects: str = "same-host",
         retries: int = 3,
         backoff: float = 0.5,
@@ -451,6 +579,7 @@ class HttpModel(ModelAdapter):
         self.transport = transport if transport is not None else type(self).default_transport()
         if isinstance(self.transport, UrllibTransport):
             self.transport.follow_redirects = follow_redirects
+            self.transport.max_response_bytes = max_response_bytes
         self.url = url
         self.shown_url = shown_url or url  # as written, environment references unresolved
         self.method = method
@@ -476,6 +605,7 @@ class HttpModel(ModelAdapter):
         self.bounds = (float(bounds[0]), float(bounds[1]))
         self.channels_last = channels_last
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.follow_redirects = follow_redirects
         self.retries = retries
         self.backoff = backoff
@@ -600,7 +730,7 @@ class HttpModel(ModelAdapter):
         if n_classes is not None and (not isinstance(n_classes, int) or n_classes < 1):
             raise FeintError(f"{where}: the number of classes must be a positive integer; got {n_classes!r}")
         protocol, encoding = cfg["protocol"], cfg["encoding"]
-        if protocol not in PROTOCOLS:
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
             raise bad("protocol", protocol)
         for key, accepted in (("mlflow_format", MLFLOW_FORMATS), ("call", GRADIO_CALLS), ("encoding", ENCODINGS)):
             if cfg[key] not in accepted:
@@ -670,6 +800,7 @@ class HttpModel(ModelAdapter):
             probabilities=path if "probabilities" in mapping else PROTOCOLS[protocol].path,
             outputs=outputs,
             timeout=given("timeout", number("timeout", 0.0, strict=True)),
+            max_response_bytes=given("max_response_bytes", integer("max_response_bytes", 1, MAX_RESPONSE_BYTES_LIMIT)),
             follow_redirects=follow,
             retries=given("retries", integer("retries", 0, 20)),
             backoff=given("backoff", number("backoff", 0.0, strict=False)),
@@ -712,6 +843,7 @@ class HttpModel(ModelAdapter):
             "probabilities": self.path_text,
             "outputs": self.answers,
             "timeout": self.timeout,
+            "max_response_bytes": self.max_response_bytes,
             "follow_redirects": self.follow_redirects,
             "retries": self.retries,
             "backoff": self.backoff,
@@ -807,7 +939,7 @@ class HttpModel(ModelAdapter):
                     time.sleep(delay)
                 self._charge(rows, index, unsent)
                 try:
-                    response = self.transport.send(self.method, url, headers, data, self.timeout)
+                    response = self._answer(self.method, url, headers, data)
                 except (OSError, _http_exceptions()) as exc:
                     failure = _describe_failure(exc, self.timeout)
                     if last:
@@ -835,6 +967,21 @@ class HttpModel(ModelAdapter):
             if delay > 0:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _answer(self, method: str, url: str, headers: Mapping[str, str], data: bytes) -> Response:
+        """The transport's response, its size kept to ``max_response_bytes``."""
+        try:
+            response = self.transport.send(method, url, headers, data, self.timeout)
+        except ResponseTooLarge as exc:
+            how = exc.how
+        else:
+            if len(response.body) <= self.max_response_bytes:
+                return response
+            how = f"holds {len(response.body):,} bytes"
+        raise EndpointError(
+            f"endpoint {self.shown_url} answered a body that {how}; accepted: at most "
+            f"{self.max_response_bytes:,} bytes (max_response_bytes)"
+        )
 
     # -- requests ------------------------------------------------------------------
     def _url(self) -> str:
@@ -926,7 +1073,9 @@ class HttpModel(ModelAdapter):
         """Gradio's second step: the event stream of the call's ``event_id``, as the text of
         ``{"data": ...}`` from its ``complete`` event."""
         try:
-            event_id = json.loads(text)["event_id"]
+            event_id = parse_json(text)["event_id"]
+        except ReadError as exc:
+            raise EndpointError(f"endpoint {self.shown_url} answered HTTP {status} {exc}") from None
         except (ValueError, KeyError, TypeError):
             raise EndpointError(
                 f"endpoint {self.shown_url} answered HTTP {status} without an event_id: "
@@ -939,7 +1088,7 @@ class HttpModel(ModelAdapter):
             time.sleep(delay)
         self.meter.charge(0, 0)  # a request that sends no rows
         try:
-            response = self.transport.send("GET", where, headers, b"", self.timeout)
+            response = self._answer("GET", where, headers, b"")
         except (OSError, _http_exceptions()) as exc:
             raise EndpointError(
                 f"endpoint {self.shown_url}: its event stream could not be read: {_describe_failure(exc, self.timeout)}"
@@ -950,7 +1099,10 @@ class HttpModel(ModelAdapter):
                 f"endpoint {self.shown_url} answered HTTP {response.status} for its event stream: "
                 f"{_one_line(body) or '(empty body)'}"
             )
-        events = gradio_events(body)
+        try:
+            events = gradio_events(body)
+        except ReadError as exc:
+            raise EndpointError(f"endpoint {self.shown_url} answered an event stream {exc}") from None
         for name, value in events:
             if name == "error":
                 raise EndpointError(
@@ -972,7 +1124,9 @@ class HttpModel(ModelAdapter):
             )
 
         try:
-            value = json.loads(text)
+            value = parse_json(text)
+        except ReadError as exc:
+            raise fail(str(exc)) from None
         except ValueError:
             raise fail("with a body that is not JSON") from None
         try:
@@ -1023,7 +1177,7 @@ def _describe_failure(exc: BaseException, timeout: float) -> str:
 
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason):
-        return f"no answer within the timeout of {timeout:g} s"
+        return f"no complete answer within the timeout of {timeout:g} s (the whole request)"
     text = str(reason) or type(reason).__name__
     return _one_line(f"{type(reason).__name__}: {text}" if type(reason).__name__ not in text else text)
 

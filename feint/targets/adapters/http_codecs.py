@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ __all__ = [
     "kserve_v2_request",
     "kserve_v2_output",
     "gradio_events",
+    "parse_json",
+    "json_depth",
+    "MAX_JSON_DEPTH",
 ]
 
 WILDCARD = "*"
@@ -87,6 +91,39 @@ MLFLOW_FORMATS = ("dataframe_split", "inputs", "instances")
 
 class ReadError(ValueError):
     """An answer that cannot be read as asked; its text completes 'answered HTTP 200 ...'."""
+
+
+# -- JSON, bounded ---------------------------------------------------------------------
+MAX_JSON_DEPTH = 100  # lists and objects nested in an answer, at most
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_OPEN = np.zeros(256, np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+_CHUNK = 1 << 20
+
+
+def json_depth(text: str) -> int:
+    """How deep lists and objects nest in JSON text (brackets inside strings not counted),
+    found without parsing it, in bounded memory."""
+    data = np.frombuffer(_STRINGS.sub("", text).encode("utf-8", "replace"), np.uint8)
+    deepest = level = 0
+    for start in range(0, len(data), _CHUNK):
+        steps = _OPEN[data[start : start + _CHUNK]]
+        if not steps.any():
+            continue
+        levels = level + np.cumsum(steps, dtype=np.int64)
+        deepest = max(deepest, int(levels.max()))
+        level = int(levels[-1])
+    return deepest
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values; :class:`ReadError` when it nests deeper than
+    :data:`MAX_JSON_DEPTH`, ``json.JSONDecodeError`` (a ``ValueError``) when it is not JSON."""
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ReadError(f"with JSON nested {depth:,} deep; accepted: at most {MAX_JSON_DEPTH} deep")
+    return json.loads(text)
 
 
 # -- paths -----------------------------------------------------------------------------
@@ -330,7 +367,9 @@ def gradio_events(text: str) -> list[tuple[str, Any]]:
             continue
         joined = "\n".join(data)
         try:
-            parsed = json.loads(joined) if joined else None
+            parsed = parse_json(joined) if joined else None
+        except ReadError:
+            raise
         except ValueError:
             parsed = joined
         events.append((name, parsed))

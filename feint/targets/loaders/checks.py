@@ -11,7 +11,30 @@ from typing import Any, TypeVar
 
 from feint.errors import CodeFailed, FeintError
 
-__all__ = ["Checker", "Key", "key_names", "shown", "number", "user_code", "guarded"]
+__all__ = [
+    "Checker",
+    "Key",
+    "key_names",
+    "shown",
+    "number",
+    "user_code",
+    "guarded",
+    "MAX_INPUT_ELEMENTS",
+    "shape_too_large",
+]
+
+# The values of one sample, at most: an input_shape past it is refused before any array is made.
+MAX_INPUT_ELEMENTS = 1 << 25
+
+
+def shape_too_large(shape: Sequence[int]) -> str | None:
+    """Why ``shape`` is too large for one sample (its values past :data:`MAX_INPUT_ELEMENTS`),
+    or None."""
+    count = math.prod(int(d) for d in shape)
+    if count <= MAX_INPUT_ELEMENTS:
+        return None
+    return f"holds {count:,} values per sample; accepted: at most {MAX_INPUT_ELEMENTS:,}"
+
 
 R = TypeVar("R")
 
@@ -86,9 +109,14 @@ class Checker:
     def file(self, key: str, base: Path, value: Any, folder: bool = False) -> Path:
         if not isinstance(value, str) or not value.strip():
             raise self.expect(key, "a path (relative to the YAML file's folder)", value)
-        path = (base / Path(value).expanduser()).resolve()
-        if folder and not path.is_dir():
-            raise self.error(key, f"folder not found: {path}")
-        if not folder and not path.exists():
-            raise self.error(key, f"file not found: {path}")
+        try:
+            path = (base / Path(value).expanduser()).resolve()
+            if folder and not path.is_dir():
+                raise self.error(key, f"folder not found: {path}")
+            if not folder and not path.exists():
+                raise self.error(key, f"file not found: {path}")
+            if not folder and not (path.is_file() or path.is_dir()):
+                raise self.error(key, f"{path} is not a regular file (a device, a pipe or a socket); accepted: a file")
+        except (OSError, RuntimeError) as exc:  # too long a name, a loop of links
+            raise self.error(key, f"cannot read {shown(value)}: {getattr(exc, 'strerror', None) or exc}") from None
         return path

@@ -25,7 +25,7 @@ import numpy as np
 from feint.compat.counterfit import CFTarget, counterfit_lacks
 from feint.errors import CodeFailed, FeintError
 from feint.targets.base import DATA_TYPES, LoadedTarget, Target
-from feint.targets.loaders.checks import Checker, guarded, user_code
+from feint.targets.loaders.checks import Checker, guarded, shape_too_large, user_code
 from feint.targets.loaders.samples import labels
 from feint.targets.spec import TargetSpec
 
@@ -243,6 +243,9 @@ class CounterfitTarget(LoadedTarget):
             ) from None
         if not own_shape or min(own_shape) <= 0:
             raise FeintError(f"{where}: {cls_name}.input_shape expects a tuple of positive integers; got {shape!r}")
+        too_large = shape_too_large(own_shape)
+        if too_large:
+            raise FeintError(f"{where}: {cls_name}.input_shape {list(own_shape)} {too_large}")
         classes = _first(obj, _CLASSES_ATTRS)
         if classes is None or len(list(classes)) < 2:
             raise FeintError(f"{where}: {cls_name}.output_classes expects at least two classes; got {classes!r}")

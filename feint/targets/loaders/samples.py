@@ -39,6 +39,47 @@ _NAMES: tuple[Key, ...] = (
 )
 SAMPLE_KEYS = _KINDS + _NAMES
 SAMPLE_KINDS = key_names(_KINDS)
+# The readers' limits: the bytes of an array file (and of an array inside an .npz, as
+# stored uncompressed), of a CSV file (read into lists of numbers), of a folder's images
+# once read as float32 samples.
+MAX_SAMPLE_BYTES = 1 << 31
+MAX_CSV_BYTES = 1 << 28
+
+
+def _claimed_bytes(fh: Any) -> tuple[int, int] | None:
+    """``(bytes the array claims, bytes of its header)`` from the header of ``.npy`` data
+    at the start of ``fh``, read before the array (numpy makes room for what the header
+    claims), or None where the header is not one numpy reads (its own error says so)."""
+    import math
+
+    from numpy.lib import format as npy
+
+    try:
+        major, _ = npy.read_magic(fh)
+        read = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+        shape, _, dtype = read(fh)
+        return math.prod(shape) * dtype.itemsize, fh.tell()
+    except Exception:  # noqa: BLE001 - not an array numpy reads: np.load says why
+        return None
+
+
+def _check_claim(claimed: tuple[int, int] | None, stored: int, name: str, check: Checker, key: str) -> None:
+    """Refuse an array whose header claims more than the limit, or more than is stored."""
+    if claimed is None:
+        return
+    size, header = claimed
+    if size > MAX_SAMPLE_BYTES:
+        raise check.error(
+            key, f"{name} claims {size:,} bytes of samples; accepted: at most {MAX_SAMPLE_BYTES:,} bytes of samples"
+        )
+    if size > stored - header:
+        raise check.error(key, f"{name} claims {size:,} bytes of samples but holds {max(stored - header, 0):,}")
+
+
+def _size_limit(path: Path, limit: int, check: Checker, key: str, what: str = "") -> None:
+    size = path.stat().st_size
+    if size > limit:
+        raise check.error(key, f"{path.name}{what} is {size:,} bytes; accepted: at most {limit:,} bytes of samples")
 
 
 def labels(values: np.ndarray, classes: Sequence[str], check: Checker, key: str) -> np.ndarray:
@@ -88,10 +129,13 @@ def _fit_shape(
 
 
 def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.ndarray, np.ndarray | None, str]:
+    _size_limit(path, MAX_SAMPLE_BYTES, check, key)
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
         raise check.error(key, f"cannot read {path.name} as .npz ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise check.error(key, f"{path.name} is not an .npz archive; accepted: a file np.savez writes")
     with data:
         names = list(data.files)
         xkey = spec.get("x")
@@ -109,6 +153,21 @@ def _read_npz(path: Path, spec: Mapping, check: Checker, key: str) -> tuple[np.n
             ykey = next((k for k in ("y", "Y") if k in names), None)
         elif ykey not in names:
             raise check.error("samples.y", f"{path.name} has no array {ykey!r}; arrays in the file: {', '.join(names)}")
+        archive = data.zip
+        for name in (xkey, ykey):
+            if not name or archive is None:
+                continue
+            member = f"{name}.npy" if f"{name}.npy" in archive.namelist() else name
+            if member in archive.namelist():
+                size = archive.getinfo(member).file_size  # as stored, before it is decompressed
+                if size > MAX_SAMPLE_BYTES:
+                    raise check.error(
+                        key,
+                        f"{path.name}: array {name!r} is {size:,} bytes uncompressed; accepted: at most "
+                        f"{MAX_SAMPLE_BYTES:,} bytes of samples",
+                    )
+                with archive.open(member) as fh:
+                    _check_claim(_claimed_bytes(fh), size, f"{path.name}: array {name!r}", check, key)
         try:
             x = data[xkey]
             y = data[ykey] if ykey else None
@@ -125,8 +184,14 @@ Fixed = tuple[tuple[str, ...], np.ndarray]  # text columns held fixed: their nam
 def _read_csv(
     path: Path, label: str | None, columns: Sequence[str] | None, check: Checker, key: str
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], Fixed | None]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
+    _size_limit(path, MAX_CSV_BYTES, check, key)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise check.error(key, f"{path.name} is not UTF-8 text; accepted: a CSV file") from None
+    except csv.Error as exc:
+        raise check.error(key, f"{path.name} is not a CSV file ({exc})") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if len(rows) < 2:
         raise check.error(key, f"{path.name} needs a header row and at least one row of values")
@@ -167,10 +232,13 @@ def feature_columns(value: Any, base: Path) -> list[str] | None:
     spec: Any = {"csv": value} if isinstance(value, str) and value.lower().endswith(".csv") else value
     if not isinstance(spec, Mapping) or not isinstance(spec.get("csv"), str):
         return None
+    path = base / spec["csv"]
     try:
-        with open(base / spec["csv"], newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), None)
-    except (OSError, UnicodeDecodeError):
+        if not path.is_file():
+            return None
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader([f.readline(1 << 20)]), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
     if not header:
         return None
@@ -216,17 +284,25 @@ def _read_images(
     for sub in subs:
         if sub.name not in classes:
             raise check.error(key, f"sub-folder {sub.name!r} is not a class; accepted: {', '.join(classes)}")
-        for f in sorted(sub.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                with Image.open(f) as im:
-                    im = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
-                    arr = np.asarray(im, np.float32).reshape(h, w, c)
-            except Exception as exc:
-                raise check.error(key, f"cannot read image {f} ({type(exc).__name__})") from None
-            xs.append(lo + arr.transpose(2, 0, 1) / 255.0 * (hi - lo))
-            ys.append(classes.index(sub.name))
+    files = [
+        (sub, f) for sub in subs for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+    ]
+    size = len(files) * c * h * w * 4
+    if size > MAX_SAMPLE_BYTES:
+        raise check.error(
+            key,
+            f"{folder}'s {len(files):,} images make {size:,} bytes of samples at input_shape "
+            f"{list(input_shape)}; accepted: at most {MAX_SAMPLE_BYTES:,}",
+        )
+    for sub, f in files:
+        try:
+            with Image.open(f) as im:
+                im = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
+                arr = np.asarray(im, np.float32).reshape(h, w, c)
+        except Exception as exc:
+            raise check.error(key, f"cannot read image {f} ({type(exc).__name__})") from None
+        xs.append(lo + arr.transpose(2, 0, 1) / 255.0 * (hi - lo))
+        ys.append(classes.index(sub.name))
     if not xs:
         raise check.error(key, f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
@@ -277,6 +353,9 @@ def load_samples(
     if kind == "npz":
         x, y, source = _read_npz(path, spec, check, key)
     elif kind == "npy":
+        _size_limit(path, MAX_SAMPLE_BYTES, check, key)
+        with open(path, "rb") as fh:
+            _check_claim(_claimed_bytes(fh), path.stat().st_size, path.name, check, key)
         try:
             x = np.load(path, allow_pickle=False)
         except Exception as exc:

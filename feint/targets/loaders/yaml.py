@@ -34,7 +34,7 @@ import numpy as np
 from feint.errors import CodeFailed, FeintError, exception_line
 from feint.targets.adapters import ModelAdapter, ModelContext
 from feint.targets.base import LoadedTarget, label_rows
-from feint.targets.loaders.checks import Checker, Key, key_names, number, shown, user_code
+from feint.targets.loaders.checks import Checker, Key, key_names, number, shape_too_large, shown, user_code
 from feint.targets.loaders.samples import load_samples
 from feint.targets.preprocess import Preprocess
 
@@ -133,6 +133,10 @@ ACCEPTED_KEYS = key_names(KEYS)
 DECLARED_TYPES = ("image", "tabular")
 # rows judged once at load to tell probabilities from logits
 _PROBE_ROWS = 32
+# The reader's limits: a declaration's size, nesting and values with its aliases expanded.
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 100_000
 
 
 def _wrap_module(
@@ -260,6 +264,9 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
     ):
         raise check.expect("input_shape", "a list of positive integers", shape)
+    too_large = shape_too_large(shape)
+    if too_large:
+        raise check.error("input_shape", f"{shape} {too_large}")
     if dtype == "image" and len(shape) != 3:
         raise check.expect("input_shape", "[channels, height, width] for an image target (channels first)", shape)
     out["input_shape"] = tuple(shape)
@@ -651,6 +658,50 @@ class DeclaredTarget(LoadedTarget):
         return out
 
 
+class _Bounded(Exception):
+    """A declaration past one of the reader's limits (the message says which)."""
+
+
+def _bounded_loader() -> type:
+    """A safe YAML loader that stops, before building anything, at a document nested more
+    than :data:`MAX_YAML_DEPTH` deep or whose aliases expand it past :data:`MAX_YAML_VALUES`
+    values (a "billion laughs" file is a few hundred bytes whose aliases stand for billions)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._depth = 0
+            self._sizes: dict[int, int] = {}  # a node's values, its aliased parts expanded
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                return super().compose_node(parent, index)  # the anchored node, its size known
+            self._depth += 1
+            try:
+                if self._depth > MAX_YAML_DEPTH:
+                    raise _Bounded(
+                        f"nests lists and mappings more than {MAX_YAML_DEPTH} deep; accepted: at most {MAX_YAML_DEPTH}"
+                    )
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+            size = 1
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(self._sizes.get(id(v), 1) for v in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+            if size > MAX_YAML_VALUES:
+                raise _Bounded(
+                    f"its aliases (*name) expand it to more than {MAX_YAML_VALUES:,} values; "
+                    f"accepted: at most {MAX_YAML_VALUES:,}"
+                )
+            self._sizes[id(node)] = size
+            return node
+
+    return Loader
+
+
 def load_yaml_target(path: str | Path, trust: bool = False) -> DeclaredTarget:
     """The target a YAML file declares (validated now; model and samples load on ``load``)."""
     import yaml
@@ -660,8 +711,13 @@ def load_yaml_target(path: str | Path, trust: bool = False) -> DeclaredTarget:
     if not source.is_file():
         raise FeintError(f"target file not found: {given}")
     check = Checker(given)
+    size = source.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise check.error("", f"is {size:,} bytes; accepted: a declaration of at most {MAX_YAML_BYTES:,} bytes")
     try:
-        doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+        doc = yaml.load(source.read_text(encoding="utf-8"), Loader=_bounded_loader())
+    except _Bounded as exc:
+        raise check.error("", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
