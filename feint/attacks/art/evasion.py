@@ -24,7 +24,7 @@ import torch
 from feint.attacks.art.base import ArtAttack, need, one_hot
 from feint.attacks.art.estimators import LOGITS, PROBABILITIES, make_estimator, quiet, seeded
 from feint.attacks.base import AttackOutput, Batch
-from feint.attacks.model import CountedModel
+from feint.attacks.model import CountedModel, SampleStopped
 from feint.attacks.params import Bool
 from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import FeintError, Incompatible
@@ -76,8 +76,15 @@ class ArtEvasion(ArtAttack):
                 if self.mode == SAMPLE:
                     for i in range(n):
                         est.attribution.focus = i
-                        with seeded(sample_seed(batch.seed, ids[i])):
-                            out[i : i + 1] = self.call(attack, x[i : i + 1], None if y is None else y[i : i + 1])
+                        try:
+                            with seeded(sample_seed(batch.seed, ids[i])):
+                                out[i : i + 1] = self.call(attack, x[i : i + 1], None if y is None else y[i : i + 1])
+                        except SampleStopped:  # a stopping rule ended it: its closest adversarial, or itself
+                            tracker = model.tracker
+                            if tracker is not None and bool(tracker.found[i]):
+                                out[i] = tracker.best_x[i].reshape(x.shape[1:]).numpy()
+                            else:
+                                out[i] = x[i]
                 else:
                     with seeded(sample_seed(batch.seed, ids[0])):
                         out[:] = self.call(attack, x, y)

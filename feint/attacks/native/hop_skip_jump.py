@@ -18,10 +18,11 @@ memory without adding forward passes):
 
 The schedule, ``delta`` and binary-search thresholds are those of the paper's code.
 Each sample keeps the closest adversarial point it has seen (free: every candidate was
-queried anyway); a sample with no adversarial start returns unchanged. ``max_queries``
-caps the model rows spent on each sample: phases shrink a sample's share to what is
-left and a sample drops out when nothing is left, so the cap holds exactly. Every row
-is counted for its own sample.
+queried anyway); a sample with no adversarial start returns unchanged. The stopping
+rules every closed-box attack has (``max_queries``, ``target_distance``; see
+:mod:`feint.attacks.trajectory`) are asked before each phase: phases shrink a sample's
+share to the rows it has left and a sample drops out when it has none or is close
+enough, so no row is refused. Every row is counted for its own sample.
 """
 
 from __future__ import annotations
@@ -78,13 +79,6 @@ class HopSkipJump(Attack):
     init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
     targeted = TARGETED
     target_labels = TARGET_LABELS
-    max_queries = Int(
-        0,
-        "hard cap on model rows per sample spent by the attack (the runner's first and "
-        "last prediction come on top); 0: no cap beyond the iteration schedule",
-        low=0,
-        high=10**12,
-    )
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["init_eval"] > p["max_eval"]:
@@ -109,25 +103,20 @@ class _HopSkipJump:
         self.linf = p["norm"] == "inf"
         # The paper's binary-search threshold, as a fraction of the segment (L2) or box size (inf).
         self.theta = 0.01 / self.dim if self.linf else 0.01 / math.sqrt(self.dim)
-        self.budget = p["max_queries"] if p["max_queries"] > 0 else None
-        self.spent = torch.zeros(self.n, dtype=torch.long)
         self.cur = self.flat0.clone()  # current point per sample (adversarial once found)
         self.best = self.flat0.clone()
         self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
 
     # -- helpers -----------------------------------------------------------------------
     def left(self, idx: torch.Tensor) -> torch.Tensor:
-        """Rows sample ``idx`` may still spend (a large number when uncapped)."""
-        if self.budget is None:
-            return torch.full((len(idx),), 2**62, dtype=torch.long)
-        return self.budget - self.spent[idx]
+        """Rows sample ``idx`` may still spend (a large number when uncapped, 0 once stopped)."""
+        return self.model.left(idx)
 
     def can(self, idx: torch.Tensor) -> torch.Tensor:
         return self.left(idx) > 0
 
     def adversarial(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Whether each row (a point of sample ``idx[row]``) is adversarial; one counted query per row."""
-        self.spent += torch.bincount(idx, minlength=self.n)
         pred = self.model.labels(flat.reshape(-1, *self.shape), rows=idx)
         return self.batch.reached(pred, idx)
 
