@@ -68,7 +68,8 @@ class Tracker:
     ``x0``: the batch's samples; ``reached(pred, rows)``: whether labels ``pred`` of
     samples ``rows`` are adversarial (:meth:`feint.attacks.base.Batch.reached`);
     ``scores0``: the scores the runner's first prediction gave each sample, the answer
-    a refused row gets; ``max_rows``: the attack's rows per sample (None: no cap).
+    a refused row gets; ``max_rows``: the attack's rows per sample (None: no cap);
+    ``bounds``: the target's value bounds (a row outside them is counted, never kept).
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class Tracker:
         target_distance: float | None = None,
         scores0: torch.Tensor | None = None,
         first_query: int = 1,
+        bounds: tuple[float, float] | None = None,
     ):
         self.n = len(x0)
         self.flat0 = x0.detach().reshape(self.n, -1).to(torch.float64)
@@ -90,6 +92,7 @@ class Tracker:
         self.target_distance = target_distance if target_distance and target_distance > 0 else None
         self.scores0 = scores0
         self.first_query = first_query
+        self.bounds = bounds
         self.spent = torch.zeros(self.n, dtype=torch.long)
         self.best = torch.full((self.n,), math.inf, dtype=torch.float64)
         self.best_x = x0.detach().reshape(self.n, -1).clone()
@@ -134,6 +137,8 @@ class Tracker:
         query = self.spent[owners] + _rank(owners) + 1 + self.first_query
         self.spent += torch.bincount(owners, minlength=self.n)
         adv = self.reached(pred, owners)
+        if self.bounds is not None:  # a row outside the bounds is no input a user could send
+            adv &= ((flat >= self.bounds[0]) & (flat <= self.bounds[1])).all(dim=1)
         if not bool(adv.any()):
             return
         rows = torch.nonzero(adv).flatten()

@@ -142,6 +142,8 @@ def execute_run(
     cap = int(p.get("max_queries") or 0) if tracking else 0
     target_distance = float(p.get("target_distance") or 0.0) if tracking else 0.0
     events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    found_adv = np.zeros(n, bool)  # per sample: an adversarial among its queries, and the closest
+    best_adv = np.empty_like(x) if tracking else x
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
         gen = torch.Generator().manual_seed(shape.seed * 1_000_003 + offset + s)
@@ -162,10 +164,13 @@ def execute_run(
                 max_rows=cap - RUNNER_ROWS if cap else None,
                 target_distance=target_distance or None,
                 scores0=torch.log(torch.as_tensor(probs0[rows], dtype=torch.float32).clamp_min(1e-30)),
+                bounds=(float(target.bounds[0]), float(target.bounds[1])),
             )
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log, tracker=tracker)
         out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
+        if out.notes is not None:
+            notes[rows] = out.notes
         if tracker is not None:
             ev_sample, ev_query, ev_distance = tracker.events()
             events.append((ev_sample + s, ev_query, ev_distance))
@@ -174,12 +179,14 @@ def execute_run(
             best = tracker.best_x.reshape(batch.x.shape).to(batch.x.dtype).clamp(model.lower, model.upper)
             own = out.x_adv.detach().reshape(len(best), -1).double() - tracker.flat0
             own_dist = own.abs().amax(dim=1) if norm == "inf" else own.norm(dim=1)
-            better = tracker.best < own_dist
-            better |= (own == 0).all(dim=1) | tracker.stopped
+            unchanged = (own == 0).all(dim=1)
+            better = (tracker.best < own_dist) | unchanged | tracker.stopped
             take = (tracker.found & better).numpy()
             x_adv[rows][take] = best.numpy()[take]
-        if out.notes is not None:
-            notes[rows] = out.notes
+            for row in np.nonzero(take & unchanged.numpy())[0].tolist():
+                notes[s + row] = None  # what the attack said of the input it returned no longer holds
+            found_adv[rows] = tracker.found.numpy()
+            best_adv[rows] = best.numpy()
         for key, values in out.extras.items():
             extras.setdefault(key, np.zeros(n, np.float64))[rows] = values
         if out.final_probs is not None:
@@ -200,6 +207,17 @@ def execute_run(
 
     labels1 = probs1.argmax(1)
     success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
+    if tracking:
+        # An attack's output that is not adversarial, where one of its queries was: the
+        # closest adversarial queried is judged instead (a row the cap had left).
+        retry = np.nonzero(~success & found_adv & (x_adv.reshape(n, -1) != best_adv.reshape(n, -1)).any(axis=1))[0]
+        retry = retry[(fwd[retry] < cap) | (cap == 0)]
+        if len(retry):
+            x_adv[retry] = target.as_sent(best_adv[retry])
+            for row in retry.tolist():
+                probs1[row] = judge(x_adv[row : row + 1], slice(row, row + 1))[0]
+            labels1 = probs1.argmax(1)
+            success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
     dist = distances(x, x_adv)
     if target_distance:  # success: adversarial within the distance
         measured = dist["linf" if norm == "inf" else "l2"]

@@ -125,7 +125,9 @@ def query_distance_curves(runs: list[RunResult], labels: dict[str, str] | None =
             continue
         last = int(arrays["queries"].max())
         grid = sorted({int(q) for q in np.unique(np.geomspace(1, max(last, 2), 80).round())} | {last})
-        points = [(p["queries"], p["median"]) for p in trajectories.medians(arrays, grid) if p["median"] is not None]
+        points = [(p["queries"], p["median"]) for p in trajectories.medians(arrays, grid) if p["median"]]
+        if not points:  # half the samples or more never adversarial: no median to draw
+            continue
         norm = "Linf" if str(arrays["norm"]) == "inf" else "L2"
         name = (labels or {}).get(run.run_id, run.attack)
         lines.setdefault(norm, []).append((name, [q for q, _ in points], [m for _, m in points]))

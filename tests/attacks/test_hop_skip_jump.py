@@ -184,3 +184,37 @@ def test_a_sample_with_no_adversarial_start_says_why(tmp_path, capsys):
 
     assert note in render(load(store, run.run_id), "markdown")
     assert note in render(load(store, run.run_id), "html")
+
+
+def test_a_sample_noise_cannot_turn_starts_from_another_class_of_the_batch():
+    """Random inputs almost never reach "corner" (x0 > 0.999), but the batch holds a sample
+    the model calls corner: the other sample starts from it and is turned."""
+    from feint.targets.base import Target
+
+    class Corner(Target):
+        target_name = "corner2"
+        data_type = "tabular"
+        input_shape = (2,)
+        output_classes = ("most", "corner")
+
+        def load(self):
+            self.X = np.array([[0.2, 0.5], [1.0, 0.4]], np.float32)
+
+        def predict(self, x):
+            p = (np.asarray(x)[:, 0] > 0.999).astype(np.float64)
+            return np.stack([1 - p, p], axis=1)
+
+    run = execute_run(Corner().ensure_loaded(), HopSkipJump(sample_index="0:2", init_size=5, max_iter=2))
+    assert [s.success for s in run.samples] == [True, True]
+    assert run.samples[0].final_label == "corner" and run.samples[0].linf < 0.81
+
+
+def test_the_efficient_variant_estimates_with_a_third_of_the_probes(digits_blackbox):
+    rows = {}
+    for variant in ("paper", "efficient"):
+        log: list[dict] = []
+        attack = HopSkipJump(sample_index="0:2", max_iter=1, init_eval=30, variant=variant, logger="calls")
+        run = execute_run(digits_blackbox, attack, query_log=log)
+        rows[variant] = max(e["rows"] for e in log)
+        assert run.successes == 2
+    assert rows == {"paper": 60, "efficient": 20}

@@ -81,6 +81,8 @@ class _Counting:
 
 CAPPED = {
     "hop_skip_jump": {},
+    "geoda": {},
+    "rays": {},
     "art.hop_skip_jump": {},
     "art.boundary": {},
     "art.simba": {},
@@ -100,7 +102,7 @@ def test_max_queries_is_never_exceeded_counting_rows_at_the_model(name, digits_b
         )
         (s,) = run.samples
         assert counter.rows <= cap and s.forward_queries == counter.rows, (name, counter.rows)
-        if "hop_skip_jump" in name:  # a minimising attack spends its budget (SimBA stops once adversarial)
+        if not name.startswith("art.") or "hop_skip_jump" in name:  # minimising attacks spend the budget
             assert counter.rows >= cap - 20
         if s.l2 > 0:
             assert s.success

@@ -128,6 +128,19 @@ class ArtZoo(ArtEvasion):
         return {"nb_parallel": min(int(p["nb_parallel"]), getattr(self, "_features", int(p["nb_parallel"])))}
 
 
+class ArtSignOpt(ArtEvasion):
+    """Sign-OPT, which ART refuses on a two-class model (its labels come out as one column)."""
+
+    @classmethod
+    def check_target(cls, target: Target) -> None:
+        super().check_target(target)
+        if len(target.output_classes) < 3:
+            raise Incompatible(
+                f"attack {cls.name} needs a model of three classes or more (ART's Sign-OPT refuses two); "
+                f"{target.target_name} has {len(target.output_classes)}"
+            )
+
+
 # -- cross-option checks that one range cannot say ------------------------------------------
 
 
@@ -271,6 +284,16 @@ def table() -> list[type[ArtAttack]]:
             E.FastGradientMethod,
             mode=BATCH,
             summary="Fast gradient method: one step along the loss gradient (its sign, for Linf).",
+        ),
+        define(
+            ArtSignOpt,
+            "art.sign_opt",
+            E.SignOPTAttack,
+            mode=SAMPLE,
+            needs="labels",
+            probe_batch=1024,
+            defaults={"targeted": False},  # ART's default is targeted
+            summary="Sign-OPT: decision-based, signs of directional derivatives of the distance to the boundary.",
         ),
         define(
             ev,
