@@ -186,6 +186,21 @@ def test_show_json_and_html_give_the_median_distance_at_each_budget(capsys, fres
     text = html.read_text()
     assert 'id="queries"' in text and 'alt="median distance against queries' in text
     assert f"<code>{hsj}</code>" in text
+    assert main(["report", doc["scan_id"], "-f", "markdown"]) == 0
+    assert "## Median distance against queries per sample" in capsys.readouterr().out
     # An open-box run has no curve.
     assert main(["run", "digits_keras", "pgd", "-i", "0", "--set", "max_iter=2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["query_curve"] is None
+
+
+def test_a_scan_cut_into_units_keeps_one_trajectory_per_unit_read_as_one(capsys, fresh_home):
+    from feint.cli.app import main
+
+    argv = ["scan", "digits_blackbox", "-a", "geoda", "-i", "0:5", "--chunk-size", "2", "--set", "max_queries=200"]
+    assert main([*argv, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    arrays = trajectories.load(run["artifacts"])
+    assert list(arrays["indices"]) == [s["index"] for s in run["samples"]] == [0, 1, 2, 3, 4]
+    assert [int(q) for q in arrays["queries"]] == [s["forward_queries"] for s in run["samples"]]
+    np.testing.assert_allclose(trajectories.at_budget(arrays), [s["l2"] for s in run["samples"]], rtol=1e-6)
+    assert run["query_curve"]["samples"] == 5 and run["query_curve"]["last"]["queries"] <= 200
