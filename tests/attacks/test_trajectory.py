@@ -204,3 +204,17 @@ def test_a_scan_cut_into_units_keeps_one_trajectory_per_unit_read_as_one(capsys,
     assert [int(q) for q in arrays["queries"]] == [s["forward_queries"] for s in run["samples"]]
     np.testing.assert_allclose(trajectories.at_budget(arrays), [s["l2"] for s in run["samples"]], rtol=1e-6)
     assert run["query_curve"]["samples"] == 5 and run["query_curve"]["last"]["queries"] <= 200
+
+
+def test_target_distance_is_in_the_attacks_norm(digits_blackbox, tmp_path):
+    """RayS minimises Linf: its target distance is a Linf distance, and so is its curve."""
+    rays = get_attack("rays")(sample_index="0:3", target_distance=0.1, max_queries=1200)
+    run = execute_run(digits_blackbox, rays, tmp_path)
+    arrays = np.load(f"{run.artifacts}/adversarial.npz")
+    linf = np.abs(arrays["x_adv"] - arrays["x"]).reshape(3, -1).max(axis=1)
+    for s, d in zip(run.samples, linf):
+        assert s.success == (s.final_label != s.initial_label and d <= 0.1)
+        if s.success:
+            assert s.forward_queries < 1000  # it stopped once close enough
+    assert run.successes >= 2
+    assert trajectories.query_curve(trajectories.load(run.artifacts))["norm"] == "linf"
