@@ -13,7 +13,8 @@ memory without adding forward passes):
    (along the segment for L2, by shrinking the Linf box for inf) to reach the decision
    boundary.
 3. *Direction*: ``init_eval * sqrt(t + 1)`` probes (at most ``max_eval``; a third of
-   that with ``variant=efficient``) around the
+   that with ``variant=efficient``, which also, in L2, searches the start's segment once
+   at the iterations' precision rather than coarsely and then again) around the
    boundary point, each a random unit direction of size ``delta``; the mean of the
    directions weighted by (centred) adversarial-or-not estimates the boundary's normal.
 4. *Step*: a geometric search along that direction, from ``dist / sqrt(t + 1)``,
@@ -84,7 +85,8 @@ class HopSkipJump(Attack):
     variant = Choice(
         "paper",
         "paper: the paper's schedule; efficient: direction estimates of a third as many probes "
-        "(init_eval / 3 * sqrt(t + 1)), so the first iterations come sooner",
+        "(init_eval / 3 * sqrt(t + 1)), so the first iterations come sooner, and (L2) one binary search "
+        "after the random start instead of a coarse one and a fine one",
         choices=("paper", "efficient"),
     )
     targeted = TARGETED
@@ -171,7 +173,10 @@ class _HopSkipJump:
         found |= fallback
         idx = torch.nonzero(found).flatten()
         if len(idx):
-            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=False, threshold=INIT_THRESHOLD)
+            # The efficient variant searches once, to the iterations' precision, where the
+            # paper searches coarsely here and again at the first iteration (L2).
+            once = self.efficient and not self.linf
+            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=False, threshold=None if once else INIT_THRESHOLD)
             self.keep_best(idx, self.cur[idx])
         return found
 
@@ -275,7 +280,8 @@ class _HopSkipJump:
             else:  # the paper's code: delta = sqrt(d) * theta * dist (L2), d * theta * dist (inf)
                 scale = self.dim * self.theta if self.linf else math.sqrt(self.dim) * self.theta
                 delta = scale * self.dist(self.cur[idx], idx)
-            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=self.linf)
+            if not (t == 0 and self.efficient and not self.linf):
+                self.cur[idx] = self.boundary(idx, self.cur[idx], linf=self.linf)
             self.keep_best(idx, self.cur[idx])
             first = p["init_eval"] / 3 if self.efficient else p["init_eval"]
             num_eval = min(max(1, int(first * math.sqrt(t + 1))), p["max_eval"])
