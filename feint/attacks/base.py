@@ -22,6 +22,7 @@ import torch
 from feint.attacks.params import Options, Param
 from feint.attacks.shape import RunShape, split_shape
 from feint.attacks.targeting import random_other_classes
+from feint.attacks.trajectory import STOP_PARAMS, norm_of
 from feint.errors import Incompatible
 from feint.records import RUN_PARAMS
 from feint.targets.base import GRADIENTS, LABELS, Target
@@ -110,6 +111,9 @@ class Attack:
             for attr, value in vars(klass).items():
                 if isinstance(value, Param):
                     found[attr] = value if value.name == attr else _named(value, attr)
+        if cls.stops():  # the stopping rules every closed-box evasion attack has
+            for attr, value in STOP_PARAMS.items():
+                found.setdefault(attr, value)
         shaped = sorted(set(found) & set(RUN_PARAMS))
         if shaped:
             raise TypeError(
@@ -151,6 +155,17 @@ class Attack:
     @classmethod
     def needs_gradients(cls) -> bool:
         return cls.access == OPEN_BOX
+
+    @classmethod
+    def stops(cls) -> bool:
+        """Whether the attack has the stopping rules and a per-query trajectory
+        (:mod:`feint.attacks.trajectory`): every closed-box evasion attack has."""
+        return cls.access == CLOSED_BOX and cls.family == "evasion"
+
+    def distance_norm(self, p: dict[str, Any]) -> str:
+        """The norm the attack minimises, ``2`` or ``inf``: the one its trajectory and
+        ``target_distance`` are measured in (its ``norm`` option, else L2)."""
+        return norm_of(p.get("norm", "2"))
 
     @classmethod
     def check_target(cls, target: Target) -> None:

@@ -6,6 +6,13 @@ for two class directions is two gradient queries per sample. Counts are kept per
 sample of the run, so a sample that stopped early shows fewer queries than one that
 did not. Queries that belong to no sample of the run (an extraction attack querying
 its own thief data) are counted too, in :attr:`CountedModel.unattributed`.
+
+A closed-box attack's model has a :class:`~feint.attacks.trajectory.Tracker`: it sees
+every answer (the sample's best distance after each query) and holds the stopping rules.
+A row of a sample whose ``max_queries`` is spent, or that is already adversarial within
+``target_distance``, is not sent: it is answered with the sample's first scores (not
+adversarial). An attack that knows the rules asks :meth:`CountedModel.left` first and
+sends no such row.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ from typing import TypeAlias
 import numpy as np
 import torch
 
+from feint.attacks.trajectory import Tracker
 from feint.errors import Incompatible
 from feint.targets.base import Target, checked_scores
 
-__all__ = ["CountedModel", "FORWARD_CHUNK"]
+__all__ = ["CountedModel", "FORWARD_CHUNK", "SampleStopped"]
 
 # Rows per forward pass of a large query (closed-box probing). Passes of about a hundred
 # rows keep each activation below the allocator's 32 MiB mmap threshold, so its memory is
@@ -29,6 +37,13 @@ __all__ = ["CountedModel", "FORWARD_CHUNK"]
 FORWARD_CHUNK = 128
 
 Rows: TypeAlias = "torch.Tensor | np.ndarray | Sequence[int] | None"
+
+UNCAPPED = 2**62  # rows left to a sample that has no cap
+
+
+class SampleStopped(Exception):
+    """Raised inside a library's one-sample attack loop when a stopping rule ends the
+    sample: its result is the closest adversarial its queries found."""
 
 
 class CountedModel:
@@ -47,6 +62,7 @@ class CountedModel:
         sample_ids: np.ndarray | None = None,
         log: list[dict] | None = None,
         max_rows: int | None = None,
+        tracker: Tracker | None = None,
     ):
         self.target = target
         self.module = target.torch_module() if target.open_box else None
@@ -58,6 +74,7 @@ class CountedModel:
         self.num_classes = len(target.output_classes)
         self.lower, self.upper = (float(b) for b in target.bounds)
         self.unattributed = {"forward": 0, "gradient": 0}
+        self.tracker = tracker
 
     @property
     def n(self) -> int:
@@ -88,10 +105,34 @@ class CountedModel:
         if self.log is not None:
             self.log.append({"kind": kind, "rows": int(n_rows) * k, "samples": []})
 
+    # -- stopping rules ------------------------------------------------------------
+    def left(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows each sample of ``idx`` (default: all) may still be queried on: what its
+        ``max_queries`` leaves, 0 once a rule stopped it, a large number without rules."""
+        if self.tracker is not None:
+            return self.tracker.left(idx)
+        return torch.full((self.n if idx is None else len(idx),), UNCAPPED, dtype=torch.long)
+
     # -- queries -------------------------------------------------------------------
     def logits(self, x: torch.Tensor, rows: Rows = None) -> torch.Tensor:
         """Scores whose argmax is the predicted label (logits, or log-probabilities for a
-        closed-box target). No gradient. Counts one forward query per row."""
+        closed-box target). No gradient. Counts one forward query per row sent; a row the
+        stopping rules refuse is not sent (see the module doc)."""
+        if self.tracker is None:
+            return self._forward(x, rows)
+        owners = torch.arange(len(x)) if rows is None else torch.as_tensor(_as_index(rows))
+        allowed = self.tracker.admit(owners)
+        if bool(allowed.all()):
+            out = self._forward(x, owners)
+            self.tracker.observe(x.reshape(len(x), -1), out.argmax(dim=1), owners)
+            return out
+        sent = self._forward(x[allowed], owners[allowed])
+        self.tracker.observe(x[allowed].reshape(len(sent), -1), sent.argmax(dim=1), owners[allowed])
+        out = self.tracker.refused_scores(owners, self.num_classes).to(sent.dtype)
+        out[allowed] = sent
+        return out
+
+    def _forward(self, x: torch.Tensor, rows: Rows) -> torch.Tensor:
         self._count(self.forward_counts, "forward", rows, len(x))
         out = []
         for start in range(0, len(x), self.max_rows):

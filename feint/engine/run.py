@@ -25,8 +25,11 @@ from feint.attacks.catalog import check_target
 from feint.attacks.model import CountedModel
 from feint.attacks.shape import RunShape
 from feint.attacks.targeting import goals, resolve_labels
+from feint.attacks.trajectory import RUNNER_ROWS, Tracker
+from feint.errors import BadValue
 from feint.measures import compute, of_run
 from feint.records import RunResult, SampleResult
+from feint.store import trajectories
 from feint.store.db import writing_artifacts
 from feint.targets import as_target
 from feint.targets.base import Target, checked_scores
@@ -46,6 +49,21 @@ def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _trajectory(
+    indices: np.ndarray, fwd: np.ndarray, events: list[tuple[np.ndarray, np.ndarray, np.ndarray]], norm: str
+) -> dict[str, Any]:
+    """A run's trajectory arrays (see :mod:`feint.store.trajectories`) from each batch's events."""
+    parts = [np.concatenate([e[k] for e in events]) if events else np.zeros(0) for k in range(3)]
+    return {
+        "indices": indices,
+        "queries": fwd.copy(),
+        "event_sample": parts[0].astype(np.int64),
+        "event_query": parts[1].astype(np.int64),
+        "event_distance": parts[2].astype(np.float64),
+        "norm": norm,
+    }
+
+
 def prepare_run(target: Target, attack: Attack, shape: RunShape | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Check everything that can be checked before work starts; raise FeintError if not.
     The samples of ``shape`` (default: the attack's own shape) and the option values."""
@@ -58,6 +76,13 @@ def prepare_run(target: Target, attack: Attack, shape: RunShape | None = None) -
     target.check_indices(indices)
     if p.get("targeted") and p.get("target_labels"):
         resolve_labels(target.output_classes, p["target_labels"], len(indices))
+    cap = int(p.get("max_queries") or 0)
+    if attack.stops() and 0 < cap <= RUNNER_ROWS:
+        raise BadValue(
+            "max_queries",
+            f"0 (no cap) or more than {RUNNER_ROWS} (the first and last predictions are {RUNNER_ROWS} of them)",
+            cap,
+        )
     return indices, p
 
 
@@ -116,9 +141,16 @@ def execute_run(
     step = n if attack.whole_run else bs  # an extraction steals one model per run
     if target.fixed_columns:  # every row the attack asks about is then of one sample, with its own text
         step = 1
+    # A closed-box evasion attack's trajectory and stopping rules (feint.attacks.trajectory).
+    tracking = attack.stops()
+    norm = attack.distance_norm(p) if tracking else "2"
+    cap = int(p.get("max_queries") or 0) if tracking else 0
+    target_distance = float(p.get("target_distance") or 0.0) if tracking else 0.0
+    events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    found_adv = np.zeros(n, bool)  # per sample: an adversarial among its queries, and the closest
+    best_adv = np.empty_like(x) if tracking else x
     for s in range(0, n, step):
         rows = slice(s, min(s + step, n))
-        model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log)
         gen = torch.Generator().manual_seed(shape.seed * 1_000_003 + offset + s)
         batch = Batch(
             x=torch.as_tensor(x[rows]),
@@ -128,11 +160,39 @@ def execute_run(
             seed=shape.seed,
             indices=indices[rows],
         )
+        tracker = None
+        if tracking:
+            tracker = Tracker(
+                batch.x,
+                batch.reached,
+                norm=norm,
+                max_rows=cap - RUNNER_ROWS if cap else None,
+                target_distance=target_distance or None,
+                scores0=torch.log(torch.as_tensor(probs0[rows], dtype=torch.float32).clamp_min(1e-30)),
+                bounds=(float(target.bounds[0]), float(target.bounds[1])),
+            )
+        model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log, tracker=tracker)
         with target.holding(indices[rows]):
             out = attack(model, batch)
         x_adv[rows] = out.x_adv.detach().cpu().numpy()
         if out.notes is not None:
             notes[rows] = out.notes
+        if tracker is not None:
+            ev_sample, ev_query, ev_distance = tracker.events()
+            events.append((ev_sample + s, ev_query, ev_distance))
+            # A sample ends at the closest adversarial input its queries found, where the
+            # attack's own output is farther, unchanged, or a rule stopped the sample.
+            best = tracker.best_x.reshape(batch.x.shape).to(batch.x.dtype).clamp(model.lower, model.upper)
+            own = out.x_adv.detach().reshape(len(best), -1).double() - tracker.flat0
+            own_dist = own.abs().amax(dim=1) if norm == "inf" else own.norm(dim=1)
+            unchanged = (own == 0).all(dim=1)
+            better = (tracker.best < own_dist) | unchanged | tracker.stopped
+            take = (tracker.found & better).numpy()
+            x_adv[rows][take] = best.numpy()[take]
+            for row in np.nonzero(take & unchanged.numpy())[0].tolist():
+                notes[s + row] = None  # what the attack said of the input it returned no longer holds
+            found_adv[rows] = tracker.found.numpy()
+            best_adv[rows] = best.numpy()
         for key, values in out.extras.items():
             extras.setdefault(key, np.zeros(n, np.float64))[rows] = values
         if out.final_probs is not None:
@@ -153,11 +213,31 @@ def execute_run(
 
     labels1 = probs1.argmax(1)
     success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
+    if tracking:
+        # An attack's output that is not adversarial, where one of its queries was: the
+        # closest adversarial queried is judged instead (a row the cap had left).
+        retry = np.nonzero(~success & found_adv & (x_adv.reshape(n, -1) != best_adv.reshape(n, -1)).any(axis=1))[0]
+        retry = retry[(fwd[retry] < cap) | (cap == 0)]
+        if len(retry):
+            x_adv[retry] = target.as_sent(best_adv[retry])
+            for row in retry.tolist():
+                probs1[row] = judge(x_adv[row : row + 1], slice(row, row + 1))[0]
+            labels1 = probs1.argmax(1)
+            success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
+    dist = distances(x, x_adv)
+    if target_distance:  # success: adversarial within the distance
+        measured = dist["linf" if norm == "inf" else "l2"]
+        far = success & (measured > target_distance)
+        for row in np.nonzero(far)[0].tolist():
+            notes[row] = (
+                f"adversarial at {'Linf' if norm == 'inf' else 'L2'} {measured[row]:.4g}, "
+                f"beyond target_distance {target_distance:g}"
+            )
+        success &= ~far
     metrics.update(attack.run_metrics(success, extras))
     for kind, count in unattributed.items():
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
-    dist = distances(x, x_adv)
     measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
@@ -170,6 +250,8 @@ def execute_run(
                 os.replace(tmp, folder / name)
             finally:
                 tmp.unlink(missing_ok=True)
+            if tracking:
+                trajectories.save(folder, _trajectory(indices, fwd, events, norm), unit)
     samples = []
     scoreless = target.labels_only  # its answers tell no confidence
     true = target.y

@@ -10,9 +10,9 @@ from rich.table import Table
 
 from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
-from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
+from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, partial_runs, query_curves, sweeps
 
-__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
+__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates", "print_query_curves"]
 
 
 def _pct(a: int, b: int) -> str:
@@ -75,6 +75,7 @@ def print_run(console: Console, run: RunResult) -> None:
             row.append(escape(s.note or ""))
         table.add_row(*row)
     console.print(table)
+    print_query_curves(console, [run])
     if any(s.images for s in run.samples):
         console.print(
             f"Images: {escape(str(run.artifacts))}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True
@@ -143,6 +144,7 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
     if corruptions(scan) is None:  # a suite's severities read as accuracy, below, not as a sweep
         print_sweeps(console, scan)
     print_corruptions(console, scan)
+    print_query_curves(console, scan.runs)
 
 
 def print_corruptions(console: Console, scan: ScanResult) -> None:
@@ -167,6 +169,38 @@ def print_corruptions(console: Console, scan: ScanResult) -> None:
     mean = "-" if c["mean"] is None else f"{100 * c['mean']:.1f}%"
     worst = "-" if c["worst"] is None else f"{c['worst']} ({100 * c['worst_accuracy']:.1f}%)"
     console.print(f"clean accuracy {clean}, mean corruption accuracy {mean}, worst corruption {worst}")
+
+
+def _median_cell(point: dict[str, Any], samples: int) -> str:
+    value = "-" if point["median"] is None else f"{point['median']:.4f}"
+    return f"{value} ({point['adversarial']}/{samples})"
+
+
+def print_query_curves(console: Console, runs: list[RunResult]) -> None:
+    """The closed-box runs' median distance against queries: at each budget, the median
+    over the samples of the closest adversarial found within it (``-`` while half of them
+    or more had none), with how many were adversarial."""
+    curves = query_curves(runs)
+    if not curves:
+        return
+    first = next(iter(curves.values()))
+    table = Table(
+        title="Median distance against queries per sample (adversarial samples)",
+        title_justify="left",
+    )
+    for column in ["Run", "Attack", "Norm", *(f"{p['queries']:,}" for p in first["budgets"]), "Last query"]:
+        table.add_column(column, overflow="fold")
+    for run_id, curve in curves.items():
+        n = curve["samples"]
+        last = curve["last"]
+        table.add_row(
+            run_id,
+            curve["attack"],
+            "Linf" if curve["norm"] == "linf" else "L2",
+            *(_median_cell(p, n) for p in curve["budgets"]),
+            f"{_median_cell(last, n)} at {last['queries']:,}",
+        )
+    console.print(table)
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:

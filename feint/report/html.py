@@ -3,7 +3,8 @@ script, nothing fetched), rendered with Jinja2 from a stored scan or run.
 
 Sections: the target (model, data, clean accuracy on the samples), the scan's
 parameters and seeds, the gates, the summary by attack and by label, the robustness
-curve (when a parameter was swept), the distribution of distances, and per attack a
+curve (when a parameter was swept), the distribution of distances, the median distance
+against queries of the closed-box runs (one line per run on one plot), and per attack a
 gallery of samples: original, adversarial and the amplified perturbation for images,
 the most changed features for tabular data, with labels, confidences, distances and
 query counts."""
@@ -21,7 +22,16 @@ import numpy as np
 from feint import __version__
 from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
+from feint.report.summary import (
+    RUN_PARAMS,
+    by_attack,
+    by_label,
+    clean_accuracy,
+    corruptions,
+    partial_runs,
+    query_curves,
+    sweeps,
+)
 
 __all__ = ["render_html", "gallery_cards", "GALLERY_SIZE", "MAX_GALLERY"]
 
@@ -167,6 +177,12 @@ def render_html(
             }
         )
     planned = scan.settings.get("attacks", [])
+    curves = query_curves(scan.runs)
+    several = {a for a in summary if sum(r.attack == a for r in scan.runs if r.run_id in curves) > 1}
+    curve_labels = {
+        r.run_id: f"{r.attack} ({_run_label(r, sw.get(r.attack)) or r.run_id})" if r.attack in several else r.attack
+        for r in scan.runs
+    }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("feint.report", "templates"),
         autoescape=True,
@@ -202,6 +218,9 @@ def render_html(
         else [],
         corruption_plot=plots.corruption_curves(corruption) if corruption else None,
         distances=plots.distance_distributions(scan.runs),
+        query_curves=curves,
+        curve_labels=curve_labels,
+        queries_plot=plots.query_distance_curves(scan.runs, curve_labels) if curves else None,
         attacks=attacks,
         gallery=gallery,
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from feint.records import RunResult, ScanResult
-from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, sweeps
+from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, query_curve, sweeps
 
 __all__ = ["run_document", "scan_document", "gate_results", "jsonl_records", "dumps", "finite", "SCHEMA"]
 
@@ -37,8 +37,14 @@ def finite(value: Any) -> Any:
     return value
 
 
+def _run(run: RunResult) -> dict[str, Any]:
+    """A run's JSON: its record, and for a closed-box run its median distance against
+    queries (``query_curve``, None for any other run)."""
+    return {**run.to_dict(), "query_curve": query_curve(run)}
+
+
 def run_document(run: RunResult) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "run", **run.to_dict()}
+    return {"schema": SCHEMA, "kind": "run", **_run(run)}
 
 
 def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -67,7 +73,7 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
         "sweeps": sweeps(scan.runs),
         "corruptions": corruptions(scan),
         "gates": gate_results(scan, fail_on),
-        "runs": [r.to_dict() for r in scan.runs],
+        "runs": [_run(r) for r in scan.runs],
     }
 
 

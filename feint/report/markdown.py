@@ -8,7 +8,16 @@ from typing import Any
 
 from feint.measures import shown as shown_measures
 from feint.records import ScanResult, labelled, shown_params
-from feint.report.summary import RUN_PARAMS, by_attack, by_label, clean_accuracy, corruptions, partial_runs, sweeps
+from feint.report.summary import (
+    RUN_PARAMS,
+    by_attack,
+    by_label,
+    clean_accuracy,
+    corruptions,
+    partial_runs,
+    query_curves,
+    sweeps,
+)
 
 __all__ = ["render_markdown"]
 
@@ -168,6 +177,23 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
             + ".",
             "",
         ]
+    curves = query_curves(scan.runs)
+    if curves:
+        first = next(iter(curves.values()))
+        lines += ["## Median distance against queries per sample", ""]
+        lines += _table(
+            ["run", "attack", "norm", *(f"{p['queries']:,}" for p in first["budgets"]), "last query"],
+            [
+                [
+                    f"`{run_id}`",
+                    c["attack"],
+                    "Linf" if c["norm"] == "linf" else "L2",
+                    *(f"{_num(p['median'])} ({p['adversarial']}/{c['samples']})" for p in c["budgets"]),
+                    f"{_num(c['last']['median'])} ({c['last']['adversarial']}/{c['samples']}) at {c['last']['queries']:,}",
+                ]
+                for run_id, c in curves.items()
+            ],
+        )
     lines += ["## Runs", ""]
     for run in scan.runs:
         params = ", ".join(

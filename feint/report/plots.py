@@ -9,7 +9,7 @@ from typing import Any
 
 from feint.records import RunResult
 
-__all__ = ["robustness_curves", "corruption_curves", "distance_distributions", "png_data_uri"]
+__all__ = ["robustness_curves", "corruption_curves", "distance_distributions", "query_distance_curves", "png_data_uri"]
 
 _DPI = 110
 
@@ -134,4 +134,42 @@ def distance_distributions(runs: list[RunResult]) -> str | None:
         ax.set_xlim(0.4, len(names) + 0.6)
         ax.set_title(title, fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
+    return _encode(fig)
+
+
+def query_distance_curves(runs: list[RunResult], labels: dict[str, str] | None = None) -> str | None:
+    """Median distance against queries per sample, one line per closed-box run (named by
+    its attack, or ``labels[run_id]``), one panel per norm, queries on a log scale; a line
+    starts where half the samples were adversarial. ``None`` when no run has a trajectory."""
+    import numpy as np
+
+    from feint.store import trajectories
+
+    lines: dict[str, list[tuple[str, list[int], list[float]]]] = {}
+    for run in runs:
+        arrays = trajectories.load(run.artifacts)
+        if arrays is None or len(arrays["indices"]) == 0:
+            continue
+        last = int(arrays["queries"].max())
+        grid = sorted({int(q) for q in np.unique(np.geomspace(1, max(last, 2), 80).round())} | {last})
+        points = [(p["queries"], p["median"]) for p in trajectories.medians(arrays, grid) if p["median"]]
+        if not points:  # half the samples or more never adversarial: no median to draw
+            continue
+        norm = "Linf" if str(arrays["norm"]) == "inf" else "L2"
+        name = (labels or {}).get(run.run_id, run.attack)
+        lines.setdefault(norm, []).append((name, [q for q, _ in points], [m for _, m in points]))
+    if not lines:
+        return None
+    fig = _figure(5.6 * len(lines), 3.8)
+    axes = fig.subplots(1, len(lines), squeeze=False)[0]
+    for ax, (norm, curves) in zip(axes, lines.items()):
+        for name, xs, ys in curves:
+            ax.plot(xs, ys, label=name, drawstyle="steps-post")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("queries per sample")
+        ax.set_ylabel(f"median {norm} of the closest adversarial")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(f"Median {norm} distance against queries", fontsize=10)
+        ax.legend(fontsize=8)
     return _encode(fig)

@@ -9,8 +9,19 @@ from collections import defaultdict
 from typing import Any
 
 from feint.records import RUN_PARAMS, RunResult, ScanResult
+from feint.store import trajectories
 
-__all__ = ["by_attack", "by_label", "sweeps", "clean_accuracy", "corruptions", "stats", "RUN_PARAMS"]
+__all__ = [
+    "by_attack",
+    "by_label",
+    "sweeps",
+    "clean_accuracy",
+    "corruptions",
+    "stats",
+    "RUN_PARAMS",
+    "query_curve",
+    "query_curves",
+]
 
 
 def stats(values: list[float], empty: float | None = 0.0) -> dict[str, float | None]:
@@ -205,3 +216,20 @@ def corruptions(scan: ScanResult) -> dict[str, Any] | None:
         "worst": worst,
         "worst_accuracy": means.get(worst) if worst else None,
     }
+
+
+def query_curve(run: RunResult) -> dict[str, Any] | None:
+    """A closed-box run's median distance against queries (see
+    :func:`feint.store.trajectories.query_curve`), read from its stored trajectory; None
+    for a run without one (an open-box attack's, or a run kept without artifacts)."""
+    return trajectories.query_curve(trajectories.load(run.artifacts))
+
+
+def query_curves(runs: list[RunResult]) -> dict[str, dict[str, Any]]:
+    """Per run id, the run's query curve with its attack, for the runs that have one."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        curve = query_curve(run)
+        if curve is not None:
+            out[run.run_id] = {"attack": run.attack, **curve}
+    return out

@@ -12,6 +12,8 @@ FAST = {
     "pgd": {"max_iter": 20},
     "jsma": {},
     "hop_skip_jump": {"max_iter": 5, "max_eval": 200, "init_eval": 20},
+    "geoda": {"max_queries": 500},
+    "rays": {"max_queries": 500},
     "wasserstein": {
         "max_iter": 100,
         "eps_iter": 4,

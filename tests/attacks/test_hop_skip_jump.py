@@ -11,6 +11,7 @@ from feint.attacks.base import Batch
 from feint.attacks.catalog import get_attack
 from feint.attacks.model import CountedModel
 from feint.attacks.native.hop_skip_jump import HopSkipJump
+from feint.attacks.trajectory import Tracker
 from feint.cli.app import main
 from feint.engine.run import execute_run
 from feint.errors import BadValue
@@ -24,8 +25,11 @@ def attack_batch(target, indices, seed=0, **options):
     x = torch.as_tensor(target.get_samples(idx))
     labels = torch.as_tensor(target.predict(x.numpy()).argmax(1))
     fwd, grad = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
-    model = CountedModel(target, fwd, grad, idx)
     batch = Batch(x=x, labels=labels, targets=None, generator=torch.Generator().manual_seed(seed))
+    # The attack's own rows capped at max_queries (the runner, which adds its two, is not here).
+    cap = options.get("max_queries")
+    tracker = Tracker(x, batch.reached, max_rows=cap) if cap else None
+    model = CountedModel(target, fwd, grad, idx, tracker=tracker)
     out = HopSkipJump(**options)(model, batch)
     return x, out.x_adv, labels, fwd, grad
 
@@ -97,8 +101,8 @@ def test_max_queries_through_the_runner(digits_blackbox):
     run = execute_run(
         digits_blackbox, get_attack("hop_skip_jump")(sample_index="0:4", max_iter=50, init_eval=30, max_queries=200)
     )
-    # The attack's 200 plus the runner's first and last prediction.
-    assert all(s.forward_queries <= 202 for s in run.samples)
+    # Every row the model saw for a sample, the runner's first and last prediction included.
+    assert all(s.forward_queries <= 200 for s in run.samples)
     assert run.successes >= 3
 
 
@@ -180,3 +184,37 @@ def test_a_sample_with_no_adversarial_start_says_why(tmp_path, capsys):
 
     assert note in render(load(store, run.run_id), "markdown")
     assert note in render(load(store, run.run_id), "html")
+
+
+def test_a_sample_noise_cannot_turn_starts_from_another_class_of_the_batch():
+    """Random inputs almost never reach "corner" (x0 > 0.999), but the batch holds a sample
+    the model calls corner: the other sample starts from it and is turned."""
+    from feint.targets.base import Target
+
+    class Corner(Target):
+        target_name = "corner2"
+        data_type = "tabular"
+        input_shape = (2,)
+        output_classes = ("most", "corner")
+
+        def load(self):
+            self.X = np.array([[0.2, 0.5], [1.0, 0.4]], np.float32)
+
+        def predict(self, x):
+            p = (np.asarray(x)[:, 0] > 0.999).astype(np.float64)
+            return np.stack([1 - p, p], axis=1)
+
+    run = execute_run(Corner().ensure_loaded(), HopSkipJump(sample_index="0:2", init_size=5, max_iter=2))
+    assert [s.success for s in run.samples] == [True, True]
+    assert run.samples[0].final_label == "corner" and run.samples[0].linf < 0.81
+
+
+def test_the_efficient_variant_estimates_with_a_third_of_the_probes(digits_blackbox):
+    rows = {}
+    for variant in ("paper", "efficient"):
+        log: list[dict] = []
+        attack = HopSkipJump(sample_index="0:2", max_iter=1, init_eval=30, variant=variant, logger="calls")
+        run = execute_run(digits_blackbox, attack, query_log=log)
+        rows[variant] = max(e["rows"] for e in log)
+        assert run.successes == 2
+    assert rows == {"paper": 60, "efficient": 20}

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from feint.attacks.model import CountedModel
+from feint.attacks.model import CountedModel, SampleStopped
 from feint.targets.base import checked_scores
 
 __all__ = ["Attribution", "make_estimator", "quiet", "seeded", "LOGITS", "PROBABILITIES"]
@@ -66,6 +66,15 @@ class Attribution:
                 self.model.count(kind, n_rows, np.full(n_rows, self.focus), k)
             else:
                 self.model.count(kind, n_rows, None, k)
+
+    def owners(self, n_rows: int) -> np.ndarray | None:
+        """The sample of each row of a call on ``n_rows`` rows (see the class doc), or None
+        when the rows belong to no sample."""
+        if self.off or n_rows <= 0:
+            return None
+        if self.focus is not None:
+            return np.full(n_rows, self.focus, dtype=np.int64)
+        return np.arange(n_rows) if n_rows == self.model.n else None
 
     def settle(self, evaluated_rows: int) -> None:
         """Count rows the model evaluated that no counted call asked for."""
@@ -153,8 +162,33 @@ def _estimator_classes() -> tuple[type, type]:
         feint: Attribution
 
         def predict(self, x, batch_size: int = 128, **kwargs):
-            self.feint.count(len(x))
-            return super().predict(_f32(x), batch_size=max(int(batch_size), 1024), **kwargs)
+            tracker = self.feint.model.tracker
+            owners = self.feint.owners(len(x)) if tracker is not None else None
+            if tracker is None or owners is None:
+                self.feint.count(len(x))
+                return super().predict(_f32(x), batch_size=max(int(batch_size), 1024), **kwargs)
+            return self._tracked(np.asarray(x), torch.as_tensor(owners), tracker, batch_size, **kwargs)
+
+        def _tracked(self, x, owners, tracker, batch_size, **kwargs):
+            """Send only the rows the stopping rules admit and show every answer to the
+            tracker; a sample attacked alone that a rule stopped ends ART's work on it."""
+            allowed = tracker.admit(owners).numpy()
+            sent = x[allowed]
+            if len(sent):
+                self.feint.model.count("forward", len(sent), owners[allowed])
+                self.feint.forward_rows += len(sent)
+                out = np.asarray(super().predict(_f32(sent), batch_size=max(int(batch_size), 1024), **kwargs))
+                flat = torch.as_tensor(_f32(sent)).reshape(len(sent), -1)
+                tracker.observe(flat, torch.as_tensor(out).argmax(dim=1), owners[allowed])
+            else:
+                out = np.zeros((0, self.nb_classes), np.float32)
+            if self.feint.focus is not None and not bool(tracker.left(owners[:1])[0] > 0):
+                raise SampleStopped
+            if allowed.all():
+                return out
+            full = torch.exp(tracker.refused_scores(owners, self.nb_classes)).numpy().astype(out.dtype)
+            full[allowed] = out
+            return full
 
     return _CountingTorch, _CountingBlackBox
 

@@ -24,7 +24,7 @@ import torch
 from feint.attacks.art.base import ArtAttack, need, one_hot
 from feint.attacks.art.estimators import LOGITS, PROBABILITIES, make_estimator, quiet, seeded
 from feint.attacks.base import AttackOutput, Batch
-from feint.attacks.model import CountedModel
+from feint.attacks.model import CountedModel, SampleStopped
 from feint.attacks.params import Bool
 from feint.attacks.targeting import TARGET_LABELS
 from feint.errors import FeintError, Incompatible
@@ -76,8 +76,15 @@ class ArtEvasion(ArtAttack):
                 if self.mode == SAMPLE:
                     for i in range(n):
                         est.attribution.focus = i
-                        with seeded(sample_seed(batch.seed, ids[i])):
-                            out[i : i + 1] = self.call(attack, x[i : i + 1], None if y is None else y[i : i + 1])
+                        try:
+                            with seeded(sample_seed(batch.seed, ids[i])):
+                                out[i : i + 1] = self.call(attack, x[i : i + 1], None if y is None else y[i : i + 1])
+                        except SampleStopped:  # a stopping rule ended it: its closest adversarial, or itself
+                            tracker = model.tracker
+                            if tracker is not None and bool(tracker.found[i]):
+                                out[i] = tracker.best_x[i].reshape(x.shape[1:]).numpy()
+                            else:
+                                out[i] = x[i]
                 else:
                     with seeded(sample_seed(batch.seed, ids[0])):
                         out[:] = self.call(attack, x, y)
@@ -119,6 +126,19 @@ class ArtZoo(ArtEvasion):
 
     def more_kwargs(self, p: dict[str, Any], n: int) -> dict[str, Any]:
         return {"nb_parallel": min(int(p["nb_parallel"]), getattr(self, "_features", int(p["nb_parallel"])))}
+
+
+class ArtSignOpt(ArtEvasion):
+    """Sign-OPT, which ART refuses on a two-class model (its labels come out as one column)."""
+
+    @classmethod
+    def check_target(cls, target: Target) -> None:
+        super().check_target(target)
+        if len(target.output_classes) < 3:
+            raise Incompatible(
+                f"attack {cls.name} needs a model of three classes or more (ART's Sign-OPT refuses two); "
+                f"{target.target_name} has {len(target.output_classes)}"
+            )
 
 
 # -- cross-option checks that one range cannot say ------------------------------------------
@@ -264,6 +284,16 @@ def table() -> list[type[ArtAttack]]:
             E.FastGradientMethod,
             mode=BATCH,
             summary="Fast gradient method: one step along the loss gradient (its sign, for Linf).",
+        ),
+        define(
+            ArtSignOpt,
+            "art.sign_opt",
+            E.SignOPTAttack,
+            mode=SAMPLE,
+            needs="labels",
+            probe_batch=1024,
+            defaults={"targeted": False},  # ART's default is targeted
+            summary="Sign-OPT: decision-based, signs of directional derivatives of the distance to the boundary.",
         ),
         define(
             ev,

@@ -148,6 +148,12 @@ RANGES: dict[Any, dict[str, Any]] = {
     "nb_stolen": dict(low=1, high=10_000_000),
     "window_length": dict(low=1, high=1_000_000),
     "threshold": dict(low=0, high=1),
+    ("SignOPTAttack", "query_limit"): dict(low=1, high=1_000_000_000),
+    ("SignOPTAttack", "k"): dict(low=1, high=100_000),
+    ("SignOPTAttack", "alpha"): dict(low=0, low_open=True),
+    ("SignOPTAttack", "epsilon"): dict(low=0, low_open=True),
+    ("SignOPTAttack", "beta"): dict(low=0, low_open=True),
+    ("SignOPTAttack", "num_trial"): dict(low=1, high=100_000),
     # FunctionallyEquivalentExtraction.extract
     "delta_0": dict(low=0, low_open=True),
     "fraction_true": dict(low=0, high=1, low_open=True),

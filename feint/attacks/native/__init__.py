@@ -1,10 +1,12 @@
 """feint's own attacks: batched torch implementations, one module each."""
 
+from feint.attacks.native.geoda import GeoDA
 from feint.attacks.native.hop_skip_jump import HopSkipJump
 from feint.attacks.native.jsma import JSMA
 from feint.attacks.native.pgd import PGD
+from feint.attacks.native.rays import RayS
 from feint.attacks.native.wasserstein import Wasserstein
 
-ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump)
+ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump, GeoDA, RayS)
 
-__all__ = ["ATTACKS", "PGD", "JSMA", "Wasserstein"]
+__all__ = ["ATTACKS", "PGD", "JSMA", "Wasserstein", "HopSkipJump", "GeoDA", "RayS"]

@@ -6,11 +6,15 @@ together: each step of a phase is one model call covering all samples still at w
 memory without adding forward passes):
 
 1. *Start*: one uniform random input per sample and round, until it is adversarial
-   (at most ``init_size`` rounds), then a binary search on the segment to the sample.
+   (at most ``init_size`` rounds); a sample that found none starts from the closest
+   sample of the batch that the model labels otherwise (the target label, when
+   targeted), which costs no query; then a binary search on the segment to the sample.
 2. *Boundary*: a binary search between the sample and the current adversarial point
    (along the segment for L2, by shrinking the Linf box for inf) to reach the decision
    boundary.
-3. *Direction*: ``init_eval * sqrt(t + 1)`` probes (at most ``max_eval``) around the
+3. *Direction*: ``init_eval * sqrt(t + 1)`` probes (at most ``max_eval``; a third of
+   that with ``variant=efficient``, which also, in L2, searches the start's segment once
+   at the iterations' precision rather than coarsely and then again) around the
    boundary point, each a random unit direction of size ``delta``; the mean of the
    directions weighted by (centred) adversarial-or-not estimates the boundary's normal.
 4. *Step*: a geometric search along that direction, from ``dist / sqrt(t + 1)``,
@@ -18,10 +22,11 @@ memory without adding forward passes):
 
 The schedule, ``delta`` and binary-search thresholds are those of the paper's code.
 Each sample keeps the closest adversarial point it has seen (free: every candidate was
-queried anyway); a sample with no adversarial start returns unchanged. ``max_queries``
-caps the model rows spent on each sample: phases shrink a sample's share to what is
-left and a sample drops out when nothing is left, so the cap holds exactly. Every row
-is counted for its own sample.
+queried anyway); a sample with no adversarial start returns unchanged. The stopping
+rules every closed-box attack has (``max_queries``, ``target_distance``; see
+:mod:`feint.attacks.trajectory`) are asked before each phase: phases shrink a sample's
+share to the rows it has left and a sample drops out when it has none or is close
+enough, so no row is refused. Every row is counted for its own sample.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
+from feint.attacks.native.geoda import nearest_other
 from feint.attacks.params import Choice, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
@@ -76,15 +82,15 @@ class HopSkipJump(Attack):
         high=1_000_000,
     )
     init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
+    variant = Choice(
+        "paper",
+        "paper: the paper's schedule; efficient: direction estimates of a third as many probes "
+        "(init_eval / 3 * sqrt(t + 1)), so the first iterations come sooner, and (L2) one binary search "
+        "after the random start instead of a coarse one and a fine one",
+        choices=("paper", "efficient"),
+    )
     targeted = TARGETED
     target_labels = TARGET_LABELS
-    max_queries = Int(
-        0,
-        "hard cap on model rows per sample spent by the attack (the runner's first and "
-        "last prediction come on top); 0: no cap beyond the iteration schedule",
-        low=0,
-        high=10**12,
-    )
 
     def check_options(self, p: dict[str, Any]) -> None:
         if p["init_eval"] > p["max_eval"]:
@@ -109,25 +115,21 @@ class _HopSkipJump:
         self.linf = p["norm"] == "inf"
         # The paper's binary-search threshold, as a fraction of the segment (L2) or box size (inf).
         self.theta = 0.01 / self.dim if self.linf else 0.01 / math.sqrt(self.dim)
-        self.budget = p["max_queries"] if p["max_queries"] > 0 else None
-        self.spent = torch.zeros(self.n, dtype=torch.long)
         self.cur = self.flat0.clone()  # current point per sample (adversarial once found)
         self.best = self.flat0.clone()
         self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
+        self.efficient = p["variant"] == "efficient"
 
     # -- helpers -----------------------------------------------------------------------
     def left(self, idx: torch.Tensor) -> torch.Tensor:
-        """Rows sample ``idx`` may still spend (a large number when uncapped)."""
-        if self.budget is None:
-            return torch.full((len(idx),), 2**62, dtype=torch.long)
-        return self.budget - self.spent[idx]
+        """Rows sample ``idx`` may still spend (a large number when uncapped, 0 once stopped)."""
+        return self.model.left(idx)
 
     def can(self, idx: torch.Tensor) -> torch.Tensor:
         return self.left(idx) > 0
 
     def adversarial(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Whether each row (a point of sample ``idx[row]``) is adversarial; one counted query per row."""
-        self.spent += torch.bincount(idx, minlength=self.n)
         pred = self.model.labels(flat.reshape(-1, *self.shape), rows=idx)
         return self.batch.reached(pred, idx)
 
@@ -153,8 +155,10 @@ class _HopSkipJump:
     # -- phases ------------------------------------------------------------------------
     def start(self, todo: torch.Tensor) -> torch.Tensor:
         """Random uniform inputs until each sample of ``todo`` (a mask) has an adversarial
-        start; returns which do."""
+        start, then, for a sample that has none, the closest sample of the batch the model
+        labels otherwise (the efficient variant takes that first); returns which have one."""
         found = torch.zeros(self.n, dtype=torch.bool)
+        near, other = nearest_other(self.batch, self.flat0, todo)
         for _ in range(self.p["init_size"]):
             idx = torch.nonzero(todo & ~found).flatten()
             idx = idx[self.can(idx)]
@@ -164,9 +168,15 @@ class _HopSkipJump:
             ok = self.adversarial(noise, idx)
             self.cur[idx[ok]] = noise[ok]
             found[idx[ok]] = True
+        fallback = near & todo & ~found
+        self.cur[fallback] = other[fallback]
+        found |= fallback
         idx = torch.nonzero(found).flatten()
         if len(idx):
-            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=False, threshold=INIT_THRESHOLD)
+            # The efficient variant searches once, to the iterations' precision, where the
+            # paper searches coarsely here and again at the first iteration (L2).
+            once = self.efficient and not self.linf
+            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=False, threshold=None if once else INIT_THRESHOLD)
             self.keep_best(idx, self.cur[idx])
         return found
 
@@ -270,9 +280,11 @@ class _HopSkipJump:
             else:  # the paper's code: delta = sqrt(d) * theta * dist (L2), d * theta * dist (inf)
                 scale = self.dim * self.theta if self.linf else math.sqrt(self.dim) * self.theta
                 delta = scale * self.dist(self.cur[idx], idx)
-            self.cur[idx] = self.boundary(idx, self.cur[idx], linf=self.linf)
+            if not (t == 0 and self.efficient and not self.linf):
+                self.cur[idx] = self.boundary(idx, self.cur[idx], linf=self.linf)
             self.keep_best(idx, self.cur[idx])
-            num_eval = min(int(p["init_eval"] * math.sqrt(t + 1)), p["max_eval"])
+            first = p["init_eval"] / 3 if self.efficient else p["init_eval"]
+            num_eval = min(max(1, int(first * math.sqrt(t + 1))), p["max_eval"])
             counts = torch.clamp(self.left(idx) - STEP_RESERVE, max=num_eval)
             go = counts > 0
             active[idx[~go]] = False
