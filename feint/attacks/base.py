@@ -159,7 +159,8 @@ class Attack:
     @classmethod
     def stops(cls) -> bool:
         """Whether the attack has the stopping rules and a per-query trajectory
-        (:mod:`feint.attacks.trajectory`): every closed-box evasion attack has."""
+        (:mod:`feint.attacks.trajectory`): every closed-box evasion attack has, but for the
+        transformations, whose result is the strength they found."""
         return cls.access == CLOSED_BOX and cls.family == "evasion"
 
     def distance_norm(self, p: dict[str, Any]) -> str:

@@ -45,6 +45,13 @@ class Transformation(Attack):
     reference = "Papakipos and Bitton, AugLy: Data Augmentations for Robustness, 2022"
     spec: ClassVar[Spec]
 
+    @classmethod
+    def stops(cls) -> bool:
+        """No distance trajectory or stopping rules: a transformation's result is the image
+        at the strength its search found (not the closest image among its queries), and its
+        own ``max_queries`` bounds the search."""
+        return False
+
     pre = Chain("", "transformations applied first, at fixed strengths: jpeg:70 or jpeg:70+rotate:5 (empty: none)")
 
     @classmethod
