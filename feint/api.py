@@ -46,6 +46,7 @@ __all__ = [
     "new_attack",
     "run",
     "scan",
+    "evaluate",
     "resume",
     "lookup",
     "predict",
@@ -236,6 +237,51 @@ def scan(
         )
 
 
+def evaluate(
+    target: Target,
+    *,
+    norm: str = "inf",
+    eps: Sequence[float] | float = (0.3,),
+    version: str = "standard",
+    samples: Any = "0:100",
+    seed: int = 0,
+    batch_size: int = 100,
+    fail_on: Sequence[str] = (),
+    store: Store | None = None,
+    resume_unfinished: bool = True,
+    on_resume: Callable[[str], None] | None = None,
+    on_stage: Callable[[str, float, int, int], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """The AutoAttack-style worst case over the ``version`` ensemble (``standard``:
+    APGD-CE, APGD-T, FAB-T, Square; ``fast``: APGD-CE, APGD-T on 3 classes) at each budget
+    ``eps`` in the ``norm`` (``inf`` or ``2``), on ``samples``
+    (:mod:`feint.engine.evaluate`): robust accuracy per budget, stored as a scan and
+    returned as stored. Its gates ``fail_on`` read ``robust_accuracy`` and
+    ``clean_accuracy`` at every budget. With ``resume_unfinished``, an unfinished
+    evaluation with the same settings continues instead (``on_resume`` gets its id);
+    ``on_stage(attack, eps, attacked, turned)`` follows each finished stage; ``on_start``
+    gets the evaluation's id once it is stored."""
+    from feint.engine.evaluate import evaluation_settings, execute_evaluation, find_resumable_evaluation
+
+    target = as_target(target)
+    settings = evaluation_settings(
+        target,
+        norm=norm,
+        eps=eps,
+        version=version,
+        samples=samples,
+        seed=seed,
+        batch_size=batch_size,
+        fail_on=fail_on,
+    )
+    with _opened(store) as db:
+        unfinished = find_resumable_evaluation(db, target, settings) if resume_unfinished else None
+        if unfinished and on_resume:
+            on_resume(unfinished)
+        return execute_evaluation(target, db, settings, resume=unfinished, on_stage=on_stage, on_start=on_start)
+
+
 def resume(
     scan_id: str,
     *,
@@ -252,6 +298,11 @@ def resume(
         if db.scan_record(scan_id) is None:
             recent = db.recent_ids()
             raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
+        record = db.scan_record(scan_id)
+        if record is not None and record["settings"].get("kind") == "evaluate":
+            from feint.engine.evaluate import execute_evaluation
+
+            return execute_evaluation(get_target(record["target_spec"]), db, resume=scan_id)
         return resume_scan(
             db,
             scan_id,

@@ -85,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan_arguments(scan, with_target=True)
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="robust accuracy per budget: the AutoAttack-style worst case over an ensemble of attacks",
+        description="Attack the samples the target labels right with each attack of an ensemble in\n"
+        "turn, each only on the samples still standing, at each budget --eps; print\n"
+        "robust accuracy (clean, then after each attack) per budget. Stored as a scan:\n"
+        "show, report and --resume take its id. Exit code 1 when a --fail-on gate holds.\n"
+        "Ensembles: standard: APGD-CE, APGD-T (9 classes), FAB-T (9 classes), Square\n"
+        "(5,000 queries); fast: APGD-CE, APGD-T (3 classes). On a closed-box target: Square.",
+        epilog="--fail-on EXPR reads robust_accuracy, clean_accuracy, samples, successes and\n"
+        "success_rate, checked at every budget, e.g. 'robust_accuracy < 0.5'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate_arguments(evaluate, with_target=True)
+
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
@@ -271,6 +286,37 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
 
 
+def evaluate_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
+    """The arguments of ``evaluate`` (the shell's has its active target instead of TARGET)."""
+    if with_target:
+        p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+        _trust_arg(p)
+    p.add_argument("--norm", default="inf", help="the norm of the budgets: inf or 2 (default inf)")
+    p.add_argument(
+        "--eps", nargs="+", type=float, metavar="EPS", help="budgets, one or more (default 0.3), e.g. --eps 0.1 0.2 0.3"
+    )
+    p.add_argument("--version", default="standard", help="the ensemble: standard or fast (default standard)")
+    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 0:100 (the default), 1,4,7 or range(100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=100, metavar="N", help="samples attacked together (default 100)")
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when EXPR holds at some budget, e.g. 'robust_accuracy < 0.5' (repeatable)",
+    )
+    p.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"write a report of the stored evaluation; the format comes from the extension: {', '.join(extensions())}",
+    )
+    p.add_argument("--resume", metavar="SCAN_ID", help="continue a stopped evaluation from its first stage not stored")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
 # The command line's spelling of the library's parameters, in its one-line errors.
 FLAGS = {
     "params": "--set",
@@ -286,6 +332,9 @@ FLAGS = {
     "resume": "--resume",
     "gallery": "--gallery",
     "sample_index": "-i",
+    "eps": "--eps",
+    "norm": "--norm",
+    "version": "--version",
 }
 
 
@@ -573,6 +622,89 @@ def cmd_scan(args, target=None) -> int:
     return _scan_outcome(args, store, done.scan_id, bar.last, reports, again)
 
 
+def cmd_evaluate(args, target=None) -> int:
+    """``feint evaluate``; the shell passes its active ``target`` (then ``args`` has none)."""
+    from feint import api
+    from feint.errors import FeintError
+    from feint.report.formats import Subject, format_for
+    from feint.report.jsonout import dumps, gate_results, scan_document
+
+    again = "evaluate" if target is not None else "feint evaluate"
+    reports = [(path, format_for(path)) for path in args.report]
+    store = _store()
+    console = stdout_console()
+
+    def stage(name: str, eps: float, attacked: int, turned: int) -> None:
+        if not args.json:
+            console.print(f"  eps {eps:g}  {name}: {turned} of {attacked} samples turned", highlight=False)
+
+    if args.resume is not None:
+        given = [
+            f
+            for f, v in (("TARGET", getattr(args, "target", None) if target is None else None), ("--eps", args.eps))
+            if v
+        ]
+        if given:
+            raise FeintError(f"--resume continues the stored evaluation; leave out {', '.join(given)}")
+        record = store.scan_record(args.resume)
+        if record is None or record["settings"].get("kind") != "evaluate":
+            raise FeintError(f"no stored evaluation with id {args.resume!r}; recent: {', '.join(store.recent_ids())}")
+        from feint.engine.evaluate import execute_evaluation
+        from feint.targets import get_target
+
+        try:
+            done = execute_evaluation(get_target(record["target_spec"]), store, resume=args.resume, on_stage=stage)
+        except KeyboardInterrupt:
+            sys.stderr.write(
+                f"feint: evaluation {args.resume} interrupted; continue it with: {again} --resume {args.resume}\n"
+            )
+            return 130
+    else:
+        if target is None and not args.target:
+            raise FeintError("evaluate needs a TARGET (a built-in name or a target file), or --resume SCAN_ID")
+        from feint.engine.evaluate import ENSEMBLES
+        from feint.report.robustness import check_evaluation_gates
+
+        check_evaluation_gates(args.fail_on)  # every check that needs no model first
+        if args.version not in ENSEMBLES:
+            raise FeintError(f"--version expects one of {', '.join(ENSEMBLES)}; got {args.version!r}")
+        if target is None:
+            target = api.load_target(args.target, trust=args.trust_model)
+        started: list[str] = []
+
+        def continuing(scan_id: str) -> None:
+            sys.stderr.write(f"feint: continuing unfinished evaluation {scan_id} (same target and settings)\n")
+
+        try:
+            done = api.evaluate(
+                target,
+                norm=args.norm,
+                eps=args.eps or [0.3],
+                version=args.version,
+                samples=args.sample_index or "0:100",
+                seed=args.seed,
+                batch_size=args.batch_size,
+                fail_on=args.fail_on,
+                store=store,
+                on_resume=continuing,
+                on_stage=stage,
+                on_start=started.append,
+            )
+        except KeyboardInterrupt:
+            ident = started[-1] if started else "SCAN_ID"
+            sys.stderr.write(f"feint: evaluation {ident} interrupted; continue it with: {again} --resume {ident}\n")
+            return 130
+    scan = store.get_scan(done.scan_id)
+    assert scan is not None
+    checked = gate_results(scan)
+    if args.json:
+        print(dumps(scan_document(scan)))
+    else:
+        _print_scan(scan, False, checked)
+    _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
+    return _gate_exit(checked)
+
+
 def _store():
     from feint.store.db import Store
 
@@ -694,6 +826,14 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
     from feint.report.console import print_gates, print_run, print_scan
 
     console = stdout_console()
+    from feint.report.robustness import is_evaluation
+
+    if is_evaluation(scan):  # its runs are stages: the table of robust accuracy says it all
+        from feint.report.console import print_evaluation
+
+        print_evaluation(console, scan)
+        print_gates(console, gates)
+        return
     for run in scan.runs:
         print_run(console, run)
         console.print()
@@ -807,6 +947,7 @@ COMMANDS = {
     "info": cmd_info,
     "run": cmd_run,
     "scan": cmd_scan,
+    "evaluate": cmd_evaluate,
     "show": cmd_show,
     "report": cmd_report,
     "predict": cmd_predict,

@@ -12,7 +12,7 @@ from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, partial_runs, sweeps
 
-__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates"]
+__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates", "print_evaluation", "print_curve"]
 
 
 def _pct(a: int, b: int) -> str:
@@ -72,6 +72,10 @@ def print_run(console: Console, run: RunResult) -> None:
         console.print(f"Images: {run.artifacts}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True)
     elif run.artifacts:
         console.print(f"Adversarial inputs: {run.artifacts}/adversarial.npz", soft_wrap=True)
+    from feint.report.robustness import curve_runs
+
+    if curve_runs([run]) and not run.scan_id:  # a scan prints its runs' curves after its summary
+        print_curve(console, run)
 
 
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:
@@ -128,6 +132,10 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
             table.add_row(label, *[_pct(row[n]["successes"], row[n]["samples"]) if n in row else "-" for n in names])
         console.print(table)
     print_sweeps(console, scan)
+    from feint.report.robustness import curve_runs
+
+    for run in curve_runs(scan.runs):
+        print_curve(console, run)
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
@@ -163,4 +171,58 @@ def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
         table.add_row(
             g["expr"], "[red]FAIL[/red]" if g["failed"] else "[green]pass[/green]", ", ".join(g["attacks"]) or "-"
         )
+    console.print(table)
+
+
+def print_evaluation(console: Console, scan: ScanResult) -> None:
+    """An evaluation: robust accuracy per budget after each attack of the ensemble."""
+    from feint.report.robustness import evaluation_summary
+
+    ev = evaluation_summary(scan)
+    status = scan.settings.get("status", "done")
+    console.print(
+        f"[bold]evaluate[/bold] {scan.target}  scan [cyan]{scan.scan_id}[/cyan]  {ev['version']} ensemble, "
+        f"L{ev['norm']}, {ev['samples']} samples, status {status}"
+        + ("" if ev["complete"] else "  [yellow](incomplete: resume it)[/yellow]")
+    )
+    if ev["skipped"]:
+        console.print(f"not run on this target (it gives no gradients): {', '.join(ev['skipped'])}")
+    table = Table(title="Robust accuracy", title_justify="left")
+    table.add_column("After")
+    for b in ev["budgets"]:
+        table.add_column(f"eps {b['eps']:g}")
+    stages = ["clean"]
+    if any(r["stage"] == "smaller budgets" for b in ev["budgets"] for r in b["ladder"]):
+        stages.append("smaller budgets")
+    stages += [s["name"] for s in ev["ensemble"]]
+    for stage in stages:
+        cells = []
+        for b in ev["budgets"]:
+            row = next((r for r in b["ladder"] if r["stage"] == stage), None)
+            if row is None:
+                cells.append("-")
+                continue
+            turned = f" (-{row['turned']})" if row["turned"] else ""
+            cells.append(f"{100 * row['robust_accuracy']:.1f}%{turned}")
+        table.add_row(stage, *cells)
+    table.add_row(
+        "[bold]robust accuracy[/bold]", *[f"[bold]{100 * b['robust_accuracy']:.1f}%[/bold]" for b in ev["budgets"]]
+    )
+    console.print(table)
+    console.print(f"correct by {ev['reference']}; a budget's turned samples count at every larger budget")
+
+
+def print_curve(console: Console, run: RunResult, points: int = 10) -> None:
+    """A minimal-norm run's robustness curve: robust accuracy at evenly spaced budgets."""
+    from feint.report.robustness import robustness_curve
+
+    curve = robustness_curve(run, points=points)
+    table = Table(
+        title=f"Robustness curve of run {run.run_id} (L{curve['norm']}, from each sample's smallest adversarial)",
+        title_justify="left",
+    )
+    table.add_column("eps")
+    table.add_column("Robust accuracy")
+    for eps, acc in curve["curve"]:
+        table.add_row(f"{eps:.4g}", f"{100 * acc:.1f}%")
     console.print(table)
