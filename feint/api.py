@@ -47,6 +47,7 @@ __all__ = [
     "run",
     "scan",
     "evaluate",
+    "check",
     "resume",
     "lookup",
     "predict",
@@ -252,6 +253,7 @@ def evaluate(
     on_resume: Callable[[str], None] | None = None,
     on_stage: Callable[[str, float, int, int], None] | None = None,
     on_start: Callable[[str], None] | None = None,
+    checks: bool = True,
 ) -> ScanResult:
     """The AutoAttack-style worst case over the ``version`` ensemble (``standard``:
     APGD-CE, APGD-T, FAB-T, Square; ``fast``: APGD-CE, APGD-T on 3 classes) at each budget
@@ -261,7 +263,8 @@ def evaluate(
     ``clean_accuracy`` at every budget. With ``resume_unfinished``, an unfinished
     evaluation with the same settings continues instead (``on_resume`` gets its id);
     ``on_stage(attack, eps, attacked, turned)`` follows each finished stage; ``on_start``
-    gets the evaluation's id once it is stored."""
+    gets the evaluation's id once it is stored. ``checks``: run the sanity checks
+    (:func:`check`) first, on up to 10 of the samples, and keep them with the evaluation."""
     from feint.engine.evaluate import evaluation_settings, execute_evaluation, find_resumable_evaluation
 
     target = as_target(target)
@@ -274,12 +277,33 @@ def evaluate(
         seed=seed,
         batch_size=batch_size,
         fail_on=fail_on,
+        checks=checks,
     )
     with _opened(store) as db:
         unfinished = find_resumable_evaluation(db, target, settings) if resume_unfinished else None
         if unfinished and on_resume:
             on_resume(unfinished)
         return execute_evaluation(target, db, settings, resume=unfinished, on_stage=on_stage, on_start=on_start)
+
+
+def check(
+    target: Target, samples: Any = "0:100", *, norm: str = "inf", eps: float = 0.3, seed: int = 0
+) -> list[dict[str, str]]:
+    """Sanity checks of an evaluation (Carlini et al. 2019) on up to 10 of ``samples`` that
+    the target labels right, at budget ``eps`` (:mod:`feint.engine.checks`): per check its
+    ``name``, ``status`` (pass, warn or fail) and ``why``. Nothing is stored."""
+    from feint.engine.checks import run_checks
+    from feint.errors import ParamError
+
+    target = as_target(target).ensure_loaded()
+    shape = RunShape.of({"sample_index": samples, "seed": seed})
+    target.check_indices(shape.samples)
+    if str(norm).lower() not in ("inf", "linf", "2", "l2"):
+        raise ParamError("{norm} expects inf or 2; got {got}", got=norm)
+    if not isinstance(eps, (int, float)) or not eps > 0:
+        raise ParamError("{eps} expects a number above 0; got {got}", got=eps)
+    norm = "inf" if str(norm).lower() in ("inf", "linf") else "2"
+    return [c.to_dict() for c in run_checks(target, shape.samples, norm, float(eps), shape.seed)]
 
 
 def resume(

@@ -100,6 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_arguments(evaluate, with_target=True)
 
+    check = sub.add_parser(
+        "check",
+        help="sanity checks of an evaluation: signs that attacks fail for reasons other than robustness",
+        description="On up to 10 samples the target labels right: logits or probabilities, zero or\n"
+        "NaN input gradients, the loss rising over steps, success growing with the budget\n"
+        "and reaching 100% unbounded, iterative beating single-step, closed-box not beating\n"
+        "open-box, restarts agreeing (Carlini et al. 2019). Each: pass, warn or fail and why.\n"
+        "Exit code 1 when a check fails. Nothing is stored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _target_arg(check)
+    check.add_argument("-i", "--sample-index", default="0:100", metavar="INDICES", help="samples (default 0:100)")
+    check.add_argument("--norm", default="inf", help="inf or 2 (default inf)")
+    check.add_argument("--eps", type=float, default=0.3, help="the budget (default 0.3)")
+    check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    check.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
@@ -313,6 +330,7 @@ def evaluate_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         metavar="FILE",
         help=f"write a report of the stored evaluation; the format comes from the extension: {', '.join(extensions())}",
     )
+    p.add_argument("--no-checks", action="store_true", help="leave out the sanity checks (feint check) it runs first")
     p.add_argument("--resume", metavar="SCAN_ID", help="continue a stopped evaluation from its first stage not stored")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -689,6 +707,7 @@ def cmd_evaluate(args, target=None) -> int:
                 on_resume=continuing,
                 on_stage=stage,
                 on_start=started.append,
+                checks=not args.no_checks,
             )
         except KeyboardInterrupt:
             ident = started[-1] if started else "SCAN_ID"
@@ -703,6 +722,19 @@ def cmd_evaluate(args, target=None) -> int:
         _print_scan(scan, False, checked)
     _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
     return _gate_exit(checked)
+
+
+def cmd_check(args) -> int:
+    from feint import api
+    from feint.report.console import print_checks
+
+    target = api.load_target(args.target, trust=args.trust_model)
+    found = api.check(target, args.sample_index, norm=args.norm, eps=args.eps, seed=args.seed)
+    if args.json:
+        print(json.dumps({"target": target.target_name, "checks": found}, indent=2))
+    else:
+        print_checks(stdout_console(), found)
+    return 1 if any(c["status"] == "fail" for c in found) else 0
 
 
 def _store():
@@ -948,6 +980,7 @@ COMMANDS = {
     "run": cmd_run,
     "scan": cmd_scan,
     "evaluate": cmd_evaluate,
+    "check": cmd_check,
     "show": cmd_show,
     "report": cmd_report,
     "predict": cmd_predict,

@@ -251,6 +251,18 @@ def _show_parser() -> Cmd2ArgumentParser:
     return p
 
 
+def _evaluate_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import evaluate_arguments
+
+    p = _Parser(
+        description="Robust accuracy of the active target per budget, as 'feint evaluate TARGET' "
+        "gives it: the ensemble's attacks in turn on the samples still standing (--eps, --norm, "
+        "--version standard|fast, -i, --fail-on, --report, --json, --resume)."
+    )
+    evaluate_arguments(p, with_target=False)
+    return p
+
+
 def _scan_parser() -> Cmd2ArgumentParser:
     from feint.cli.commands import GATE_HELP, scan_arguments
 
@@ -738,6 +750,15 @@ class FeintShell(cmd2.Cmd):
                 self._fail(130, f"scan interrupted; the runs that finished are stored{more}")
         finally:
             store.close()
+
+    @with_category(ATTACKS)
+    @with_argparser(_evaluate_parser)
+    def do_evaluate(self, args: argparse.Namespace) -> None:
+        target = None if args.resume else self._need_target()
+        try:
+            self._command("evaluate", args, target=target)
+        except KeyboardInterrupt:
+            self._fail(130, "evaluation interrupted; the stages that finished are stored")
 
     # -- results ------------------------------------------------------------------------------
     @with_category(RESULTS)

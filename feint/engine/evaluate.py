@@ -133,10 +133,11 @@ def evaluation_settings(
     seed: int = 0,
     batch_size: int = 100,
     fail_on: Sequence[str] = (),
+    checks: bool = True,
 ) -> dict[str, Any]:
     """The settings of an evaluation, every value checked before anything runs (a bad one
     raises FeintError naming it)."""
-    target = as_target(target)
+    target = as_target(target).ensure_loaded()
     if str(norm).lower() not in ("inf", "linf", "2", "l2"):
         raise ParamError("{norm} expects inf or 2; got {got}", got=norm)
     norm = "inf" if str(norm).lower() in ("inf", "linf") else "2"
@@ -161,6 +162,7 @@ def evaluation_settings(
         "seed": shape.seed,
         "batch_size": shape.batch_size,
         "fail_on": list(fail_on),
+        "checks": checks,
     }
 
 
@@ -239,6 +241,11 @@ def execute_evaluation(
         config = dict(settings)
         indices = np.asarray(parse_indices(config["sample_index"]), dtype=np.int64)
         config["clean"] = _clean_pass(target, indices, int(config["batch_size"]))
+        if config.get("checks"):
+            from feint.engine.checks import run_checks
+
+            found = run_checks(target, indices.tolist(), config["norm"], max(config["eps"]), int(config["seed"]))
+            config["checks"] = [c.to_dict() for c in found]
         scan_id = uuid.uuid4().hex[:8]
         store.add_scan(
             scan_id,

@@ -12,7 +12,16 @@ from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, partial_runs, sweeps
 
-__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates", "print_evaluation", "print_curve"]
+__all__ = [
+    "print_run",
+    "print_scan",
+    "print_table",
+    "print_sweeps",
+    "print_gates",
+    "print_evaluation",
+    "print_curve",
+    "print_checks",
+]
 
 
 def _pct(a: int, b: int) -> str:
@@ -185,6 +194,8 @@ def print_evaluation(console: Console, scan: ScanResult) -> None:
         f"L{ev['norm']}, {ev['samples']} samples, status {status}"
         + ("" if ev["complete"] else "  [yellow](incomplete: resume it)[/yellow]")
     )
+    if isinstance(scan.settings.get("checks"), list):
+        print_checks(console, scan.settings["checks"])
     if ev["skipped"]:
         console.print(f"not run on this target (it gives no gradients): {', '.join(ev['skipped'])}")
     table = Table(title="Robust accuracy", title_justify="left")
@@ -225,4 +236,15 @@ def print_curve(console: Console, run: RunResult, points: int = 10) -> None:
     table.add_column("Robust accuracy")
     for eps, acc in curve["curve"]:
         table.add_row(f"{eps:.4g}", f"{100 * acc:.1f}%")
+    console.print(table)
+
+
+def print_checks(console: Console, checks: list[dict[str, Any]]) -> None:
+    """Sanity checks, one line each: pass, warn or fail, and why."""
+    colour = {"pass": "green", "warn": "yellow", "fail": "red"}
+    table = Table(title="Sanity checks", title_justify="left")
+    for heading in ["Check", "Result", "Why"]:
+        table.add_column(heading, overflow="fold")
+    for c in checks:
+        table.add_row(c["name"], f"[{colour.get(c['status'], 'white')}]{c['status']}[/]", escape(c["why"]))
     console.print(table)
