@@ -48,6 +48,9 @@ __all__ = [
     "scan",
     "evaluate",
     "check",
+    "optimize",
+    "study",
+    "best_params",
     "resume",
     "lookup",
     "predict",
@@ -304,6 +307,65 @@ def check(
         raise ParamError("{eps} expects a number above 0; got {got}", got=eps)
     norm = "inf" if str(norm).lower() in ("inf", "linf") else "2"
     return [c.to_dict() for c in run_checks(target, shape.samples, norm, float(eps), shape.seed)]
+
+
+def optimize(
+    target: Target,
+    attacks: Sequence[str],
+    *,
+    trials: int = 20,
+    objective: str = "success",
+    samples: Any = "0:20",
+    seed: int = 0,
+    fixed: Mapping[str, Mapping[str, Any]] | None = None,
+    params: Mapping[str, Sequence[str]] | None = None,
+    resume: str | None = None,
+    store: Store | None = None,
+    on_trial: Callable[[str, int, float | None, str], None] | None = None,
+) -> dict[str, Any]:
+    """Search the options of each of ``attacks`` with Optuna (:mod:`feint.engine.optimize`):
+    ``trials`` per attack (the first the defaults), for the ``objective`` (success,
+    distance, queries, score) on ``samples``, seeded, with pruning; ``fixed`` values per
+    attack, ``params`` per attack the options searched (default: all but the budget's).
+    ``resume``: the id of a stopped study to finish. Returns :func:`study`'s summary."""
+    from feint.engine.optimize import optimize as _optimize
+
+    target = as_target(target).ensure_loaded()
+    shape = RunShape.of({"sample_index": samples, "seed": seed})
+    names = [get_attack(a).name for a in attacks]
+    if not names and resume is None:
+        raise FeintError("optimize needs one or more attacks")
+    with _opened(store) as db:
+        study_id = _optimize(
+            target,
+            names,
+            store_path=db.path,
+            trials=trials,
+            objective=objective,
+            samples=shape.samples,
+            seed=shape.seed,
+            fixed={get_attack(k).name: v for k, v in (fixed or {}).items()},
+            params={get_attack(k).name: v for k, v in (params or {}).items()},
+            resume=resume,
+            on_trial=on_trial,
+        )
+        return study(study_id, store=db)
+
+
+def study(study_id: str, store: Store | None = None) -> dict[str, Any]:
+    """A stored study: per attack its objective, trials, the defaults' value, the best value and options."""
+    from feint.engine.optimize import study_summary
+
+    with _opened(store) as db:
+        return study_summary(study_id, db.path)
+
+
+def best_params(study_id: str, store: Store | None = None) -> dict[str, dict[str, Any]]:
+    """The best options per attack of a stored study, for a later run or scan."""
+    from feint.engine.optimize import best_params as _best
+
+    with _opened(store) as db:
+        return _best(study_id, db.path)
 
 
 def resume(

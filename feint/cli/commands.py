@@ -117,6 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     check.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
+    opt = sub.add_parser(
+        "optimize",
+        help="search attack options with Optuna for an objective; a later run or scan takes the best by --from-study",
+        description="Per attack, --trials trials (the first the defaults), each a run on the samples\n"
+        "with options Optuna's TPE sampler proposes within the options' declared ranges,\n"
+        "pruned early when poor; seeded. Objectives: success (share turned, maximised),\n"
+        "distance (mean L2 per sample, a sample not turned counting as the largest\n"
+        "distance; minimised), queries (per turned sample; minimised), score (adversarial\n"
+        "confidence; maximised). Searched by default: every option but the budget's\n"
+        "(eps, norm, targeted, target_labels, top_k_targets, max_queries). The study is\n"
+        "kept in optuna.db beside the store; --resume ID finishes a stopped one.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    opt.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+    _trust_arg(opt)
+    opt.add_argument("attacks", nargs="*", metavar="ATTACK", help="attacks to optimise, each in its own study")
+    optimize_arguments(opt)
+
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
@@ -303,6 +321,22 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     scale.add_argument("--max-time", type=float, metavar="SECONDS", help="start no new unit after SECONDS of scanning")
 
 
+def optimize_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``optimize`` (the shell's ``set --optimize`` takes them too)."""
+    p.add_argument("--trials", type=int, default=20, metavar="N", help="trials per attack (default 20)")
+    p.add_argument("--objective", default="success", help="success, distance, queries or score (default success)")
+    p.add_argument("-i", "--sample-index", default="0:20", metavar="INDICES", help="samples (default 0:20)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="[ATTACK.]NAME=VALUE", help="an option kept fixed (repeatable)"
+    )
+    p.add_argument(
+        "--params", nargs="+", metavar="[ATTACK.]NAME", help="the options to search (default: all but the budget's)"
+    )
+    p.add_argument("--resume", metavar="STUDY_ID", help="finish a stopped study: only its missing trials run")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
 def evaluate_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     """The arguments of ``evaluate`` (the shell's has its active target instead of TARGET)."""
     if with_target:
@@ -411,7 +445,27 @@ def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
         + ("; without ATTACK. it applies to every attack that has NAME" if per_attack else ""),
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument(
+        "--from-study",
+        metavar="STUDY_ID",
+        help="start from the best options a 'feint optimize' study found (--set still overrides them)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _studied(args, attack: str) -> list[tuple[str, Any]]:
+    """The best options of ``--from-study`` for ``attack`` (none without it)."""
+    if not getattr(args, "from_study", None):
+        return []
+    from feint import api
+    from feint.attacks.catalog import get_attack
+    from feint.errors import FeintError
+
+    found = api.best_params(args.from_study)
+    name = get_attack(attack).name
+    if name not in found:
+        raise FeintError(f"study {args.from_study} optimised {', '.join(found)}, not {name}")
+    return list(found[name].items())
 
 
 def _split_set(items: Sequence[str]) -> list[tuple[str, str]]:
@@ -528,7 +582,7 @@ def cmd_run(args) -> int:
     from feint.report.console import print_run
     from feint.report.jsonout import run_document
 
-    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
+    attack = api.new_attack(args.attack, [*_studied(args, args.attack), *_common(args).items(), *_split_set(args.set)])
     target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
     with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
         run = api.run(target, attack, progress=bar.advance)
@@ -592,7 +646,13 @@ def cmd_scan(args, target=None) -> int:
         parse_gate(expr)
     reports = [(path, format_for(path)) for path in args.report]
     sweep = _split_sweep(args.sweep)
-    per_attack: dict[str, dict[str, str]] = {}
+    per_attack: dict[str, dict[str, Any]] = {}
+    if args.from_study:
+        from feint.attacks.catalog import get_attack
+
+        best = api.best_params(args.from_study)
+        for name in args.attacks or best:
+            per_attack.setdefault(get_attack(name).name, {}).update(_studied(args, name))
     everyone: dict[str, str] = {}
     for name, value in _split_set(args.set):
         if "." in name:
@@ -735,6 +795,72 @@ def cmd_check(args) -> int:
     else:
         print_checks(stdout_console(), found)
     return 1 if any(c["status"] == "fail" for c in found) else 0
+
+
+def cmd_optimize(args, target=None) -> int:
+    """``feint optimize``; the shell passes its active ``target`` and ``args.attacks``."""
+    from feint import api
+    from feint.errors import FeintError
+
+    if args.resume is None and target is None and not args.target:
+        raise FeintError("optimize needs a TARGET and one or more ATTACKs, or --resume STUDY_ID")
+    if args.resume is None and not args.attacks:
+        raise FeintError("optimize needs one or more ATTACKs after the target, e.g. feint optimize digits_keras pgd")
+    from feint.engine.optimize import OBJECTIVES
+
+    if args.objective not in OBJECTIVES:
+        raise FeintError(f"--objective expects one of {', '.join(OBJECTIVES)}; got {args.objective!r}")
+    if args.trials < 1:
+        raise FeintError(f"--trials expects 1 or more; got {args.trials}")
+    fixed: dict[str, dict[str, str]] = {}
+    names = list(args.attacks or [])
+    for name, value in _split_set(args.set):
+        attack, _, param = name.rpartition(".")
+        for a in [attack] if attack else names:
+            fixed.setdefault(a, {})[param] = value
+    searched: dict[str, list[str]] = {}
+    for item in args.params or []:
+        attack, _, param = item.rpartition(".")
+        for a in [attack] if attack else names:
+            searched.setdefault(a, []).append(param)
+    if args.resume is not None:
+        summary = api.study(args.resume)
+        target = api.load_target(summary["target"])
+        names = list(summary["attacks"])
+    elif target is None:
+        target = api.load_target(args.target, trust=args.trust_model, attacks=names)
+    console = stdout_console()
+
+    def trial(attack: str, number: int, value: float | None, state: str) -> None:
+        if not args.json:
+            shown = "-" if value is None else f"{value:.4g}"
+            console.print(f"  {attack} trial {number}: {state} {shown}", highlight=False)
+
+    try:
+        summary = api.optimize(
+            target,
+            names,
+            trials=args.trials,
+            objective=args.objective,
+            samples=args.sample_index,
+            seed=args.seed,
+            fixed=fixed,
+            params=searched,
+            resume=args.resume,
+            on_trial=trial,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "feint: optimize interrupted; its finished trials are stored: feint optimize --resume STUDY_ID\n"
+        )
+        return 130
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        from feint.report.console import print_study
+
+        print_study(console, summary)
+    return 0
 
 
 def _store():
@@ -981,6 +1107,7 @@ COMMANDS = {
     "scan": cmd_scan,
     "evaluate": cmd_evaluate,
     "check": cmd_check,
+    "optimize": cmd_optimize,
     "show": cmd_show,
     "report": cmd_report,
     "predict": cmd_predict,

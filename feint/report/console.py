@@ -248,3 +248,25 @@ def print_checks(console: Console, checks: list[dict[str, Any]]) -> None:
     for c in checks:
         table.add_row(c["name"], f"[{colour.get(c['status'], 'white')}]{c['status']}[/]", escape(c["why"]))
     console.print(table)
+
+
+def print_study(console: Console, summary: dict[str, Any]) -> None:
+    """An optimisation study: per attack the defaults' value, the best and its options."""
+    console.print(f"[bold]optimize[/bold] {summary.get('target', '')}  study [cyan]{summary['study_id']}[/cyan]")
+    table = Table(title="Best options per attack", title_justify="left")
+    for heading in ["Attack", "Objective", "Trials", "Defaults", "Best", "Best options"]:
+        table.add_column(heading, overflow="fold")
+    for attack, s in summary["attacks"].items():
+        best = s["best_params"] or {}
+        table.add_row(
+            attack,
+            f"{s['objective']} ({s['direction']})",
+            f"{s['trials_done']}/{s['trials_planned']}",
+            _num(s["defaults_value"], ".4g"),
+            _num(s["best_value"], ".4g"),
+            escape(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.items()) or "-"),
+        )
+    console.print(table)
+    console.print(
+        f"use them: feint run TARGET ATTACK --from-study {summary['study_id']} (or feint scan ... --from-study)"
+    )
