@@ -160,6 +160,11 @@ def render_html(
                 ],
             }
         )
+    from feint.report.robustness import curve_runs, evaluation_summary, is_evaluation, robustness_curve
+
+    evaluation = evaluation_summary(scan) if is_evaluation(scan) else None
+    minimal = [robustness_curve(r) for r in curve_runs(scan.runs)]
+    checks = scan.settings.get("checks") if isinstance(scan.settings.get("checks"), list) else []
     planned = scan.settings.get("attacks", [])
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("feint.report", "templates"),
@@ -190,6 +195,10 @@ def render_html(
         sweeps=sw,
         gates=gates or [],
         curve=plots.robustness_curves(sw),
+        evaluation=evaluation,
+        checks=checks,
+        minimal=minimal,
+        accuracy_plot=plots.accuracy_curves(minimal, evaluation),
         distances=plots.distance_distributions(scan.runs),
         attacks=attacks,
         gallery=gallery,

@@ -100,3 +100,25 @@ def test_bad_input_is_one_line_and_exit_2(capsys, fresh_home, extra, message):
     _, err = capsys.readouterr()
     assert message in err and len(err.strip().splitlines()) == 1
     assert not Store().recent_ids()
+
+
+def test_reports_show_checks_and_robust_accuracy_first(digits_keras, tmp_path):
+    from feint.report.formats import Subject, render
+
+    scan = api.evaluate(digits_keras, eps=[0.3], version="fast", samples="0:3", store=Store(tmp_path / "r.db"))
+    md = render(Subject("scan", scan), "markdown")
+    assert md.index("## Sanity checks") < md.index("## Robust accuracy") < md.index("## Target")
+    html = render(Subject("scan", scan), "html")
+    assert html.index('id="checks"') < html.index('id="evaluation"') < html.index('id="target"')
+    assert 'id="accuracy-curve"' in html
+
+
+def test_an_fmn_run_report_draws_its_curve(digits_keras, tmp_path):
+    from feint.report.formats import render
+
+    store = Store(tmp_path / "c.db")
+    run = api.run(digits_keras, api.new_attack("fmn", {"steps": 10, "sample_index": "0:3"}), store=store)
+    from feint.report.formats import load
+
+    html = render(load(store, run.run_id), "html")
+    assert 'id="accuracy-curve"' in html
