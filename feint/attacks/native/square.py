@@ -3,9 +3,10 @@ one square window of the perturbation at a time and keeps the change when the ma
 loss falls. Closed-box (it needs the model's scores, not its gradients), Linf and L2.
 
 Linf: the start is vertical stripes of ``+-eps``; a step sets a window to ``+-eps`` per
-channel. L2: the start is ``eps``-sized pseudo-Gaussian bumps tiling the image; a step
-puts a new bump of random sign in a window, sized so that the whole perturbation keeps
-the norm ``eps``. The window's share of the image follows AutoAttack's schedule (halving
+channel. L2: the start is pseudo-Gaussian bumps of random sign tiling the image, scaled
+to the norm ``eps``; a step moves the mass of a second random window into the first, which
+takes its old pattern plus a new bump of random sign per channel, and rescales the whole
+to the norm ``eps``. The window's share of the image follows AutoAttack's schedule (halving
 at fixed fractions of the query budget, from ``p_init``). Each step costs one forward
 query per sample still being attacked; a sample stops once it is adversarial.
 """
@@ -155,14 +156,7 @@ class Square(Attack):
             if norm == "inf":
                 new = torch.where(window, sign * eps, d_act)
             else:
-                outside = torch.where(window, torch.zeros_like(d_act), d_act)
-                room = (eps**2 - norm_of(outside, "2") ** 2).clamp_min(0).sqrt()
-                plane = torch.zeros((len(act), h, w), dtype=img.dtype)
-                ri = (top.view(-1, 1) + torch.arange(sh)).view(-1, sh, 1)
-                ci = (left.view(-1, 1) + torch.arange(s)).view(-1, 1, s)
-                plane[torch.arange(len(act)).view(-1, 1, 1), ri, ci] = _bump(sh, s).to(img.dtype)
-                pattern = plane.unsqueeze(1).expand(-1, c, -1, -1)
-                new = outside + sign * pattern * per_row(room, d_act)
+                new = self._l2_step(d_act, window, top, left, sh, s, sign, eps, gen)
             cand = (img[act] + new).clamp(lo, hi)
             if norm == "2":
                 cand = project_ball(img[act], cand, eps, "2").clamp(lo, hi)
@@ -173,3 +167,45 @@ class Square(Attack):
             loss[keep] = cand_loss[better]
             hit[keep] = cand_loss[better] < 0
         return x_adv.reshape(x0.shape), hit
+
+    @staticmethod
+    def _l2_step(
+        d: torch.Tensor,
+        window: torch.Tensor,
+        top: torch.Tensor,
+        left: torch.Tensor,
+        sh: int,
+        s: int,
+        sign: torch.Tensor,
+        eps: float,
+        gen: torch.Generator,
+    ) -> torch.Tensor:
+        """One L2 proposal: the mass of a second random window moves into the first, which
+        takes its old pattern (normalised) plus a new bump of random sign per channel, sized
+        to hold both windows' energy and the budget left; the whole is rescaled to ``eps``."""
+        m, c, h, w = d.shape
+        top2 = torch.randint(0, h - sh + 1, (m,), generator=gen)
+        left2 = torch.randint(0, w - s + 1, (m,), generator=gen)
+        rr = torch.arange(h).view(1, h, 1)
+        cc = torch.arange(w).view(1, 1, w)
+        second = torch.zeros_like(window)
+        second[:, 0] = (rr >= top2.view(-1, 1, 1)) & (rr < (top2 + sh).view(-1, 1, 1))
+        second[:, 0] &= (cc >= left2.view(-1, 1, 1)) & (cc < (left2 + s).view(-1, 1, 1))
+        both = window | second
+
+        def energy(t: torch.Tensor) -> torch.Tensor:  # per sample and channel
+            return (t**2).sum(dim=(2, 3), keepdim=True)
+
+        in_first = torch.where(window, d, torch.zeros_like(d))
+        old = in_first / energy(in_first).sqrt().clamp_min(1e-12)
+        plane = torch.zeros((m, h, w), dtype=d.dtype)
+        ri = (top.view(-1, 1) + torch.arange(sh)).view(-1, sh, 1)
+        ci = (left.view(-1, 1) + torch.arange(s)).view(-1, 1, s)
+        plane[torch.arange(m).view(-1, 1, 1), ri, ci] = _bump(sh, s).to(d.dtype)
+        pattern = sign * plane.unsqueeze(1) + old
+        spare = (eps**2 - norm_of(d, "2") ** 2).clamp_min(0) / c
+        held = energy(torch.where(both, d, torch.zeros_like(d))) + per_row(spare, d)
+        pattern = pattern / energy(pattern).sqrt().clamp_min(1e-12) * held.sqrt()
+        out = torch.where(second, torch.zeros_like(d), d)
+        out = torch.where(window, pattern, out)
+        return out * per_row(eps / norm_of(out, "2").clamp_min(1e-12), out)
