@@ -299,6 +299,10 @@ def check(
     from feint.errors import ParamError
 
     target = as_target(target).ensure_loaded()
+    if target.labels_only:
+        from feint.errors import Incompatible
+
+        raise Incompatible(f"target {target.target_name} answers labels only; the checks need its scores")
     shape = RunShape.of({"sample_index": samples, "seed": seed})
     target.check_indices(shape.samples)
     if str(norm).lower() not in ("inf", "linf", "2", "l2"):
