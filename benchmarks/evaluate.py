@@ -99,7 +99,7 @@ def feint_evaluate(target, idx: np.ndarray, eps: list[float], version: str) -> d
 
 
 def art_autoattack(target, idx: np.ndarray, eps: list[float], quick: bool) -> dict[str, Any]:
-    from art.attacks.evasion import AutoAttack, AutoProjectedGradientDescent
+    from art.attacks.evasion import AutoAttack, AutoProjectedGradientDescent, DeepFool, SquareAttack
 
     est, _ = art_estimator(target)
     x = target.get_samples(idx)
@@ -109,12 +109,21 @@ def art_autoattack(target, idx: np.ndarray, eps: list[float], quick: bool) -> di
     t0 = time.perf_counter()
     standing = right.copy()
     for e in sorted(eps):
-        attacks = None
         if quick:  # one short APGD: the smoke run checks the plumbing, not the figures
             attacks = [
                 AutoProjectedGradientDescent(est, eps=e, eps_step=2 * e, max_iter=5, nb_random_init=1, verbose=False)
             ]
-        attack = AutoAttack(est, norm=np.inf, eps=e, eps_step=e / 4, attacks=attacks, batch_size=100)
+        else:  # ART's default ensemble, built as AutoAttack builds it (eps_step 0.1), without progress bars
+            apgd = dict(
+                norm=np.inf, eps=e, eps_step=0.1, max_iter=100, targeted=False, nb_random_init=5, batch_size=100
+            )
+            attacks = [
+                AutoProjectedGradientDescent(est, loss_type="cross_entropy", verbose=False, **apgd),
+                AutoProjectedGradientDescent(est, loss_type="difference_logits_ratio", verbose=False, **apgd),
+                DeepFool(est, max_iter=100, epsilon=1e-3, nb_grads=10, batch_size=100, verbose=False),
+                SquareAttack(est, norm=np.inf, max_iter=5000, eps=e, p_init=0.8, nb_restarts=5, verbose=False),
+            ]
+        attack = AutoAttack(est, norm=np.inf, eps=e, eps_step=0.1, attacks=attacks, batch_size=100)
         rows = np.nonzero(right)[0]
         ok = np.zeros(len(idx), bool)
         if len(rows):
