@@ -247,7 +247,7 @@ def evaluate(
     norm: str = "inf",
     eps: Sequence[float] | float = (0.3,),
     version: str = "standard",
-    samples: Any = "0:100",
+    samples: Any = None,
     seed: int = 0,
     batch_size: int = 100,
     fail_on: Sequence[str] = (),
@@ -270,7 +270,9 @@ def evaluate(
     (:func:`check`) first, on up to 10 of the samples, and keep them with the evaluation."""
     from feint.engine.evaluate import evaluation_settings, execute_evaluation, find_resumable_evaluation
 
-    target = as_target(target)
+    target = as_target(target).ensure_loaded()
+    if samples is None:
+        samples = list(range(min(100, len(target.X))))
     settings = evaluation_settings(
         target,
         norm=norm,
@@ -290,10 +292,10 @@ def evaluate(
 
 
 def check(
-    target: Target, samples: Any = "0:100", *, norm: str = "inf", eps: float = 0.3, seed: int = 0
+    target: Target, samples: Any = None, *, norm: str = "inf", eps: float = 0.3, seed: int = 0
 ) -> list[dict[str, str]]:
-    """Sanity checks of an evaluation (Carlini et al. 2019) on up to 10 of ``samples`` that
-    the target labels right, at budget ``eps`` (:mod:`feint.engine.checks`): per check its
+    """Sanity checks of an evaluation (Carlini et al. 2019) on up to 10 of ``samples``
+    (default: the first 100) that the target labels right, at budget ``eps`` (:mod:`feint.engine.checks`): per check its
     ``name``, ``status`` (pass, warn or fail) and ``why``. Nothing is stored."""
     from feint.engine.checks import run_checks
     from feint.errors import ParamError
@@ -303,6 +305,8 @@ def check(
         from feint.errors import Incompatible
 
         raise Incompatible(f"target {target.target_name} answers labels only; the checks need its scores")
+    if samples is None:
+        samples = list(range(min(100, len(target.X))))
     shape = RunShape.of({"sample_index": samples, "seed": seed})
     target.check_indices(shape.samples)
     if str(norm).lower() not in ("inf", "linf", "2", "l2"):

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _target_arg(check)
-    check.add_argument("-i", "--sample-index", default="0:100", metavar="INDICES", help="samples (default 0:100)")
+    check.add_argument("-i", "--sample-index", metavar="INDICES", help="samples (default: the first 100)")
     check.add_argument("--norm", default="inf", help="inf or 2 (default inf)")
     check.add_argument("--eps", type=float, default=0.3, help="the budget (default 0.3)")
     check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -347,7 +347,9 @@ def evaluate_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
         "--eps", nargs="+", type=float, metavar="EPS", help="budgets, one or more (default 0.3), e.g. --eps 0.1 0.2 0.3"
     )
     p.add_argument("--version", default="standard", help="the ensemble: standard or fast (default standard)")
-    p.add_argument("-i", "--sample-index", metavar="INDICES", help="samples: 0:100 (the default), 1,4,7 or range(100)")
+    p.add_argument(
+        "-i", "--sample-index", metavar="INDICES", help="samples: 0:100, 1,4,7 or range(100) (default: the first 100)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=100, metavar="N", help="samples attacked together (default 100)")
     p.add_argument(
@@ -759,7 +761,7 @@ def cmd_evaluate(args, target=None) -> int:
                 norm=args.norm,
                 eps=args.eps or [0.3],
                 version=args.version,
-                samples=args.sample_index or "0:100",
+                samples=args.sample_index,
                 seed=args.seed,
                 batch_size=args.batch_size,
                 fail_on=args.fail_on,
