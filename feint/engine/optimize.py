@@ -272,7 +272,8 @@ def _done(study_name: str, storage: Any) -> int:
     from optuna.trial import TrialState
 
     study = optuna.load_study(study_name=study_name, storage=storage)
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)))
+    # A trial cut short (Ctrl-C, a kill) is not counted: a resume runs it again.
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 def study_summary(study_id: str, store_path: Path) -> dict[str, Any]:
