@@ -81,6 +81,9 @@ def test_a_later_run_takes_the_best_options(capsys, fresh_home):
     assert main(["run", "digits_keras", "pgd", "-i", "0:2", "--from-study", summary["study_id"], "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert all(run["params"][k] == v for k, v in best.items())
+    assert main(["scan", "digits_keras", "-a", "pgd", "-i", "0:2", "--from-study", summary["study_id"], "--json"]) == 0
+    scan = json.loads(capsys.readouterr().out)
+    assert all(scan["runs"][0]["params"][k] == v for k, v in best.items())
     assert main(["optimize", "digits_keras", "pgd", "--objective", "speed"]) == 2
     assert "--objective expects one of success, distance, queries, score" in capsys.readouterr().err
 
