@@ -6,7 +6,8 @@ The step starts at ``2 * eps``. Checkpoints fall at fractions ``p_0 = 0``, ``p_1
 sample's step halves, and it restarts from the best point it has found, when its loss rose
 in fewer than ``rho`` of the steps since the last checkpoint, or when its step was not
 halved at the last checkpoint and its best loss has not risen since. A sample stops
-being queried once it is adversarial and keeps the first adversarial point it reached.
+being queried once it is adversarial and keeps the first adversarial point it reached
+(``early_stop``; off, every sample takes every step and keeps its last adversarial point).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from feint.attacks.native.lp import (
     top_k_other,
     unit_step,
 )
-from feint.attacks.params import Choice, Float, Int
+from feint.attacks.params import Bool, Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 
 __all__ = ["APGD", "checkpoints", "random_in_ball"]
@@ -81,6 +82,11 @@ class APGD(Attack):
     targeted = TARGETED
     target_labels = TARGET_LABELS
     top_k_targets = TOP_K_TARGETS
+    early_stop = Bool(
+        True,
+        "stop stepping a sample once it is adversarial, keeping the first adversarial point (off: every "
+        "sample takes every step and keeps its last adversarial point, deeper past the boundary, as AutoAttack does)",
+    )
 
     def project(self, x, x_adv, p):
         return project_ball(x, x_adv, p["eps"], p["norm"])
@@ -147,7 +153,7 @@ class APGD(Attack):
         checks = set(checkpoints(n_iter))
         last_check = 0
         for it in range(1, n_iter + 1):
-            act = torch.nonzero(~hit).flatten()
+            act = torch.nonzero(~hit).flatten() if p["early_stop"] else torch.arange(n)
             if len(act) == 0:
                 break
             xa, g = x_adv[act], grad[act]
