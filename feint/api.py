@@ -48,6 +48,11 @@ __all__ = [
     "new_attack",
     "run",
     "scan",
+    "evaluate",
+    "check",
+    "optimize",
+    "study",
+    "best_params",
     "resume",
     "resume_run",
     "lookup",
@@ -345,6 +350,141 @@ def scan(
         )
 
 
+def evaluate(
+    target: Target,
+    *,
+    norm: str = "inf",
+    eps: Sequence[float] | float = (0.3,),
+    version: str = "standard",
+    samples: Any = None,
+    seed: int = 0,
+    batch_size: int = 100,
+    fail_on: Sequence[str] = (),
+    store: Store | None = None,
+    resume_unfinished: bool = True,
+    on_resume: Callable[[str], None] | None = None,
+    on_stage: Callable[[str, float, int, int], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    checks: bool = True,
+) -> ScanResult:
+    """The AutoAttack-style worst case over the ``version`` ensemble (``standard``:
+    APGD-CE, APGD-T, FAB-T, Square; ``fast``: APGD-CE, APGD-T on 3 classes) at each budget
+    ``eps`` in the ``norm`` (``inf`` or ``2``), on ``samples``
+    (:mod:`feint.engine.evaluate`): robust accuracy per budget, stored as a scan and
+    returned as stored. Its gates ``fail_on`` read ``robust_accuracy`` and
+    ``clean_accuracy`` at every budget. With ``resume_unfinished``, an unfinished
+    evaluation with the same settings continues instead (``on_resume`` gets its id);
+    ``on_stage(attack, eps, attacked, turned)`` follows each finished stage; ``on_start``
+    gets the evaluation's id once it is stored. ``checks``: run the sanity checks
+    (:func:`check`) first, on up to 10 of the samples, and keep them with the evaluation."""
+    from feint.engine.evaluate import evaluation_settings, execute_evaluation, find_resumable_evaluation
+
+    target = as_target(target).ensure_loaded()
+    if samples is None:
+        samples = list(range(min(100, len(target.X))))
+    settings = evaluation_settings(
+        target,
+        norm=norm,
+        eps=eps,
+        version=version,
+        samples=samples,
+        seed=seed,
+        batch_size=batch_size,
+        fail_on=fail_on,
+        checks=checks,
+    )
+    with _opened(store) as db:
+        unfinished = find_resumable_evaluation(db, target, settings) if resume_unfinished else None
+        if unfinished and on_resume:
+            on_resume(unfinished)
+        return execute_evaluation(target, db, settings, resume=unfinished, on_stage=on_stage, on_start=on_start)
+
+
+def check(
+    target: Target, samples: Any = None, *, norm: str = "inf", eps: float = 0.3, seed: int = 0
+) -> list[dict[str, str]]:
+    """Sanity checks of an evaluation (Carlini et al. 2019) on up to 10 of ``samples``
+    (default: the first 100) that the target labels right, at budget ``eps`` (:mod:`feint.engine.checks`): per check its
+    ``name``, ``status`` (pass, warn or fail) and ``why``. Nothing is stored."""
+    from feint.engine.checks import run_checks
+    from feint.errors import ParamError
+
+    target = as_target(target).ensure_loaded()
+    if target.labels_only:
+        from feint.errors import Incompatible
+
+        raise Incompatible(f"target {target.target_name} answers labels only; the checks need its scores")
+    if samples is None:
+        samples = list(range(min(100, len(target.X))))
+    shape = RunShape.of({"sample_index": samples, "seed": seed})
+    target.check_indices(shape.samples)
+    if str(norm).lower() not in ("inf", "linf", "2", "l2"):
+        raise ParamError("{norm} expects inf or 2; got {got}", got=norm)
+    if not isinstance(eps, (int, float)) or not eps > 0:
+        raise ParamError("{eps} expects a number above 0; got {got}", got=eps)
+    norm = "inf" if str(norm).lower() in ("inf", "linf") else "2"
+    return [c.to_dict() for c in run_checks(target, shape.samples, norm, float(eps), shape.seed)]
+
+
+def optimize(
+    target: Target,
+    attacks: Sequence[str],
+    *,
+    trials: int = 20,
+    objective: str = "success",
+    samples: Any = "0:20",
+    seed: int = 0,
+    fixed: Mapping[str, Mapping[str, Any]] | None = None,
+    params: Mapping[str, Sequence[str]] | None = None,
+    resume: str | None = None,
+    store: Store | None = None,
+    on_trial: Callable[[str, int, float | None, str], None] | None = None,
+) -> dict[str, Any]:
+    """Search the options of each of ``attacks`` with Optuna (:mod:`feint.engine.optimize`):
+    ``trials`` per attack (the first the defaults), for the ``objective`` (success,
+    distance, queries, score) on ``samples``, seeded, with pruning; ``fixed`` values per
+    attack, ``params`` per attack the options searched (default: all but the budget's).
+    ``resume``: the id of a stopped study to finish. Returns :func:`study`'s summary."""
+    from feint.engine.optimize import optimize as _optimize
+
+    target = as_target(target).ensure_loaded()
+    shape = RunShape.of({"sample_index": samples, "seed": seed})
+    names = [get_attack(a).name for a in attacks]
+    if not names and resume is None:
+        raise FeintError("optimize needs one or more attacks")
+    with _opened(store) as db:
+        study_id = _optimize(
+            target,
+            names,
+            store_path=db.path,
+            trials=trials,
+            objective=objective,
+            samples=shape.samples,
+            seed=shape.seed,
+            fixed={get_attack(k).name: v for k, v in (fixed or {}).items()},
+            params={get_attack(k).name: v for k, v in (params or {}).items()},
+            resume=resume,
+            on_trial=on_trial,
+        )
+        return study(study_id, store=db)
+
+
+def study(study_id: str, store: Store | None = None) -> dict[str, Any]:
+    """A stored study: per attack its objective, trials, the defaults' value, the best value and options."""
+    from feint.engine.optimize import study_summary
+
+    with _opened(store) as db:
+        return study_summary(study_id, db.path)
+
+
+def best_params(study_id: str, store: Store | None = None) -> dict[str, dict[str, Any]]:
+    """The best options per attack of a stored study, for a later run or scan."""
+    from feint.engine.optimize import best_params as _best
+
+    with _opened(store) as db:
+        return _best(study_id, db.path)
+
+
 def resume(
     scan_id: str,
     *,
@@ -364,6 +504,11 @@ def resume(
                 raise FeintError(f"{scan_id} is a run, not a scan; continue it with resume_run (feint run --resume)")
             recent = db.recent_ids()
             raise FeintError(f"no stored scan with id {scan_id!r}; recent: {', '.join(recent) or 'none'}")
+        record = db.scan_record(scan_id)
+        if record is not None and record["settings"].get("kind") == "evaluate":
+            from feint.engine.evaluate import execute_evaluation
+
+            return execute_evaluation(get_target(record["target_spec"]), db, resume=scan_id)
         return resume_scan(
             db,
             scan_id,

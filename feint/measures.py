@@ -88,6 +88,27 @@ register(
 )
 
 
+def l1_distance(x: Any, x_adv: Any) -> Any:
+    """The L1 distance of each row, ``sum |x_adv - x|``, in float64."""
+    import numpy as np
+
+    d = np.asarray(x_adv, np.float64).reshape(len(x), -1) - np.asarray(x, np.float64).reshape(len(x), -1)
+    return np.abs(d).sum(axis=1)
+
+
+register(
+    Measure(
+        "l1",
+        "L1",
+        "the L1 distance `sum |x_adv - x|` in float64, for attacks whose budget is an L1 norm",
+        fmt=".4f",
+        unit="the input's units",
+        short="L1",
+        compute=l1_distance,
+    )
+)
+
+
 def of_run(data_type: str, *declared: Iterable[str]) -> list[Measure]:
     """The measures of a run on a target of ``data_type``: those of the data type, then
     those named in ``declared`` (the attack's and the target's ``measures``), each once,

@@ -140,6 +140,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan_arguments(scan, with_target=True)
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="robust accuracy per budget: the AutoAttack-style worst case over an ensemble of attacks",
+        description="Attack the samples the target labels right with each attack of an ensemble in\n"
+        "turn, each only on the samples still standing, at each budget --eps; print\n"
+        "robust accuracy (clean, then after each attack) per budget. Stored as a scan:\n"
+        "show, report and --resume take its id. Exit code 1 when a --fail-on gate holds.\n"
+        "Ensembles: standard: APGD-CE, APGD-T (9 classes), FAB-T (9 classes), Square\n"
+        "(5,000 queries); fast: APGD-CE, APGD-T (3 classes). On a closed-box target: Square.",
+        epilog="--fail-on EXPR reads robust_accuracy, clean_accuracy, samples, successes and\n"
+        "success_rate, checked at every budget, e.g. 'robust_accuracy < 0.5'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate_arguments(evaluate, with_target=True)
+
+    check = sub.add_parser(
+        "check",
+        help="sanity checks of an evaluation: signs that attacks fail for reasons other than robustness",
+        description="On up to 10 samples the target labels right: logits or probabilities, zero or\n"
+        "NaN input gradients, the loss rising over steps, success growing with the budget\n"
+        "and reaching 100% unbounded, iterative beating single-step, closed-box not beating\n"
+        "open-box, restarts agreeing (Carlini et al. 2019). Each: pass, warn or fail and why.\n"
+        "Exit code 1 when a check fails. Nothing is stored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _target_arg(check)
+    check.add_argument("-i", "--sample-index", metavar="INDICES", help="samples (default: the first 100)")
+    check.add_argument("--norm", default="inf", help="inf or 2 (default inf)")
+    check.add_argument("--eps", type=float, default=0.3, help="the budget (default 0.3)")
+    check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    check.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    opt = sub.add_parser(
+        "optimize",
+        help="search attack options with Optuna for an objective; a later run or scan takes the best by --from-study",
+        description="Per attack, --trials trials (the first the defaults), each a run on the samples\n"
+        "with options Optuna's TPE sampler proposes within the options' declared ranges,\n"
+        "pruned early when poor; seeded. Objectives: success (share turned, maximised),\n"
+        "distance (mean L2 per sample, a sample not turned counting as the largest\n"
+        "distance; minimised), queries (per turned sample; minimised), score (adversarial\n"
+        "confidence; maximised). Searched by default: every option but the budget's\n"
+        "(eps, norm, targeted, target_labels, top_k_targets, max_queries). The study is\n"
+        "kept in optuna.db beside the store; --resume ID finishes a stopped one.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    opt.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+    _trust_arg(opt)
+    opt.add_argument("attacks", nargs="*", metavar="ATTACK", help="attacks to optimise, each in its own study")
+    optimize_arguments(opt)
+
     show = sub.add_parser("show", help="reprint a stored run or scan")
     show.add_argument("id", help="a run id or a scan id")
     show.add_argument("--by-label", action="store_true", help="for a scan, also the table by label")
@@ -367,6 +417,56 @@ def scan_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
     )
 
 
+def optimize_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``optimize`` (the shell's ``set --optimize`` takes them too)."""
+    p.add_argument("--trials", type=int, default=20, metavar="N", help="trials per attack (default 20)")
+    p.add_argument("--objective", default="success", help="success, distance, queries or score (default success)")
+    p.add_argument("-i", "--sample-index", default="0:20", metavar="INDICES", help="samples (default 0:20)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="[ATTACK.]NAME=VALUE", help="an option kept fixed (repeatable)"
+    )
+    p.add_argument(
+        "--params", nargs="+", metavar="[ATTACK.]NAME", help="the options to search (default: all but the budget's)"
+    )
+    p.add_argument("--resume", metavar="STUDY_ID", help="finish a stopped study: only its missing trials run")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def evaluate_arguments(p: argparse.ArgumentParser, with_target: bool) -> None:
+    """The arguments of ``evaluate`` (the shell's has its active target instead of TARGET)."""
+    if with_target:
+        p.add_argument("target", nargs="?", help=_target_help() + " (leave out with --resume)")
+        _trust_arg(p)
+    p.add_argument("--norm", default="inf", help="the norm of the budgets: inf or 2 (default inf)")
+    p.add_argument(
+        "--eps", nargs="+", type=float, metavar="EPS", help="budgets, one or more (default 0.3), e.g. --eps 0.1 0.2 0.3"
+    )
+    p.add_argument("--version", default="standard", help="the ensemble: standard or fast (default standard)")
+    p.add_argument(
+        "-i", "--sample-index", metavar="INDICES", help="samples: 0:100, 1,4,7 or range(100) (default: the first 100)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=100, metavar="N", help="samples attacked together (default 100)")
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when EXPR holds at some budget, e.g. 'robust_accuracy < 0.5' (repeatable)",
+    )
+    p.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"write a report of the stored evaluation; the format comes from the extension: {', '.join(extensions())}",
+    )
+    p.add_argument("--no-checks", action="store_true", help="leave out the sanity checks (feint check) it runs first")
+    p.add_argument("--resume", metavar="SCAN_ID", help="continue a stopped evaluation from its first stage not stored")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
 # The command line's spelling of the library's parameters, in its one-line errors.
 FLAGS = {
     "params": "--set",
@@ -383,6 +483,9 @@ FLAGS = {
     "suite": "--suite",
     "gallery": "--gallery",
     "sample_index": "-i",
+    "eps": "--eps",
+    "norm": "--norm",
+    "version": "--version",
 }
 
 
@@ -441,7 +544,27 @@ def _run_args(p: argparse.ArgumentParser, per_attack: bool) -> None:
         + ("; without ATTACK. it applies to every attack that has NAME" if per_attack else ""),
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument(
+        "--from-study",
+        metavar="STUDY_ID",
+        help="start from the best options a 'feint optimize' study found (--set still overrides them)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _studied(args, attack: str) -> list[tuple[str, Any]]:
+    """The best options of ``--from-study`` for ``attack`` (none without it)."""
+    if not getattr(args, "from_study", None):
+        return []
+    from feint import api
+    from feint.attacks.catalog import get_attack
+    from feint.errors import FeintError
+
+    found = api.best_params(args.from_study)
+    name = get_attack(attack).name
+    if name not in found:
+        raise FeintError(f"study {args.from_study} optimised {', '.join(found)}, not {name}")
+    return list(found[name].items())
 
 
 def _split_set(items: Sequence[str]) -> list[tuple[str, str]]:
@@ -589,7 +712,7 @@ def cmd_run(args) -> int:
         return _run_outcome(args, run)
     if not args.target or not args.attack:
         raise FeintError("run needs a TARGET and an ATTACK (feint run TARGET ATTACK), or --resume RUN_ID")
-    attack = api.new_attack(args.attack, [*_common(args).items(), *_split_set(args.set)])
+    attack = api.new_attack(args.attack, [*_studied(args, args.attack), *_common(args).items(), *_split_set(args.set)])
     target = api.load_target(args.target, trust=args.trust_model, attacks=[attack.name])
     say_fixed(target)
     with Progress(not args.json, len(attack.shape.samples), f"{attack.name} on {target.target_name}") as bar:
@@ -685,7 +808,13 @@ def cmd_scan(args, target=None) -> int:
         parse_gate(expr)
     reports = _reports(args.report)
     sweep = _split_sweep(args.sweep)
-    per_attack: dict[str, dict[str, str]] = {}
+    per_attack: dict[str, dict[str, Any]] = {}
+    if args.from_study:
+        from feint.attacks.catalog import get_attack
+
+        best = api.best_params(args.from_study)
+        for name in args.attacks or best:
+            per_attack.setdefault(get_attack(name).name, {}).update(_studied(args, name))
     everyone: dict[str, str] = {}
     for name, value in _split_set(args.set):
         if "." in name:
@@ -747,6 +876,169 @@ def _reports(paths: Sequence[str]) -> list[tuple[str, str]]:
     for path, _ in out:
         api.check_output(path)
     return out
+
+
+def cmd_evaluate(args, target=None) -> int:
+    """``feint evaluate``; the shell passes its active ``target`` (then ``args`` has none)."""
+    from feint import api
+    from feint.errors import FeintError
+    from feint.report.formats import Subject
+    from feint.report.jsonout import dumps, gate_results, scan_document
+
+    again = "evaluate" if target is not None else "feint evaluate"
+    reports = _reports(args.report)
+    store = _store()
+    console = stdout_console()
+
+    def stage(name: str, eps: float, attacked: int, turned: int) -> None:
+        if not args.json:
+            console.print(f"  eps {eps:g}  {name}: {turned} of {attacked} samples turned", highlight=False)
+
+    if args.resume is not None:
+        given = [
+            f
+            for f, v in (("TARGET", getattr(args, "target", None) if target is None else None), ("--eps", args.eps))
+            if v
+        ]
+        if given:
+            raise FeintError(f"--resume continues the stored evaluation; leave out {', '.join(given)}")
+        record = store.scan_record(args.resume)
+        if record is None or record["settings"].get("kind") != "evaluate":
+            raise FeintError(f"no stored evaluation with id {args.resume!r}; recent: {', '.join(store.recent_ids())}")
+        from feint.engine.evaluate import execute_evaluation
+        from feint.targets import get_target
+
+        try:
+            done = execute_evaluation(get_target(record["target_spec"]), store, resume=args.resume, on_stage=stage)
+        except KeyboardInterrupt:
+            sys.stderr.write(
+                f"feint: evaluation {args.resume} interrupted; continue it with: {again} --resume {args.resume}\n"
+            )
+            return 130
+    else:
+        if target is None and not args.target:
+            raise FeintError("evaluate needs a TARGET (a built-in name or a target file), or --resume SCAN_ID")
+        from feint.engine.evaluate import ENSEMBLES
+        from feint.report.robustness import check_evaluation_gates
+
+        check_evaluation_gates(args.fail_on)  # every check that needs no model first
+        if args.version not in ENSEMBLES:
+            raise FeintError(f"--version expects one of {', '.join(ENSEMBLES)}; got {args.version!r}")
+        if target is None:
+            target = api.load_target(args.target, trust=args.trust_model)
+        started: list[str] = []
+
+        def continuing(scan_id: str) -> None:
+            sys.stderr.write(f"feint: continuing unfinished evaluation {scan_id} (same target and settings)\n")
+
+        try:
+            done = api.evaluate(
+                target,
+                norm=args.norm,
+                eps=args.eps or [0.3],
+                version=args.version,
+                samples=args.sample_index,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                fail_on=args.fail_on,
+                store=store,
+                on_resume=continuing,
+                on_stage=stage,
+                on_start=started.append,
+                checks=not args.no_checks,
+            )
+        except KeyboardInterrupt:
+            ident = started[-1] if started else "SCAN_ID"
+            sys.stderr.write(f"feint: evaluation {ident} interrupted; continue it with: {again} --resume {ident}\n")
+            return 130
+    scan = store.get_scan(done.scan_id)
+    assert scan is not None
+    checked = gate_results(scan)
+    if args.json:
+        print(dumps(scan_document(scan)))
+    else:
+        _print_scan(scan, False, checked)
+    _write_reports(Subject("scan", scan), reports, to_stderr=args.json)
+    return _gate_exit(checked)
+
+
+def cmd_check(args) -> int:
+    from feint import api
+    from feint.report.console import print_checks
+
+    target = api.load_target(args.target, trust=args.trust_model)
+    found = api.check(target, args.sample_index, norm=args.norm, eps=args.eps, seed=args.seed)
+    if args.json:
+        print(_json({"target": target.target_name, "checks": found}))
+    else:
+        print_checks(stdout_console(), found)
+    return 1 if any(c["status"] == "fail" for c in found) else 0
+
+
+def cmd_optimize(args, target=None) -> int:
+    """``feint optimize``; the shell passes its active ``target`` and ``args.attacks``."""
+    from feint import api
+    from feint.errors import FeintError
+
+    if args.resume is None and target is None and not args.target:
+        raise FeintError("optimize needs a TARGET and one or more ATTACKs, or --resume STUDY_ID")
+    if args.resume is None and not args.attacks:
+        raise FeintError("optimize needs one or more ATTACKs after the target, e.g. feint optimize digits_keras pgd")
+    from feint.engine.optimize import OBJECTIVES
+
+    if args.objective not in OBJECTIVES:
+        raise FeintError(f"--objective expects one of {', '.join(OBJECTIVES)}; got {args.objective!r}")
+    if args.trials < 1:
+        raise FeintError(f"--trials expects 1 or more; got {args.trials}")
+    fixed: dict[str, dict[str, str]] = {}
+    names = list(args.attacks or [])
+    for name, value in _split_set(args.set):
+        attack, _, param = name.rpartition(".")
+        for a in [attack] if attack else names:
+            fixed.setdefault(a, {})[param] = value
+    searched: dict[str, list[str]] = {}
+    for item in args.params or []:
+        attack, _, param = item.rpartition(".")
+        for a in [attack] if attack else names:
+            searched.setdefault(a, []).append(param)
+    if args.resume is not None:
+        summary = api.study(args.resume)
+        target = api.load_target(summary["target"])
+        names = list(summary["attacks"])
+    elif target is None:
+        target = api.load_target(args.target, trust=args.trust_model, attacks=names)
+    console = stdout_console()
+
+    def trial(attack: str, number: int, value: float | None, state: str) -> None:
+        if not args.json:
+            shown = "-" if value is None else f"{value:.4g}"
+            console.print(f"  {attack} trial {number}: {state} {shown}", highlight=False)
+
+    try:
+        summary = api.optimize(
+            target,
+            names,
+            trials=args.trials,
+            objective=args.objective,
+            samples=args.sample_index,
+            seed=args.seed,
+            fixed=fixed,
+            params=searched,
+            resume=args.resume,
+            on_trial=trial,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "feint: optimize interrupted; its finished trials are stored: feint optimize --resume STUDY_ID\n"
+        )
+        return 130
+    if args.json:
+        print(_json(summary))
+    else:
+        from feint.report.console import print_study
+
+        print_study(console, summary)
+    return 0
 
 
 def _store():
@@ -870,6 +1162,14 @@ def _print_scan(scan, by_label: bool, gates: list[dict[str, Any]]) -> None:
     from feint.report.console import print_gates, print_run, print_scan
 
     console = stdout_console()
+    from feint.report.robustness import is_evaluation
+
+    if is_evaluation(scan):  # its runs are stages: the table of robust accuracy says it all
+        from feint.report.console import print_evaluation
+
+        print_evaluation(console, scan)
+        print_gates(console, gates)
+        return
     if scan.settings.get("suite"):  # dozens of runs: the summary says what they found
         console.print(
             f"{len(scan.runs)} runs of suite {scan.settings['suite'].get('name')}; each run's samples: "
@@ -1014,6 +1314,9 @@ COMMANDS = {
     "info": cmd_info,
     "run": cmd_run,
     "scan": cmd_scan,
+    "evaluate": cmd_evaluate,
+    "check": cmd_check,
+    "optimize": cmd_optimize,
     "show": cmd_show,
     "report": cmd_report,
     "store": cmd_store,

@@ -265,6 +265,18 @@ def _show_parser() -> Cmd2ArgumentParser:
     return p
 
 
+def _evaluate_parser() -> Cmd2ArgumentParser:
+    from feint.cli.commands import evaluate_arguments
+
+    p = _Parser(
+        description="Robust accuracy of the active target per budget, as 'feint evaluate TARGET' "
+        "gives it: the ensemble's attacks in turn on the samples still standing (--eps, --norm, "
+        "--version standard|fast, -i, --fail-on, --report, --json, --resume)."
+    )
+    evaluate_arguments(p, with_target=False)
+    return p
+
+
 def _scan_parser() -> Cmd2ArgumentParser:
     from feint.cli.commands import GATE_HELP, scan_arguments
 
@@ -608,6 +620,9 @@ class FeintShell(cmd2.Cmd):
 
     def _set(self, argv: list[str]) -> None:
         attack = self._need_attack()
+        if argv and argv[0].lstrip("-") in ("optimize", "optimise"):
+            self._optimize(attack, argv[1:])
+            return
         pairs = parse_pairs(argv)
         for name, value in pairs:  # check every value before changing any
             self._spec(attack, name).parse(value)
@@ -621,6 +636,47 @@ class FeintShell(cmd2.Cmd):
             else:
                 attack.options.set(name, value)
         self._print_options(attack, changed={self._spec(attack, n).name for n, _ in pairs})
+
+    def _optimize(self, attack: Attack, argv: list[str]) -> None:
+        """``set --optimize [--trials N] [--objective X] [-i INDICES] [--seed S] [--params NAME ...]``:
+        an Optuna study of the active attack on the active target (on the attack's samples
+        unless -i says others), whose best options are then set."""
+        from feint import api
+        from feint.cli.commands import optimize_arguments
+
+        p = _Parser(prog="set --optimize", description="optimise the active attack's options with Optuna")
+        optimize_arguments(p)
+        p.set_defaults(sample_index=None)
+        args = p.parse_args(argv)
+        if args.resume:
+            raise FeintError(
+                "set --optimize starts a study of the active attack; 'feint optimize --resume' finishes one"
+            )
+        target = self._need_target()
+        console = self._console()
+
+        def trial(name: str, number: int, value: float | None, state: str) -> None:
+            console.print(f"  {name} trial {number}: {state} {'-' if value is None else format(value, '.4g')}")
+
+        fixed = dict(parse_pairs(args.set)) if args.set else {}
+        summary = api.optimize(
+            target,
+            [attack.name],
+            trials=args.trials,
+            objective=args.objective,
+            samples=args.sample_index or list(attack.shape.samples),
+            seed=args.seed,
+            fixed={attack.name: fixed},
+            params={attack.name: args.params} if args.params else None,
+            on_trial=trial,
+        )
+        from feint.report.console import print_study
+
+        print_study(console, summary)
+        best = summary["attacks"][attack.name]["best_params"] or {}
+        for name, value in best.items():
+            attack.options.set(name, value)
+        self._print_options(attack, changed=set(best))
 
     @staticmethod
     def _spec(attack: Attack, name: str) -> Param:
@@ -785,6 +841,15 @@ class FeintShell(cmd2.Cmd):
                 self._fail(130, f"scan interrupted; the runs that finished are stored{more}")
         finally:
             store.close()
+
+    @with_category(ATTACKS)
+    @with_argparser(_evaluate_parser)
+    def do_evaluate(self, args: argparse.Namespace) -> None:
+        target = None if args.resume else self._need_target()
+        try:
+            self._command("evaluate", args, target=target)
+        except KeyboardInterrupt:
+            self._fail(130, "evaluation interrupted; the stages that finished are stored")
 
     # -- results ------------------------------------------------------------------------------
     @with_category(RESULTS)

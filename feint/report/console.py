@@ -12,7 +12,17 @@ from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, partial_runs, query_curves, sweeps
 
-__all__ = ["print_run", "print_scan", "print_table", "print_sweeps", "print_gates", "print_query_curves"]
+__all__ = [
+    "print_run",
+    "print_scan",
+    "print_table",
+    "print_sweeps",
+    "print_gates",
+    "print_query_curves",
+    "print_evaluation",
+    "print_curve",
+    "print_checks",
+]
 
 
 def _pct(a: int, b: int) -> str:
@@ -82,6 +92,10 @@ def print_run(console: Console, run: RunResult) -> None:
         )
     elif run.artifacts:
         console.print(f"Adversarial inputs: {escape(str(run.artifacts))}/adversarial.npz", soft_wrap=True)
+    from feint.report.robustness import curve_runs
+
+    if curve_runs([run]) and not run.scan_id:  # a scan prints its runs' curves after its summary
+        print_curve(console, run)
 
 
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:
@@ -145,6 +159,10 @@ def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None
         print_sweeps(console, scan)
     print_corruptions(console, scan)
     print_query_curves(console, scan.runs)
+    from feint.report.robustness import curve_runs
+
+    for run in curve_runs(scan.runs):
+        print_curve(console, run)
 
 
 def print_corruptions(console: Console, scan: ScanResult) -> None:
@@ -239,3 +257,92 @@ def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
             ", ".join(g["attacks"]) or "-",
         )
     console.print(table)
+
+
+def print_evaluation(console: Console, scan: ScanResult) -> None:
+    """An evaluation: robust accuracy per budget after each attack of the ensemble."""
+    from feint.report.robustness import evaluation_summary
+
+    ev = evaluation_summary(scan)
+    status = scan.settings.get("status", "done")
+    console.print(
+        f"[bold]evaluate[/bold] {scan.target}  scan [cyan]{scan.scan_id}[/cyan]  {ev['version']} ensemble, "
+        f"L{ev['norm']}, {ev['samples']} samples, status {status}"
+        + ("" if ev["complete"] else "  [yellow](incomplete: resume it)[/yellow]")
+    )
+    if isinstance(scan.settings.get("checks"), list):
+        print_checks(console, scan.settings["checks"])
+    if ev["skipped"]:
+        console.print(f"not run on this target (it gives no gradients): {', '.join(ev['skipped'])}")
+    table = Table(title="Robust accuracy", title_justify="left")
+    table.add_column("After")
+    for b in ev["budgets"]:
+        table.add_column(f"eps {b['eps']:g}")
+    stages = ["clean"]
+    if any(r["stage"] == "smaller budgets" for b in ev["budgets"] for r in b["ladder"]):
+        stages.append("smaller budgets")
+    stages += [s["name"] for s in ev["ensemble"]]
+    for stage in stages:
+        cells = []
+        for b in ev["budgets"]:
+            row = next((r for r in b["ladder"] if r["stage"] == stage), None)
+            if row is None:
+                cells.append("-")
+                continue
+            turned = f" (-{row['turned']})" if row["turned"] else ""
+            cells.append(f"{100 * row['robust_accuracy']:.1f}%{turned}")
+        table.add_row(stage, *cells)
+    table.add_row(
+        "[bold]robust accuracy[/bold]", *[f"[bold]{100 * b['robust_accuracy']:.1f}%[/bold]" for b in ev["budgets"]]
+    )
+    console.print(table)
+    console.print(f"correct by {ev['reference']}; a budget's turned samples count at every larger budget")
+
+
+def print_curve(console: Console, run: RunResult, points: int = 10) -> None:
+    """A minimal-norm run's robustness curve: robust accuracy at evenly spaced budgets."""
+    from feint.report.robustness import robustness_curve
+
+    curve = robustness_curve(run, points=points)
+    table = Table(
+        title=f"Robustness curve of run {run.run_id} (L{curve['norm']}, from each sample's smallest adversarial)",
+        title_justify="left",
+    )
+    table.add_column("eps")
+    table.add_column("Robust accuracy")
+    for eps, acc in curve["curve"]:
+        table.add_row(f"{eps:.4g}", f"{100 * acc:.1f}%")
+    console.print(table)
+
+
+def print_checks(console: Console, checks: list[dict[str, Any]]) -> None:
+    """Sanity checks, one line each: pass, warn or fail, and why."""
+    colour = {"pass": "green", "warn": "yellow", "fail": "red"}
+    table = Table(title="Sanity checks", title_justify="left")
+    for heading in ["Check", "Result", "Why"]:
+        table.add_column(heading, overflow="fold")
+    for c in checks:
+        table.add_row(c["name"], f"[{colour.get(c['status'], 'white')}]{c['status']}[/]", escape(c["why"]))
+    console.print(table)
+
+
+def print_study(console: Console, summary: dict[str, Any]) -> None:
+    """An optimisation study: per attack the defaults' value, the best and its options."""
+    console.print(f"[bold]optimize[/bold] {summary.get('target', '')}  study [cyan]{summary['study_id']}[/cyan]")
+    table = Table(title="Best options per attack", title_justify="left")
+    for heading in ["Attack", "Objective", "Trials", "Defaults", "Best", "Best options"]:
+        table.add_column(heading, overflow="fold")
+    for attack, s in summary["attacks"].items():
+        best = s["best_params"] or {}
+        table.add_row(
+            attack,
+            f"{s['objective']} ({s['direction']})",
+            f"{s['trials_done']}/{s['trials_planned']}",
+            _num(s["defaults_value"], ".4g"),
+            _num(s["best_value"], ".4g"),
+            escape(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.items()) or "-"),
+        )
+    console.print(table)
+    console.print(
+        f"use them: feint run TARGET ATTACK --from-study {summary['study_id']} (or feint scan ... --from-study)"
+    )

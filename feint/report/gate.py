@@ -42,6 +42,8 @@ METRICS: dict[str, str] = {
     "success_rate": "successes / samples (0 to 1; write 20% for 0.2)",
     "accuracy": "share of its outputs the target labels with their true label (samples with true labels only)",
     "best_score": "the highest confidence of a successful adversarial label",
+    "robust_accuracy": "an evaluation's: the share of samples labelled right that no attack turned (0 to 1), per budget",
+    "clean_accuracy": "an evaluation's: the share of samples the target labels right before any attack (0 to 1)",
 }
 STAT_METRICS: dict[str, str] = {
     "time_s": "seconds per run",

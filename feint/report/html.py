@@ -176,6 +176,11 @@ def render_html(
                 ],
             }
         )
+    from feint.report.robustness import curve_runs, evaluation_summary, is_evaluation, robustness_curve
+
+    evaluation = evaluation_summary(scan) if is_evaluation(scan) else None
+    minimal = [robustness_curve(r) for r in curve_runs(scan.runs)]
+    checks = scan.settings.get("checks") if isinstance(scan.settings.get("checks"), list) else []
     planned = scan.settings.get("attacks", [])
     curves = query_curves(scan.runs)
     several = {a for a in summary if sum(r.attack == a for r in scan.runs if r.run_id in curves) > 1}
@@ -217,6 +222,10 @@ def render_html(
         if corruption
         else [],
         corruption_plot=plots.corruption_curves(corruption) if corruption else None,
+        evaluation=evaluation,
+        checks=checks,
+        minimal=minimal,
+        accuracy_plot=plots.accuracy_curves(minimal, evaluation),
         distances=plots.distance_distributions(scan.runs),
         query_curves=curves,
         curve_labels=curve_labels,

@@ -51,14 +51,24 @@ def gate_results(scan: ScanResult, fail_on: Sequence[str] | None = None) -> list
     """The ``--fail-on`` gates (by default those the scan was started with) checked
     against the scan's summary by attack."""
     from feint.report.gate import evaluate_gates
+    from feint.report.robustness import gate_summary, is_evaluation
 
     exprs = scan.settings.get("fail_on", []) if fail_on is None else fail_on
-    return [g.to_dict() for g in evaluate_gates(exprs, by_attack(scan.runs))]
+    summary = gate_summary(scan) if is_evaluation(scan) else by_attack(scan.runs)
+    return [g.to_dict() for g in evaluate_gates(exprs, summary)]
 
 
 def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[str] | None = None) -> dict[str, Any]:
     """The scan document. ``with_labels`` is kept for callers of the first version;
     ``by_label`` is always there now, so the document has one shape."""
+    from feint.report.robustness import curve_runs, evaluation_summary, is_evaluation, robustness_curve
+
+    extra: dict[str, Any] = {}
+    if is_evaluation(scan):
+        extra["evaluation"] = evaluation_summary(scan)
+    curves = [robustness_curve(r) for r in curve_runs(scan.runs)]
+    if curves:
+        extra["robustness_curves"] = curves
     return {
         "schema": SCHEMA,
         "kind": "scan",
@@ -73,6 +83,7 @@ def scan_document(scan: ScanResult, with_labels: bool = True, fail_on: Sequence[
         "sweeps": sweeps(scan.runs),
         "corruptions": corruptions(scan),
         "gates": gate_results(scan, fail_on),
+        **extra,
         "runs": [_run(r) for r in scan.runs],
     }
 

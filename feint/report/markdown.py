@@ -72,6 +72,9 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         "",
         *[f"- {_md(line)}" for line in partial_runs(scan.runs)],
         *([""] if partial_runs(scan.runs) else []),
+    ]
+    lines += _evaluation_lines(scan)
+    lines += [
         "## Target",
         "",
     ]
@@ -242,3 +245,30 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         if len(run.samples) > len(shown):
             lines += [f"({len(run.samples) - len(shown)} more samples in the JSON report)", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _evaluation_lines(scan: ScanResult) -> list[str]:
+    """An evaluation's sanity checks and robust accuracy, first in its report."""
+    from feint.report.robustness import evaluation_summary, is_evaluation
+
+    out: list[str] = []
+    checks = scan.settings.get("checks")
+    if isinstance(checks, list) and checks:
+        out += ["## Sanity checks", ""]
+        out += _table(["check", "result", "why"], [[c["name"], c["status"], c["why"]] for c in checks])
+    if not is_evaluation(scan):
+        return out
+    ev = evaluation_summary(scan)
+    out += ["## Robust accuracy", "", f"{ev['version']} ensemble, L{ev['norm']}, {ev['samples']} samples", ""]
+    stages = ["clean", "smaller budgets", *[s["name"] for s in ev["ensemble"]]]
+    rows = []
+    for stage in stages:
+        cells = []
+        for b in ev["budgets"]:
+            found = [r for r in b["ladder"] if r["stage"] == stage]
+            cells.append(_pct(found[0]["robust_accuracy"]) if found else "-")
+        if any(c != "-" for c in cells):
+            rows.append([stage, *cells])
+    rows.append(["**robust accuracy**", *[f"**{_pct(b['robust_accuracy'])}**" for b in ev["budgets"]]])
+    out += _table(["after", *[f"eps {b['eps']:g}" for b in ev["budgets"]]], rows)
+    return out

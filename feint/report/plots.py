@@ -173,3 +173,28 @@ def query_distance_curves(runs: list[RunResult], labels: dict[str, str] | None =
         ax.set_title(f"Median {norm} distance against queries", fontsize=10)
         ax.legend(fontsize=8)
     return _encode(fig)
+
+
+def accuracy_curves(curves: list[dict[str, Any]], evaluation: dict[str, Any] | None = None) -> str | None:
+    """Robust accuracy against the budget: a step line per minimal-norm run (from each
+    sample's smallest adversarial distance) and an evaluation's points per budget; ``None``
+    when there is neither."""
+    if not curves and not evaluation:
+        return None
+    fig = _figure(5.6, 3.6)
+    ax = fig.subplots()
+    for c in curves:
+        xs = [e for e, _ in c["curve"]]
+        ys = [100 * a for _, a in c["curve"]]
+        ax.step(xs, ys, where="post", label=f"fmn L{c['norm']} (run {c['run_id']})")
+    if evaluation:
+        xs = [b["eps"] for b in evaluation["budgets"]]
+        ys = [100 * b["robust_accuracy"] for b in evaluation["budgets"]]
+        ax.plot(xs, ys, marker="o", label=f"evaluate, {evaluation['version']} (L{evaluation['norm']})")
+    ax.set_xlabel("budget eps")
+    ax.set_ylabel("robust accuracy [%]")
+    ax.set_ylim(-5, 105)
+    ax.grid(True, alpha=0.3)
+    ax.set_title("Robust accuracy against the budget", fontsize=10)
+    ax.legend(fontsize=8)
+    return _encode(fig)

@@ -20,6 +20,10 @@ FAST = {
         "projected_sinkhorn_max_iter": 60,
         "conjugate_sinkhorn_max_iter": 60,
     },
+    "apgd": {"max_iter": 10},
+    "fab": {"max_iter": 10},
+    "square": {"max_queries": 200},
+    "fmn": {"steps": 20},
 }
 SAMPLES = "0:8"
 
