@@ -38,6 +38,10 @@ FRAMEWORKS.register("native", Framework("feint.attacks.native", "feint's own bat
 FRAMEWORKS.register(
     "art", Framework("feint.attacks.art", "IBM's Adversarial Robustness Toolbox, through feint's adapter")
 )
+FRAMEWORKS.register(
+    "text",
+    Framework("feint.attacks.text", "feint's own batched attacks on text targets: characters, typos, synonyms"),
+)
 
 _cache: dict[str, dict[str, type[Attack]]] = {}
 

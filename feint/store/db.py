@@ -568,6 +568,10 @@ class Store:
                 f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,)
             )
         ]
+        texts = _stored_texts(row[10])
+        for sample in samples:
+            if sample.index in texts:
+                sample.text = texts[sample.index]
         metrics = json.loads(row[11] or "{}")
         started_at, elapsed_s, status = row[7], row[8], row[9]
         if status == "pending" and samples:  # some of its units finished: what they hold
@@ -702,3 +706,26 @@ class Store:
             (limit,),
         ).fetchall()
         return [r[0] for r in rows]
+
+
+def _stored_texts(artifacts: str | None) -> dict[int, dict[str, str]]:
+    """A text run's original and adversarial texts by sample index, from the arrays kept in
+    its artifacts folder (one file, or one per unit of a scan's run); none for other runs."""
+    if not artifacts:
+        return {}
+    folder = Path(artifacts)
+    if not folder.is_dir():
+        return {}
+    import numpy as np
+
+    out: dict[int, dict[str, str]] = {}
+    for file in sorted(folder.glob("adversarial*.npz")):
+        try:
+            with np.load(file) as data:  # no pickles: text is kept as arrays of str
+                if data["x"].dtype.kind != "U":
+                    return {}
+                for i, x, a in zip(data["indices"], data["x"], data["x_adv"]):
+                    out[int(i)] = {"original": str(x), "adversarial": str(a)}
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
