@@ -98,7 +98,7 @@ def confusables() -> dict[str, tuple[str, ...]]:
     table = json.loads(path.read_text(encoding="utf-8"))
     out: dict[str, tuple[str, ...]] = {}
     for ch in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        entries = [e for e in table.get(ch, []) if len(e["c"]) == 1 and e["c"] != ch]
+        entries = [e for e in table.get(ch, []) if len(e["c"]) == 1 and ord(e["c"]) > 127]
         alike = [e["c"] for e in entries if e["n"].split(" ")[0] in ("CYRILLIC", "GREEK")]
         alike = alike or [e["c"] for e in entries if e["n"].startswith("LATIN ")]
         if alike:
