@@ -75,8 +75,13 @@ class _SklearnModel(ModelAdapter):
         return (int(n),) if n is not None else None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x).reshape(len(x), -1)
-        inputs: Any = x
+        inputs: Any
+        if isinstance(x, np.ndarray) and x.dtype == object and x.ndim == 1:  # texts: a text pipeline takes a list
+            inputs = [str(t) for t in x]
+            x = np.asarray(inputs, dtype=object).reshape(len(inputs), 1)
+        else:
+            x = np.asarray(x).reshape(len(x), -1)
+            inputs = x
         if self._columns is not None and self._fitted_names is not None:
             import pandas as pd
 

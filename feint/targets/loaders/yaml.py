@@ -59,8 +59,14 @@ KEYS: tuple[Key, ...] = (
         "a model file (its extension picks the adapter), `{file: FILE}`, or `{endpoint: {url: ..., ...}}`",
         required=True,
     ),
-    Key("data_type", "`image` or `tabular`", required=True),
-    Key("input_shape", "a list of positive integers; images `[channels, height, width]`", required=True),
+    Key(
+        "data_type", "`image`, `tabular` or `text` (samples are strings; the model takes a list of them)", required=True
+    ),
+    Key(
+        "input_shape",
+        "a list of positive integers; images `[channels, height, width]`; required for image and tabular "
+        "targets, left out for text",
+    ),
     Key("classes", "class names (at least two), in the order of the model's outputs", required=True),
     Key(
         "samples",
@@ -129,7 +135,7 @@ PREPROCESS_KEYS: tuple[Key, ...] = (
 )
 REQUIRED_KEYS = tuple(k.name for k in KEYS if k.required)
 ACCEPTED_KEYS = key_names(KEYS)
-DECLARED_TYPES = ("image", "tabular")
+DECLARED_TYPES = ("image", "tabular", "text")
 # rows judged once at load to tell probabilities from logits
 _PROBE_ROWS = 32
 
@@ -218,7 +224,13 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         raise check.expect("data_type", f"one of {', '.join(DECLARED_TYPES)}", dtype)
     out["data_type"] = dtype
 
-    shape = doc["input_shape"]
+    shape = doc.get("input_shape", [] if dtype == "text" else None)
+    if dtype == "text":
+        if shape not in ([], None):
+            raise check.error("input_shape", "a text target's samples are strings: leave input_shape out")
+        shape = [1]  # checked below; a text target's own shape is ()
+    elif shape is None:
+        raise check.error("", "missing key 'input_shape'; required for image and tabular targets")
     if (
         not isinstance(shape, list)
         or not shape
@@ -227,7 +239,7 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         raise check.expect("input_shape", "a list of positive integers", shape)
     if dtype == "image" and len(shape) != 3:
         raise check.expect("input_shape", "[channels, height, width] for an image target (channels first)", shape)
-    out["input_shape"] = tuple(shape)
+    out["input_shape"] = () if dtype == "text" else tuple(shape)
 
     classes = doc["classes"]
     if (
@@ -414,7 +426,34 @@ class DeclaredTarget(LoadedTarget):
             f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
         )
 
+    def _load_text(self) -> None:
+        """A text target: strings in, scores out; closed-box (the model sees text, not ids)."""
+        from feint.targets.loaders.samples import load_text_samples
+
+        c = self._config
+        self.X, self.y, samples_from = load_text_samples(c["samples"], self._base, self._check, self.output_classes)
+        self.columns = None
+        self._open_box = False
+        self.adapter.context = ModelContext(
+            classes=tuple(self.output_classes), columns=None, outputs=c["outputs"], inputs={}, output=None
+        )
+        with user_code(f"{self._check.where}: model", "loading the model"):
+            self.adapter.load()
+        if self.adapter.outputs == "labels":
+            self.outputs = "labels"
+        probe = self.X[:_PROBE_ROWS]
+        if self.outputs != "labels" and self.adapter.outputs != "probabilities":
+            if c["outputs"] == "auto":
+                scores = self._call_model(lambda: self._raw_predict(probe))
+                self._check_scores(scores)
+                self._softmax_scores = not _looks_like_probabilities(scores)
+            else:
+                self._softmax_scores = c["outputs"] == "logits"
+        self.info = {"source": str(self.source), **self.adapter.describe(), "samples_from": samples_from}
+
     def load(self) -> None:
+        if self.data_type == "text":
+            return self._load_text()
         c = self._config
         self.X, self.y, samples_from, self.columns = load_samples(
             c["samples"],
@@ -533,6 +572,14 @@ class DeclaredTarget(LoadedTarget):
         )
 
     def _raw_predict(self, x: np.ndarray) -> np.ndarray:
+        if self.data_type == "text":
+            from feint.targets.text import as_texts, text_array
+
+            with user_code(f"{self._check.where}: model", "the model"):
+                answer = np.asarray(self.adapter.predict(text_array(as_texts(x))))
+            if answer.dtype.kind in "OUS":
+                return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
+            return np.asarray(answer, np.float64)
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
@@ -549,13 +596,15 @@ class DeclaredTarget(LoadedTarget):
             with torch.no_grad():
                 logits = self._module(torch.as_tensor(np.asarray(x, np.float32)))
                 return torch.softmax(logits, dim=1).numpy()
-        scores = self._raw_predict(np.asarray(x, np.float32))
+        scores = self._raw_predict(x if self.data_type == "text" else np.asarray(x, np.float32))
         if self.outputs == "labels":
             return self._label_rows(scores)
         self._check_scores(scores)
         return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
 
     def as_sent(self, x: np.ndarray) -> np.ndarray:
+        if self.data_type == "text":
+            return x
         sent = getattr(self.adapter, "as_sent", None)
         if sent is None or getattr(self.adapter, "encoding", "none") == "none":
             return np.asarray(x, np.float32)
