@@ -78,12 +78,17 @@ def print_run(console: Console, run: RunResult) -> None:
         console.print(f"Adversarial inputs: {run.artifacts}/adversarial.npz", soft_wrap=True)
 
 
-def text_markup(original: str, adversarial: str, context: int = 6) -> str:
+def text_markup(original: str, adversarial: str, context: int = 6, plain: bool = False) -> str:
     """Rich markup of an adversarial text: changed words struck out in red, each followed by
-    its replacement in green, invisible characters written out; long unchanged stretches cut."""
+    its replacement in green, invisible characters written out; long unchanged stretches cut.
+    ``plain`` (no colours: a log, a pipe): ``[-old-]{+new+}``, as ``wdiff`` writes changes."""
     parts = []
     for kind, a, b in textdiff.excerpt(original, adversarial, context):
-        if kind == "changed":
+        if kind == "changed" and plain:
+            old = escape(f"[-{a}-]") if a else ""
+            new = escape(f"{{+{textdiff.visible(b)}+}}") if b else ""
+            parts.append(old + new)
+        elif kind == "changed":
             old = f"[red strike]{escape(a)}[/red strike]" if a else ""
             new = f"[bold green]{escape(textdiff.visible(b))}[/bold green]" if b else ""
             parts.append(" ".join(x for x in (old, new) if x))
@@ -101,7 +106,8 @@ def print_text_changes(console: Console, run: RunResult) -> None:
             continue
         mark = "[green]turned[/green]" if s.success else "[red]not turned[/red]"
         console.print(f"[bold]Sample {s.index}[/bold] {escape(s.initial_label)} -> {escape(s.final_label)} ({mark}):")
-        console.print("  " + text_markup(s.text["original"], s.text["adversarial"]), soft_wrap=False)
+        plain = console.color_system is None
+        console.print("  " + text_markup(s.text["original"], s.text["adversarial"], plain=plain), soft_wrap=False)
 
 
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:

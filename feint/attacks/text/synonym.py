@@ -1,9 +1,11 @@
 """Word-level closed-box attack: synonym substitution (PWWS, and TextFooler's search).
 
 Synonyms come from WordNet 3.0 (:mod:`feint.attacks.text.lexicon`), in the case of the
-word they replace; stop words (scikit-learn's list) and words shorter than
-``min_word_length`` are never replaced. There is no part-of-speech tagger offline: a
-word's synonyms are those of every part of speech WordNet lists it under.
+word they replace: those of the word's most frequent senses in its most frequent part of
+speech, that have the same part of speech (WordNet's sense counts stand in for a tagger,
+which nothing offline provides). Stop words (scikit-learn's list), words shorter than
+``min_word_length`` and, with ``keep_names``, capitalised words inside a sentence (names)
+are never replaced.
 
 ``search``:
 
@@ -25,7 +27,7 @@ import torch
 
 from feint.attacks.base import AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Choice, Int
+from feint.attacks.params import Bool, Choice, Int
 from feint.attacks.text import lexicon
 from feint.attacks.text.base import Doc, GreedyWordAttack, Objective, match_case
 
@@ -47,6 +49,17 @@ class Synonym(GreedyWordAttack):
     )
     max_synonyms = Int(20, "most synonyms tried per word", low=1, high=1000)
     min_word_length = Int(3, "shortest word the attack changes, in letters", low=1, high=100)
+
+    keep_names = Bool(
+        True,
+        "leave capitalised words inside a sentence alone (names: Shanghai, Ace); a word opening a sentence may change",
+    )
+
+    def eligible_at(self, doc: Doc, pos: int, p: dict[str, Any]) -> bool:
+        word = doc.words[pos]
+        if p["keep_names"] and word[:1].isupper() and not doc.starts_sentence(pos):
+            return False
+        return self.eligible(word, p)
 
     def eligible(self, word: str, p: dict[str, Any]) -> bool:
         return (
@@ -92,7 +105,7 @@ class Synonym(GreedyWordAttack):
             what.append((i, -1, None))
             budget = left(i) - 1
             for k, w in enumerate(doc.words):
-                if not self.eligible(w, p):
+                if not self.eligible_at(doc, k, p):
                     continue
                 syns = self.candidates(w, np.random.default_rng(0), p)  # listed, not drawn
                 syns = [s for s in syns if s != w]
