@@ -119,9 +119,9 @@ def test_a_scan_stores_the_texts_and_every_report_shows_the_change(blackbox, fre
     stored = again.runs[0].samples
     fresh = scan.runs[0].samples
     assert [s.text for s in stored] == [s.text for s in fresh]
-    turned = next(s for s in stored if s.success)
+    turned = next(s for s in stored if s.text["adversarial"] != s.text["original"])
     doc = json.loads(render(subject, "json"))
-    sample = doc["runs"][0]["samples"][turned.index]
+    sample = next(x for x in doc["runs"][0]["samples"] if x["index"] == turned.index)
     assert sample["text"] == turned.text
     old, new = next((a, b) for k, a, b in textdiff.diff_segments(**turned.text) if k == "changed")
     md = render(subject, "markdown")
