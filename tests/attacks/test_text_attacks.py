@@ -159,3 +159,15 @@ def test_edit_distance_is_levenshtein():
         assert textdiff.edit_distance(a, b) == naive(a, b)
     assert textdiff.words_changed("the film was good", "the film was") == 1
     assert textdiff.words_changed("the film was good", "the flim was great") == 2
+
+
+def test_hotflip_takes_gradients_through_the_embeddings_and_counts_them(openbox, blackbox):
+    run = execute_run(openbox, api.new_attack("hotflip", {"sample_index": "15:18", "max_queries": 60}))
+    assert run.successes >= 1
+    for s in run.samples:
+        assert s.gradient_queries >= 1  # one per step, each with its forward query
+        assert s.forward_queries + s.gradient_queries <= 60 + 2
+        probs = openbox.predict([s.text["adversarial"]])[0]
+        assert openbox.output_classes[int(probs.argmax())] == s.final_label
+    with pytest.raises(Incompatible, match="needs gradients"):
+        get_attack("hotflip").check_target(blackbox)
