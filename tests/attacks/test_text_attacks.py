@@ -171,3 +171,18 @@ def test_hotflip_takes_gradients_through_the_embeddings_and_counts_them(openbox,
         assert openbox.output_classes[int(probs.argmax())] == s.final_label
     with pytest.raises(Incompatible, match="needs gradients"):
         get_attack("hotflip").check_target(blackbox)
+
+
+def test_a_chunked_scan_in_worker_processes_gives_the_same_texts(blackbox, fresh_home):
+    whole = api.scan(blackbox, ["typos"], common={"sample_index": "0:4", "seed": 5}, executor="local")
+    chunked = api.scan(
+        blackbox,
+        ["typos"],
+        common={"sample_index": "0:4", "seed": 5},
+        executor="process",
+        workers=2,
+        chunk_size=2,
+        resume_unfinished=False,
+    )
+    assert [s.text for s in whole.runs[0].samples] == [s.text for s in chunked.runs[0].samples]
+    assert [s.forward_queries for s in whole.runs[0].samples] == [s.forward_queries for s in chunked.runs[0].samples]
