@@ -16,7 +16,7 @@ from feint.errors import FeintError, Incompatible
 from feint.store.db import Store
 from feint.targets import get_target
 
-TEXT_ATTACKS = ["deepwordbug", "typos", "bad_characters", "synonym"]
+TEXT_ATTACKS = ["deepwordbug", "typos", "bad_characters", "synonym", "transform"]
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +186,16 @@ def test_a_chunked_scan_in_worker_processes_gives_the_same_texts(blackbox, fresh
     )
     assert [s.text for s in whole.runs[0].samples] == [s.text for s in chunked.runs[0].samples]
     assert [s.forward_queries for s in whole.runs[0].samples] == [s.forward_queries for s in chunked.runs[0].samples]
+
+
+def test_a_fixed_transformation_costs_one_ranking_pass_and_changes_max_words(blackbox):
+    attack = api.new_attack("transform", {"kind": "split", "fixed": True, "max_words": 3, "sample_index": "0:4"})
+    run = execute_run(blackbox, attack)
+    for s in run.samples:
+        from feint.attacks.text.base import Doc
+
+        ranked = [w for w in Doc.of(s.text["original"]).words if len(w) >= 2]
+        assert s.forward_queries == len(ranked) + 2  # one deletion per word, and the runner's two
+        words = len(s.text["original"].split())
+        assert s.text["adversarial"].replace(" ", "") == s.text["original"].replace(" ", "")
+        assert len(s.text["adversarial"].split()) == words + 3  # three words split in two
