@@ -721,11 +721,25 @@ def _stored_texts(artifacts: str | None) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {}
     for file in sorted(folder.glob("adversarial*.npz")):
         try:
+            if not _holds_text(file):
+                return {}
             with np.load(file) as data:  # no pickles: text is kept as arrays of str
-                if data["x"].dtype.kind != "U":
-                    return {}
                 for i, x, a in zip(data["indices"], data["x"], data["x_adv"]):
                     out[int(i)] = {"original": str(x), "adversarial": str(a)}
-        except (OSError, ValueError, KeyError):
+        except Exception:  # a damaged or foreign file: the run's other results stand
             continue
     return out
+
+
+def _holds_text(file: Path) -> bool:
+    """Whether an adversarial-arrays file holds texts (arrays of str), read from the array
+    header alone, so an image run's arrays are not read."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(file) as archive, archive.open("x.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, _, dtype = header(fh)
+    return dtype.kind == "U"
