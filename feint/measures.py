@@ -113,6 +113,19 @@ register(
     )
 )
 
+register(
+    Measure(
+        "similarity",
+        "Similarity",
+        "the cosine similarity of the original and adversarial texts in the target's own representation of a "
+        "text (for movie_reviews the mean of its token embeddings, for movie_reviews_blackbox its TF-IDF "
+        "vector), computed by the runner from the model's weights, not counted as queries; 1 is the same text",
+        fmt=".3f",
+        unit="cosine, -1 to 1",
+        short="similarity",
+    )
+)
+
 
 def of_run(data_type: str, *declared: Iterable[str]) -> list[Measure]:
     """The measures of a run on a target of ``data_type``: those of the data type, then

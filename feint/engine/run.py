@@ -168,6 +168,10 @@ def execute_run(
     for kind, count in unattributed.items():
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
+    similarity = getattr(target, "text_similarity", None)
+    if text and callable(similarity) and any(m.name == "similarity" for m in declared):
+        # the target's own view of how alike the texts are (its weights, not its predictions)
+        extras["similarity"] = np.asarray(similarity(list(x), list(x_adv)), np.float64)
     dist = distances(x, x_adv, text)
     measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None

@@ -54,6 +54,10 @@ def test_each_attack_turns_reviews_within_its_budgets(blackbox, name):
         assert s.l0 == found["words_changed"][0] == s.measures["words_changed"]
         assert s.l2 == found["char_edits"][0] == s.measures["char_edits"]
         assert s.linf == pytest.approx(found["words_changed_share"][0])
+        similarity = blackbox.text_similarity([s.text["original"]], [s.text["adversarial"]])[0]
+        assert s.measures["similarity"] == pytest.approx(similarity) and -1 <= similarity <= 1 + 1e-9
+        if s.text["original"] == s.text["adversarial"]:
+            assert similarity == pytest.approx(1.0)
         # the label reported is the model's on the adversarial text
         probs = blackbox.predict([s.text["adversarial"]])[0]
         assert blackbox.output_classes[int(probs.argmax())] == s.final_label

