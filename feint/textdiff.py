@@ -84,6 +84,13 @@ def diff_segments(original: str, adversarial: str) -> list[tuple[str, str, str]]
     between segments, the adversarial sides read as the adversarial text's words."""
     a, b = words(original), words(adversarial)
     out: list[tuple[str, str, str]] = []
+    if len(a) == len(b):  # substitutions: position by position, as words_changed counts them
+        for x, y in zip(a, b):
+            if x == y and out and out[-1][0] == "equal":
+                out[-1] = ("equal", out[-1][1] + " " + x, out[-1][2] + " " + y)
+            else:
+                out.append(("equal", x, y) if x == y else ("changed", x, y))
+        return out
     for tag, i1, i2, j1, j2 in _opcodes(a, b):
         if tag == "equal":
             out.append(("equal", " ".join(a[i1:i2]), " ".join(b[j1:j2])))

@@ -203,3 +203,14 @@ def test_a_fixed_transformation_costs_one_ranking_pass_and_changes_max_words(bla
         words = len(s.text["original"].split())
         assert s.text["adversarial"].replace(" ", "") == s.text["original"].replace(" ", "")
         assert len(s.text["adversarial"].split()) == words + 3  # three words split in two
+
+
+def test_the_diff_shows_each_substituted_word_where_it_stands():
+    segments = textdiff.diff_segments("awful plot and terrible acting", "atrocious diagram and awful playing")
+    assert [(a, b) for k, a, b in segments if k == "changed"] == [
+        ("awful", "atrocious"),
+        ("plot", "diagram"),
+        ("terrible", "awful"),
+        ("acting", "playing"),
+    ]
+    assert textdiff.words_changed("awful plot and terrible acting", "atrocious diagram and awful playing") == 4

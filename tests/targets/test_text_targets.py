@@ -141,3 +141,36 @@ def test_a_bad_counterfit_file_is_one_line(tmp_path):
     bad.write_text("review,actual_sentiment\nfine,meh\n")
     with pytest.raises(FeintError, match="actual_sentiment 'meh'; accepted: negative, positive"):
         review_split(bad)
+
+
+def test_a_counterfit_text_target_class_is_attacked(tmp_path):
+    source = tmp_path / "sentiment.py"
+    source.write_text(
+        """
+import numpy as np
+
+
+class Sentiment:
+    target_name = "tiny_sentiment"
+    data_type = "text"
+    input_shape = (1,)
+    output_classes = ["neg", "pos"]
+    X = ["this movie is good and fun", "a bad boring film", "great acting, wonderful story"]
+
+    def load(self):
+        pass
+
+    def predict(self, x):
+        assert isinstance(x, list) and all(isinstance(t, str) for t in x)
+        good = ("good", "great", "wonderful", "fun")
+        bad = ("bad", "boring", "awful", "terrible")
+        scores = [sum(w in good for w in t.lower().split()) - sum(w in bad for w in t.lower().split()) for t in x]
+        p = 1 / (1 + np.exp(-2 * np.asarray(scores, float)))
+        return np.stack([1 - p, p], axis=1)
+"""
+    )
+    target = get_target(str(source))
+    assert target.data_type == "text" and target.input_shape == () and len(target.X) == 3
+    run = execute_run(target, api.new_attack("deepwordbug", {"sample_index": "0:3"}))
+    assert run.successes >= 2
+    assert all(s.text["original"] == target.X[s.index] for s in run.samples)
