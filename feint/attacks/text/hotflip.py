@@ -4,7 +4,8 @@ HotFlip estimates, from one gradient of the loss with respect to the text's toke
 embeddings, how much replacing the token at position ``t`` by token ``v`` would change the
 loss: ``(e_v - e_t) . grad_t``. This version flips words (the target's tokens) rather
 than characters, and only to replacements that keep the meaning: the WordNet synonyms of
-the word that the target's vocabulary has (``candidates=synonyms``), or the words nearest
+the word (one outside the target's vocabulary is its unknown token, as the model reads it;
+``candidates=synonyms``), or the words nearest
 to it in the target's own embedding space (``candidates=neighbours``, cosine similarity at
 least ``min_similarity``). Each step takes one gradient per active sample, scores every
 allowed flip of every word by that estimate, checks the ``beam`` best with the model (all
@@ -29,6 +30,7 @@ from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.attacks.text import lexicon
 from feint.attacks.text.base import MAX_QUERIES, MAX_WORDS, Doc, Objective, TextAttack, match_case
 from feint.errors import Incompatible
+from feint.targets.text import UNK
 
 __all__ = ["HotFlip"]
 
@@ -64,16 +66,20 @@ class HotFlip(TextAttack):
             )
         return module
 
-    def _allowed(self, module: Any, word: str, p: dict[str, Any], cache: dict[str, list[int]]) -> list[int]:
+    def _allowed(
+        self, module: Any, word: str, p: dict[str, Any], cache: dict[str, list[tuple[str, int]]]
+    ) -> list[tuple[str, int]]:
+        """The replacements of ``word``: each as written and as the token the model reads
+        (a synonym outside the vocabulary is its unknown token)."""
         key = word.lower()
         if key in cache:
             return cache[key]
         vocab = module.vocab
         own = vocab.index.get(key)
         if own is None or key in lexicon.stop_words():
-            out: list[int] = []
+            out: list[tuple[str, int]] = []
         elif p["candidates"] == "synonyms":
-            out = [vocab.index[s] for s in lexicon.synonyms(key) if s in vocab.index]
+            out = [(s, vocab.index.get(s, UNK)) for s in lexicon.synonyms(key)]
         else:
             weight = module.embedding.weight.detach()
             unit = torch.nn.functional.normalize(weight, dim=1)
@@ -81,7 +87,11 @@ class HotFlip(TextAttack):
             sims[:2] = -2.0  # never padding or the unknown token
             sims[own] = -2.0
             top = torch.topk(sims, min(p["neighbours"], len(sims) - 1))
-            out = [int(i) for s, i in zip(top.values.tolist(), top.indices.tolist()) if s >= p["min_similarity"]]
+            out = [
+                (vocab.tokens[int(i)], int(i))
+                for s, i in zip(top.values.tolist(), top.indices.tolist())
+                if s >= p["min_similarity"]
+            ]
         cache[key] = out
         return out
 
@@ -93,7 +103,7 @@ class HotFlip(TextAttack):
         objective = Objective(batch)
         cap = p["max_queries"] or None
         spent = np.zeros(n, np.int64)
-        allowed_cache: dict[str, list[int]] = {}
+        allowed_cache: dict[str, list[tuple[str, int]]] = {}
         tokens = module.vocab.tokens
         weight = module.embedding.weight.detach()
         goal = batch.goal
@@ -105,7 +115,7 @@ class HotFlip(TextAttack):
         current = np.full(n, -np.inf)
         done = np.zeros(n, bool)
         exhausted = np.zeros(n, bool)
-        tried: list[set[tuple[int, int]]] = [set() for _ in range(n)]
+        tried: list[set[tuple[int, str]]] = [set() for _ in range(n)]
         while True:
             active = [
                 i
@@ -136,7 +146,7 @@ class HotFlip(TextAttack):
                     continue
                 doc = docs[i]
                 seq = ids[r][mask[r]].tolist()
-                flips: list[tuple[float, int, int]] = []
+                flips: list[tuple[float, int, str]] = []
                 t = 0
                 for k, word in enumerate(doc.words):  # align the text's words with the model's tokens
                     key = word.lower()
@@ -148,12 +158,23 @@ class HotFlip(TextAttack):
                         continue
                     cands = self._allowed(module, word, p, allowed_cache)
                     if cands:
-                        est = ((weight[cands] - weight[seq[at]]) @ grad[r, at]) * sign
-                        flips.extend((e, k, v) for v, e in zip(cands, est.tolist()) if (k, v) not in tried[i])
+                        ids_of = [v for _, v in cands]
+                        est = ((weight[ids_of] - weight[seq[at]]) @ grad[r, at]) * sign
+                        flips.extend((e, k, c) for (c, _), e in zip(cands, est.tolist()) if (k, c) not in tried[i])
                 flips.sort(key=lambda f: (-f[0], f[1], f[2]))
-                for _, k, v in flips[: int(min(p["beam"], left(i)))]:
-                    tried[i].add((k, v))
-                    word = match_case(doc.words[k], tokens[v])
+                # replacements the model reads as the same token (synonyms outside its
+                # vocabulary: the unknown token) are one flip for it: the first is checked
+                seen: set[tuple[int, int]] = set()
+                unique = []
+                for f in flips:
+                    read = (f[1], module.vocab.index.get(f[2].lower(), UNK))
+                    if read not in seen:
+                        seen.add(read)
+                        unique.append(f)
+                flips = unique
+                for _, k, c in flips[: int(min(p["beam"], left(i)))]:
+                    tried[i].add((k, c))
+                    word = match_case(doc.words[k], c)
                     items.append((i, doc.render({k: word})))
                     moves.append((i, k, word))
                 if not flips:
