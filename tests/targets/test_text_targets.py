@@ -174,3 +174,66 @@ class Sentiment:
     run = execute_run(target, api.new_attack("deepwordbug", {"sample_index": "0:3"}))
     assert run.successes >= 2
     assert all(s.text["original"] == target.X[s.index] for s in run.samples)
+
+
+def test_an_onnx_text_model_that_takes_token_ids(pipeline, tmp_path):
+    """A torch model trained on the packaged sentences, exported to ONNX with an int64 input,
+    its vocabulary in a text file: feint tokenizes, and the model's answers are the torch model's."""
+    import torch
+
+    from feint.targets.text import Vocabulary, tokenize
+
+    folder, _, texts, _ = pipeline
+    every, labels = read_reviews("rotten_tomatoes")
+    shuffled = np.random.default_rng(1).permutation(len(every))  # the file is sorted by label
+    kept = [int(i) for i in shuffled if every[i] not in set(texts)][:4000]  # the samples stay out
+    train, y = [every[i] for i in kept], labels[kept]
+    vocab = Vocabulary.build(train, 3000)
+    torch.manual_seed(0)
+
+    class Mean(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.e = torch.nn.Embedding(len(vocab), 16, padding_idx=0)
+            self.o = torch.nn.Linear(16, 2)
+
+        def forward(self, ids):
+            m = (ids != 0).unsqueeze(-1).float()
+            return self.o((self.e(ids) * m).sum(1) / m.sum(1).clamp_min(1))
+
+    net = Mean()
+    length = 40
+    ids = torch.zeros((4000, length), dtype=torch.long)
+    for row, text in enumerate(train):
+        seq = vocab.ids(text)[:length]
+        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(net(ids), torch.as_tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    torch.onnx.export(
+        net, (ids[:2],), str(folder / "ids.onnx"), input_names=["ids"], dynamic_axes={"ids": {0: "n"}}, dynamo=False
+    )
+    (folder / "vocab.txt").write_text("\n".join(vocab.tokens) + "\n", encoding="utf-8")
+    path = folder / "ids.yaml"
+    path.write_text(
+        "name: rt_onnx\ndata_type: text\nclasses: [neg, pos]\nmodel: ids.onnx\n"
+        "tokenizer: {vocabulary: vocab.txt}\nsamples: {csv: rt.csv, text: sentence, label: sentiment}\n"
+    )
+    target = get_target(str(path))
+    assert target.info["tokenizer"]["max_length"] == length  # the model's fixed length
+    want = []
+    for text in texts[:6]:
+        row = torch.zeros((1, length), dtype=torch.long)
+        seq = [vocab.index.get(t, 1) for t in tokenize(text)][:length]
+        row[0, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        want.append(torch.softmax(net(row), 1)[0].detach().numpy())
+    np.testing.assert_allclose(target.predict(target.X[:6]), np.stack(want), rtol=1e-4, atol=1e-6)
+    run = execute_run(target, api.new_attack("deepwordbug", {"sample_index": "0:12"}))
+    assert run.successes >= 1
+    path.write_text(path.read_text().replace("{vocabulary: vocab.txt}", "{vocabulary: vocab.txt, unknown: '[UNK]'}"))
+    with pytest.raises(FeintError, match=r"tokenizer.unknown: '\[UNK\]' is not a token of vocab.txt"):
+        get_target(str(path))

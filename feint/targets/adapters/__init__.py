@@ -39,13 +39,16 @@ class ModelContext:
     before it loads: the class names in the order of the model's outputs, the feature
     columns of tabular samples (``None`` where the samples name none), what the model
     returns (``auto``, ``logits``, ``probabilities``), and, for adapters that read them
-    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read."""
+    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read; and
+    whether the samples reach it as token ids (a text target with a ``tokenizer``)."""
 
     classes: tuple[str, ...] = ()
     columns: tuple[str, ...] | None = None
     outputs: str = "auto"
     inputs: Mapping[str, Any] = field(default_factory=dict)
     output: str | int | None = None
+    # A text model fed token ids (a declaration's tokenizer): its input is an integer tensor.
+    token_ids: bool = False
 
 
 class ModelAdapter:

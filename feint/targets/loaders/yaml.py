@@ -123,7 +123,16 @@ KEYS: tuple[Key, ...] = (
         "ONNX models: the output holding the class scores, by name or index (default: the first "
         "(N, classes) float tensor, else the first ZipMap, else the first (N,) float tensor)",
     ),
+    Key(
+        "tokenizer",
+        "text targets whose ONNX model takes token ids: `vocabulary` (a text file, one token a line, "
+        "the line's number from 0 its id), `max_length` (ids per text: the model's fixed length, else "
+        "256; longer texts are cut), `lowercase` (default true), `unknown` (the token of words outside "
+        "the vocabulary, default `<unk>`), `pad` (the id that pads, default 0). Words are runs of "
+        "letters, digits and inner apostrophes",
+    ),
 )
+TOKENIZER_KEYS = ("vocabulary", "max_length", "lowercase", "unknown", "pad")
 MODEL_KEYS: tuple[Key, ...] = (
     Key("endpoint", "an HTTP endpoint: its options are the endpoint options"),
     Key("file", "a model file, relative to the YAML file's folder"),
@@ -315,7 +324,44 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
             "model", "a model file (relative to the YAML file's folder) or {endpoint: {url: ...}}", model
         )
     out["samples"] = doc["samples"]
+    out["tokenizer"] = _tokenizer(doc.get("tokenizer"), check, base, dtype)
     return out
+
+
+def _tokenizer(value: Any, check: Checker, base: Path, dtype: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if dtype != "text":
+        raise check.error("tokenizer", "applies to text targets only")
+    if not isinstance(value, Mapping) or "vocabulary" not in value:
+        raise check.expect("tokenizer", "a mapping with a vocabulary file, e.g. {vocabulary: vocab.txt}", value)
+    check.keys("tokenizer", value, TOKENIZER_KEYS)
+    path = check.file("tokenizer.vocabulary", base, value["vocabulary"])
+    try:
+        tokens = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise check.error("tokenizer.vocabulary", f"cannot read {path.name} ({type(exc).__name__})") from None
+    length = value.get("max_length")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 1):
+        raise check.expect("tokenizer.max_length", "a positive integer", length)
+    lower = value.get("lowercase", True)
+    if not isinstance(lower, bool):
+        raise check.expect("tokenizer.lowercase", "true or false", lower)
+    unknown = value.get("unknown", "<unk>")
+    index = {t: i for i, t in enumerate(tokens)}
+    if unknown not in index:
+        raise check.error("tokenizer.unknown", f"{unknown!r} is not a token of {path.name}; name its unknown token")
+    pad = value.get("pad", 0)
+    if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad < len(tokens):
+        raise check.expect("tokenizer.pad", f"a token id from 0 to {len(tokens) - 1}", pad)
+    return {
+        "index": index,
+        "max_length": length,
+        "lowercase": lower,
+        "unknown": index[unknown],
+        "pad": pad,
+        "vocabulary": str(path),
+    }
 
 
 def _columns(value: Any, check: Checker, shape: tuple[int, ...], dtype: str) -> tuple[str, ...] | None:
@@ -406,6 +452,7 @@ class DeclaredTarget(LoadedTarget):
         self._log_outputs = False
         self._softmax_scores = False
         self._reshape: tuple[int, ...] | None = None
+        self._tokenizer: dict[str, Any] | None = None
         kind, value = config["model"]
         self.adapter: ModelAdapter
         if kind == "endpoint":
@@ -434,13 +481,22 @@ class DeclaredTarget(LoadedTarget):
         self.X, self.y, samples_from = load_text_samples(c["samples"], self._base, self._check, self.output_classes)
         self.columns = None
         self._open_box = False
+        self._tokenizer = c.get("tokenizer")
         self.adapter.context = ModelContext(
-            classes=tuple(self.output_classes), columns=None, outputs=c["outputs"], inputs={}, output=None
+            classes=tuple(self.output_classes),
+            columns=None,
+            outputs=c["outputs"],
+            inputs=c.get("inputs") or {},
+            output=c.get("output"),
+            token_ids=self._tokenizer is not None,
         )
         with user_code(f"{self._check.where}: model", "loading the model"):
             self.adapter.load()
         if self.adapter.outputs == "labels":
             self.outputs = "labels"
+        if self._tokenizer is not None and not self._tokenizer["max_length"]:
+            fixed = self.adapter.expected_input_shape()
+            self._tokenizer["max_length"] = fixed[-1] if fixed and isinstance(fixed[-1], int) else 256
         probe = self.X[:_PROBE_ROWS]
         if self.outputs != "labels" and self.adapter.outputs != "probabilities":
             if c["outputs"] == "auto":
@@ -450,6 +506,26 @@ class DeclaredTarget(LoadedTarget):
             else:
                 self._softmax_scores = c["outputs"] == "logits"
         self.info = {"source": str(self.source), **self.adapter.describe(), "samples_from": samples_from}
+        if self._tokenizer is not None:
+            self.info["tokenizer"] = {
+                "vocabulary": self._tokenizer["vocabulary"],
+                "tokens": len(self._tokenizer["index"]),
+                "max_length": self._tokenizer["max_length"],
+            }
+
+    def _token_ids(self, texts: np.ndarray) -> np.ndarray:
+        """Texts as the tokenizer's ids ``(N, max_length)``, cut and padded."""
+        import re
+
+        tok = self._tokenizer
+        assert tok is not None
+        pattern = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+        length, index, unknown = tok["max_length"], tok["index"], tok["unknown"]
+        out = np.full((len(texts), length), tok["pad"], np.int64)
+        for row, text in enumerate(texts):
+            words = pattern.findall(text.lower() if tok["lowercase"] else text)[:length]
+            out[row, : len(words)] = [index.get(w, unknown) for w in words]
+        return out
 
     def load(self) -> None:
         if self.data_type == "text":
@@ -575,8 +651,11 @@ class DeclaredTarget(LoadedTarget):
         if self.data_type == "text":
             from feint.targets.text import as_texts, text_array
 
+            batch: Any = text_array(as_texts(x))
+            if self._tokenizer is not None:
+                batch = self._token_ids(batch)
             with user_code(f"{self._check.where}: model", "the model"):
-                answer = np.asarray(self.adapter.predict(text_array(as_texts(x))))
+                answer = np.asarray(self.adapter.predict(batch))
             if answer.dtype.kind in "OUS":
                 return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
             return np.asarray(answer, np.float64)
