@@ -26,3 +26,14 @@ def test_a_bad_text_option_is_one_line_and_stores_nothing(capsys, fresh_home):
     db = fresh_home / "feint.db"
     if db.exists():
         assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_a_gate_on_a_text_scan_reads_the_words_changed(capsys, fresh_home):
+    code = main(["scan", "movie_reviews_blackbox", "-i", "0:4", "-a", "typos", "--fail-on", "l0.max <= 10", "--json"])
+    out, _ = capsys.readouterr()
+    import json
+
+    doc = json.loads(out)
+    turned = [s for r in doc["runs"] for s in r["samples"] if s["success"]]
+    assert turned and all(s["l0"] == s["words_changed"] <= 10 for s in turned)
+    assert code == 1 and doc["gates"][0]["failed"]  # typos changes at most max_words=10 words
