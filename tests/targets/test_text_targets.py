@@ -234,6 +234,16 @@ def test_an_onnx_text_model_that_takes_token_ids(pipeline, tmp_path):
     np.testing.assert_allclose(target.predict(target.X[:6]), np.stack(want), rtol=1e-4, atol=1e-6)
     run = execute_run(target, api.new_attack("deepwordbug", {"sample_index": "0:12"}))
     assert run.successes >= 1
+    # the same model as TorchScript: called on the same ids, the same answers
+    torch.jit.save(torch.jit.script(net), str(folder / "ids.pt"))
+    script = folder / "script.yaml"
+    script.write_text(path.read_text().replace("rt_onnx", "rt_script").replace("ids.onnx", "ids.pt"))
+    scripted = get_target(str(script))
+    assert not scripted.open_box
+    np.testing.assert_allclose(scripted.predict(target.X[:6]), np.stack(want), rtol=1e-4, atol=1e-6)
+    script.write_text(script.read_text().replace("tokenizer: {vocabulary: vocab.txt}\n", ""))
+    with pytest.raises(FeintError, match="text models take token ids: declare the tokenizer"):
+        get_target(str(script))
     path.write_text(path.read_text().replace("{vocabulary: vocab.txt}", "{vocabulary: vocab.txt, unknown: '[UNK]'}"))
     with pytest.raises(FeintError, match=r"tokenizer.unknown: '\[UNK\]' is not a token of vocab.txt"):
         get_target(str(path))

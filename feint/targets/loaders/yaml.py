@@ -125,7 +125,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "tokenizer",
-        "text targets whose ONNX model takes token ids: `vocabulary` (a text file, one token a line, "
+        "text targets whose ONNX or TorchScript model takes token ids: `vocabulary` (a text file, one token a line, "
         "the line's number from 0 its id), `max_length` (ids per text: the model's fixed length, else "
         "256; longer texts are cut), `lowercase` (default true), `unknown` (the token of words outside "
         "the vocabulary, default `<unk>`), `pad` (the id that pads, default 0). Words are runs of "
@@ -467,14 +467,16 @@ class DeclaredTarget(LoadedTarget):
         self.columns: tuple[str, ...] | None = config.get("columns")
         if config["outputs"] == "labels" or self.adapter.outputs == "labels":
             self.outputs = "labels"  # the model tells its decision only
-        self._open_box = bool(self.adapter.open_box) and self.outputs != "labels"
+        # a text model is called on token ids: no gradients reach the text
+        self._open_box = bool(self.adapter.open_box) and self.outputs != "labels" and self.data_type != "text"
         self.description = config["description"] or (
             f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
             f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
         )
 
     def _load_text(self) -> None:
-        """A text target: strings in, scores out; closed-box (the model sees text, not ids)."""
+        """A text target: strings in, scores out; closed-box (a torch, Keras or ONNX model given
+        token ids by the declared tokenizer is called on them and its scores read back)."""
         from feint.targets.loaders.samples import load_text_samples
 
         c = self._config
@@ -494,6 +496,12 @@ class DeclaredTarget(LoadedTarget):
             self.adapter.load()
         if self.adapter.outputs == "labels":
             self.outputs = "labels"
+        if self.adapter.open_box and self._tokenizer is None:
+            raise self._check.error(
+                "tokenizer",
+                f"{self.adapter.kind} text models take token ids: declare the tokenizer "
+                "({vocabulary: vocab.txt}); a model that takes strings is a skops pipeline or an endpoint",
+            )
         if self._tokenizer is not None and not self._tokenizer["max_length"]:
             fixed = self.adapter.expected_input_shape()
             self._tokenizer["max_length"] = fixed[-1] if fixed and isinstance(fixed[-1], int) else 256
@@ -655,7 +663,14 @@ class DeclaredTarget(LoadedTarget):
             if self._tokenizer is not None:
                 batch = self._token_ids(batch)
             with user_code(f"{self._check.where}: model", "the model"):
-                answer = np.asarray(self.adapter.predict(batch))
+                if self.adapter.open_box:  # a torch or Keras model: called on the ids, scores read back
+                    import torch
+
+                    with torch.no_grad():
+                        scores = self.adapter.module()(torch.as_tensor(batch))
+                    answer = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores)
+                else:
+                    answer = np.asarray(self.adapter.predict(batch))
             if answer.dtype.kind in "OUS":
                 return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
             return np.asarray(answer, np.float64)
