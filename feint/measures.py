@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from feint import textdiff
 from feint.records import Measure, SampleResult, euclid_pct
 from feint.registry import Registry
 
@@ -105,6 +106,69 @@ register(
         unit="the input's units",
         short="L1",
         compute=l1_distance,
+    )
+)
+
+
+def _text_measure(key: str):
+    def compute(x: Any, x_adv: Any) -> list[float]:
+        return textdiff.distances(list(x), list(x_adv))[key]
+
+    return compute
+
+
+register(
+    Measure(
+        "words_changed",
+        "Words chg.",
+        "the words (runs of non-whitespace) replaced, inserted or deleted, each once, by a word-level diff "
+        "of the original and adversarial texts",
+        fmt=".0f",
+        unit="words",
+        short="words changed",
+        data_types=("text",),
+        compute=_text_measure("words_changed"),
+        leads=True,
+    )
+)
+register(
+    Measure(
+        "words_changed_pct",
+        "% Words chg.",
+        "the words changed as a percentage of the original text's words",
+        fmt=".3g",
+        unit="% of the original's words",
+        short="% words",
+        data_types=("text",),
+        compute=lambda x, x_adv: [100.0 * v for v in textdiff.distances(list(x), list(x_adv))["words_changed_share"]],
+        leads=True,
+    )
+)
+register(
+    Measure(
+        "char_edits",
+        "Char. edits",
+        "the character edit (Levenshtein) distance between the original and adversarial texts: code points "
+        "inserted, deleted or substituted, an invisible character counting as one",
+        fmt=".0f",
+        unit="characters",
+        short="char edits",
+        data_types=("text",),
+        compute=_text_measure("char_edits"),
+        leads=True,
+    )
+)
+
+register(
+    Measure(
+        "similarity",
+        "Similarity",
+        "the cosine similarity of the original and adversarial texts in the target's own representation of a "
+        "text (for movie_reviews the mean of its token embeddings, for movie_reviews_blackbox its TF-IDF "
+        "vector), computed by the runner from the model's weights, not counted as queries; 1 is the same text",
+        fmt=".3f",
+        unit="cosine, -1 to 1",
+        short="similarity",
     )
 )
 

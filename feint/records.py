@@ -118,6 +118,9 @@ class SampleResult:
     # Why the attack could not work on the sample, where it says (no adversarial start,
     # a class it cannot reach, the sample returned unchanged), else None.
     note: str | None = None
+    # A text sample's original and adversarial text ({"original": ..., "adversarial": ...});
+    # kept in the run's artifacts folder, not in the store's columns. None for other data.
+    text: dict[str, str] | None = None
 
     @property
     def queries(self) -> int:
@@ -137,6 +140,8 @@ class SampleResult:
         """The sample's JSON: its fields, with each measure as a key of its own."""
         d = asdict(self)
         d.update(d.pop("measures"))
+        if d["text"] is None:  # only text samples have it
+            del d["text"]
         return d
 
 

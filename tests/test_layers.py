@@ -1,7 +1,7 @@
 """The package's layers import one way, top to bottom; no import circle.
 
     __main__ -> (cli, compat.core) -> api -> engine -> (attacks, report) -> targets -> (store, data, compat)
-    -> measures -> (records, registry) -> (errors, config)
+    -> measures -> (records, registry, textdiff) -> (errors, config)
 
 ``feint.compat.core`` (Counterfit's ``Counterfit`` class, which builds and runs attacks
 through the library of commands) is a part of its own beside the command line; the rest of
@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"targets"},
     {"store", "data", "compat"},
     {"measures"},
-    {"records", "registry"},
+    {"records", "registry", "textdiff"},
     {"errors", "config", "__init__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -50,6 +50,8 @@ class Batch:
     generator: torch.Generator
     seed: int = 0
     indices: np.ndarray | None = None
+    # A text target's samples, as strings (``x`` is then an empty tensor).
+    texts: list[str] | None = None
 
     @property
     def targeted(self) -> bool:
@@ -78,6 +80,8 @@ class AttackOutput:
     final_probs: np.ndarray | None = None
     # Per row of the batch, why the attack could not work on it (None: nothing to say).
     notes: list[str | None] | None = None
+    # A text attack's adversarial texts, one per row (``x_adv`` is then an empty tensor).
+    texts: list[str] | None = None
 
 
 class Attack:

@@ -44,6 +44,10 @@ FRAMEWORKS.register(
         "feint.attacks.transforms", "image transformations (blur, JPEG, rotation, noise, overlays), batched in torch"
     ),
 )
+FRAMEWORKS.register(
+    "text",
+    Framework("feint.attacks.text", "feint's own batched attacks on text targets: characters, typos, synonyms"),
+)
 
 _cache: dict[str, dict[str, type[Attack]]] = {}
 

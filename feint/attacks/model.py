@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from feint.attacks.trajectory import Tracker
-from feint.errors import Incompatible
+from feint.errors import FeintError, Incompatible
 from feint.targets.base import Target, checked_scores
 
 __all__ = ["CountedModel", "FORWARD_CHUNK", "SampleStopped"]
@@ -145,6 +145,22 @@ class CountedModel:
                 probs = checked_scores(self.target, self.target.predict(batch), len(chunk), inputs=batch)
                 out.append(torch.log(torch.as_tensor(probs, dtype=torch.float32).clamp_min(1e-30)))
         return torch.cat(out) if out else torch.zeros((0, self.num_classes))
+
+    def text_probs(self, texts: Sequence[str], rows: Rows = None) -> np.ndarray:
+        """A text target's class probabilities for ``texts``, all in one call to its
+        ``predict``. Counts one forward query per text."""
+        self._count(self.forward_counts, "forward", rows, len(texts))
+        if not len(texts):
+            return np.zeros((0, self.num_classes))
+        batch = np.empty(len(texts), dtype=object)
+        batch[:] = list(texts)
+        probs = np.asarray(self.target.predict(batch), dtype=np.float64)
+        if probs.shape != (len(texts), self.num_classes):
+            raise FeintError(
+                f"target {self.target.target_name} answered predict with shape {probs.shape}; "
+                f"expected ({len(texts)}, {self.num_classes}): one probability per class"
+            )
+        return probs
 
     def labels(self, x: torch.Tensor, rows: Rows = None) -> torch.Tensor:
         return self.logits(x, rows).argmax(dim=1)

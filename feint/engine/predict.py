@@ -142,7 +142,13 @@ def adversarial_samples(artifacts: str | None, run_id: str) -> tuple[list[int], 
     for file in files:
         with np.load(file) as data:
             indices.extend(int(i) for i in data["indices"])
-            chunks.append(np.asarray(data["x_adv"], np.float32))
+            adv = data["x_adv"]
+            if adv.dtype.kind == "U":  # a text run's adversarial texts
+                texts = np.empty(len(adv), dtype=object)
+                texts[:] = [str(t) for t in adv]
+                chunks.append(texts)
+            else:
+                chunks.append(np.asarray(adv, np.float32))
     order = np.argsort(np.asarray(indices), kind="stable")
     x = np.concatenate(chunks)
     return [indices[i] for i in order], x[order]

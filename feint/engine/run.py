@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from feint import textdiff
 from feint.attacks.base import Attack, Batch
 from feint.attacks.catalog import check_target
 from feint.attacks.model import CountedModel
@@ -39,8 +40,18 @@ __all__ = ["execute_run", "prepare_run", "distances", "resolve_labels"]
 Progress = Callable[[int], None]
 
 
-def distances(x: np.ndarray, x_adv: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-sample Linf, L2 and L0 (features changed by more than 1e-6) of a batch."""
+def distances(x: np.ndarray, x_adv: np.ndarray, text: bool = False) -> dict[str, np.ndarray]:
+    """Per-sample Linf, L2 and L0 (features changed by more than 1e-6) of a batch. For
+    text (``text``), the word-level figures in their place: ``l0`` the words changed,
+    ``linf`` their share of the original's words (0 to 1), ``l2`` the character edit
+    distance (see :mod:`feint.textdiff`)."""
+    if text:
+        found = textdiff.distances(list(x), list(x_adv))
+        return {
+            "linf": np.asarray(found["words_changed_share"], np.float64),
+            "l2": np.asarray(found["char_edits"], np.float64),
+            "l0": np.asarray(found["words_changed"], np.int64),
+        }
     d = (np.asarray(x_adv, np.float64) - np.asarray(x, np.float64)).reshape(len(x), -1)
     return {
         "linf": np.abs(d).max(axis=1) if d.size else np.zeros(len(x)),
@@ -113,6 +124,7 @@ def execute_run(
     run_id = run_id or uuid.uuid4().hex[:8]
     n = len(indices)
     x = target.get_samples(indices)
+    text = target.data_type == "text"  # samples are strings (an object array)
     fwd = np.zeros(n, np.int64)
     grad = np.zeros(n, np.int64)
     log = query_log if shape.logger == "calls" else None
@@ -132,7 +144,7 @@ def execute_run(
     labels0 = probs0.argmax(1)
     goal = goals(classes, labels0, bool(p.get("targeted")), p.get("target_labels") or (), shape.seed, offset)
 
-    x_adv = np.empty_like(x)
+    x_adv = np.empty(n, dtype=object) if text else np.empty_like(x)
     notes: list[str | None] = [None] * n
     extras: dict[str, np.ndarray] = {}
     final: dict[int, np.ndarray] = {}  # batch start -> the attack's own final probabilities
@@ -153,12 +165,13 @@ def execute_run(
         rows = slice(s, min(s + step, n))
         gen = torch.Generator().manual_seed(shape.seed * 1_000_003 + offset + s)
         batch = Batch(
-            x=torch.as_tensor(x[rows]),
+            x=torch.zeros(0) if text else torch.as_tensor(x[rows]),
             labels=torch.as_tensor(labels0[rows]),
             targets=None if goal is None else torch.as_tensor(goal[rows]),
             generator=gen,
             seed=shape.seed,
             indices=indices[rows],
+            texts=[str(t) for t in x[rows]] if text else None,
         )
         tracker = None
         if tracking:
@@ -174,7 +187,10 @@ def execute_run(
         model = CountedModel(target, fwd[rows], grad[rows], indices[rows], log, tracker=tracker)
         with target.holding(indices[rows]):
             out = attack(model, batch)
-        x_adv[rows] = out.x_adv.detach().cpu().numpy()
+        if text:
+            x_adv[rows] = out.texts if out.texts is not None else x[rows]
+        else:
+            x_adv[rows] = out.x_adv.detach().cpu().numpy()
         if out.notes is not None:
             notes[rows] = out.notes
         if tracker is not None:
@@ -203,7 +219,8 @@ def execute_run(
             progress(rows.stop - rows.start)
     # What the model is sent: an endpoint sent encoded images sees them decoded (8 bits,
     # JPEG), so the adversarial kept, measured and judged is the image it saw.
-    x_adv = target.as_sent(x_adv)
+    if not text:
+        x_adv = target.as_sent(x_adv)
     # Final predictions: the target's judgement of the outputs, unless the attack gave its
     # own (an extraction attack's stolen model), which costs the target nothing.
     probs1 = np.concatenate(
@@ -224,7 +241,7 @@ def execute_run(
                 probs1[row] = judge(x_adv[row : row + 1], slice(row, row + 1))[0]
             labels1 = probs1.argmax(1)
             success = np.asarray(attack.succeeded(labels0, labels1, goal, extras), dtype=bool)
-    dist = distances(x, x_adv)
+    dist = distances(x, x_adv, text)
     if target_distance:  # success: adversarial within the distance
         measured = dist["linf" if norm == "inf" else "l2"]
         far = success & (measured > target_distance)
@@ -238,6 +255,10 @@ def execute_run(
     for kind, count in unattributed.items():
         if count:
             metrics[f"unattributed_{kind}_queries"] = count
+    similarity = getattr(target, "text_similarity", None)
+    if text and callable(similarity) and any(m.name == "similarity" for m in declared):
+        # the target's own view of how alike the texts are (its weights, not its predictions)
+        extras["similarity"] = np.asarray(similarity(list(x), list(x_adv)), np.float64)
     measures = compute(declared, x, x_adv, extras)
     folder = artifacts_root / run_id if artifacts_root is not None else None
     if folder is not None:
@@ -246,7 +267,10 @@ def execute_run(
             name = "adversarial.npz" if unit is None else f"adversarial.unit{unit}.npz"
             tmp = folder / f".{os.getpid()}.{name}"  # written whole, then moved into place
             try:
-                np.savez_compressed(tmp, indices=indices, x=x, x_adv=x_adv)
+                if text:  # as arrays of str, which load without unpickling
+                    np.savez_compressed(tmp, indices=indices, x=x.astype(str), x_adv=x_adv.astype(str))
+                else:
+                    np.savez_compressed(tmp, indices=indices, x=x, x_adv=x_adv)
                 os.replace(tmp, folder / name)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -256,7 +280,7 @@ def execute_run(
     scoreless = target.labels_only  # its answers tell no confidence
     true = target.y
     if attack.family == "evasion":
-        unchanged = (x_adv.reshape(n, -1) == x.reshape(n, -1)).all(axis=1)
+        unchanged = (x_adv == x) if text else (x_adv.reshape(n, -1) == x.reshape(n, -1)).all(axis=1)
         for row in np.nonzero(unchanged & ~success)[0].tolist():
             notes[row] = notes[row] or "the attack returned the sample unchanged"
     for i, idx in enumerate(indices):
@@ -284,6 +308,7 @@ def execute_run(
                 images=images,
                 measures={name: float(values[i]) for name, values in measures.items()},
                 note=notes[i],
+                text={"original": str(x[i]), "adversarial": str(x_adv[i])} if text else None,
             )
         )
     return RunResult(

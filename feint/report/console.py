@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from feint import textdiff
 from feint.measures import shown
 from feint.records import RUN_PARAMS, RunResult, ScanResult, labelled, shown_params
 from feint.report.summary import by_attack, by_label, clean_accuracy, corruptions, partial_runs, query_curves, sweeps
@@ -22,6 +23,8 @@ __all__ = [
     "print_evaluation",
     "print_curve",
     "print_checks",
+    "text_markup",
+    "print_text_changes",
 ]
 
 
@@ -62,7 +65,8 @@ def print_run(console: Console, run: RunResult) -> None:
     trailing = [m for m in measures if not m.leads]
     cols = ["Sample", "Input Label (conf)", "Adversarial Label (conf)"]
     cols += [m.label for m in leading]
-    cols += ["Linf", "L2", "L0"]
+    text = any(s.text for s in run.samples)  # text: the measures hold the word-level distances
+    cols += [] if text else ["Linf", "L2", "L0"]
     cols += [m.label for m in trailing]
     cols += ["Queries fwd/grad", "Success"]
     noted = any(s.note for s in run.samples)  # why an attack could not work on a sample
@@ -78,7 +82,7 @@ def print_run(console: Console, run: RunResult) -> None:
             escape(labelled(s.final_label, s.final_conf)),
         ]
         row += [escape(m.show(s.measures.get(m.name))) for m in leading]
-        row += [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
+        row += [] if text else [f"{s.linf:.4f}", f"{s.l2:.4f}", str(s.l0)]
         row += [escape(m.show(s.measures.get(m.name))) for m in trailing]
         row += [f"{s.forward_queries}/{s.gradient_queries}", "[green]yes[/green]" if s.success else "[red]no[/red]"]
         if noted:
@@ -86,6 +90,8 @@ def print_run(console: Console, run: RunResult) -> None:
         table.add_row(*row)
     console.print(table)
     print_query_curves(console, [run])
+    if text:
+        print_text_changes(console, run)
     if any(s.images for s in run.samples):
         console.print(
             f"Images: {escape(str(run.artifacts))}/INDEX_{{original,adversarial,perturbation}}.png", soft_wrap=True
@@ -96,6 +102,38 @@ def print_run(console: Console, run: RunResult) -> None:
 
     if curve_runs([run]) and not run.scan_id:  # a scan prints its runs' curves after its summary
         print_curve(console, run)
+
+
+def text_markup(original: str, adversarial: str, context: int = 6, plain: bool = False) -> str:
+    """Rich markup of an adversarial text: changed words struck out in red, each followed by
+    its replacement in green, invisible characters written out; long unchanged stretches cut.
+    ``plain`` (no colours: a log, a pipe): ``[-old-]{+new+}``, as ``wdiff`` writes changes."""
+    parts = []
+    for kind, a, b in textdiff.excerpt(original, adversarial, context):
+        if kind == "changed" and plain:
+            old = escape(f"[-{a}-]") if a else ""
+            new = escape(f"{{+{textdiff.visible(b)}+}}") if b else ""
+            parts.append(old + new)
+        elif kind == "changed":
+            old = f"[red strike]{escape(a)}[/red strike]" if a else ""
+            new = f"[bold green]{escape(textdiff.visible(b))}[/bold green]" if b else ""
+            parts.append(" ".join(x for x in (old, new) if x))
+        elif kind == "gap":
+            parts.append("[dim]...[/dim]")
+        else:
+            parts.append(escape(textdiff.visible(b)))
+    return " ".join(parts)
+
+
+def print_text_changes(console: Console, run: RunResult) -> None:
+    """Each changed text sample of ``run``: its labels, then the adversarial text as a diff."""
+    for s in run.samples:
+        if not s.text or s.text["original"] == s.text["adversarial"]:
+            continue
+        mark = "[green]turned[/green]" if s.success else "[red]not turned[/red]"
+        console.print(f"[bold]Sample {s.index}[/bold] {escape(s.initial_label)} -> {escape(s.final_label)} ({mark}):")
+        plain = console.color_system is None
+        console.print("  " + text_markup(s.text["original"], s.text["adversarial"], plain=plain), soft_wrap=False)
 
 
 def print_scan(console: Console, scan: ScanResult, labels: bool = False) -> None:

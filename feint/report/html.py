@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from feint import __version__
+from feint import __version__, textdiff
 from feint.measures import lookup
 from feint.records import RunResult, SampleResult, ScanResult, show_value, shown_params
 from feint.report.summary import (
@@ -101,8 +101,16 @@ def gallery_cards(run: RunResult, target_info: dict[str, Any], limit: int = GALL
                 card["scale"] = _amplification(s, target_info.get("bounds", (0.0, 1.0)))
         if s.index in arrays:
             card["features"] = _changed_features(*arrays[s.index], target_info.get("feature_names"))
+        if s.text is not None:
+            card["text"] = text_segments(s.text["original"], s.text["adversarial"])
         cards.append(card)
     return cards
+
+
+def text_segments(original: str, adversarial: str) -> list[tuple[str, str, str]]:
+    """A text sample's diff for the report: ``(kind, was, is)`` segments, invisible characters
+    written out (the template escapes every segment)."""
+    return [(k, textdiff.visible(a), textdiff.visible(b)) for k, a, b in textdiff.excerpt(original, adversarial, 12)]
 
 
 def _param_rows(runs: list[RunResult]) -> dict[str, list[tuple[str, str]]]:

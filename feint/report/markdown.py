@@ -3,9 +3,11 @@ a pull request, a ticket or a wiki page."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
+from feint import textdiff
 from feint.measures import shown as shown_measures
 from feint.records import ScanResult, labelled, shown_params
 from feint.report.summary import (
@@ -45,6 +47,26 @@ def _code(v: Any) -> str:
 
 def _cell(v: Any) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_escape(text: str) -> str:
+    return html.escape(textdiff.visible(text), quote=False).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def text_diff(original: str, adversarial: str) -> str:
+    """An adversarial text in Markdown: each changed word struck out and followed by its
+    replacement in bold; long unchanged stretches cut; HTML and Markdown escaped."""
+    parts = []
+    for kind, a, b in textdiff.excerpt(original, adversarial):
+        if kind == "changed":
+            parts.append(
+                " ".join(x for x in (f"~~{_md_escape(a)}~~" if a else "", f"**{_md_escape(b)}**" if b else "") if x)
+            )
+        elif kind == "gap":
+            parts.append("...")
+        else:
+            parts.append(_md_escape(b))
+    return " ".join(parts)
 
 
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
@@ -213,14 +235,13 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
         shown = run.samples[:samples]
         measures = shown_measures(shown)  # as stored: % Euclid. dist. for tabular targets, Wasserstein, ...
         noted = any(s.note for s in shown)  # why an attack could not work on a sample
+        text = any(s.text for s in shown)  # text: the measures hold the word-level distances
         lines += _table(
             [
                 "sample",
                 "input label (conf)",
                 "adversarial label (conf)",
-                "Linf",
-                "L2",
-                "L0",
+                *([] if text else ["Linf", "L2", "L0"]),
                 *(m.label for m in measures),
                 "queries fwd/grad",
                 "success",
@@ -231,9 +252,7 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                     s.index,
                     _md(labelled(s.initial_label, s.initial_conf)),
                     _md(labelled(s.final_label, s.final_conf)),
-                    f"{s.linf:.4f}",
-                    f"{s.l2:.4f}",
-                    s.l0,
+                    *([] if text else [f"{s.linf:.4f}", f"{s.l2:.4f}", s.l0]),
                     *(_md(m.show(s.measures.get(m.name))) for m in measures),
                     f"{s.forward_queries}/{s.gradient_queries}",
                     "yes" if s.success else "no",
@@ -242,6 +261,11 @@ def render_markdown(scan: ScanResult, gates: list[dict[str, Any]], kind: str = "
                 for s in shown
             ],
         )
+        for s in shown:
+            if s.text and s.text["original"] != s.text["adversarial"]:
+                lines += [f"- sample {s.index}: {text_diff(s.text['original'], s.text['adversarial'])}"]
+        if text:
+            lines += [""]
         if len(run.samples) > len(shown):
             lines += [f"({len(run.samples) - len(shown)} more samples in the JSON report)", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -1048,6 +1048,10 @@ class Store:
                 f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE run_id = ? ORDER BY pos, rowid", (run_id,)
             )
         ]
+        texts = _stored_texts(row[10])
+        for sample in samples:
+            if sample.index in texts:
+                sample.text = texts[sample.index]
         metrics = json.loads(row[11] or "{}")
         started_at, elapsed_s, status = row[7], row[8], row[9]
         if status == "pending" and samples:  # some of its units finished: what they hold
@@ -1189,3 +1193,40 @@ class Store:
             (limit,),
         ).fetchall()
         return [r[0] for r in rows]
+
+
+def _stored_texts(artifacts: str | None) -> dict[int, dict[str, str]]:
+    """A text run's original and adversarial texts by sample index, from the arrays kept in
+    its artifacts folder (one file, or one per unit of a scan's run); none for other runs."""
+    if not artifacts:
+        return {}
+    folder = Path(artifacts)
+    if not folder.is_dir():
+        return {}
+    import numpy as np
+
+    out: dict[int, dict[str, str]] = {}
+    for file in sorted(folder.glob("adversarial*.npz")):
+        try:
+            if not _holds_text(file):
+                return {}
+            with np.load(file) as data:  # no pickles: text is kept as arrays of str
+                for i, x, a in zip(data["indices"], data["x"], data["x_adv"]):
+                    out[int(i)] = {"original": str(x), "adversarial": str(a)}
+        except Exception:  # a damaged or foreign file: the run's other results stand
+            continue
+    return out
+
+
+def _holds_text(file: Path) -> bool:
+    """Whether an adversarial-arrays file holds texts (arrays of str), read from the array
+    header alone, so an image run's arrays are not read."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(file) as archive, archive.open("x.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, _, dtype = header(fh)
+    return dtype.kind == "U"

@@ -85,6 +85,20 @@ TARGETS.register(
         "feint.targets.builtin.photos:Photos", "a small CNN telling which of six photographs a colour patch is from"
     ),
 )
+TARGETS.register(
+    "movie_reviews",
+    BuiltinTarget(
+        "feint.targets.builtin.movie_reviews:MovieReviews",
+        "a torch sentiment model on real IMDB movie reviews, open-box (text)",
+    ),
+)
+TARGETS.register(
+    "movie_reviews_blackbox",
+    BuiltinTarget(
+        "feint.targets.builtin.movie_reviews:MovieReviewsBlackbox",
+        "TF-IDF and logistic regression on the same reviews, probabilities only (closed-box, text)",
+    ),
+)
 
 
 class _BuiltinPaths(Mapping[str, str]):

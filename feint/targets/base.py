@@ -254,9 +254,14 @@ class Target:
 
     # -- samples -------------------------------------------------------------------
     def get_samples(self, index: int | Sequence[int] | np.ndarray) -> np.ndarray:
-        """The samples at ``index`` (an int or a sequence of ints), as float32."""
+        """The samples at ``index`` (an int or a sequence of ints), as float32; a text
+        target's as a one-dimensional object array of ``str``."""
         idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
         self.check_indices(idx)
+        if self.data_type == "text":  # strings, as an object array (see feint.targets.text)
+            out = np.empty(len(idx), dtype=object)
+            out[:] = [str(self.X[i]) for i in idx]
+            return out
         return np.asarray(self.X[idx], dtype=np.float32)
 
     def check_indices(self, idx: Sequence[int] | np.ndarray) -> None:

@@ -127,7 +127,7 @@ def test_scan_json_has_the_documented_keys(capsys, fresh_home):
     [
         (
             ["run", "nope", "pgd"],
-            "unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, "
+            "unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, movie_reviews, movie_reviews_blackbox, photos, "
             "satellite, a target file (FILE.yaml, FILE.py)",
         ),
         (["run", "digits_keras", "nope"], "unknown attack 'nope'; accepted:"),

@@ -49,7 +49,7 @@ def _error(capsys, path) -> str:
 
 def test_yaml_errors_are_one_line_naming_the_key(tmp_path, home, capsys):
     err = _error(capsys, _yaml(tmp_path, "missing", classes=None))
-    assert "missing.yaml: missing key 'classes'; required: name, model, data_type, input_shape" in err
+    assert "missing.yaml: missing key 'classes'; required: name, model, data_type, classes, samples" in err
     err = _error(capsys, _yaml(tmp_path, "unknown", labels=["a", "b"]))
     assert "unknown.yaml: unknown key 'labels'; accepted keys: name, model" in err and "preprocess" in err
     err = _error(capsys, _yaml(tmp_path, "shape", input_shape="8x8"))
@@ -57,7 +57,7 @@ def test_yaml_errors_are_one_line_naming_the_key(tmp_path, home, capsys):
     err = _error(capsys, _yaml(tmp_path, "bounds", bounds=[1, 0]))
     assert "bounds: expects [lo, hi], two numbers with lo < hi; got [1, 0]" in err
     err = _error(capsys, _yaml(tmp_path, "dtype", data_type="audio"))
-    assert "data_type: expects one of image, tabular; got 'audio'" in err
+    assert "data_type: expects one of image, tabular, text; got 'audio'" in err
     err = _error(capsys, _yaml(tmp_path, "csvfile", samples={"csv": "nowhere.csv", "label": "Class"}))
     assert f"csvfile.yaml: samples.csv: file not found: {tmp_path / 'nowhere.csv'}" in err
     err = _error(capsys, _yaml(tmp_path, "modelfile", model="gone.onnx"))

@@ -63,7 +63,7 @@ def test_unknown_target_names_the_accepted_ones():
 
     with pytest.raises(
         UnknownName,
-        match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, photos, satellite, a target file \(FILE.yaml, FILE.py\)",
+        match=r"unknown target 'nope'; accepted: creditfraud, digits_blackbox, digits_keras, movie_reviews, movie_reviews_blackbox, photos, satellite, a target file \(FILE.yaml, FILE.py\)",
     ):
         get_target("nope")
 

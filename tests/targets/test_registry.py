@@ -56,7 +56,19 @@ def test_a_registered_target_is_built_listed_and_named_in_help(halves, capsys):
 
 
 def test_builtin_is_a_read_only_view_of_the_registry():
-    assert list(BUILTIN) == TARGETS.names() == ["digits_keras", "digits_blackbox", "creditfraud", "satellite", "photos"]
+    assert (
+        list(BUILTIN)
+        == TARGETS.names()
+        == [
+            "digits_keras",
+            "digits_blackbox",
+            "creditfraud",
+            "satellite",
+            "photos",
+            "movie_reviews",
+            "movie_reviews_blackbox",
+        ]
+    )
     assert BUILTIN["photos"] == "feint.targets.builtin.photos:Photos" and "photos" in BUILTIN
     with pytest.raises(TypeError):
         BUILTIN["mine"] = "x:Y"  # type: ignore[index]
@@ -68,6 +80,6 @@ def test_an_unknown_target_lists_the_registered_ones(capsys):
     rc, out, err = cli(capsys, "predict", "digits")
     assert rc == 2 and out == ""
     assert err.strip() == (
-        "feint: error: unknown target 'digits'; accepted: creditfraud, digits_blackbox, digits_keras, photos, "
+        "feint: error: unknown target 'digits'; accepted: creditfraud, digits_blackbox, digits_keras, movie_reviews, movie_reviews_blackbox, photos, "
         "satellite, a target file (FILE.yaml, FILE.py)"
     )

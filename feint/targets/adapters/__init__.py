@@ -39,8 +39,9 @@ class ModelContext:
     before it loads: the class names in the order of the model's outputs, the feature
     columns of tabular samples (``None`` where the samples name none), what the model
     returns (``auto``, ``logits``, ``probabilities``), for adapters that read them
-    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read, and the
-    text columns held fixed beside the features (for an adapter with ``predict_fixed``)."""
+    (:attr:`ModelAdapter.reads`), the constant extra inputs and the output to read, the
+    text columns held fixed beside the features (for an adapter with ``predict_fixed``),
+    and whether the samples reach it as token ids (a text target with a ``tokenizer``)."""
 
     classes: tuple[str, ...] = ()
     columns: tuple[str, ...] | None = None
@@ -48,6 +49,8 @@ class ModelContext:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     output: str | int | None = None
     fixed_columns: tuple[str, ...] = ()  # text columns beside the features (adapters with predict_fixed)
+    # A text model fed token ids (a declaration's tokenizer): its input is an integer tensor.
+    token_ids: bool = False
 
 
 class ModelAdapter:

@@ -860,8 +860,10 @@ class HttpModel(ModelAdapter):
 
     # -- prediction ----------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Float64 probabilities ``(N, classes)`` for a batch ``(N, *input_shape)``."""
-        x = np.asarray(x, dtype=np.float32)
+        """Float64 probabilities ``(N, classes)`` for a batch ``(N, *input_shape)``; for a
+        text target, a batch of strings (sent as JSON strings in ``$inputs``)."""
+        text = isinstance(x, np.ndarray) and x.dtype == object
+        x = x if text else np.asarray(x, dtype=np.float32)
         if x.ndim == 0:
             raise FeintError(f"endpoint {self.shown_url}: predict expects a batch (N, ...); got a scalar")
         n = len(x)

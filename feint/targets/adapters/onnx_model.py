@@ -39,6 +39,7 @@ from feint.targets.adapters import ModelAdapter
 __all__ = ["OnnxModel", "CONSTANT_WORDS", "constant_array", "session_options", "onnx_threads"]
 
 _FLOATS: dict[str, Any] = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+_IDS: dict[str, Any] = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 _TYPES: dict[str, Any] = {
     **_FLOATS,
     "tensor(int64)": np.int64,
@@ -174,12 +175,14 @@ class OnnxModel(ModelAdapter):
                 "columns take one column each"
             )
         first = free[0]
-        if not self._by_column and first.type not in _FLOATS:
+        ids = self.context.token_ids and first.type in _IDS  # a text model's token ids
+        if not self._by_column and first.type not in _FLOATS and not ids:
             raise self.fail(
                 f"{self.path.name} takes its samples ({first.name}) as {first.type}; "
-                "accepted: float, double or float16 tensors"
+                "accepted: float, double or float16 tensors (or int64/int32 token ids for a text target "
+                "with a tokenizer)"
             )
-        self._dtype = _FLOATS.get(first.type, np.float32)
+        self._dtype = _IDS[first.type] if ids else _FLOATS.get(first.type, np.float32)
         dims = _dims(first.shape)
         self._batch = dims[0] if dims and isinstance(dims[0], int) else None
         self._batch_name = dims[0] if dims and isinstance(dims[0], str) else None

@@ -92,6 +92,11 @@ class _SklearnModel(ModelAdapter):
         return (int(n) - len(fixed),)  # the text columns held fixed are not features
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.dtype == object and x.ndim == 1:  # texts: a text pipeline takes a list
+            texts = [str(t) for t in x]
+            if self._columns is None or self._fitted_names is None:
+                return self._answer(texts)
+            x = np.asarray(texts, dtype=object).reshape(len(texts), 1)
         return self._answer(self._inputs(x))
 
     def predict_fixed(self, x: np.ndarray, fixed: np.ndarray) -> np.ndarray:

@@ -235,6 +235,8 @@ class CounterfitTarget(LoadedTarget):
         if dtype not in DATA_TYPES:
             raise FeintError(f"{where}: {cls_name}.data_type expects one of {', '.join(DATA_TYPES)}; got {dtype!r}")
         shape = _first(obj, _SHAPE_ATTRS)
+        if dtype == "text":  # samples are strings; a declared shape (Counterfit's (1,)) says nothing more
+            shape = (1,)
         try:
             own_shape = tuple(int(d) for d in shape)
         except (TypeError, ValueError):
@@ -263,7 +265,9 @@ class CounterfitTarget(LoadedTarget):
         self.own_shape = own_shape
         self.target_name = str(name)
         self.data_type = dtype
-        self.input_shape = (own_shape[-1], *own_shape[:-1]) if self.channels_last else own_shape
+        self.input_shape = (
+            () if dtype == "text" else (own_shape[-1], *own_shape[:-1]) if self.channels_last else own_shape
+        )
         self.output_classes = tuple(str(c) for c in classes)
         declared = getattr(obj, "bounds", None) or getattr(obj, "clip_values", None)
         self.bounds = _bounds(declared, f"{where}: {cls_name}") if declared is not None else (0.0, 1.0)
@@ -273,7 +277,7 @@ class CounterfitTarget(LoadedTarget):
         )
         super().__init__()
         self.spec = origin
-        self._open_box = callable(getattr(obj, "torch_module", None))
+        self._open_box = callable(getattr(obj, "torch_module", None)) and dtype != "text"
         self._module = None
 
     def _to_feint(self, x: np.ndarray) -> np.ndarray:
@@ -292,6 +296,8 @@ class CounterfitTarget(LoadedTarget):
             self.obj.load()
             if callable(getattr(self.obj, "set_loaded_status", None)):
                 self.obj.set_loaded_status(True)
+        if self.data_type == "text":
+            return self._load_texts()
         try:
             x = np.asarray(self.obj.X, dtype=np.float32)
         except (TypeError, ValueError):
@@ -318,6 +324,24 @@ class CounterfitTarget(LoadedTarget):
             **({} if self._bounds_declared else {"bounds_from": "the samples' range"}),
         }
 
+    def _load_texts(self) -> None:
+        from feint.targets.text import text_array
+
+        texts = self.obj.X
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in list(texts)):
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.X must hold the samples as strings")
+        if not len(texts):
+            raise FeintError(f"{self.where}: {type(self.obj).__name__}.X holds no samples after load()")
+        self.X = text_array(texts)
+        y = _first(self.obj, ("y", "Y"))
+        self.y = (
+            None
+            if y is None
+            else labels(np.asarray(y), self.output_classes, Checker(self.where), f"{type(self.obj).__name__}.y")
+        )
+        self.bounds = (0.0, 0.0)
+        self.info = {"source": self.spec, "adapter": "python (Counterfit API)", "class": type(self.obj).__name__}
+
     def _wrap(self, net: Any):
         import torch
 
@@ -339,11 +363,20 @@ class CounterfitTarget(LoadedTarget):
         return module.eval()
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
+        if self.data_type == "text":  # a list of strings, as Counterfit's text targets take
+            z: Any = [str(t) for t in x]
+            with user_code(self.where, f"{type(self.obj).__name__}.predict()"):
+                out = self.obj.predict(z)
+            return self._probabilities(out, len(z))
         z = np.asarray(x, np.float32)
         if self.channels_last:
             z = np.moveaxis(z, 1, -1)
         with user_code(self.where, f"{type(self.obj).__name__}.predict()"):
             out = self.obj.predict(np.ascontiguousarray(z))
+        return self._probabilities(out, len(z))
+
+    def _probabilities(self, out: Any, n: int) -> np.ndarray:
+        """What the object's predict returned, as probabilities ``(n, classes)``."""
         if hasattr(out, "detach"):  # a torch tensor
             out = out.detach().cpu().numpy()
         try:
@@ -354,12 +387,12 @@ class CounterfitTarget(LoadedTarget):
                 "probabilities (an array or a list of lists of numbers)"
             ) from None
         k = len(self.output_classes)
-        if k == 2 and (probs.ndim == 1 or (probs.ndim == 2 and probs.shape[1] == 1)) and len(probs.ravel()) == len(z):
+        if k == 2 and (probs.ndim == 1 or (probs.ndim == 2 and probs.shape[1] == 1)) and len(probs.ravel()) == n:
             p = probs.ravel()
             probs = np.stack([1.0 - p, p], axis=1)  # one column: the probability of the second class
-        if probs.ndim != 2 or probs.shape != (len(z), k):
+        if probs.ndim != 2 or probs.shape != (n, k):
             raise FeintError(
                 f"{self.where}: {type(self.obj).__name__}.predict returned shape {list(probs.shape)} "
-                f"for {len(z)} samples; expected [{len(z)}, {k}] (one probability per class)"
+                f"for {n} samples; expected [{n}, {k}] (one probability per class)"
             )
         return probs.astype(np.float32)

@@ -13,7 +13,15 @@ import numpy as np
 
 from feint.targets.loaders.checks import Checker, Key, key_names
 
-__all__ = ["SAMPLE_KEYS", "SAMPLE_KINDS", "IMAGE_SUFFIXES", "load_samples", "labels", "feature_columns"]
+__all__ = [
+    "SAMPLE_KEYS",
+    "SAMPLE_KINDS",
+    "IMAGE_SUFFIXES",
+    "load_samples",
+    "load_text_samples",
+    "labels",
+    "feature_columns",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -26,6 +34,11 @@ _KINDS: tuple[Key, ...] = (
         "a CSV file with a header row: every column but the label a feature, in order, named by the "
         "header (or the columns `columns` names); a column holding text is held fixed, not a feature",
     ),
+    Key("jsonl", "text targets: a JSON Lines file, one object per line with the text and its label"),
+    Key(
+        "texts",
+        "text targets: a folder with one sub-folder of `.txt` files per class (a file a sample, UTF-8)",
+    ),
     Key(
         "images",
         "a folder with one sub-folder of images per class, read as grey, RGB or RGBA by the "
@@ -35,7 +48,8 @@ _KINDS: tuple[Key, ...] = (
 _NAMES: tuple[Key, ...] = (
     Key("x", "the array of samples in the `.npz` file"),
     Key("y", "the array of labels in the `.npz` file"),
-    Key("label", "the CSV column of labels (class names or indices)"),
+    Key("label", "the CSV column (or JSON Lines key) of labels (class names or indices)"),
+    Key("text", "text targets: the CSV column or JSON Lines key of the texts (default `text`)"),
 )
 SAMPLE_KEYS = _KINDS + _NAMES
 SAMPLE_KINDS = key_names(_KINDS)
@@ -403,3 +417,92 @@ def load_samples(
             "name the features with columns",
         )
     return x, y, source, names, fixed
+
+
+def load_text_samples(
+    value: Any, base: Path, check: Checker, classes: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``(texts, labels or None, where they came from)`` for a text target's ``samples``: a
+    CSV file (``{csv: FILE, text: COLUMN, label: COLUMN}``), a JSON Lines file (``{jsonl:
+    FILE, text: KEY, label: KEY}``) or a folder with a sub-folder of ``.txt`` files per
+    class (``{texts: FOLDER}``, or the folder's path); texts as an object array of str."""
+    import json
+
+    from feint.targets.text import text_array
+
+    if isinstance(value, str):
+        path = check.file("samples", base, value, folder=False)
+        kind = "texts" if path.is_dir() else path.suffix.lower().lstrip(".")
+        spec: Mapping = {kind: value}
+    elif isinstance(value, Mapping):
+        spec = value
+        check.keys("samples", spec, ("csv", "jsonl", "texts", "text", "label"))
+        kinds = [k for k in ("csv", "jsonl", "texts") if k in spec]
+        if len(kinds) != 1:
+            raise check.error("samples", f"expects exactly one of csv, jsonl, texts; got {', '.join(kinds) or 'none'}")
+        kind = kinds[0]
+        for k in ("text", "label"):
+            if k in spec and not isinstance(spec[k], str):
+                raise check.expect(f"samples.{k}", "a name (text)", spec[k])
+        path = check.file(f"samples.{kind}", base, spec[kind], folder=kind == "texts")
+    else:
+        raise check.expect(
+            "samples", "a .csv or .jsonl file, a folder of .txt files per class, or {csv: FILE, text: COLUMN}", value
+        )
+    key = "samples" if isinstance(value, str) else f"samples.{kind}"
+    text_key, label_key = spec.get("text", "text"), spec.get("label", "label")
+    texts: list[str] = []
+    found: list[Any] = []
+    if kind == "csv":
+        try:
+            with open(path, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise check.error(key, f"cannot read {path.name} as CSV ({type(exc).__name__}: {exc})") from None
+        header = list(rows[0]) if rows else []
+        if text_key not in header:
+            raise check.error(
+                key, f"{path.name} has no column {text_key!r}; its columns: {', '.join(header) or 'none'}"
+            )
+        texts = [r[text_key] or "" for r in rows]
+        found = [r[label_key] for r in rows] if label_key in header else []
+    elif kind == "jsonl":
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise check.error(key, f"cannot read {path.name} ({type(exc).__name__}: {exc})") from None
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise check.error(key, f"{path.name} line {n} is not JSON ({exc})") from None
+            if not isinstance(item, Mapping) or not isinstance(item.get(text_key), str):
+                raise check.error(key, f"{path.name} line {n}: expected an object with the text under {text_key!r}")
+            texts.append(item[text_key])
+            if label_key in item:
+                found.append(item[label_key])
+        if found and len(found) != len(texts):
+            raise check.error(key, f"{path.name}: {len(texts) - len(found)} lines have no {label_key!r}")
+    elif kind == "texts":
+        for c, name in enumerate(classes):
+            folder = path / str(name)
+            for file in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+                try:
+                    texts.append(file.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise check.error(key, f"cannot read {file} ({type(exc).__name__}: {exc})") from None
+                found.append(c)
+        if not texts:
+            raise check.error(
+                key, f"{path} has no .txt files in sub-folders named by the classes ({', '.join(classes)})"
+            )
+    else:
+        raise check.error(
+            "samples", f"cannot tell what {path.name} holds; accepted for text: .csv or .jsonl files, or a folder"
+        )
+    if not texts:
+        raise check.error(key, f"{path.name} holds no samples")
+    y = labels(np.asarray([str(v) for v in found], dtype=object), classes, check, key) if found else None
+    return text_array(texts), y, str(path)

@@ -59,8 +59,14 @@ KEYS: tuple[Key, ...] = (
         "a model file (its extension picks the adapter), `{file: FILE}`, or `{endpoint: {url: ..., ...}}`",
         required=True,
     ),
-    Key("data_type", "`image` or `tabular`", required=True),
-    Key("input_shape", "a list of positive integers; images `[channels, height, width]`", required=True),
+    Key(
+        "data_type", "`image`, `tabular` or `text` (samples are strings; the model takes a list of them)", required=True
+    ),
+    Key(
+        "input_shape",
+        "a list of positive integers; images `[channels, height, width]`; required for image and tabular "
+        "targets, left out for text",
+    ),
     Key("classes", "class names (at least two), in the order of the model's outputs", required=True),
     Key(
         "samples",
@@ -118,7 +124,16 @@ KEYS: tuple[Key, ...] = (
         "ONNX models: the output holding the class scores, by name or index (default: the first "
         "(N, classes) float tensor, else the first ZipMap, else the first (N,) float tensor)",
     ),
+    Key(
+        "tokenizer",
+        "text targets whose ONNX or TorchScript model takes token ids: `vocabulary` (a text file, one token a line, "
+        "the line's number from 0 its id), `max_length` (ids per text: the model's fixed length, else "
+        "256; longer texts are cut), `lowercase` (default true), `unknown` (the token of words outside "
+        "the vocabulary, default `<unk>`), `pad` (the id that pads, default 0). Words are runs of "
+        "letters, digits and inner apostrophes",
+    ),
 )
+TOKENIZER_KEYS = ("vocabulary", "max_length", "lowercase", "unknown", "pad")
 MODEL_KEYS: tuple[Key, ...] = (
     Key("endpoint", "an HTTP endpoint: its options are the endpoint options"),
     Key("file", "a model file, relative to the YAML file's folder"),
@@ -130,7 +145,7 @@ PREPROCESS_KEYS: tuple[Key, ...] = (
 )
 REQUIRED_KEYS = tuple(k.name for k in KEYS if k.required)
 ACCEPTED_KEYS = key_names(KEYS)
-DECLARED_TYPES = ("image", "tabular")
+DECLARED_TYPES = ("image", "tabular", "text")
 # rows judged once at load to tell probabilities from logits
 _PROBE_ROWS = 32
 # The reader's limits: a declaration's size, nesting and values with its aliases expanded.
@@ -257,7 +272,13 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         raise check.expect("data_type", f"one of {', '.join(DECLARED_TYPES)}", dtype)
     out["data_type"] = dtype
 
-    shape = doc["input_shape"]
+    shape = doc.get("input_shape", [] if dtype == "text" else None)
+    if dtype == "text":
+        if shape not in ([], None):
+            raise check.error("input_shape", "a text target's samples are strings: leave input_shape out")
+        shape = [1]  # checked below; a text target's own shape is ()
+    elif shape is None:
+        raise check.error("", "missing key 'input_shape'; required for image and tabular targets")
     if (
         not isinstance(shape, list)
         or not shape
@@ -269,7 +290,7 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
         raise check.error("input_shape", f"{shape} {too_large}")
     if dtype == "image" and len(shape) != 3:
         raise check.expect("input_shape", "[channels, height, width] for an image target (channels first)", shape)
-    out["input_shape"] = tuple(shape)
+    out["input_shape"] = () if dtype == "text" else tuple(shape)
 
     classes = doc["classes"]
     if (
@@ -345,7 +366,44 @@ def _parse(doc: Any, check: Checker, base: Path, trust: bool) -> dict[str, Any]:
             "model", "a model file (relative to the YAML file's folder) or {endpoint: {url: ...}}", model
         )
     out["samples"] = doc["samples"]
+    out["tokenizer"] = _tokenizer(doc.get("tokenizer"), check, base, dtype)
     return out
+
+
+def _tokenizer(value: Any, check: Checker, base: Path, dtype: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if dtype != "text":
+        raise check.error("tokenizer", "applies to text targets only")
+    if not isinstance(value, Mapping) or "vocabulary" not in value:
+        raise check.expect("tokenizer", "a mapping with a vocabulary file, e.g. {vocabulary: vocab.txt}", value)
+    check.keys("tokenizer", value, TOKENIZER_KEYS)
+    path = check.file("tokenizer.vocabulary", base, value["vocabulary"])
+    try:
+        tokens = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise check.error("tokenizer.vocabulary", f"cannot read {path.name} ({type(exc).__name__})") from None
+    length = value.get("max_length")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 1):
+        raise check.expect("tokenizer.max_length", "a positive integer", length)
+    lower = value.get("lowercase", True)
+    if not isinstance(lower, bool):
+        raise check.expect("tokenizer.lowercase", "true or false", lower)
+    unknown = value.get("unknown", "<unk>")
+    index = {t: i for i, t in enumerate(tokens)}
+    if unknown not in index:
+        raise check.error("tokenizer.unknown", f"{unknown!r} is not a token of {path.name}; name its unknown token")
+    pad = value.get("pad", 0)
+    if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad < len(tokens):
+        raise check.expect("tokenizer.pad", f"a token id from 0 to {len(tokens) - 1}", pad)
+    return {
+        "index": index,
+        "max_length": length,
+        "lowercase": lower,
+        "unknown": index[unknown],
+        "pad": pad,
+        "vocabulary": str(path),
+    }
 
 
 def _columns(value: Any, check: Checker, shape: tuple[int, ...], dtype: str) -> tuple[str, ...] | None:
@@ -437,6 +495,7 @@ class DeclaredTarget(LoadedTarget):
         self._softmax_scores = False
         self._one_column: str | None = None  # a model with one score per row: how it is read as two classes
         self._reshape: tuple[int, ...] | None = None
+        self._tokenizer: dict[str, Any] | None = None
         kind, value = config["model"]
         self.adapter: ModelAdapter
         if kind == "endpoint":
@@ -451,13 +510,77 @@ class DeclaredTarget(LoadedTarget):
         self.columns: tuple[str, ...] | None = config.get("columns")
         if config["outputs"] == "labels" or self.adapter.outputs == "labels":
             self.outputs = "labels"  # the model tells its decision only
-        self._open_box = bool(self.adapter.open_box) and self.outputs != "labels"
+        # a text model is called on token ids: no gradients reach the text
+        self._open_box = bool(self.adapter.open_box) and self.outputs != "labels" and self.data_type != "text"
         self.description = config["description"] or (
             f"{self.adapter.kind} model {value if kind == 'file' else value.get('url', '')} "
             f"declared in {source.name}; {'open-box' if self._open_box else 'closed-box'}"
         )
 
+    def _load_text(self) -> None:
+        """A text target: strings in, scores out; closed-box (a torch, Keras or ONNX model given
+        token ids by the declared tokenizer is called on them and its scores read back)."""
+        from feint.targets.loaders.samples import load_text_samples
+
+        c = self._config
+        self.X, self.y, samples_from = load_text_samples(c["samples"], self._base, self._check, self.output_classes)
+        self.columns = None
+        self._open_box = False
+        self._tokenizer = c.get("tokenizer")
+        self.adapter.context = ModelContext(
+            classes=tuple(self.output_classes),
+            columns=None,
+            outputs=c["outputs"],
+            inputs=c.get("inputs") or {},
+            output=c.get("output"),
+            token_ids=self._tokenizer is not None,
+        )
+        with user_code(f"{self._check.where}: model", "loading the model"):
+            self.adapter.load()
+        if self.adapter.outputs == "labels":
+            self.outputs = "labels"
+        if self.adapter.open_box and self._tokenizer is None:
+            raise self._check.error(
+                "tokenizer",
+                f"{self.adapter.kind} text models take token ids: declare the tokenizer "
+                "({vocabulary: vocab.txt}); a model that takes strings is a skops pipeline or an endpoint",
+            )
+        if self._tokenizer is not None and not self._tokenizer["max_length"]:
+            fixed = self.adapter.expected_input_shape()
+            self._tokenizer["max_length"] = fixed[-1] if fixed and isinstance(fixed[-1], int) else 256
+        probe = self.X[:_PROBE_ROWS]
+        if self.outputs != "labels" and self.adapter.outputs != "probabilities":
+            if c["outputs"] == "auto":
+                scores = self._call_model(lambda: self._raw_predict(probe))
+                self._check_scores(scores)
+                self._softmax_scores = not _looks_like_probabilities(scores)
+            else:
+                self._softmax_scores = c["outputs"] == "logits"
+        self.info = {"source": str(self.source), **self.adapter.describe(), "samples_from": samples_from}
+        if self._tokenizer is not None:
+            self.info["tokenizer"] = {
+                "vocabulary": self._tokenizer["vocabulary"],
+                "tokens": len(self._tokenizer["index"]),
+                "max_length": self._tokenizer["max_length"],
+            }
+
+    def _token_ids(self, texts: np.ndarray) -> np.ndarray:
+        """Texts as the tokenizer's ids ``(N, max_length)``, cut and padded."""
+        import re
+
+        tok = self._tokenizer
+        assert tok is not None
+        pattern = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+        length, index, unknown = tok["max_length"], tok["index"], tok["unknown"]
+        out = np.full((len(texts), length), tok["pad"], np.int64)
+        for row, text in enumerate(texts):
+            words = pattern.findall(text.lower() if tok["lowercase"] else text)[:length]
+            out[row, : len(words)] = [index.get(w, unknown) for w in words]
+        return out
+
     def load(self) -> None:
+        if self.data_type == "text":
+            return self._load_text()
         c = self._config
         self.X, self.y, samples_from, self.columns, fixed = load_samples(
             c["samples"],
@@ -597,6 +720,24 @@ class DeclaredTarget(LoadedTarget):
         )
 
     def _raw_predict(self, x: np.ndarray) -> np.ndarray:
+        if self.data_type == "text":
+            from feint.targets.text import as_texts, text_array
+
+            batch: Any = text_array(as_texts(x))
+            if self._tokenizer is not None:
+                batch = self._token_ids(batch)
+            with user_code(f"{self._check.where}: model", "the model"):
+                if self.adapter.open_box:  # a torch or Keras model: called on the ids, scores read back
+                    import torch
+
+                    with torch.no_grad():
+                        scores = self.adapter.module()(torch.as_tensor(batch))
+                    answer = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores)
+                else:
+                    answer = np.asarray(self.adapter.predict(batch))
+            if answer.dtype.kind in "OUS":
+                return label_rows(answer.ravel(), self.output_classes).argmax(axis=1)
+            return np.asarray(answer, np.float64)
         z = self._pre.numpy(x)
         if self._reshape is not None:
             z = z.reshape(len(z), *self._reshape)
@@ -614,7 +755,7 @@ class DeclaredTarget(LoadedTarget):
             with torch.no_grad():
                 logits = self._module(torch.as_tensor(np.asarray(x, np.float32)))
                 return torch.softmax(logits, dim=1).numpy()
-        scores = self._raw_predict(np.asarray(x, np.float32))
+        scores = self._raw_predict(x if self.data_type == "text" else np.asarray(x, np.float32))
         if self.outputs == "labels":
             return self._label_rows(scores)
         if self._one_column is not None:  # one score per row: the second class's probability, or its logit
@@ -625,6 +766,8 @@ class DeclaredTarget(LoadedTarget):
         return (_softmax(scores) if self._softmax_scores else scores).astype(np.float32)
 
     def as_sent(self, x: np.ndarray) -> np.ndarray:
+        if self.data_type == "text":
+            return x
         sent = getattr(self.adapter, "as_sent", None)
         if sent is None or getattr(self.adapter, "encoding", "none") == "none":
             return np.asarray(x, np.float32)
