@@ -124,10 +124,10 @@ class CountedModel:
         allowed = self.tracker.admit(owners)
         if bool(allowed.all()):
             out = self._forward(x, owners)
-            self.tracker.observe(x.reshape(len(x), -1), out.argmax(dim=1), owners)
+            self.tracker.observe(x.flatten(1), out.argmax(dim=1), owners)
             return out
         sent = self._forward(x[allowed], owners[allowed])
-        self.tracker.observe(x[allowed].reshape(len(sent), -1), sent.argmax(dim=1), owners[allowed])
+        self.tracker.observe(x[allowed].flatten(1), sent.argmax(dim=1), owners[allowed])
         out = self.tracker.refused_scores(owners, self.num_classes).to(sent.dtype)
         out[allowed] = sent
         return out
