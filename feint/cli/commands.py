@@ -683,7 +683,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-PARTIAL_EXIT = 3  # a run stopped by its endpoint's query budget: stored as partial, resumable
+PARTIAL_EXIT = 3  # a run or scan stopped by a query or time budget: stored, resumable
 
 
 def cmd_run(args) -> int:
@@ -1136,6 +1136,9 @@ def _scan_outcome(args, store, scan_id: str, state, reports, again: str = "feint
         )
         if status == "interrupted":
             return 130
+        # a failed gate says 1; else 3, as a run cut by its budget: a CI job must not read
+        # an incomplete scan as a passing one
+        return _gate_exit(checked) or PARTIAL_EXIT
     return _gate_exit(checked)
 
 

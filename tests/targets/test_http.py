@@ -442,7 +442,7 @@ def test_scan_an_endpoint_from_the_command_line(server, cancer, tmp_path, monkey
     # a budget too small for the work: the scan stops with status budget, saying which
     # budget and how to continue, and nothing is sent past it
     server.rows = 0
-    assert main(["scan", _target_file(tmp_path, "cancer_b", server.url, max_queries=100), *HSJ, "--json"]) == 0
+    assert main(["scan", _target_file(tmp_path, "cancer_b", server.url, max_queries=100), *HSJ, "--json"]) == 3
     out, err = capsys.readouterr()
     assert json.loads(out)["settings"]["status"] == "budget"
     assert "budget reached (endpoint " in err and "query budget of 100 rows (max_queries) would be exceeded" in err
