@@ -119,6 +119,17 @@ class TextAttack(Attack):
         return out
 
 
+def best_candidates(owners: np.ndarray, values: np.ndarray, reached: np.ndarray) -> dict[int, int]:
+    """Per sample, the row of its best candidate: an adversarial one wins, and among equals
+    the better objective (the first of ties)."""
+    best: dict[int, int] = {}
+    for row, i in enumerate(owners.tolist()):
+        key = (bool(reached[row]), values[row])
+        if i not in best or key > (bool(reached[best[i]]), values[best[i]]):
+            best[i] = row
+    return best
+
+
 class Objective:
     """How close the model is to the goal, per row: the target class's probability when
     targeted, else one minus the original label's; and whether a row is adversarial."""
@@ -217,13 +228,7 @@ class GreedyWordAttack(TextAttack):
             owners = np.asarray([i for i, _ in items], np.int64)
             values = objective.value(probs, owners)
             reached = objective.reached(probs, owners)
-            best: dict[int, int] = {}
-            for row, i in enumerate(owners.tolist()):
-                # an adversarial candidate wins; among equals the better objective
-                key = (bool(reached[row]), values[row])
-                if i not in best or key > (bool(reached[best[i]]), values[best[i]]):
-                    best[i] = row
-            for i, row in best.items():
+            for i, row in best_candidates(owners, values, reached).items():
                 if reached[row] or values[row] > current[i]:
                     _, pos, word = proposals[row]
                     docs[i].set(pos, word)

@@ -28,7 +28,15 @@ from feint.attacks.model import CountedModel
 from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.attacks.text import lexicon
-from feint.attacks.text.base import MAX_QUERIES, MAX_WORDS, Doc, Objective, TextAttack, match_case
+from feint.attacks.text.base import (
+    MAX_QUERIES,
+    MAX_WORDS,
+    Doc,
+    Objective,
+    TextAttack,
+    best_candidates,
+    match_case,
+)
 from feint.errors import Incompatible
 from feint.targets.text import UNK
 
@@ -186,12 +194,7 @@ class HotFlip(TextAttack):
             cand = model.text_probs([t for _, t in items], rows=owners)
             values = objective.value(cand, owners)
             hit = objective.reached(cand, owners)
-            best: dict[int, int] = {}
-            for row, i in enumerate(owners.tolist()):
-                rank = (bool(hit[row]), values[row])
-                if i not in best or rank > (bool(hit[best[i]]), values[best[i]]):
-                    best[i] = row
-            for i, row in best.items():
+            for i, row in best_candidates(owners, values, hit).items():
                 if hit[row] or values[row] > current[i]:
                     _, k, word = moves[row]
                     docs[i].set(k, word)
