@@ -156,11 +156,15 @@ def test_rate_limit_spaces_the_requests_of_every_process_worker(folder, server, 
     assert (status, code) in (("budget", 3), ("done", 0))
     arrivals = sorted(server.arrivals)[1:]  # the first: the sample accuracy, before the workers start
     assert len(arrivals) > 60
-    gaps = np.diff(arrivals)
-    # request starts are booked 1/rate apart across the workers; what the server sees
-    # adds each request's own delay, so single gaps may shrink, the rate may not
+    # request starts are booked 1/rate apart across the workers; what the server sees adds
+    # each request's own delay (longer on a loaded machine), so single gaps may shrink while
+    # the rate may not: over the whole scan, and in every one-second window, where a delay
+    # of up to 0.3 s can bring in a few more, and a sender that ignored the limit would
+    # bring hundreds
     assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate * 1.05
-    assert np.mean(gaps < 0.5 / rate) <= 0.1
+    times = np.asarray(arrivals)
+    in_a_second = np.searchsorted(times, times + 1.0, side="right") - np.arange(len(times))
+    assert in_a_second.max() <= rate * 1.3
 
 
 def test_loading_a_target_asks_the_endpoint_nothing_and_its_accuracy_once(folder, server):
