@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,31 @@ def storage_path(store_path: Path) -> Path:
     return Path(store_path).with_name("optuna.db")
 
 
+HEARTBEAT_S = 10  # a running trial's heartbeat; one silent for GRACE_S was killed
+GRACE_S = 60
+
+
 def _storage(path: Path) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.storages.RDBStorage(f"sqlite:///{path}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(f"sqlite:///{path}", heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+
+
+def _fail_stale(study: Any) -> None:
+    """Mark the trials of a killed process (no heartbeat for GRACE_S) failed, so a study
+    does not show them running forever; a store that cannot be written keeps them as they are."""
+    import optuna
+    import sqlalchemy.exc
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+    except sqlalchemy.exc.SQLAlchemyError:
+        pass
 
 
 def _range(p: Param) -> tuple[Any, ...] | None:
@@ -289,6 +310,7 @@ def study_summary(study_id: str, store_path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"study_id": study_id, "attacks": {}}
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)
+        _fail_stale(study)
         attrs = study.user_attrs
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -67,6 +67,25 @@ def test_resumes_after_an_interruption(digits_keras, tmp_path):
     assert [t["params"] for t in done["trials"][:3]] == [t["params"] for t in before["trials"][:3]]
 
 
+def test_a_trial_whose_process_was_killed_is_failed_not_running(digits_keras, tmp_path, monkeypatch):
+    import time
+
+    import optuna
+
+    from feint.engine import optimize
+
+    monkeypatch.setattr(optimize, "GRACE_S", 1)
+    store = Store(tmp_path / "feint.db")
+    study_id = _optimize(digits_keras, store, trials=1)["study_id"]
+    storage = optimize._storage(optimize.storage_path(store.path))
+    study = optuna.load_study(study_name=f"{study_id}:pgd", storage=storage)
+    trial = study.ask()  # what a killed `feint optimize` leaves: a trial that stopped beating
+    storage.record_heartbeat(trial._trial_id)
+    time.sleep(2.2)  # SQLite keeps the heartbeat to the second
+    states = [t["state"] for t in api.study(study_id, store=store)["attacks"]["pgd"]["trials"]]
+    assert states == ["complete", "fail"]
+
+
 def _last_study(store):
     import optuna
 
