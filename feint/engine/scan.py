@@ -511,14 +511,18 @@ def execute_scan(
         (meter.carry if resume is not None else meter.settle)(scan_id, *stored_counts)
     counted = meter.counts() if meter is not None else (0, 0)
     elsewhere = [0, 0]
+    added = [0, 0]  # of what this invocation spent, what the store holds
 
     def store_counts() -> None:
         if meter is None or stored_counts is None:
             return
         now = meter.counts()
         spent = [now[i] - counted[i] + elsewhere[i] for i in (0, 1)]
-        if any(spent):
-            store.set_target_info(scan_id, _with_counts(target_info, stored_counts, spent))
+        if spent != added:
+            # added to the stored counts, not written over them: another invocation sharing
+            # this scan adds its own
+            store.add_endpoint_counts(scan_id, spent[0] - added[0], spent[1] - added[1])
+            added[:] = spent
             if isinstance(meter, Meter):  # what this meter counted of the stored totals
                 meter.settle(scan_id, *(stored_counts[i] + now[i] - counted[i] for i in (0, 1)))
 
@@ -673,11 +677,6 @@ def _endpoint_counts(info: Mapping[str, Any]) -> tuple[int, int] | None:
     if not isinstance(endpoint, Mapping) or "queries" not in endpoint:
         return None
     return int(endpoint.get("queries") or 0), int(endpoint.get("requests") or 0)
-
-
-def _with_counts(info: dict[str, Any], before: tuple[int, int], spent: Sequence[int]) -> dict[str, Any]:
-    endpoint = {**info["endpoint"], "queries": before[0] + spent[0], "requests": before[1] + spent[1]}
-    return {**info, "endpoint": endpoint}
 
 
 def resume_scan(store: Store, scan_id: str, **kwargs: Any) -> ScanResult:

@@ -623,10 +623,16 @@ class Store:
             )
 
     @_guarded
-    def set_target_info(self, scan_id: str, target_info: dict) -> None:
-        """Replace a scan's stored target description (its endpoint's counts grow as it runs)."""
-        with self.db:
-            self.db.execute("UPDATE scans SET target_info = ? WHERE scan_id = ?", (json.dumps(target_info), scan_id))
+    def add_endpoint_counts(self, scan_id: str, queries: int, requests: int) -> None:
+        """Add rows and requests sent to the endpoint counts of a scan's stored target
+        description, in one transaction, so that invocations sharing the scan each add theirs."""
+        with self._immediate():
+            row = self.db.execute("SELECT target_info FROM scans WHERE scan_id = ?", (scan_id,)).fetchone()
+            info = json.loads(row[0])
+            endpoint = info["endpoint"]
+            endpoint["queries"] = int(endpoint.get("queries") or 0) + queries
+            endpoint["requests"] = int(endpoint.get("requests") or 0) + requests
+            self.db.execute("UPDATE scans SET target_info = ? WHERE scan_id = ?", (json.dumps(info), scan_id))
 
     @_guarded
     def cut_unit(self, run_id: str, unit: int, queries: int) -> None:

@@ -20,7 +20,7 @@ import pytest
 from feint.engine.scan import execute_scan, plan_scan, unfinished_units
 from feint.store.db import Store
 from feint.targets import get_target
-from tests.engine.test_resume import one_torch_thread
+from tests.engine.test_resume import _env, one_torch_thread
 from tests.targets.test_http import State, _handler, _target_file
 
 ATTACK = {"max_iter": "1", "max_eval": "10", "init_eval": "5", "sample_index": "0:6"}
@@ -376,6 +376,28 @@ def test_the_endpoint_budget_holds_across_resumes_of_a_scan(folder, server, caps
         assert doc["settings"]["status"] == "budget"
         assert server.rows <= budget  # counted by the server, over every invocation
         assert doc["target_info"]["endpoint"]["queries"] == server.rows
+
+
+def test_two_scans_sharing_one_plan_store_every_row_they_sent(folder, server):
+    """Both invocations add what they sent to the scan's stored counts; neither overwrites the other's."""
+    server.delay = 0.03  # units long enough for the second scan to join the first
+    path = _target_file(folder, "cancer_shared", server.url)
+    home = folder / "home"
+    argv = [sys.executable, "-m", "feint", "scan", path, *CLI_ATTACK, "-i", "0:16", "--json"]
+    procs = [subprocess.Popen(argv, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    deadline = time.monotonic() + 120
+    while server.rows <= SAMPLES:  # the first has made the scan and started its units
+        assert procs[0].poll() is None and time.monotonic() < deadline, procs[0].communicate()
+        time.sleep(0.02)
+    procs.append(subprocess.Popen(argv, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert "continuing unfinished scan" in outs[1][1]
+    store = Store(home / "feint.db")
+    holders = {h for (h,) in store.db.execute("SELECT holder FROM units WHERE status = 'done'")}
+    assert len(holders) == 2, "the units were not shared"
+    (scan_id,) = store.db.execute("SELECT scan_id FROM scans").fetchone()
+    assert store.scan_record(scan_id)["target_info"]["endpoint"]["queries"] == server.rows
 
 
 def test_the_shell_says_a_run_was_cut_and_resumes_it(folder, server, capsys):
