@@ -288,6 +288,15 @@ def test_scores_from_a_python_target_are_checked_as_an_endpoints(kind, command, 
     db.close()
 
 
+@pytest.mark.parametrize("command", [["predict", "{t}"], ["run", "{t}", "hop_skip_jump"]])
+def test_a_target_that_calls_sys_exit_is_one_line_not_its_exit_code(command, tmp_path, capsys, fresh_home):
+    target = _scored_target(tmp_path, "__import__('sys').exit(7)")
+    assert main([a.format(t=target) for a in command] + ["-i", "0:2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Scored.predict() called sys.exit(7); a target's code must return or raise, not exit" in err
+
+
 def test_valid_scores_from_a_python_target_still_run(tmp_path, capsys, fresh_home):
     target = _scored_target(tmp_path, "np.tile([0.25, 0.75], (len(x), 1))")
     assert main(["predict", target, "-i", "0:2"]) == 0

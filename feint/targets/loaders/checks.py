@@ -67,12 +67,17 @@ def number(value: Any) -> bool:
 def user_code(where: str, what: str) -> Iterator[None]:
     """Run a user's code (a target class's method, a model): whatever it raises becomes one
     :class:`~feint.errors.CodeFailed` line naming ``where`` and ``what``, the exception kept
-    as its cause. Errors feint already words (:class:`~feint.errors.FeintError`), Ctrl-C and
-    ``sys.exit`` pass through unchanged."""
+    as its cause. Errors feint already words (:class:`~feint.errors.FeintError`) and Ctrl-C
+    pass through unchanged; ``sys.exit`` in the user's code is a one-line error too, so a
+    target cannot end feint with an exit code of its own."""
     try:
         yield
-    except (FeintError, KeyboardInterrupt, SystemExit):
+    except (FeintError, KeyboardInterrupt):
         raise
+    except SystemExit as exc:
+        raise FeintError(
+            f"{where}: {what} called sys.exit({exc.code!r}); a target's code must return or raise, not exit"
+        ) from exc
     except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is one line
         raise CodeFailed(where, what, exc) from exc
 
