@@ -45,6 +45,7 @@ from typing import Any
 from feint.errors import FeintError, ParamError
 from feint.records import RunResult
 from feint.registry import Registry
+from feint.store.db import StoreError
 from feint.targets.base import Target
 from feint.targets.meter import QueryBudgetExceeded, QueryMeter, meter_of, use_meter
 
@@ -96,6 +97,7 @@ class UnitOutcome:
     result: RunResult | None = None
     query_log: list[dict] = field(default_factory=list)
     error: str | None = None  # what went wrong in a worker, one line
+    store_failure: tuple[str, str] | None = None  # a StoreError's kind and path, when the error was one
     budget: str | None = None  # why the model's query budget cut the unit short (no result then)
     sent: tuple[int, int] = (0, 0)  # rows and requests the unit sent through the target's meter
 
@@ -246,6 +248,8 @@ def run_unit(task: UnitTask) -> UnitOutcome:
         if _meter is not None and meter_of(target) is not None:
             use_meter(target, _meter)
         return _execute(target, task)
+    except StoreError as exc:  # a full disk, say: the scan words it as its own store failures
+        return UnitOutcome(task, error=str(exc), store_failure=(exc.kind, str(exc.path)))
     except FeintError as exc:
         return UnitOutcome(task, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported to the scan, which stops

@@ -597,6 +597,9 @@ def execute_scan(
                         if on_progress:
                             on_progress(state)
                         continue
+                    if outcome.store_failure is not None:  # a worker's disk filled up, say
+                        kind, path = outcome.store_failure
+                        raise StoreError(outcome.error or kind, kind, Path(path))
                     if outcome.error is not None:
                         raise FeintError(
                             f"{task.attack} failed on samples {task.offset} to "

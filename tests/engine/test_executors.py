@@ -182,3 +182,34 @@ def test_workers_rebuild_attacks_from_stored_values_and_from_an_older_stores_tex
     default = get_attack("pgd")()
     assert default.options.shown()["target_labels"] == "-"
     assert attack_from_params("pgd", default.options.shown()).options.current == default.options.current
+
+
+def test_a_worker_whose_disk_fills_up_says_the_scan_can_resume(tmp_path, digits_keras, monkeypatch):
+    """What a process worker sends back of a full disk is the scan's own store failure."""
+    from pathlib import Path
+
+    from feint.engine import executors
+    from feint.store.db import StoreError
+
+    def full(target, task):
+        raise StoreError(f"the disk holding {tmp_path} is full (No space left on device)", "full", tmp_path)
+
+    monkeypatch.setattr(executors, "_execute", full)
+    monkeypatch.setattr(executors, "_cached_target", lambda spec: digits_keras)
+    task = executors.UnitTask(  # what a worker is handed
+        **{f: None for f in executors.UnitTask.__dataclass_fields__}  # type: ignore[arg-type]
+    )
+    outcome = executors.run_unit(task)
+    assert outcome.store_failure == ("full", str(tmp_path)) and "is full" in (outcome.error or "")
+
+    class Pool(executors.LocalExecutor):  # a pool whose worker's disk is full
+        def wait(self):
+            self.in_flight -= 1
+            return [executors.run_unit(self.queue.popleft())]
+
+    monkeypatch.setattr(executors, "make_executor", lambda kind, target, workers, address: Pool(target))
+    store = Store(tmp_path / "feint.db")
+    plan = plan_scan(digits_keras, ["pgd"], None, {"sample_index": "0:4", "max_iter": "1"})
+    with pytest.raises(StoreError, match="keeps every unit it stored, and a resume of it runs the rest") as err:
+        execute_scan(digits_keras, plan, store, {}, chunk_size=2)
+    assert err.value.kind == "full" and err.value.path == Path(tmp_path)
