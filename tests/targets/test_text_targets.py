@@ -180,6 +180,55 @@ class Sentiment:
     assert all(s.text["original"] == target.X[s.index] for s in run.samples)
 
 
+def test_a_keras_text_model_that_takes_token_ids(pipeline):
+    """A Keras 3 model (embedding, mean, dense) trained on the packaged sentences and saved as
+    .keras, with its vocabulary file: feint's answers are the Keras model's own on the same ids."""
+    import keras
+
+    from feint.targets.text import Vocabulary
+
+    folder, _, texts, _ = pipeline
+    every, labels = read_reviews("rotten_tomatoes")
+    shuffled = np.random.default_rng(2).permutation(len(every))
+    kept = [int(i) for i in shuffled if every[i] not in set(texts)][:3000]
+    vocab = Vocabulary.build([every[i] for i in kept], 2000)
+    length = 32
+
+    def ids_of(batch):
+        out = np.zeros((len(batch), length), dtype=np.int32)
+        for row, text in enumerate(batch):
+            seq = vocab.ids(text)[:length]
+            out[row, : len(seq)] = seq
+        return out
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((length,), dtype="int32"),
+            keras.layers.Embedding(len(vocab), 16),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(ids_of([every[i] for i in kept]), labels[kept], epochs=8, batch_size=64, verbose=0)
+    model.save(folder / "ids.keras")
+    (folder / "keras_vocab.txt").write_text("\n".join(vocab.tokens) + "\n", encoding="utf-8")
+    path = folder / "keras_ids.yaml"
+    path.write_text(
+        "name: rt_keras\ndata_type: text\nclasses: [neg, pos]\nmodel: ids.keras\n"
+        "tokenizer: {vocabulary: keras_vocab.txt}\nsamples: {csv: rt.csv, text: sentence, label: sentiment}\n"
+    )
+    target = get_target(str(path))
+    assert target.data_type == "text" and not target.open_box
+    assert target.info["tokenizer"]["max_length"] == length  # the model's fixed length
+    want = np.asarray(model.predict(ids_of(texts[:6]), verbose=0))
+    np.testing.assert_allclose(target.predict(target.X[:6]), want, rtol=1e-4, atol=1e-6)
+    run = execute_run(target, api.new_attack("deepwordbug", {"sample_index": "0:12"}))
+    assert run.successes >= 1
+    assert all(s.text["original"] == target.X[s.index] for s in run.samples)
+
+
 def test_an_onnx_text_model_that_takes_token_ids(pipeline, tmp_path):
     """A torch model trained on the packaged sentences, exported to ONNX with an int64 input,
     its vocabulary in a text file: feint tokenizes, and the model's answers are the torch model's."""

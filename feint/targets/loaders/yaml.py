@@ -126,7 +126,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "tokenizer",
-        "text targets whose ONNX or TorchScript model takes token ids: `vocabulary` (a text file, one token a line, "
+        "text targets whose ONNX, Keras 3 or TorchScript model takes token ids: `vocabulary` (a text file, one token a line, "
         "the line's number from 0 its id), `max_length` (ids per text: the model's fixed length, else "
         "256; longer texts are cut), `lowercase` (default true), `unknown` (the token of words outside "
         "the vocabulary, default `<unk>`), `pad` (the id that pads, default 0). Words are runs of "
