@@ -2,10 +2,10 @@
 values in ``[0, 1]`` and one strength per sample ``(N,)`` to a batch of the same shape.
 
 kornia does what it has (rotation, perspective, Gaussian blur, sharpening, hue, filters
-with a kernel per sample); the rest is written here in torch. Two steps leave torch:
-JPEG goes through Pillow's libjpeg one image at a time (kornia's codec is a
-differentiable approximation, not what a server that re-encodes an image does), and text
-is rasterised by Pillow's bundled scalable font.
+with a kernel per sample); the rest is written here in torch. JPEG is libjpeg's integer
+codec written out in torch (:mod:`.codec`; kornia's codec is a differentiable
+approximation, not what a server that re-encodes an image does). One step leaves torch:
+text is rasterised by Pillow's bundled scalable font.
 
 Every random choice a transformation makes (a noise field, a stripe angle, where a text
 goes) is drawn once per sample from :class:`Draws`, a generator seeded by the run's seed,
@@ -16,7 +16,6 @@ transformation, and re-applying the strength it found gives the image it judged.
 
 from __future__ import annotations
 
-import io
 import math
 import zlib
 from collections.abc import Callable
@@ -244,33 +243,13 @@ def pixelate(x, s, d, o):
     return out
 
 
-def _jpeg_one(img: np.ndarray, quality: int) -> np.ndarray:
-    """One channels-first 8-bit image through libjpeg and back, as floats in [0, 1]."""
-    from PIL import Image
-
-    planes = [np.moveaxis(img, 0, -1)] if img.shape[0] == 3 else list(img)
-    back = []
-    for plane in planes:
-        buf = io.BytesIO()
-        Image.fromarray(plane).save(buf, format="JPEG", quality=quality)
-        back.append(np.asarray(Image.open(io.BytesIO(buf.getvalue()))))
-    out = np.moveaxis(back[0], -1, 0) if img.shape[0] == 3 else np.stack(back)
-    return out.astype(np.float32) / 255.0
-
-
 def jpeg(x, s, d, o):
-    """libjpeg (Pillow) per image, on as many threads as torch uses (it releases the GIL)."""
-    u8 = (x.detach() * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-    qualities = [int(round(q)) for q in s.tolist()]
-    workers = min(torch.get_num_threads(), max(1, len(u8) // 32))
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    """libjpeg's baseline encoding at quality ``s`` and its decoding, for the whole batch in
+    torch (:mod:`.codec`): the same 8-bit image Pillow's libjpeg gives."""
+    from .codec import jpeg_roundtrip
 
-        with ThreadPoolExecutor(workers) as pool:
-            images = list(pool.map(_jpeg_one, u8, qualities))
-    else:
-        images = [_jpeg_one(img, q) for img, q in zip(u8, qualities)]
-    return torch.from_numpy(np.stack(images)).to(x.dtype) if images else torch.empty_like(x)
+    u8 = (x.detach() * 255).round().clamp(0, 255)
+    return (jpeg_roundtrip(u8, s.round()) / 255).to(x.dtype)
 
 
 # -- blur ------------------------------------------------------------------------------------
