@@ -47,20 +47,23 @@ class Draws:
         """The same draws, for samples ``rows`` (positions among the current rows)."""
         return Draws(self.seed, self.indices, self.salt, self.rows[rows], self._cache)
 
-    def generator(self, position: int, key: str) -> torch.Generator:
+    def _seeds(self, key: str, positions: list[int]) -> list[int]:
         h = zlib.crc32(f"{self.salt}/{key}".encode())
-        value = (self.seed * 1_000_003 + int(self.indices[position]) * 7_919 + h) % (2**63 - 1)
-        return torch.Generator().manual_seed(value)
+        base = self.seed * 1_000_003 + h
+        return [(base + int(self.indices[p]) * 7_919) % (2**63 - 1) for p in positions]
+
+    def generator(self, position: int, key: str) -> torch.Generator:
+        return torch.Generator().manual_seed(self._seeds(key, [position])[0])
 
     def _all(self, key: str, shape: tuple[int, ...], kind: str) -> torch.Tensor:
         ck = (f"{kind}:{key}", shape)
         if ck not in self._cache:
             draw = torch.randn if kind == "normal" else torch.rand
-            self._cache[ck] = (
-                torch.stack([draw(shape, generator=self.generator(i, key)) for i in range(len(self.indices))])
-                if len(self.indices)
-                else torch.zeros((0, *shape))
-            )
+            out = torch.empty((len(self.indices), *shape))
+            g = torch.Generator()  # one generator, seeded afresh for each sample
+            for i, seed in enumerate(self._seeds(key, list(range(len(self.indices))))):
+                draw(shape, generator=g.manual_seed(seed), out=out[i])
+            self._cache[ck] = out
         return self._cache[ck]
 
     def normal(self, key: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -73,7 +76,7 @@ class Draws:
 
     def generators(self, key: str) -> list[torch.Generator]:
         """A fresh generator per current row, seeded as every draw of that sample."""
-        return [self.generator(int(p), key) for p in self.rows.tolist()]
+        return [torch.Generator().manual_seed(v) for v in self._seeds(key, self.rows.tolist())]
 
 
 Fn = Callable[[torch.Tensor, torch.Tensor, Draws, dict[str, Any]], torch.Tensor]
@@ -167,15 +170,30 @@ def opacity(x, s, d, o):
 
 
 # -- geometry --------------------------------------------------------------------------------
-def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+def _axis(size: int, align_corners: bool, dtype: torch.dtype) -> torch.Tensor:
+    """The normalised coordinates of the pixel centres along a side of ``size``."""
+    if align_corners:
+        return torch.linspace(-1, 1, size, dtype=dtype) if size > 1 else torch.zeros(1, dtype=dtype)
+    return (torch.arange(size, dtype=dtype) * 2 + 1) / size - 1
+
+
+def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float = 0.0, align_corners: bool = False) -> torch.Tensor:
     """Sample ``x`` at ``theta @ (u, v, 1)`` in normalised coordinates (the output's pixel
-    centres); what falls outside the image takes ``fill``."""
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    centres); what falls outside the image takes ``fill``. The grid is ``affine_grid``'s,
+    built by broadcasting (a sum of a row and a column term per sample)."""
+    n, _, h, w = x.shape
+    theta = theta.to(x.dtype)
+    u = _axis(w, align_corners, x.dtype).view(1, 1, w)
+    v = _axis(h, align_corners, x.dtype).view(1, h, 1)
+    grid = torch.empty((n, h, w, 2), dtype=x.dtype)
+    for k in range(2):
+        a, b, t = (theta[:, k, j].view(n, 1, 1) for j in range(3))
+        torch.add(a * u, b * v + t, out=grid[..., k])
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners)
     if fill:
-        inside = F.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", align_corners=False)
+        inside = F.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", align_corners=align_corners)
         out = out + fill * (1 - inside)
-    return out.clamp(0, 1)
+    return out.clamp_(0, 1)
 
 
 def _theta(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d_: torch.Tensor, tx=None, ty=None) -> torch.Tensor:
@@ -186,9 +204,15 @@ def _theta(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d_: torch.Tensor, 
 
 
 def rotate(x, s, d, o):
-    import kornia
-
-    return kornia.geometry.transform.rotate(x, s.to(x.dtype), padding_mode="zeros").clamp(0, 1)
+    """Counter-clockwise by ``s`` degrees about the image's centre, as kornia's ``rotate``
+    (bilinear, zeros outside, ``align_corners``), its sampling grid built here directly."""
+    _, _, h, w = x.shape
+    if h < 2 or w < 2:
+        return x
+    a = s.to(torch.float64) * (math.pi / 180)
+    cos, sin = torch.cos(a), torch.sin(a)
+    ry, rx = (h - 1) / (w - 1), (w - 1) / (h - 1)  # the normalised axes' aspect
+    return _warp(x, _theta(cos, -sin * ry, sin * rx, cos), align_corners=True)
 
 
 def scale(x, s, d, o):
@@ -259,26 +283,45 @@ def _odd(k: int, h: int, w: int) -> int:
     return min(k, limit if limit % 2 else limit - 1)
 
 
+def _gauss_matrices(sigma: torch.Tensor, size: int, cap: int, dtype: torch.dtype) -> torch.Tensor:
+    """For each sigma ``(U,)``, the ``(size, size)`` matrix of a 1-D Gaussian blur along a
+    side of ``size`` that reflects at both ends: a kernel of ``ceil(3 sigma)`` pixels each
+    way (at least 1, at most ``cap``), normalised, its taps past the ends folded back."""
+    r = max(1, min(cap, int(math.ceil(3 * float(sigma.max())))))
+    t = torch.arange(-r, r + 1, dtype=dtype)
+    sig = sigma.view(-1, 1)
+    g = torch.exp(-(t.view(1, -1) ** 2) / (2 * sig**2))
+    own = (3 * sig).ceil().clamp(1, cap)
+    g = torch.where(t.view(1, -1).abs() <= own, g, torch.zeros_like(g))
+    g = g / g.sum(dim=1, keepdim=True)
+    idx = torch.arange(size).view(-1, 1) + torch.arange(-r, r + 1).view(1, -1)
+    idx = torch.where(idx < 0, -idx, idx)
+    idx = torch.where(idx >= size, 2 * (size - 1) - idx, idx)  # reflection without repeating the edge
+    m = torch.zeros((len(sigma), size, size), dtype=dtype)
+    k = 2 * r + 1
+    m.scatter_add_(2, idx.view(1, size, k).expand(len(sigma), size, k), g.view(-1, 1, k).expand(-1, size, k))
+    return m
+
+
 def blur(x, s, d, o):
-    """Gaussian blur, separable, a kernel per sample (one grouped convolution for the batch),
-    reflecting at the borders."""
+    """Gaussian blur, separable, a kernel per sample, reflecting at the borders: each side
+    one matrix product per sample (the blur of a side as a matrix, built once for each
+    distinct strength in the batch)."""
     n, c, h, w = x.shape
     if n == 0:
         return x
-    k = _odd(2 * math.ceil(3 * float(s.max())) + 1, h, w)
-    r = k // 2
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    sigma = s.to(x.dtype).clamp_min(1e-3).view(-1, 1)
-    g = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma**2))
-    # each sample's own support (3 sigma), whatever the batch's widest: its image does not
-    # depend on the other samples of its batch
-    own = (3 * sigma).ceil().clamp(1, r)
-    g = torch.where(t.view(1, -1).abs() <= own, g, torch.zeros_like(g))
-    g = (g / g.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (n * c, k)
-    flat = F.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect")
-    flat = F.conv2d(flat, g.view(n * c, 1, k, 1), groups=n * c)
-    flat = F.conv2d(flat, g.view(n * c, 1, 1, k), groups=n * c)
-    return flat.reshape(n, c, h, w).clamp(0, 1)
+    cap = min(h, w) - 1  # reflection needs the kernel's reach below the side
+    if cap < 1:
+        return x
+    sigma = s.to(torch.float64).clamp_min(1e-3)
+    values, inverse = torch.unique(sigma, return_inverse=True)
+    rows = _gauss_matrices(values, h, cap, torch.float64).to(x.dtype)
+    cols = _gauss_matrices(values, w, cap, torch.float64).to(x.dtype).transpose(1, 2)
+    if len(values) == 1:
+        out = torch.matmul(rows[0], x.reshape(n * c, h, w)) @ cols[0]
+    else:
+        out = torch.matmul(torch.matmul(rows[inverse].unsqueeze(1), x), cols[inverse].unsqueeze(1))
+    return out.reshape(n, c, h, w).clamp_(0, 1)
 
 
 def _filter(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
