@@ -41,6 +41,7 @@ class Draws:
         self.indices = np.asarray(indices, dtype=np.int64)
         self.salt = salt
         self.rows = torch.arange(len(self.indices)) if rows is None else rows
+        self._whole = rows is None  # the current rows are all the samples, in order
         self._cache: dict[tuple[str, tuple[int, ...]], torch.Tensor] = {} if cache is None else cache
 
     def at(self, rows: torch.Tensor) -> Draws:
@@ -68,11 +69,13 @@ class Draws:
 
     def normal(self, key: str, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal draws, ``(rows, *shape)``."""
-        return self._all(key, shape, "normal")[self.rows]
+        drawn = self._all(key, shape, "normal")
+        return drawn if self._whole else drawn[self.rows]
 
     def uniform(self, key: str, shape: tuple[int, ...]) -> torch.Tensor:
         """Uniform draws in ``[0, 1)``, ``(rows, *shape)``."""
-        return self._all(key, shape, "uniform")[self.rows]
+        drawn = self._all(key, shape, "uniform")
+        return drawn if self._whole else drawn[self.rows]
 
     def generators(self, key: str) -> list[torch.Generator]:
         """A fresh generator per current row, seeded as every draw of that sample."""
@@ -102,10 +105,12 @@ def _col(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def luma(x: torch.Tensor) -> torch.Tensor:
     """Grey level ``(N, 1, H, W)``: Pillow's luma for RGB, the channel itself otherwise."""
+    if x.shape[1] == 1:
+        return x
     if x.shape[1] != 3:
         return x.mean(dim=1, keepdim=True)
-    w = torch.tensor(LUMA, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1, keepdim=True)
+    out = x[:, 0:1] * LUMA[0]
+    return out.add_(x[:, 1:2], alpha=LUMA[1]).add_(x[:, 2:3], alpha=LUMA[2])
 
 
 def _blend(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -152,15 +157,31 @@ def sharpen(x, s, d, o):
 
 
 def colour_jitter(x, s, d, o):
-    import kornia
-
     u = d.uniform("jitter", (4,)) * 2 - 1
     out = (x * _col((1 + s * u[:, 0]).clamp_min(0), x)).clamp(0, 1)
     out = contrast(out, (1 + s * u[:, 1]).clamp_min(0), d, o)
     if x.shape[1] == 3:
         out = saturation(out, (1 + s * u[:, 2]).clamp_min(0), d, o)
-        out = kornia.enhance.adjust_hue(out, (s * u[:, 3] * math.pi / 2).to(x.dtype)).clamp(0, 1)
+        out = _hue_shift(out, s * u[:, 3] / 4)
     return out
+
+
+def _hue_shift(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+    """The hue of RGB ``x`` turned by ``turn`` ``(N,)`` of a full turn, its HSV value and
+    saturation kept (kornia's ``adjust_hue``, in closed form: each channel is the value less
+    the chroma times a ramp of the turned hue)."""
+    hi = x.amax(dim=1, keepdim=True)
+    chroma = hi - x.amin(dim=1, keepdim=True)
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    d = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
+    hue = torch.where((r >= g) & (r >= b), (g - b) / d, torch.where(g >= b, (b - r) / d + 2, (r - g) / d + 4))
+    sextant = torch.remainder(hue + _col(turn * 6, x), 6)  # the turned hue, in sixths of a turn
+    out = torch.empty_like(x)
+    for ch, k in enumerate((5.0, 3.0, 1.0)):
+        ramp = torch.remainder(sextant + k, 6)
+        ramp = torch.minimum(ramp, 4 - ramp).clamp_(0, 1)
+        torch.sub(hi, chroma * ramp, out=out[:, ch : ch + 1])
+    return out.clamp_(0, 1)
 
 
 def opacity(x, s, d, o):
@@ -252,17 +273,37 @@ def perspective(x, s, d, o):
     return kornia.geometry.transform.warp_perspective(x, m, (h, w), padding_mode="zeros").clamp(0, 1)
 
 
+def _nearest(size: int, out: int) -> torch.Tensor:
+    """The source of each of ``out`` pixels in nearest-neighbour upsampling from ``size``
+    (``F.interpolate``'s: ``floor(i * size / out)`` in single precision)."""
+    scale = torch.tensor(size / out, dtype=torch.float32)
+    return torch.floor(torch.arange(out, dtype=torch.float32) * scale).to(torch.int64).clamp_(max=size - 1)
+
+
 def pixelate(x, s, d, o):
-    n, _, h, w = x.shape
-    out = x.clone()
+    """Area averaging down to ``s`` of each side, then nearest-neighbour back up (by index),
+    for each distinct size in the batch."""
+    n, c, h, w = x.shape
     sizes = [(max(1, int(h * r)), max(1, int(w * r))) for r in s.tolist()]
+    out = None
     for size in dict.fromkeys(sizes):
-        rows = torch.tensor([i for i, z in enumerate(sizes) if z == size])
         if size == (h, w):
             continue
-        small = F.interpolate(x[rows], size=size, mode="area")
-        out[rows] = F.interpolate(small, size=(h, w), mode="nearest")
-    return out
+        whole = len(set(sizes)) == 1
+        rows = torch.tensor([i for i, z in enumerate(sizes) if z == size])
+        part = x if whole else x[rows]
+        if h % size[0] == 0 and w % size[1] == 0:  # whole cells: the same means, faster
+            small = F.avg_pool2d(part, (h // size[0], w // size[1]))
+        else:
+            small = F.adaptive_avg_pool2d(part, size)
+        src = (_nearest(size[0], h).view(-1, 1) * size[1] + _nearest(size[1], w).view(1, -1)).view(-1)
+        big = small.flatten(2)[:, :, src].view(len(part), c, h, w)
+        if whole:
+            return big
+        if out is None:
+            out = x.clone()
+        out[rows] = big
+    return x if out is None else out
 
 
 def jpeg(x, s, d, o):
