@@ -589,7 +589,8 @@ def _text_piece(text: str, size: int) -> torch.Tensor:
     from PIL import Image, ImageDraw
 
     font = _font(size)
-    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    left, top, right, bottom = math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])
     img = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
     ImageDraw.Draw(img).text((-left, -top), text, fill=255, font=font)
     return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)

@@ -198,7 +198,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "sharpen",
-            "Sharpen: blend with a smoothed copy (Pillow's and AugLy's sharpen, by kornia)",
+            "Sharpen: blend with a smoothed copy (Pillow's and AugLy's sharpen)",
             Op(ops.sharpen),
             Strength("factor", "blend factor (0: smoothed, above 1: sharper)", "times", 1.0, 10.0, 0.0, 100.0),
         ),
@@ -225,7 +225,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "rotate",
-            "Rotation about the centre (by kornia), the corners filled with the lower bound",
+            "Rotation about the centre (as kornia's rotate), the corners filled with the lower bound",
             Op(ops.rotate),
             Strength("degrees", "angle, counter-clockwise", "degrees", 0.0, 45.0, -360.0, 360.0, signed=True),
             severities=_sev("degrees", [5, 10, 15, 20, 25]),
@@ -282,7 +282,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "jpeg",
-            "JPEG compression at a quality, by libjpeg as a server re-encodes (AugLy's encoding_quality; ImageNet-C's jpeg_compression)",
+            "JPEG compression at a quality, libjpeg's integer codec to the bit, as a server re-encodes (AugLy's encoding_quality; ImageNet-C's jpeg_compression)",
             Op(ops.jpeg, differentiable=False),
             Strength("quality", "JPEG quality", "quality", 100, 10, 1, 100, integer=True),
             severities=_sev("quality", [80, 65, 58, 50, 40]),
@@ -328,7 +328,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "overlay_text",
-            "Overlay text at a random place per sample, in Pillow's bundled font (AugLy's overlay_text)",
+            "Overlay text at a random place per sample (whole pixels), in Pillow's bundled font (AugLy's overlay_text)",
             Op(ops.overlay_text),
             Strength("size", "font size", "share of the height", 0.0, 0.5, 0.0, 2.0),
             {"text": Text("feint", "the text laid over the image"), "colour": COLOUR, "opacity": OPACITY},
