@@ -304,3 +304,22 @@ def test_the_search_never_spends_more_than_its_budget(budget, digits_blackbox):
     for pre in ("", "pad:0.2"):
         run = execute_run(digits_blackbox, cls(sample_index="0:8", max_queries=budget, pre=pre))
         assert all(s.forward_queries <= budget + 2 for s in run.samples)  # and the runner's two
+
+
+def test_snow_and_frost_join_the_corruption_suite_with_their_own_draws_per_sample():
+    from feint.attacks.transforms.ops import frost_texture
+    from feint.attacks.transforms.suite import SUITES
+
+    families = SUITES.get("corruptions").families
+    assert families["snow"] == "transforms.snow" and families["frost"] == "transforms.frost"
+    ice = frost_texture(Draws(0, np.arange(3), "frost"), 3, 32, 32, torch.float32)
+    assert ice.shape == (3, 3, 32, 32) and ice.min() >= 0 and ice.max() <= 1
+    assert not torch.allclose(ice[0], ice[1], atol=0.05)  # each sample its own ice
+    assert (ice[:, 2] >= ice[:, 0]).all()  # tinted towards blue
+    x = _batch(3, n=3, h=32, w=32) * 0.5
+    for name in ("snow", "frost"):
+        spec = SPECS[name]
+        opts = {k: p.default for k, p in spec.options.items()} | spec.severities[-1]
+        strength = torch.full((3,), float(spec.severities[-1]["amount"]))
+        out = spec.op(x, strength, Draws(0, np.arange(3), name), opts)
+        assert out.mean() > x.mean() + 0.05, name  # both whiten the image

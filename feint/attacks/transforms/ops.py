@@ -383,19 +383,17 @@ def defocus_blur(x, s, d, o):
     return blur(out, torch.where(s > 0, torch.full_like(s, alias), torch.zeros_like(s)), d, o)
 
 
-def motion_blur(x, s, d, o):
-    """A one-sided streak ``radius`` pixels long at a random angle in [-45, 45] degrees per
-    sample, its weights a Gaussian of width ``s`` along it (ImageMagick's motion blur)."""
-    radius = int(o.get("radius", 10))
-    radius = max(1, min(radius, (min(x.shape[2], x.shape[3]) - 1) // 2))
+def _streaks(radius: int, sigma: torch.Tensor, angle: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Motion-blur kernels ``(N, 2 radius + 1, 2 radius + 1)``: a one-sided streak
+    ``radius`` pixels long at ``angle`` (radians) per sample, its weights a Gaussian of
+    width ``sigma`` along it, bilinearly splatted, normalised (ImageMagick's motion blur)."""
     k = 2 * radius + 1
-    n = len(x)
-    angle = (d.uniform("angle", (1,))[:, 0] * 90 - 45) * math.pi / 180
-    t = torch.arange(radius + 1, dtype=x.dtype)
-    weight = torch.exp(-(t**2).view(1, -1) / (2 * s.to(x.dtype).clamp_min(1e-3).view(-1, 1) ** 2))
-    px = radius + t.view(1, -1) * torch.cos(angle).view(-1, 1).to(x.dtype)
-    py = radius + t.view(1, -1) * torch.sin(angle).view(-1, 1).to(x.dtype)
-    kernels = torch.zeros(n, k, k, dtype=x.dtype)
+    n = len(angle)
+    t = torch.arange(radius + 1, dtype=dtype)
+    weight = torch.exp(-(t**2).view(1, -1) / (2 * sigma.to(dtype).clamp_min(1e-3).view(-1, 1) ** 2))
+    px = radius + t.view(1, -1) * torch.cos(angle).view(-1, 1).to(dtype)
+    py = radius + t.view(1, -1) * torch.sin(angle).view(-1, 1).to(dtype)
+    kernels = torch.zeros(n, k, k, dtype=dtype)
     x0, y0 = px.floor(), py.floor()
     for dx in (0, 1):  # bilinear splat of each point of the streak
         for dy in (0, 1):
@@ -404,8 +402,75 @@ def motion_blur(x, s, d, o):
             cx, cy = (x0 + dx).clamp(0, k - 1).long(), (y0 + dy).clamp(0, k - 1).long()
             flat = (cy * k + cx).view(n, -1)
             kernels.view(n, -1).scatter_add_(1, flat, (weight * wx * wy).view(n, -1))
-    kernels = kernels / kernels.sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
-    return _filter(x, kernels)
+    return kernels / kernels.sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+
+
+def _reach(radius: int, x: torch.Tensor) -> int:
+    return max(1, min(radius, (min(x.shape[2], x.shape[3]) - 1) // 2))
+
+
+def motion_blur(x, s, d, o):
+    """A one-sided streak ``radius`` pixels long at a random angle in [-45, 45] degrees per
+    sample, its weights a Gaussian of width ``s`` along it (ImageMagick's motion blur)."""
+    radius = _reach(int(o.get("radius", 10)), x)
+    angle = (d.uniform("angle", (1,))[:, 0] * 90 - 45) * math.pi / 180
+    return _filter(x, _streaks(radius, s, angle, x.dtype))
+
+
+def snow(x, s, d, o):
+    """ImageNet-C's snow, batched, its share ``s`` laid over the image (1: ImageNet-C's).
+    Flakes: a normal field (mean ``mean``, deviation ``spread``) zoomed by ``zoom`` about
+    the centre, cut below ``threshold``, streaked by a motion blur ``radius`` long of spread
+    ``sigma`` at a random angle in [-135, -45] degrees; the image is whitened (``keep`` of
+    it, the rest its maximum with 1.5 times its grey plus 0.5) and the flakes, and the
+    flakes turned half a turn, are added."""
+    n, c, h, w = x.shape
+    if n == 0:
+        return x
+    flakes = d.normal("flakes", (1, h, w)).to(x.dtype) * float(o.get("spread", 0.3)) + float(o.get("mean", 0.1))
+    inv = torch.full((n,), 1.0 / float(o.get("zoom", 1.0)), dtype=x.dtype)
+    flakes = _warp(flakes, _theta(inv, torch.zeros_like(inv), torch.zeros_like(inv), inv))  # clipped to [0, 1]
+    flakes = torch.where(flakes < float(o.get("threshold", 0.6)), torch.zeros_like(flakes), flakes)
+    angle = (d.uniform("angle", (1,))[:, 0] * 90 - 135) * math.pi / 180
+    radius = _reach(int(o.get("radius", 10)), x)
+    sigma = torch.full((n,), float(o.get("sigma", 4.0)))
+    flakes = _filter(flakes, _streaks(radius, sigma, angle, x.dtype))
+    keep = float(o.get("keep", 0.85))
+    white = keep * x + (1 - keep) * torch.maximum(x, luma(x) * 1.5 + 0.5)
+    snowy = (white + flakes + flakes.flip(-1, -2)).clamp(0, 1)
+    return torch.lerp(x, snowy, _col(s, x)).clamp_(0, 1)
+
+
+def frost_texture(d: Draws, n: int, h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
+    """Procedural ice, ``(N, 3, H, W)`` in [0, 1], one per sample: ridged fractal value
+    noise (each octave's ridges ``1 - |2 v - 1|`` sharpened, finer octaves weaker) for the
+    branching crystals, over a faint haze, tinted the pale blue of frost."""
+    size = 1 << max(2, math.ceil(math.log2(max(h, w, 4))))
+    ridges = torch.zeros(n, 1, size, size, dtype=dtype)
+    total, amp, k, side = 0.0, 1.0, 0, 4
+    while side <= size * 2:
+        grid = d.uniform(f"ice{k}", (1, side, side)).to(dtype)
+        v = F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=True)
+        ridges = ridges + amp * (1 - (2 * v - 1).abs()).clamp(0, 1) ** 4
+        total, amp, k, side = total + amp, amp * 0.6, k + 1, side * 2
+    ice = (ridges / total)[:, :, :h, :w]
+    lo = ice.amin(dim=(2, 3), keepdim=True)
+    hi = ice.amax(dim=(2, 3), keepdim=True)
+    ice = (ice - lo) / (hi - lo).clamp_min(1e-12)
+    haze = d.uniform("haze", (1, 1, 1)).to(dtype) * 0.2 + 0.25
+    tint = torch.tensor([0.82, 0.9, 1.0], dtype=dtype).view(1, 3, 1, 1)
+    return ((haze + (1 - haze) * ice) * tint).clamp(0, 1)
+
+
+def frost(x, s, d, o):
+    """ImageNet-C's frost: ``keep`` of the image plus ``s`` of an ice texture, clipped. The
+    texture is drawn here (:func:`frost_texture`) in place of ImageNet-C's six photographs
+    of frost; a one-channel image takes its grey."""
+    n, c, h, w = x.shape
+    ice = frost_texture(d, n, h, w, x.dtype)
+    if c != 3:
+        ice = luma(ice).expand(n, c, h, w)
+    return (float(o.get("keep", 1.0)) * x + _col(s, x) * ice).clamp(0, 1)
 
 
 def zoom_blur(x, s, d, o):

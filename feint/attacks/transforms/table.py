@@ -174,6 +174,43 @@ SPECS: dict[str, Spec] = {
             corruption="fog",
         ),
         Spec(
+            "snow",
+            "Snow: streaked flakes laid over a whitened image (ImageNet-C's snow)",
+            Op(ops.snow),
+            Strength("amount", "snow laid over the image", "share of ImageNet-C's", 0.0, 1.0, 0.0, 2.0),
+            {
+                "mean": Float(0.1, "mean of the flakes' normal field", low=-1, high=1),
+                "spread": Float(0.3, "standard deviation of the flakes' normal field", low=0, high=2),
+                "zoom": Float(1.0, "zoom of the flakes' field about the centre", low=1, high=10),
+                "threshold": Float(0.6, "flakes below this level are dropped", low=0, high=1),
+                "radius": Int(10, "length of the flakes' streaks in pixels (cut to the image)", low=1, high=100),
+                "sigma": Float(4.0, "spread of the streaks' weights along them, in pixels", low=0.1, high=50),
+                "keep": Float(0.85, "share of the image kept as it is when whitening", low=0, high=1),
+            },
+            severities=tuple(
+                {"amount": 1.0, "mean": m, "spread": v, "zoom": z, "threshold": t, "radius": r, "sigma": g, "keep": k}
+                for m, v, z, t, r, g, k in [
+                    (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
+                    (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+                    (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+                    (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+                    (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
+                ]
+            ),
+            corruption="snow",
+        ),
+        Spec(
+            "frost",
+            "Frost: an ice texture added to the image (ImageNet-C's frost, the ice drawn procedurally)",
+            Op(ops.frost),
+            Strength("amount", "weight of the ice", "share of the range", 0.0, 0.4, 0.0, 2.0),
+            {"keep": Float(1.0, "weight of the image", low=0, high=1)},
+            severities=tuple(
+                {"amount": a, "keep": k} for k, a in [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)]
+            ),
+            corruption="frost",
+        ),
+        Spec(
             "brightness",
             "Brightness: scale every value, then optionally shift the HSV value (ImageNet-C's brightness)",
             Op(ops.brightness),
