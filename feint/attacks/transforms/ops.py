@@ -103,6 +103,18 @@ def _col(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return s.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
 
 
+def _pick(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.where(cond, a, b)`` for finite values, as arithmetic (``a * 1 + b * 0``):
+    exactly the same numbers, and several times faster on the CPU than ``where``."""
+    m = cond.to(a.dtype if a.is_floating_point() else b.dtype)
+    return a * m + b * (1 - m)
+
+
+def _mod(v: torch.Tensor, k: float) -> torch.Tensor:
+    """``v`` modulo ``k`` (a floor, not ``remainder``'s slower path)."""
+    return v - k * torch.floor(v / k)
+
+
 def luma(x: torch.Tensor) -> torch.Tensor:
     """Grey level ``(N, 1, H, W)``: Pillow's luma for RGB, the channel itself otherwise."""
     if x.shape[1] == 1:
@@ -173,12 +185,12 @@ def _hue_shift(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
     hi = x.amax(dim=1, keepdim=True)
     chroma = hi - x.amin(dim=1, keepdim=True)
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    d = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
-    hue = torch.where((r >= g) & (r >= b), (g - b) / d, torch.where(g >= b, (b - r) / d + 2, (r - g) / d + 4))
-    sextant = torch.remainder(hue + _col(turn * 6, x), 6)  # the turned hue, in sixths of a turn
+    d = chroma + (chroma == 0).to(x.dtype)  # 1 where there is no chroma (and no hue)
+    hue = _pick((r >= g) & (r >= b), (g - b) / d, _pick(g >= b, (b - r) / d + 2, (r - g) / d + 4))
+    sextant = _mod(hue + _col(turn * 6, x), 6)  # the turned hue, in sixths of a turn
     out = torch.empty_like(x)
     for ch, k in enumerate((5.0, 3.0, 1.0)):
-        ramp = torch.remainder(sextant + k, 6)
+        ramp = _mod(sextant + k, 6)
         ramp = torch.minimum(ramp, 4 - ramp).clamp_(0, 1)
         torch.sub(hi, chroma * ramp, out=out[:, ch : ch + 1])
     return out.clamp_(0, 1)
@@ -430,7 +442,7 @@ def snow(x, s, d, o):
     flakes = d.normal("flakes", (1, h, w)).to(x.dtype) * float(o.get("spread", 0.3)) + float(o.get("mean", 0.1))
     inv = torch.full((n,), 1.0 / float(o.get("zoom", 1.0)), dtype=x.dtype)
     flakes = _warp(flakes, _theta(inv, torch.zeros_like(inv), torch.zeros_like(inv), inv))  # clipped to [0, 1]
-    flakes = torch.where(flakes < float(o.get("threshold", 0.6)), torch.zeros_like(flakes), flakes)
+    flakes = flakes * (flakes >= float(o.get("threshold", 0.6))).to(x.dtype)
     angle = (d.uniform("angle", (1,))[:, 0] * 90 - 135) * math.pi / 180
     radius = _reach(int(o.get("radius", 10)), x)
     sigma = torch.full((n,), float(o.get("sigma", 4.0)))
@@ -506,7 +518,7 @@ def glass_blur(x, s, d, o):
         sx = (xx.unsqueeze(0) + off[:, 1]).clamp(0, w - 1)
         flat = (sy * w + sx).view(n, 1, h * w).expand(n, c, h * w)
         shuffled = out.reshape(n, c, h * w).gather(2, flat).reshape(n, c, h, w)
-        out = torch.where(_col(moved, out).bool(), shuffled, out)
+        out = _pick(_col(moved, out).bool(), shuffled, out)
     return blur(out, s, d, o)
 
 
@@ -585,7 +597,7 @@ def shot_noise(x, s, d, o):
 def salt_pepper(x, s, d, o):
     hit = d.uniform("where", tuple(x.shape[1:])).to(x.dtype) < _col(s, x)
     salt = (d.uniform("which", tuple(x.shape[1:])) < 0.5).to(x.dtype)
-    return torch.where(hit, salt, x)
+    return _pick(hit, salt, x)
 
 
 def shuffle_pixels(x, s, d, o):
@@ -593,11 +605,11 @@ def shuffle_pixels(x, s, d, o):
     n, c, h, w = x.shape
     m = h * w
     picked = d.uniform("where", (m,)) < s.view(-1, 1)
-    key = torch.where(picked, d.uniform("order", (m,)), 2 + torch.arange(m, dtype=torch.float32) / m)
+    key = _pick(picked, d.uniform("order", (m,)), 2 + torch.arange(m, dtype=torch.float32) / m)
     rank = key.argsort(dim=1)  # the picked pixels first, in random order
     k = picked.sum(dim=1, keepdim=True)
     pos = torch.arange(m).view(1, -1).expand(n, m)
-    nxt = torch.where(pos < k, (pos + 1) % k.clamp_min(1), pos)
+    nxt = _pick(pos < k, (pos + 1) % k.clamp_min(1), pos)
     source = rank.gather(1, nxt)
     flat = x.reshape(n, c, m)
     out = torch.empty_like(flat)
