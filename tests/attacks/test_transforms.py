@@ -82,6 +82,33 @@ def test_rotation_and_jpeg_match_what_pillow_does():
     assert torch.equal(flipped[0], x[0].flip(-1))
 
 
+@pytest.mark.parametrize("shape", [(3, 3, 32, 32), (3, 3, 23, 37), (3, 1, 19, 30), (2, 2, 9, 17)])
+def test_the_batched_jpeg_codec_gives_libjpegs_image_to_the_bit(shape):
+    """Colour (4:2:0, padded blocks at odd sizes), grey and other channel counts, at
+    qualities from 5 to 100, one per sample: Pillow's own output in every pixel."""
+    import io
+
+    from PIL import Image
+
+    from feint.attacks.transforms.codec import jpeg_roundtrip
+
+    rng = np.random.default_rng(sum(shape))
+    smooth = rng.integers(0, 256, (shape[0], shape[1], 4, 4)).astype(np.float64)
+    u8 = np.kron(smooth, np.ones((10, 10)))[:, :, : shape[2], : shape[3]]  # flat areas and edges
+    u8 = np.clip(u8 + rng.normal(0, 20, u8.shape), 0, 255).round().astype(np.uint8)
+    qualities = [5, 50, 100][: shape[0]]
+    out = jpeg_roundtrip(torch.from_numpy(u8), torch.tensor(qualities)).numpy()
+    for img, q, got in zip(u8, qualities, out):
+        planes = [img.transpose(1, 2, 0)] if shape[1] == 3 else list(img)
+        back = []
+        for plane in planes:
+            buf = io.BytesIO()
+            Image.fromarray(plane).save(buf, format="JPEG", quality=q)
+            back.append(np.asarray(Image.open(buf)))
+        ref = back[0].transpose(2, 0, 1) if shape[1] == 3 else np.stack(back)
+        assert np.array_equal(got, ref), (q, int(np.abs(got - ref).max()))
+
+
 @pytest.mark.parametrize(
     "name", sorted(n for n, spec in SPECS.items() if spec.strength is not None and not spec.op.colour)
 )
@@ -277,3 +304,22 @@ def test_the_search_never_spends_more_than_its_budget(budget, digits_blackbox):
     for pre in ("", "pad:0.2"):
         run = execute_run(digits_blackbox, cls(sample_index="0:8", max_queries=budget, pre=pre))
         assert all(s.forward_queries <= budget + 2 for s in run.samples)  # and the runner's two
+
+
+def test_snow_and_frost_join_the_corruption_suite_with_their_own_draws_per_sample():
+    from feint.attacks.transforms.ops import frost_texture
+    from feint.attacks.transforms.suite import SUITES
+
+    families = SUITES.get("corruptions").families
+    assert families["snow"] == "transforms.snow" and families["frost"] == "transforms.frost"
+    ice = frost_texture(Draws(0, np.arange(3), "frost"), 3, 32, 32, torch.float32)
+    assert ice.shape == (3, 3, 32, 32) and ice.min() >= 0 and ice.max() <= 1
+    assert not torch.allclose(ice[0], ice[1], atol=0.05)  # each sample its own ice
+    assert (ice[:, 2] >= ice[:, 0]).all()  # tinted towards blue
+    x = _batch(3, n=3, h=32, w=32) * 0.5
+    for name in ("snow", "frost"):
+        spec = SPECS[name]
+        opts = {k: p.default for k, p in spec.options.items()} | spec.severities[-1]
+        strength = torch.full((3,), float(spec.severities[-1]["amount"]))
+        out = spec.op(x, strength, Draws(0, np.arange(3), name), opts)
+        assert out.mean() > x.mean() + 0.05, name  # both whiten the image

@@ -20,5 +20,5 @@ def test_benchmark_prints_feint_beside_augly_with_ratios_and_output_differences(
     for name in ("brightness", "jpeg", "rotate"):
         assert sum(line.startswith(name) for line in out.splitlines()) == 2  # digits and photos
     jpeg = next(line for line in out.splitlines() if line.startswith("jpeg"))
-    assert "same: max |diff| 0.0000" in jpeg  # libjpeg both ways: the same bytes back
+    assert "same: max |diff| 0.0000" in jpeg  # feint's codec gives libjpeg's image to the bit
     assert "ratio feint / AugLy: geometric mean" in out

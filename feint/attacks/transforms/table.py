@@ -174,6 +174,43 @@ SPECS: dict[str, Spec] = {
             corruption="fog",
         ),
         Spec(
+            "snow",
+            "Snow: streaked flakes laid over a whitened image (ImageNet-C's snow)",
+            Op(ops.snow),
+            Strength("amount", "snow laid over the image", "share of ImageNet-C's", 0.0, 1.0, 0.0, 2.0),
+            {
+                "mean": Float(0.1, "mean of the flakes' normal field", low=-1, high=1),
+                "spread": Float(0.3, "standard deviation of the flakes' normal field", low=0, high=2),
+                "zoom": Float(1.0, "zoom of the flakes' field about the centre", low=1, high=10),
+                "threshold": Float(0.6, "flakes below this level are dropped", low=0, high=1),
+                "radius": Int(10, "length of the flakes' streaks in pixels (cut to the image)", low=1, high=100),
+                "sigma": Float(4.0, "spread of the streaks' weights along them, in pixels", low=0.1, high=50),
+                "keep": Float(0.85, "share of the image kept as it is when whitening", low=0, high=1),
+            },
+            severities=tuple(
+                {"amount": 1.0, "mean": m, "spread": v, "zoom": z, "threshold": t, "radius": r, "sigma": g, "keep": k}
+                for m, v, z, t, r, g, k in [
+                    (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
+                    (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+                    (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+                    (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+                    (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
+                ]
+            ),
+            corruption="snow",
+        ),
+        Spec(
+            "frost",
+            "Frost: an ice texture added to the image (ImageNet-C's frost, the ice drawn procedurally)",
+            Op(ops.frost),
+            Strength("amount", "weight of the ice", "share of the range", 0.0, 0.4, 0.0, 2.0),
+            {"keep": Float(1.0, "weight of the image", low=0, high=1)},
+            severities=tuple(
+                {"amount": a, "keep": k} for k, a in [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)]
+            ),
+            corruption="frost",
+        ),
+        Spec(
             "brightness",
             "Brightness: scale every value, then optionally shift the HSV value (ImageNet-C's brightness)",
             Op(ops.brightness),
@@ -198,7 +235,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "sharpen",
-            "Sharpen: blend with a smoothed copy (Pillow's and AugLy's sharpen, by kornia)",
+            "Sharpen: blend with a smoothed copy (Pillow's and AugLy's sharpen)",
             Op(ops.sharpen),
             Strength("factor", "blend factor (0: smoothed, above 1: sharper)", "times", 1.0, 10.0, 0.0, 100.0),
         ),
@@ -225,7 +262,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "rotate",
-            "Rotation about the centre (by kornia), the corners filled with the lower bound",
+            "Rotation about the centre (as kornia's rotate), the corners filled with the lower bound",
             Op(ops.rotate),
             Strength("degrees", "angle, counter-clockwise", "degrees", 0.0, 45.0, -360.0, 360.0, signed=True),
             severities=_sev("degrees", [5, 10, 15, 20, 25]),
@@ -282,7 +319,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "jpeg",
-            "JPEG compression at a quality, by libjpeg as a server re-encodes (AugLy's encoding_quality; ImageNet-C's jpeg_compression)",
+            "JPEG compression at a quality, libjpeg's integer codec to the bit, as a server re-encodes (AugLy's encoding_quality; ImageNet-C's jpeg_compression)",
             Op(ops.jpeg, differentiable=False),
             Strength("quality", "JPEG quality", "quality", 100, 10, 1, 100, integer=True),
             severities=_sev("quality", [80, 65, 58, 50, 40]),
@@ -328,7 +365,7 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "overlay_text",
-            "Overlay text at a random place per sample, in Pillow's bundled font (AugLy's overlay_text)",
+            "Overlay text at a random place per sample (whole pixels), in Pillow's bundled font (AugLy's overlay_text)",
             Op(ops.overlay_text),
             Strength("size", "font size", "share of the height", 0.0, 0.5, 0.0, 2.0),
             {"text": Text("feint", "the text laid over the image"), "colour": COLOUR, "opacity": OPACITY},
