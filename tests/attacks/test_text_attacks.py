@@ -278,6 +278,8 @@ def test_inflected_words_get_their_lemmas_synonyms_inflected_the_same_way():
     assert "behaved" in lexicon.inflected_synonyms("acted", 0)
     assert "knowed" not in lexicon.inflected_synonyms("loved", 0)  # know: knew, irregular
     assert "observing" in lexicon.inflected_synonyms("watching", 0)
+    assert "wasted" in lexicon.inflected_synonyms("blew", 0)  # the exception list: blow
+    assert "laughable" in lexicon.inflected_synonyms("funniest", 0)  # an adjective: as it is
     assert [lexicon.inflect(w, "s") for w in ("film", "box", "story", "day")] == ["films", "boxes", "stories", "days"]
     assert [lexicon.inflect(w, "ed") for w in ("act", "love", "carry")] == ["acted", "loved", "carried"]
     assert [lexicon.inflect(w, "ing") for w in ("act", "love", "see")] == ["acting", "loving", "seeing"]

@@ -154,18 +154,26 @@ def _parse_senses(folder: Path) -> dict[str, dict[str, list[list[str]]]]:
         parts[1] for parts in _lines(folder / "verb.exc") if len(parts) > 1 and not parts[0].endswith(("ing", "s"))
     }
     out["irregular"] = {w: [] for w in sorted(irregular)}
+    # Irregular forms and their lemmas (blew: blow, mice: mouse, funniest: funny), by part of speech.
+    exceptions: dict[str, list[list[str]]] = {}
+    for name, pos in (("noun.exc", "n"), ("verb.exc", "v"), ("adj.exc", "a")):
+        for parts in _lines(folder / name):
+            if len(parts) > 1 and parts[0].isalpha() and parts[1].isalpha() and parts[0] != parts[1]:
+                exceptions.setdefault(parts[0], []).append([pos, parts[1]])
+    out["exceptions"] = exceptions
     return out
 
 
 @functools.lru_cache(maxsize=1)
 def _sense_table() -> dict[str, dict[str, list[list[str]]]]:
-    return _cached("wordnet-senses-v3.json", "senses", _parse_senses)
+    return _cached("wordnet-senses-v4.json", "senses", _parse_senses)
 
 
 # WordNet's detachment rules for a regular inflection's lemma (its "morphy"), per part of
-# speech: the inflected word's ending, the lemma's instead, and the inflection to put back.
-# Irregular forms (went, mice) and doubled consonants (stopped) find no lemma here.
-INFLECTIONS = {
+# speech: the inflected word's ending, the lemma's instead, and the inflection to put back
+# (an adjective's comparative or superlative takes its lemma's synonyms as they are:
+# funnier, laughable). Irregular forms come from WordNet's exception lists.
+INFLECTIONS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     "n": (
         ("ies", "y", "s"),
         ("ches", "ch", "s"),
@@ -185,6 +193,14 @@ INFLECTIONS = {
         ("ed", "", "ed"),
         ("ing", "e", "ing"),
         ("ing", "", "ing"),
+    ),
+    "a": (
+        ("iest", "y", None),
+        ("ier", "y", None),
+        ("est", "e", None),
+        ("er", "e", None),
+        ("est", "", None),
+        ("er", "", None),
     ),
 }
 _VOWELS = frozenset("aeiou")
@@ -206,30 +222,39 @@ def inflect(word: str, inflection: str, verb: bool = False) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def inflected_synonyms(word: str, senses: int = SENSES) -> list[str]:
-    """Synonyms of ``word`` as a regularly inflected noun or verb (films, acted, watching)
-    that WordNet lists under its lemma: the lemma's synonyms in that part of speech, from
-    its ``senses`` most frequent senses (0: all), each inflected as ``word`` is (acted:
-    act, behave: behaved); nouns before verbs, each part of speech's first rule that finds
-    a lemma. A word WordNet also lists as it is (watching, a noun) keeps those synonyms
-    apart (:func:`synonyms`)."""
+    """Synonyms of ``word`` as an inflected noun, verb or adjective (films, acted, blew,
+    funniest) that WordNet lists under its lemma: the lemma's synonyms in that part of
+    speech, from its ``senses`` most frequent senses (0: all), each inflected as ``word``
+    is (acted: act, behave: behaved; blew: blow, waste: wasted), an adjective's as they
+    are (funniest: funny, laughable); the exception lists' lemmas first, then each part of
+    speech's first rule that finds a lemma. A word WordNet also lists as it is (watching,
+    a noun) keeps those synonyms apart (:func:`synonyms`)."""
     w = word.lower()
     table = _sense_table()
     out: dict[str, None] = {}
+
+    def add(pos: str, lemma: str, inflection: str | None) -> None:
+        for sense in table[pos].get(lemma, [])[: senses or None]:
+            for s in sense:
+                if inflection == "ed" and s in table["irregular"]:
+                    continue
+                form = s if inflection is None else inflect(s, inflection, verb=pos == "v")
+                if form != w:
+                    out[form] = None
+
+    for pos, lemma in table["exceptions"].get(w, []):
+        if pos == "v":
+            add(pos, lemma, "ing" if w.endswith("ing") else "s" if w.endswith("s") else "ed")
+        else:
+            add(pos, lemma, "s" if pos == "n" else None)
     for pos, rules in INFLECTIONS.items():
         for suffix, ending, inflection in rules:
             if not w.endswith(suffix) or len(w) - len(suffix) + len(ending) < 3:
                 continue
             lemma = w[: len(w) - len(suffix)] + ending
-            if lemma not in table[pos]:
-                continue
-            for sense in table[pos][lemma][: senses or None]:
-                for s in sense:
-                    if inflection == "ed" and s in table["irregular"]:
-                        continue
-                    form = inflect(s, inflection, verb=pos == "v")
-                    if form != w:
-                        out[form] = None
-            break
+            if lemma in table[pos]:
+                add(pos, lemma, inflection)
+                break
     return list(out)
 
 

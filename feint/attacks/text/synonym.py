@@ -60,8 +60,8 @@ class Synonym(GreedyWordAttack):
     )
     inflections = Bool(
         False,
-        "also offer, for a regularly inflected noun or verb (films, acted), its lemma's synonyms inflected "
-        "the same way (movies, behaved), after the word's own",
+        "also offer, for an inflected noun, verb or adjective (films, blew, funniest), its lemma's synonyms "
+        "inflected the same way (movies, wasted, laughable), after the word's own",
     )
     rescore = Bool(
         False,
