@@ -296,3 +296,13 @@ def test_pwws_rescoring_scores_every_synonym_at_its_step_and_keeps_to_the_budget
         assert s.l0 == textdiff.words_changed(s.text["original"], s.text["adversarial"])
         turned = blackbox.predict([s.text["adversarial"]]).argmax(1)[0] != blackbox.y[s.index]
         assert s.success == turned
+
+
+def test_hotflip_with_every_sense_and_inflections_turns_more_reviews(openbox):
+    turned = {}
+    for kw in ({}, {"senses": 0, "inflections": True}):
+        run = execute_run(openbox, get_attack("text.hotflip")(sample_index="0:20", **kw), None)
+        turned[bool(kw)] = sum(s.success for s in run.samples)
+        for s in run.samples:
+            assert s.l0 == textdiff.words_changed(s.text["original"], s.text["adversarial"]) <= 10
+    assert turned[True] >= turned[False] + 5  # 17 against 6 of the first 20 reviews
