@@ -14,6 +14,7 @@ columns that hold an image's Lp distances (see :func:`distances`).
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -49,11 +50,13 @@ def words_changed(original: str, adversarial: str) -> int:
     return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in _opcodes(a, b) if tag != "equal")
 
 
+@functools.lru_cache(maxsize=4096)
 def edit_distance(a: str, b: str) -> int:
-    """The Levenshtein distance between ``a`` and ``b`` (one row of the table at a time,
-    vectorised; the common prefix and suffix are set aside first)."""
-    import numpy as np
-
+    """The Levenshtein distance between ``a`` and ``b``: the common prefix and suffix are
+    set aside, then the table is computed a column at a time with each column held as
+    bits of two integers (the bit-parallel form of Myers and Hyyro: a column's vertical
+    differences are +1, 0 or -1, so two bit vectors hold them). Kept for the last pairs
+    asked, as a run's measures ask for the same pair more than once."""
     start = 0
     while start < len(a) and start < len(b) and a[start] == b[start]:
         start += 1
@@ -64,17 +67,27 @@ def edit_distance(a: str, b: str) -> int:
     a, b = a[start:end_a], b[start:end_b]
     if not a or not b:
         return max(len(a), len(b))
-    codes_b = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    steps = np.arange(len(b) + 1, dtype=np.int64)
-    row = steps.copy()
-    for i, ch in enumerate(a, start=1):
-        cost = (codes_b != ord(ch)).astype(np.int64)
-        cand = np.empty_like(row)
-        cand[0] = i
-        cand[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)  # deletion, substitution
-        # insertion: row[j] = min_k<=j (cand[k] + j - k)
-        row = np.minimum.accumulate(cand - steps) + steps
-    return int(row[-1])
+    m = len(a)
+    full, top = (1 << m) - 1, 1 << (m - 1)
+    match: dict[str, int] = {}  # character -> the rows of ``a`` holding it, as bits
+    for i, ch in enumerate(a):
+        match[ch] = match.get(ch, 0) | (1 << i)
+    plus, minus, score = full, 0, m  # vertical +1 / -1 bits of the column; D[m][j]
+    for ch in b:
+        eq = match.get(ch, 0)
+        xv = eq | minus
+        xh = (((eq & plus) + plus) ^ plus) | eq
+        hplus = minus | ~(xh | plus)
+        hminus = plus & xh
+        if hplus & top:
+            score += 1
+        elif hminus & top:
+            score -= 1
+        hplus = (hplus << 1) | 1  # the first row grows by one a column: a global distance
+        hminus <<= 1
+        plus = (hminus | ~(xv | hplus)) & full
+        minus = hplus & xv & full
+    return score
 
 
 def diff_segments(original: str, adversarial: str) -> list[tuple[str, str, str]]:

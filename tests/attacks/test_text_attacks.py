@@ -161,6 +161,13 @@ def test_edit_distance_is_levenshtein():
         a = "".join(rnd.choice("ab c\u200b") for _ in range(rnd.randint(0, 10)))
         b = "".join(rnd.choice("abd c") for _ in range(rnd.randint(0, 10)))
         assert textdiff.edit_distance(a, b) == naive(a, b)
+    for _ in range(100):  # longer than a machine word, edits scattered through a review
+        a = "".join(rnd.choice("abcde \u200b") for _ in range(rnd.randint(60, 300)))
+        b = list(a)
+        for _ in range(rnd.randint(1, 12)):
+            k = rnd.randrange(len(b))
+            b[k : k + rnd.randint(0, 2)] = rnd.choice(["", "x", "ab", "\u200c"])
+        assert textdiff.edit_distance(a, "".join(b)) == naive(a, "".join(b))
     assert textdiff.words_changed("the film was good", "the film was") == 1
     assert textdiff.words_changed("the film was good", "the flim was great") == 2
 
@@ -214,3 +221,88 @@ def test_the_diff_shows_each_substituted_word_where_it_stands():
         ("acting", "playing"),
     ]
     assert textdiff.words_changed("awful plot and terrible acting", "atrocious diagram and awful playing") == 4
+
+
+def test_a_doc_renders_candidates_from_its_current_text_as_words_change_length():
+    from feint.attacks.text.base import Doc
+
+    doc = Doc.of("It's a <b>good</b> film, truly good!")
+    assert doc.words == ["It's", "a", "b", "good", "b", "film", "truly", "good"]
+    doc.set(3, "excellent")
+    doc.set(6, "so")
+    assert doc.render() == "It's a <b>excellent</b> film, so good!"
+    assert doc.render({5: "movie", 7: "fine"}) == "It's a <b>excellent</b> movie, so fine!"
+    assert doc.render({0: ""}) == " a <b>excellent</b> film, so good!"
+    assert doc.changed == {3, 6}
+    doc.set(3, doc.original(3))  # put back: no longer a change
+    assert doc.changed == {6} and doc.render() == "It's a <b>good</b> film, so good!"
+
+
+def test_restoring_keeps_every_text_turned_with_no_more_words_and_queries_in_budget(blackbox):
+    runs = {}
+    for restore in (False, True):
+        attack = get_attack("text.synonym")(
+            sample_index="0:20", search="greedy", senses=0, max_queries=400, restore=restore
+        )
+        runs[restore] = execute_run(blackbox, attack, None)
+    without, with_ = ({s.index: s for s in runs[k].samples} for k in (False, True))
+    assert sum(s.l0 for s in with_.values() if s.success) < sum(s.l0 for s in without.values() if s.success)
+    for i, s in with_.items():
+        assert s.success == without[i].success and s.l0 <= without[i].l0
+        assert s.forward_queries <= 400 + 2
+        if s.success:  # the stored text is adversarial and its words are what l0 says
+            assert blackbox.predict([s.text["adversarial"]]).argmax(1)[0] != blackbox.y[i]
+            assert s.l0 == textdiff.words_changed(s.text["original"], s.text["adversarial"])
+
+
+def test_stop_words_are_left_alone_when_asked_and_every_sense_widens_the_synonyms(blackbox):
+    from feint.attacks.text import lexicon
+
+    attack = get_attack("text.deepwordbug")(sample_index="0:6", seed=0, skip_stop_words=True, restore=False)
+    run = execute_run(blackbox, attack, None)
+    for s in run.samples:
+        before, after = s.text["original"].split(), s.text["adversarial"].split()
+        assert len(before) == len(after)
+        changed = [w for w, v in zip(before, after) if w != v]
+        assert all(w.strip(".,!?;:\"'()").lower() not in lexicon.stop_words() for w in changed)
+    few, every = lexicon.synonyms("film"), lexicon.synonyms("film", 0)
+    assert set(few) < set(every) and "flick" in every
+    assert lexicon.synonyms("good", 0)[: len(lexicon.synonyms("good"))] != [] and len(lexicon.synonyms("good", 0)) > 10
+
+
+def test_inflected_words_get_their_lemmas_synonyms_inflected_the_same_way():
+    from feint.attacks.text import lexicon
+
+    assert lexicon.synonyms("movies", 0) == []  # WordNet lists the lemma only
+    assert {"films", "pictures", "flicks"} <= set(lexicon.inflected_synonyms("movies", 0))
+    assert "behaved" in lexicon.inflected_synonyms("acted", 0)
+    assert "knowed" not in lexicon.inflected_synonyms("loved", 0)  # know: knew, irregular
+    assert "observing" in lexicon.inflected_synonyms("watching", 0)
+    assert "wasted" in lexicon.inflected_synonyms("blew", 0)  # the exception list: blow
+    assert "laughable" in lexicon.inflected_synonyms("funniest", 0)  # an adjective: as it is
+    assert [lexicon.inflect(w, "s") for w in ("film", "box", "story", "day")] == ["films", "boxes", "stories", "days"]
+    assert [lexicon.inflect(w, "ed") for w in ("act", "love", "carry")] == ["acted", "loved", "carried"]
+    assert [lexicon.inflect(w, "ing") for w in ("act", "love", "see")] == ["acting", "loving", "seeing"]
+    assert lexicon.inflect("go", "s", verb=True) == "goes"
+
+
+def test_pwws_rescoring_scores_every_synonym_at_its_step_and_keeps_to_the_budgets(blackbox):
+    base = {"sample_index": "0:8", "senses": 0, "inflections": True, "max_words": 5, "max_queries": 600}
+    runs = {r: execute_run(blackbox, get_attack("text.synonym")(rescore=r, **base), None) for r in (False, True)}
+    spent = {r: sum(s.forward_queries for s in runs[r].samples) for r in runs}
+    assert spent[True] > spent[False]  # a query per synonym at each step, not one
+    for s in runs[True].samples:
+        assert s.forward_queries <= 600 + 2 and s.l0 <= 5
+        assert s.l0 == textdiff.words_changed(s.text["original"], s.text["adversarial"])
+        turned = blackbox.predict([s.text["adversarial"]]).argmax(1)[0] != blackbox.y[s.index]
+        assert s.success == turned
+
+
+def test_hotflip_with_every_sense_and_inflections_turns_more_reviews(openbox):
+    turned = {}
+    for kw in ({}, {"senses": 0, "inflections": True}):
+        run = execute_run(openbox, get_attack("text.hotflip")(sample_index="0:20", **kw), None)
+        turned[bool(kw)] = sum(s.success for s in run.samples)
+        for s in run.samples:
+            assert s.l0 == textdiff.words_changed(s.text["original"], s.text["adversarial"]) <= 10
+    assert turned[True] >= turned[False] + 5  # 17 against 6 of the first 20 reviews

@@ -31,10 +31,10 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Int
+from feint.attacks.params import Bool, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 
-__all__ = ["Doc", "TextAttack", "GreedyWordAttack", "WORD"]
+__all__ = ["Doc", "TextAttack", "GreedyWordAttack", "WORD", "restore"]
 
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
@@ -42,31 +42,41 @@ WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 @dataclass
 class Doc:
     """A text cut into words (runs of ASCII letters, with an inner apostrophe) and the gaps
-    between them, kept exactly; words are replaced by position."""
+    between them, kept exactly; words are replaced by position.
+
+    The current text and where each word lies in it are kept up to date by :meth:`set`, so
+    a candidate with one word replaced is two slices and the word (a search renders
+    thousands of candidates of each text and changes few words)."""
 
     text: str
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     changed: set[int] = field(default_factory=set)
+    current: str = ""
+    at: list[int] = field(default_factory=list)  # where each current word starts in ``current``
 
     @classmethod
     def of(cls, text: str) -> Doc:
-        doc = cls(text)
+        doc = cls(text, current=text)
         for m in WORD.finditer(text):
             doc.starts.append(m.start())
             doc.ends.append(m.end())
             doc.words.append(m.group())
+        doc.at = list(doc.starts)
         return doc
 
     def render(self, replace: dict[int, str] | None = None) -> str:
         """The text with the current words (and ``replace``: position -> word on top)."""
+        if not replace:
+            return self.current
         parts, last = [], 0
-        for i, (s, e) in enumerate(zip(self.starts, self.ends)):
-            parts.append(self.text[last:s])
-            parts.append(replace[i] if replace and i in replace else self.words[i])
-            last = e
-        parts.append(self.text[last:])
+        for i in sorted(replace):
+            start = self.at[i]
+            parts.append(self.current[last:start])
+            parts.append(replace[i])
+            last = start + len(self.words[i])
+        parts.append(self.current[last:])
         return "".join(parts)
 
     def starts_sentence(self, pos: int) -> bool:
@@ -74,9 +84,22 @@ class Doc:
         before = self.text[self.ends[pos - 1] : self.starts[pos]] if pos > 0 else ""
         return pos == 0 or any(mark in before for mark in '.!?:;\n"') or ">" in before
 
+    def original(self, pos: int) -> str:
+        """The word at ``pos`` as the text had it."""
+        return self.text[self.starts[pos] : self.ends[pos]]
+
     def set(self, pos: int, word: str) -> None:
+        start, old = self.at[pos], self.words[pos]
+        self.current = self.current[:start] + word + self.current[start + len(old) :]
+        shift = len(word) - len(old)
+        if shift:
+            for k in range(pos + 1, len(self.at)):
+                self.at[k] += shift
         self.words[pos] = word
-        self.changed.add(pos)
+        if word == self.original(pos):
+            self.changed.discard(pos)
+        else:
+            self.changed.add(pos)
 
 
 def match_case(template: str, word: str) -> str:
@@ -96,6 +119,11 @@ MAX_QUERIES = Int(
     high=10**9,
 )
 MIN_WORD_LENGTH = Int(2, "shortest word the attack changes, in letters", low=1, high=100)
+RESTORE = Bool(
+    True,
+    "once a sample's label turns, put back each changed word whose original keeps it turned "
+    "(one query a changed word, within max_queries; a fixed transform keeps its changes)",
+)
 
 
 class TextAttack(Attack):
@@ -159,6 +187,7 @@ class GreedyWordAttack(TextAttack):
     max_words = MAX_WORDS
     max_queries = MAX_QUERIES
     min_word_length = MIN_WORD_LENGTH
+    restore = RESTORE
     # Importance by deleting the word (DeepWordBug's "replace-1" score, TextFooler's deletion).
     # Subclasses that rank by their own scores set this False and override rank().
     delete_rank: ClassVar[bool] = True
@@ -234,6 +263,8 @@ class GreedyWordAttack(TextAttack):
                     docs[i].set(pos, word)
                     current[i] = values[row]
                     done[i] = bool(reached[row])
+        if p["restore"]:
+            restore(docs, done, left, score, objective)
         for i in range(n):
             if not done[i] and not docs[i].words:
                 notes[i] = "the text has no words the attack can change"
@@ -269,6 +300,30 @@ class GreedyWordAttack(TextAttack):
             ranked = sorted(imp, key=lambda k: (-imp[k], k))
             orders[i] = ranked + [k for k in orders[i] if k not in imp]
         return orders
+
+
+def restore(docs: list[Doc], done: np.ndarray, left, score, objective: Objective) -> None:
+    """Put back the changed words an adversarial text does not need: in rounds, each turned
+    sample tries its next changed word (in the order of the text) restored, every sample's
+    try scored in one model call, and keeps it restored when the label stays turned. One
+    query a changed word, while the sample's budget lasts."""
+    queue = {i: sorted(docs[i].changed) for i in range(len(docs)) if done[i] and docs[i].changed}
+    while True:
+        items: list[tuple[int, str]] = []
+        tries: list[tuple[int, int]] = []
+        for i, todo in queue.items():
+            if todo and left(i) >= 1:
+                pos = todo.pop(0)
+                items.append((i, docs[i].render({pos: docs[i].original(pos)})))
+                tries.append((i, pos))
+        if not items:
+            return
+        probs = score(items)
+        owners = np.asarray([i for i, _ in items], np.int64)
+        for row, keep in enumerate(objective.reached(probs, owners)):
+            if keep:
+                i, pos = tries[row]
+                docs[i].set(pos, docs[i].original(pos))
 
 
 def _sample_keys(batch: Batch, n: int) -> list[int]:

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from feint.attacks.params import Choice, Int
+from feint.attacks.params import Bool, Choice, Int
 from feint.attacks.text import lexicon
 from feint.attacks.text.base import GreedyWordAttack
 
-__all__ = ["DeepWordBug", "Typos", "BadCharacters", "KEYBOARD"]
+__all__ = ["CharAttack", "DeepWordBug", "Typos", "BadCharacters", "KEYBOARD"]
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
@@ -53,9 +53,24 @@ def _keep_case(old: str, new: str) -> str:
 
 
 CANDIDATES = Int(8, "replacements tried per word (all of a step's are scored in one model call)", low=1, high=1000)
+SKIP_STOP_WORDS = Bool(
+    False, "leave scikit-learn's English stop words alone (neither ranked nor changed: fewer queries a sample)"
+)
 
 
-class DeepWordBug(GreedyWordAttack):
+class CharAttack(GreedyWordAttack):
+    """A character-level attack: any word of ``min_word_length`` letters, stop words
+    too unless ``skip_stop_words``."""
+
+    skip_stop_words = SKIP_STOP_WORDS
+
+    def eligible(self, word: str, p: dict[str, Any]) -> bool:
+        if p["skip_stop_words"] and word.lower() in lexicon.stop_words():
+            return False
+        return super().eligible(word, p)
+
+
+class DeepWordBug(CharAttack):
     """DeepWordBug: letter swaps, substitutions, deletions and insertions in the most important words."""
 
     name = "text.deepwordbug"
@@ -86,7 +101,7 @@ class DeepWordBug(GreedyWordAttack):
         return out
 
 
-class Typos(GreedyWordAttack):
+class Typos(CharAttack):
     """Keyboard typos (Pruthi et al.): inner swaps, drops, doubled letters and neighbouring keys."""
 
     name = "text.typos"
@@ -111,7 +126,7 @@ class Typos(GreedyWordAttack):
         return [options[int(k)] for k in sorted(pick)]
 
 
-class BadCharacters(GreedyWordAttack):
+class BadCharacters(CharAttack):
     """Bad Characters (Boucher et al.): homoglyphs, invisible, reordering or deletion characters."""
 
     name = "text.bad_characters"

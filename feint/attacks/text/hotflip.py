@@ -25,7 +25,7 @@ import torch
 
 from feint.attacks.base import OPEN_BOX, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.params import Choice, Float, Int
+from feint.attacks.params import Bool, Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.attacks.text import lexicon
 from feint.attacks.text.base import (
@@ -62,6 +62,18 @@ class HotFlip(TextAttack):
         "target's embedding space",
         choices=("synonyms", "neighbours"),
     )
+    senses = Int(
+        3,
+        "candidates=synonyms: a word's most frequent senses whose lemmas are its synonyms; 0: every sense of "
+        "every part of speech",
+        low=0,
+        high=100,
+    )
+    inflections = Bool(
+        False,
+        "candidates=synonyms: also its lemma's synonyms, inflected as the word is, for an inflected noun, "
+        "verb or adjective (films: movies)",
+    )
     neighbours = Int(20, "candidates=neighbours: nearest words considered per word", low=1, high=1000)
     min_similarity = Float(0.6, "candidates=neighbours: least cosine similarity of a replacement", low=-1, high=1)
 
@@ -87,7 +99,10 @@ class HotFlip(TextAttack):
         if own is None or key in lexicon.stop_words():
             out: list[tuple[str, int]] = []
         elif p["candidates"] == "synonyms":
-            out = [(s, vocab.index.get(s, UNK)) for s in lexicon.synonyms(key)]
+            found = lexicon.synonyms(key, p["senses"])
+            if p["inflections"]:
+                found = list(dict.fromkeys([*found, *lexicon.inflected_synonyms(key, p["senses"])]))
+            out = [(s, vocab.index.get(s, UNK)) for s in found]
         else:
             weight = module.embedding.weight.detach()
             unit = torch.nn.functional.normalize(weight, dim=1)

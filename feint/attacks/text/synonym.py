@@ -13,7 +13,10 @@ are never replaced.
   the goal when the word is replaced by an unknown one; each word's best synonym is found
   (every synonym of every word of the batch scored in one model call); words are then
   replaced in the order of ``softmax(saliency) * best improvement``, one query per step,
-  until the label turns or ``max_words`` words are replaced.
+  until the label turns or ``max_words`` words are replaced. A replacement is kept when
+  it brings the model closer to the goal in the text as it then stands (the paper keeps
+  every one; one that moves the model away only spends a word of ``max_words``). With
+  ``rescore``, each step scores all the word's synonyms in the current text instead.
 - ``greedy`` (TextFooler's, Jin et al. 2020): words ranked by deleting them, then the
   greedy substitution of :mod:`feint.attacks.text.base`.
 """
@@ -29,7 +32,7 @@ from feint.attacks.base import AttackOutput, Batch
 from feint.attacks.model import CountedModel
 from feint.attacks.params import Bool, Choice, Int
 from feint.attacks.text import lexicon
-from feint.attacks.text.base import Doc, GreedyWordAttack, Objective, match_case
+from feint.attacks.text.base import Doc, GreedyWordAttack, Objective, best_candidates, match_case, restore
 
 __all__ = ["Synonym"]
 
@@ -48,6 +51,23 @@ class Synonym(GreedyWordAttack):
         "pwws", "the search: pwws (saliency-weighted order) or greedy (TextFooler's)", choices=("pwws", "greedy")
     )
     max_synonyms = Int(20, "most synonyms tried per word", low=1, high=1000)
+    senses = Int(
+        3,
+        "a word's most frequent senses (in its most frequent part of speech) whose lemmas are its synonyms; "
+        "0: every sense of every part of speech (more synonyms, more of them off the text's meaning)",
+        low=0,
+        high=100,
+    )
+    inflections = Bool(
+        False,
+        "also offer, for an inflected noun, verb or adjective (films, blew, funniest), its lemma's synonyms "
+        "inflected the same way (movies, wasted, laughable), after the word's own",
+    )
+    rescore = Bool(
+        False,
+        "pwws: at each step score every synonym of the word in the text as it then stands and keep the best "
+        "(a query per synonym), instead of the one planned from the original text (one query)",
+    )
     min_word_length = Int(3, "shortest word the attack changes, in letters", low=1, high=100)
 
     keep_names = Bool(
@@ -65,11 +85,17 @@ class Synonym(GreedyWordAttack):
         return (
             len(word) >= p["min_word_length"]
             and word.lower() not in lexicon.stop_words()
-            and bool(lexicon.synonyms(word))
+            and bool(self._synonyms(word, p))
         )
 
+    def _synonyms(self, word: str, p: dict[str, Any]) -> list[str]:
+        found = lexicon.synonyms(word, p["senses"])
+        if p["inflections"]:
+            found = list(dict.fromkeys([*found, *lexicon.inflected_synonyms(word, p["senses"])]))
+        return found
+
     def candidates(self, word: str, rng: np.random.Generator, p: dict[str, Any]) -> list[str]:
-        return [match_case(word, s) for s in lexicon.synonyms(word)[: p["max_synonyms"]]]
+        return [match_case(word, s) for s in self._synonyms(word, p)[: p["max_synonyms"]]]
 
     def generate(self, model: CountedModel, batch: Batch, p: dict[str, Any]) -> AttackOutput:
         if p["search"] == "greedy":
@@ -140,7 +166,8 @@ class Synonym(GreedyWordAttack):
                 weights /= weights.sum()
                 plan = [(float(w * (best[i][k][0] - current[i])), k, best[i][k][1]) for w, k in zip(weights, ks)]
                 plans[i] = sorted(plan, key=lambda t: (-t[0], t[1]))
-        # Apply in order, one query per step for every active sample, in one call per step.
+        # Apply in order, one call per step for every active sample: the planned synonym
+        # (one query), or with ``rescore`` each of the word's synonyms in the text as it stands.
         step = dict.fromkeys(plans, 0)
         while True:
             batch_items: list[tuple[int, str]] = []
@@ -150,14 +177,31 @@ class Synonym(GreedyWordAttack):
                     continue
                 _, k, s = plan[step[i]]
                 step[i] += 1
-                batch_items.append((i, docs[i].render({k: s})))
-                moves.append((i, k, s))
+                options = [s]
+                if p["rescore"]:
+                    word = docs[i].words[k]
+                    options = [c for c in self.candidates(word, np.random.default_rng(0), p) if c != word]
+                    options = options[: int(min(len(options), left(i)))]
+                for c in options:
+                    batch_items.append((i, docs[i].render({k: c})))
+                    moves.append((i, k, c))
             if not batch_items:
                 break
             values, reached = score(batch_items)
-            for row, (i, k, s) in enumerate(moves):
-                docs[i].set(k, s)  # PWWS keeps every replacement in its order
-                current[i], done[i] = float(values[row]), bool(reached[row])
+            owners = np.asarray([i for i, _ in batch_items], np.int64)
+            for i, row in best_candidates(owners, values, reached).items():
+                if reached[row] or values[row] > current[i]:
+                    _, k, c = moves[row]
+                    docs[i].set(k, c)
+                    current[i], done[i] = float(values[row]), bool(reached[row])
+        if p["restore"]:
+
+            def probs_of(items: list[tuple[int, str]]) -> np.ndarray:
+                owners = np.asarray([i for i, _ in items], np.int64)
+                np.add.at(spent, owners, 1)
+                return model.text_probs([t for _, t in items], rows=owners)
+
+            restore(docs, done, left, probs_of, objective)
         for i in range(n):
             if not done[i] and i not in plans:
                 notes[i] = "no word of the text has a synonym the attack may use"
