@@ -208,7 +208,8 @@ class _SurFree:
         u = self.cur[idx] - self.flat0[idx]
         u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
         keep = self.keep(idx)
-        mem = self.mem[idx] * (torch.arange(self.mem.shape[1])[None, :] < keep[:, None])[:, :, None]
+        # A sample's rows past its own ``keep`` were never written (``keep`` only grows): zeros.
+        mem = self.mem[idx, : int(keep.max()) if len(idx) else 0]
         for _ in range(2):  # twice: the memory is orthonormal only nearly
             if mem.shape[1]:
                 v = v - torch.bmm(torch.bmm(mem, v[:, :, None]).transpose(1, 2), mem)[:, 0]
