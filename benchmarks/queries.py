@@ -47,8 +47,10 @@ from feint.targets.base import Target  # noqa: E402
 # name, tool, attack, options: feint's decision-based attacks and ART's.
 ATTACKS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geoda", "feint", "geoda", {}),
+    ("surfree", "feint", "surfree", {}),
     ("hop_skip_jump", "feint", "hop_skip_jump", {}),
     ("hop_skip_jump efficient", "feint", "hop_skip_jump", {"variant": "efficient"}),
+    ("hop_skip_jump subspace=0.5", "feint", "hop_skip_jump", {"subspace": 0.5}),
     ("rays (Linf)", "feint", "rays", {}),
     ("hop_skip_jump", "ART", "art.hop_skip_jump", {}),
     ("boundary", "ART", "art.boundary", {}),
@@ -220,6 +222,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "art.sign_opt": {"max_iter": 2, "num_trial": 10, "k": 20, "query_limit": 300},
     "hop_skip_jump": {"max_iter": 3},
     "geoda": {"max_iter": 5},
+    "surfree": {"max_iter": 10},
     "rays": {"max_iter": 100},
 }
 

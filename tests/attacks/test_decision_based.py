@@ -1,4 +1,4 @@
-"""The native decision-based attacks beyond HopSkipJump (GeoDA for L2, RayS for Linf):
+"""The native decision-based attacks beyond HopSkipJump (GeoDA and SurFree for L2, RayS for Linf):
 labels only, batched (one model call for every sample's probes), in bounds, seeded, and
 closer with more queries. Small budgets keep each test fast."""
 
@@ -10,8 +10,9 @@ from feint.attacks.catalog import get_attack
 from feint.attacks.native.geoda import low_frequency_basis
 from feint.engine.run import execute_run
 from feint.store import trajectories
+from feint.targets.base import Target
 
-NORM = {"geoda": "l2", "rays": "linf"}
+NORM = {"geoda": "l2", "surfree": "l2", "rays": "linf"}
 
 
 @pytest.mark.parametrize("name", sorted(NORM))
@@ -50,7 +51,9 @@ def test_every_samples_probes_go_in_one_model_call(name, digits_blackbox):
             digits_blackbox, get_attack(name)(sample_index=samples, max_queries=300, logger="calls"), query_log=log
         )
         calls[samples] = len(log)
-        assert max(e["rows"] for e in log) > 6 or name == "rays"  # probes of several samples together
+        n = int(samples.split(":")[1])
+        # probes of several samples together: GeoDA's many, SurFree's two a sample, RayS' one or more
+        assert max(e["rows"] for e in log) >= {"geoda": 7, "surfree": 2 * n, "rays": n}[name]
     assert calls["0:6"] <= 1.6 * calls["0:2"]
 
 
@@ -106,3 +109,81 @@ def test_low_frequency_directions_are_smooth_images():
     assert bh.shape == (8, 32) and bw.shape == (8, 32)
     assert torch.allclose(bh @ bh.T, torch.eye(8), atol=1e-5)  # orthonormal rows
     assert low_frequency_basis((30,), 0.25) is None and low_frequency_basis((1, 8, 8), 1.0) is None
+
+
+class _Plane(Target):
+    """A linear model on 10 features: class 1 where ``w . x > b``; the distance of a sample
+    to its boundary is known exactly."""
+
+    target_name = "plane"
+    data_type = "tabular"
+    input_shape = (10,)
+    output_classes = ("below", "above")
+    w = np.linspace(1.0, -0.5, 10)
+    b = 1.2
+
+    def load(self):
+        self.X = np.random.default_rng(0).uniform(0.2, 0.45, (4, 10)).astype(np.float32)
+
+    def predict(self, x):
+        p = (np.asarray(x, np.float64).reshape(len(x), -1) @ self.w > self.b).astype(np.float64)
+        return np.stack([1 - p, p], axis=1)
+
+
+def test_surfree_walks_the_circle_to_the_closest_point_of_a_flat_boundary(tmp_path):
+    """On a flat boundary the closest point of each circle is where it leaves the adversarial
+    side, so the distance falls to the sample's distance to the hyperplane."""
+    target = _Plane().ensure_loaded()
+    exact = (target.b - target.X.astype(np.float64) @ target.w) / np.linalg.norm(target.w)
+    assert (exact > 0).all()  # every sample starts below the plane
+    short = execute_run(target, get_attack("surfree")(sample_index="0:4", max_queries=60), tmp_path)
+    run = execute_run(target, get_attack("surfree")(sample_index="0:4", max_queries=600), tmp_path)
+    got = np.array([s.l2 for s in run.samples])
+    assert run.successes == 4 and all(s.forward_queries <= 600 for s in run.samples)
+    assert (got >= exact - 1e-4).all() and (got <= 1.05 * exact).all()
+    assert np.median([s.l2 for s in short.samples]) > np.median(got)
+
+
+def test_surfree_directions_are_orthogonal_to_the_way_to_the_boundary_and_to_the_last_ones(digits_blackbox):
+    from feint.attacks.base import Batch
+    from feint.attacks.model import CountedModel
+    from feint.attacks.native.surfree import SurFree, _SurFree
+
+    x = torch.as_tensor(digits_blackbox.get_samples(np.arange(3)))
+    labels = torch.as_tensor(digits_blackbox.predict(x.numpy()).argmax(1))
+    batch = Batch(x=x, labels=labels, targets=None, generator=torch.Generator().manual_seed(0))
+    model = CountedModel(digits_blackbox, np.zeros(3, np.int64), np.zeros(3, np.int64))
+    state = _SurFree(model, batch, SurFree(memory=5).options.as_dict())
+    state.cur = state.flat0 + 0.1 * torch.randn(state.flat0.shape, generator=torch.Generator().manual_seed(1))
+    idx = torch.arange(3)
+    u = state.cur - state.flat0
+    u = u / u.norm(dim=1, keepdim=True)
+    v = [state.direction(idx) for _ in range(4)]
+    for i, a in enumerate(v):
+        assert torch.allclose(a.norm(dim=1), torch.ones(3), atol=1e-5)
+        assert (a * u).sum(dim=1).abs().max() < 1e-5
+        for b in v[:i]:
+            assert (a * b).sum(dim=1).abs().max() < 1e-3
+    # drawn from the 4 lowest frequencies of each side (16 of 784): nearly all the energy is
+    # there, though made orthogonal to u, which has every frequency
+    spectrum = state.dct_h @ v[0].reshape(3, 28, 28) @ state.dct_w.T
+    assert (spectrum[:, :4, :4] ** 2).sum(dim=(1, 2)).min() > 0.9
+
+
+def test_rays_tries_several_flips_per_call_and_keeps_its_budget(digits_blackbox):
+    """With ``batch`` flips a call the model calls fall; every flip sent is counted, and a
+    sample never costs more than max_queries."""
+    calls, medians = {}, {}
+    for width in (1, 16):
+        log: list[dict] = []
+        run = execute_run(
+            digits_blackbox,
+            get_attack("rays")(sample_index="0:4", max_queries=1500, batch=width, logger="calls"),
+            query_log=log,
+        )
+        calls[width] = len(log)
+        medians[width] = np.median([s.linf for s in run.samples])
+        assert run.successes == 4 and all(s.forward_queries <= 1500 for s in run.samples)
+        assert sum(e["rows"] for e in log) == sum(s.forward_queries for s in run.samples)
+    assert calls[16] < 0.8 * calls[1]
+    assert medians[16] < 1.25 * medians[1]

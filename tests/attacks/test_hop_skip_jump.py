@@ -218,3 +218,27 @@ def test_the_efficient_variant_estimates_with_a_third_of_the_probes(digits_black
         rows[variant] = max(e["rows"] for e in log)
         assert run.successes == 2
     assert rows == {"paper": 60, "efficient": 20}
+
+
+def test_low_frequency_probes_grow_coarse_to_fine(digits_blackbox, monkeypatch):
+    """With subspace below 1 the L2 probes come from the image's lowest frequencies, a
+    fraction that grows by half every refine iterations; the paper's setting draws none."""
+    from feint.attacks.native import hop_skip_jump as hsj
+
+    sides: list[int] = []
+    real = hsj.low_frequency_directions
+
+    def recording(m, shape, basis, gen):
+        sides.append(basis[0].shape[0])
+        return real(m, shape, basis, gen)
+
+    monkeypatch.setattr(hsj, "low_frequency_directions", recording)
+    attack_batch(digits_blackbox, range(3), **FAST)
+    assert sides == []
+    x, x_adv, labels, fwd, _ = attack_batch(
+        digits_blackbox, range(3), subspace=0.3, refine=2, max_queries=400, **{**FAST, "max_iter": 5}
+    )
+    assert sorted(set(sides)) == [8, 13, 19]  # 0.3, 0.45 and 0.675 of 28 frequencies
+    assert sides == sorted(sides) and (fwd <= 400).all()
+    pred = torch.as_tensor(digits_blackbox.predict(x_adv.numpy()).argmax(1))
+    assert bool((pred != labels).all()) and x_adv.min() >= 0 and x_adv.max() <= 1

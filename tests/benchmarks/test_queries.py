@@ -29,3 +29,16 @@ def test_benchmark_prints_the_median_at_each_budget_beside_art(capsys, tmp_path)
         final = [v for v in r["per_sample_final"]]
         assert r["within_target_distance"] == sum(v is not None and v <= r["target_distance"] for v in final)
     assert "mark: ART hop_skip_jump's final median L2" in out and "feint/ART" in out and "q to mark" in out
+
+
+@pytest.mark.usefixtures("digits_blackbox")
+def test_rays_batch_benchmark_compares_one_flip_a_call_with_several(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("rays_batch_bench", ROOT / "benchmarks" / "rays_batch.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--samples", "2", "--max-queries", "200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["batch=1", "batch=16"]
+    calls = [int(line.split(", ")[1].split()[0].replace(",", "")) for line in lines]
+    assert calls[1] < calls[0] and all("most rows per sample 200" in line for line in lines)

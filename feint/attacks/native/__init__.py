@@ -9,8 +9,22 @@ from feint.attacks.native.jsma import JSMA
 from feint.attacks.native.pgd import PGD
 from feint.attacks.native.rays import RayS
 from feint.attacks.native.square import Square
+from feint.attacks.native.surfree import SurFree
 from feint.attacks.native.wasserstein import Wasserstein
 
-ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump, GeoDA, RayS, APGD, FAB, Square, FMN)
+ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump, GeoDA, SurFree, RayS, APGD, FAB, Square, FMN)
 
-__all__ = ["ATTACKS", "PGD", "JSMA", "Wasserstein", "HopSkipJump", "GeoDA", "RayS", "APGD", "FAB", "Square", "FMN"]
+__all__ = [
+    "ATTACKS",
+    "PGD",
+    "JSMA",
+    "Wasserstein",
+    "HopSkipJump",
+    "GeoDA",
+    "SurFree",
+    "RayS",
+    "APGD",
+    "FAB",
+    "Square",
+    "FMN",
+]

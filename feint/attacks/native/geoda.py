@@ -41,14 +41,14 @@ from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
-__all__ = ["GeoDA", "low_frequency_basis", "low_frequency_directions", "nearest_other"]
+__all__ = ["GeoDA", "dct_rows", "low_frequency_basis", "low_frequency_directions", "nearest_other"]
 
 PROBE_ELEMENTS = 2**22  # about this many probe values (rows x features) in memory at once
 PRECISION = 1e-3  # binary searches stop at this fraction of the distance found
 MAX_DOUBLINGS = 6  # the ray along the normal is walked out at most this many times
 
 
-def _dct_rows(size: int, keep: int) -> torch.Tensor:
+def dct_rows(size: int, keep: int) -> torch.Tensor:
     """The first ``keep`` rows of the orthonormal DCT-II basis of length ``size``."""
     k = torch.arange(keep, dtype=torch.float64)[:, None]
     i = torch.arange(size, dtype=torch.float64)[None, :]
@@ -64,7 +64,7 @@ def low_frequency_basis(shape: tuple[int, ...], fraction: float) -> tuple[torch.
     if len(shape) != 3 or fraction >= 1.0:
         return None
     _, h, w = shape
-    return _dct_rows(h, max(1, round(h * fraction))), _dct_rows(w, max(1, round(w * fraction)))
+    return dct_rows(h, max(1, round(h * fraction))), dct_rows(w, max(1, round(w * fraction)))
 
 
 def low_frequency_directions(

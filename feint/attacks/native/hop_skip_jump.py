@@ -17,6 +17,10 @@ memory without adding forward passes):
    at the iterations' precision rather than coarsely and then again) around the
    boundary point, each a random unit direction of size ``delta``; the mean of the
    directions weighted by (centred) adversarial-or-not estimates the boundary's normal.
+   With ``subspace`` below 1 (L2, images), the probes are drawn from the low frequencies
+   of the image (the first ``subspace`` of each side's cosine basis, as GeoDA's), where
+   the boundary is smoothest, so fewer probes give a useful direction; every ``refine``
+   iterations the fraction grows by half, until the probes span every feature.
 4. *Step*: a geometric search along that direction, from ``dist / sqrt(t + 1)``,
    halving until the point is adversarial.
 
@@ -38,8 +42,8 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.native.geoda import nearest_other
-from feint.attacks.params import Choice, Int
+from feint.attacks.native.geoda import low_frequency_basis, low_frequency_directions, nearest_other
+from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
@@ -89,6 +93,20 @@ class HopSkipJump(Attack):
         "after the random start instead of a coarse one and a fine one",
         choices=("paper", "efficient"),
     )
+    subspace = Float(
+        1.0,
+        "L2 on images: the fraction of each side's lowest frequencies the probes are drawn from, growing by "
+        "half every refine iterations until every feature; 1: every feature (the paper)",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
+    refine = Int(
+        10,
+        "L2 on images with subspace below 1: iterations after which the subspace fraction grows by half",
+        low=1,
+        high=1_000_000,
+    )
     targeted = TARGETED
     target_labels = TARGET_LABELS
 
@@ -119,6 +137,8 @@ class _HopSkipJump:
         self.best = self.flat0.clone()
         self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
         self.efficient = p["variant"] == "efficient"
+        self.fraction = p["subspace"]
+        self.basis = None if self.linf else low_frequency_basis(self.shape, self.fraction)
 
     # -- helpers -----------------------------------------------------------------------
     def left(self, idx: torch.Tensor) -> torch.Tensor:
@@ -221,6 +241,8 @@ class _HopSkipJump:
             o = owner[s : s + step]
             if self.linf:
                 u = torch.rand((len(o), d), generator=self.gen) * 2 - 1
+            elif self.basis is not None:
+                u = low_frequency_directions(len(o), self.shape, self.basis, self.gen)
             else:
                 u = torch.randn((len(o), d), generator=self.gen)
             u /= u.norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -271,6 +293,9 @@ class _HopSkipJump:
         active = found.clone()
         span = self.hi - self.lo
         for t in range(p["max_iter"]):
+            if self.basis is not None and t and t % p["refine"] == 0:
+                self.fraction = min(1.0, 1.5 * self.fraction)
+                self.basis = low_frequency_basis(self.shape, self.fraction)
             idx = torch.nonzero(active).flatten()
             idx = idx[self.can(idx)]
             if len(idx) == 0:

@@ -10,9 +10,15 @@ the flipped ray is adversarial there (its own radius is smaller) is the flip kep
 binary search finds its radius. When the blocks are single features the stages begin
 again from one block.
 
-Every sample of the batch walks the same schedule together: each trial is one model call
-for all samples still at work, and the binary searches of the samples a trial improved
-run together too. A sample whose ray at the largest radius (the whole value range) is
+Every sample of the batch walks the same schedule together, one model call for all
+samples still at work per step. A step of a sample that is trying flips sends the next
+``w`` flips of its schedule, each against its current sign vector, all at its best
+radius: the first adversarial one is kept and its radius searched, and the schedule goes
+on from the flip after it, so the signs and radii it finds are those of the one-flip-a-query
+search; the flips sent after the kept one are counted and tried again against the new
+sign. ``w`` doubles after a step that kept nothing (up to ``batch``) and halves after one
+that kept a flip, so the flips wasted stay few while most flips fail, as they do once the
+coarse blocks are settled. The binary searches (one row a step) run in the same calls. A sample whose ray at the largest radius (the whole value range) is
 not adversarial keeps trying flips there until one is. The stopping rules of every
 closed-box attack (``max_queries``, ``target_distance``) are asked before every call, so
 no row is refused; every row is counted for its own sample.
@@ -46,6 +52,14 @@ class RayS(Attack):
         "sign-block flips tried per sample (one query each, plus a binary search for each flip kept)",
         low=1,
         high=10_000_000,
+    )
+    batch = Int(
+        16,
+        "most flips one sample tries in one model call: the next flips of its schedule, each against its "
+        "current ray; the first adversarial one is kept and the schedule goes on after it (the flips tried "
+        "after it count and are tried again); 1: one flip per call, the paper's sequential search",
+        low=1,
+        high=4096,
     )
     precision = Float(
         1e-3,
@@ -89,50 +103,91 @@ class _RayS:
         all_idx = torch.arange(n)
         # Targeted samples the model already gives the target class are done as they are.
         done = self.batch.reached(self.batch.labels) if self.batch.targeted else torch.zeros(n, dtype=torch.bool)
-        # Each sample is a small state machine, all stepped together, one row each per call:
-        # trying a flip (its own place in the block schedule), or binary-searching the
-        # radius of a flip it kept.
+        # Each sample is a small state machine, all stepped together in one call: trying
+        # flips (its own place in the block schedule, ``width`` of them at once), or
+        # binary-searching the radius of a flip it kept (one row).
         trials = torch.zeros(n, dtype=torch.long)  # flips tried; trial 0 is the all-ones ray
         stage = torch.zeros(n, dtype=torch.long)
         block = torch.zeros(n, dtype=torch.long)
+        width = torch.ones(n, dtype=torch.long)
         searching = torch.zeros(n, dtype=torch.bool)
-        cand = self.sign.clone()  # the ray being tried or searched
+        cand = self.sign.clone()  # the ray being searched
         low = torch.zeros(n, dtype=torch.float64)
         high = torch.zeros(n, dtype=torch.float64)
         positions = torch.arange(dim)
+        most = self.p["max_iter"]
         while True:
-            wanted = ~done & (searching | (trials <= self.p["max_iter"]))
+            wanted = ~done & (searching | (trials <= most))
             idx = all_idx[wanted & (self.model.left(all_idx) > 0)]
             if len(idx) == 0:
                 break
-            trying = idx[~searching[idx]]
-            if len(trying):
-                flip = trying[trials[trying] > 0]
-                size = torch.div(dim + 2 ** stage[flip] - 1, 2 ** stage[flip], rounding_mode="floor")
-                first = block[flip] * size
-                inside = (positions[None, :] >= first[:, None]) & (positions[None, :] < (first + size)[:, None])
-                cand[trying] = self.sign[trying]
-                cand[flip] = torch.where(inside, -self.sign[flip], self.sign[flip])
-                block[flip] += 1
-                wrap = block[flip] * size >= dim
-                stage[flip[wrap]] += 1
-                block[flip[wrap]] = 0
-                stage[flip[wrap & (2 ** stage[flip] > dim)]] = 0
-                trials[trying] += 1
-                best = self.radius[trying]
-                high[trying] = torch.where(torch.isfinite(best), best, torch.full_like(best, self.span))
-            at = torch.where(searching[idx], (low[idx] + high[idx]) / 2, high[idx])
-            ok = self.adversarial(self.point(idx, cand[idx], at), idx)
-            # A trial that is adversarial at the best radius is kept: its radius is searched.
-            tried, searched = ~searching[idx], searching[idx]
-            kept = idx[tried & ok]
-            searching[kept] = True
-            low[kept] = 0.0
+            seek = idx[searching[idx]]
+            first = idx[~searching[idx] & (trials[idx] == 0)]
+            flip = idx[~searching[idx] & (trials[idx] > 0)]
+            best = self.radius[flip]
+            at_flip = torch.where(torch.isfinite(best), best, torch.full_like(best, self.span))
+            # The next ``w`` flips of each trying sample's schedule, each against its current
+            # sign, all at its best radius: in the sequential search these are the flips it
+            # would try next until one is kept.
+            w = torch.minimum(torch.minimum(width[flip], self.model.left(flip)), most + 1 - trials[flip]).clamp_min(1)
+            st, bl = stage[flip].clone(), block[flip].clone()
+            parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+            for j in range(int(w.max()) if len(flip) else 0):
+                m = torch.nonzero(w > j).flatten()
+                s_, b_ = st[m], bl[m]
+                size = torch.div(dim + 2**s_ - 1, 2**s_, rounding_mode="floor")
+                lo = b_ * size
+                inside = (positions[None, :] >= lo[:, None]) & (positions[None, :] < (lo + size)[:, None])
+                signs = torch.where(inside, -self.sign[flip[m]], self.sign[flip[m]])
+                b_ = b_ + 1
+                wrap = b_ * size >= dim
+                s_ = torch.where(wrap, s_ + 1, s_)
+                b_ = torch.where(wrap, torch.zeros_like(b_), b_)
+                s_ = torch.where(wrap & (2**s_ > dim), torch.zeros_like(s_), s_)
+                st[m], bl[m] = s_, b_
+                parts.append((m, signs, s_, b_))
+            flip_pos = torch.cat([p[0] for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
+            flip_sign = torch.cat([p[1] for p in parts]) if parts else self.sign[:0]
+            flip_stage = torch.cat([p[2] for p in parts]) if parts else flip_pos
+            flip_block = torch.cat([p[3] for p in parts]) if parts else flip_pos
+            flip_order = torch.cat([torch.full((len(p[0]),), j) for j, p in enumerate(parts)]) if parts else flip_pos
+            mid = (low[seek] + high[seek]) / 2
+            owners = torch.cat([seek, first, flip[flip_pos]])
+            rays = torch.cat([cand[seek], self.sign[first], flip_sign])
+            at = torch.cat([mid, torch.full((len(first),), self.span, dtype=torch.float64), at_flip[flip_pos]])
+            ok = self.adversarial(self.point(owners, rays, at), owners)
+            ok_seek, ok_first, ok_flip = (
+                ok[: len(seek)],
+                ok[len(seek) : len(seek) + len(first)],
+                ok[len(seek) + len(first) :],
+            )
             # A search step narrows its bracket.
-            s_idx = idx[searched]
-            high[s_idx] = torch.where(ok[searched], at[searched], high[s_idx])
-            low[s_idx] = torch.where(ok[searched], low[s_idx], at[searched])
-            # A search that is precise enough, or out of rows, ends: the ray and its radius.
+            high[seek] = torch.where(ok_seek, mid, high[seek])
+            low[seek] = torch.where(ok_seek, low[seek], mid)
+            # The all-ones ray, adversarial at the largest radius, is searched.
+            trials[first] += 1
+            kept = first[ok_first]
+            searching[kept], cand[kept], low[kept], high[kept] = True, self.sign[kept], 0.0, self.span
+            if len(flip):
+                # The first flip (in schedule order) adversarial at the best radius is kept and
+                # its radius searched; the schedule goes on from the flip after it. Flips tried
+                # after it were queried (and count) but are tried again against the new sign.
+                trials[flip] += w
+                big = torch.full((len(flip),), int(w.max()), dtype=torch.long)
+                firstj = big.scatter_reduce(0, flip_pos[ok_flip], flip_order[ok_flip], reduce="amin")
+                hit = firstj < big
+                stage[flip], block[flip] = st, bl
+                width[flip] = torch.where(
+                    hit, (width[flip] // 2).clamp_min(1), (2 * width[flip]).clamp(max=self.p["batch"])
+                )
+                if bool(hit.any()):
+                    row = torch.nonzero(ok_flip).flatten()
+                    row = row[flip_order[row] == firstj[flip_pos[row]]]  # each hit sample's first hit
+                    pos = flip_pos[row]
+                    who = flip[pos]
+                    stage[who], block[who] = flip_stage[row], flip_block[row]
+                    searching[who], cand[who], low[who], high[who] = True, flip_sign[row], 0.0, at_flip[pos]
+            # A search that is precise enough ends: the ray and its radius.
             ending = idx[searching[idx] & (high[idx] - low[idx] <= self.p["precision"] * high[idx])]
             if len(ending):
                 self.radius[ending] = high[ending]
