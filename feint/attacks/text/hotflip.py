@@ -70,7 +70,7 @@ class HotFlip(TextAttack):
         high=100,
     )
     inflections = Bool(
-        False,
+        True,
         "candidates=synonyms: also its lemma's synonyms, inflected as the word is, for an inflected noun, "
         "verb or adjective (films: movies)",
     )

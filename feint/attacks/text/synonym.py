@@ -59,7 +59,7 @@ class Synonym(GreedyWordAttack):
         high=100,
     )
     inflections = Bool(
-        False,
+        True,
         "also offer, for an inflected noun, verb or adjective (films, blew, funniest), its lemma's synonyms "
         "inflected the same way (movies, wasted, laughable), after the word's own",
     )
