@@ -37,6 +37,55 @@ def test_l1_projection_is_the_nearest_point_of_the_ball():
         assert ((x + d - y).norm(dim=1) >= (p - y).norm(dim=1) - 1e-5).all()
 
 
+def test_linf_projection_reaches_the_face_of_the_ball_in_float64():
+    # A model that rounds its inputs (digits_keras to 8 bits) sees a coordinate on the face
+    # differently from one a rounding step inside; the projection must give the farthest
+    # float32 value within eps, measured in float64, on either side.
+    gen = torch.Generator().manual_seed(3)
+    x = torch.round(torch.rand((6, 50), generator=gen) * 255) / 255
+    far = x + torch.sign(torch.randn((6, 50), generator=gen))
+    for eps in (0.1, 0.3, 2 / 255, torch.tensor([0.1, 0.2, 0.05, 0.3, 0.15, 0.25])):
+        p = project_ball(x, far, eps, "inf")
+        e64 = torch.as_tensor(eps, dtype=torch.float64).expand(6).reshape(-1, 1)
+        d64 = (p.double() - x.double()).abs()
+        assert (d64 <= e64).all()
+        beyond = torch.nextafter(p, far)  # one representable step farther out
+        assert ((beyond.double() - x.double()).abs() > e64).all()
+    inside = x + 0.01
+    assert torch.equal(project_ball(x, inside, 0.1, "inf"), inside)
+
+
+def test_square_linf_never_spends_a_query_on_the_current_point(digits_keras):
+    # On one channel, a drawn sign the window already holds would leave the point as it is;
+    # the proposal draws again instead, so every query differs from the point last kept.
+    from feint.attacks.model import CountedModel
+
+    seen = []
+    forward = CountedModel._forward
+
+    def spy(self, x, rows):
+        out = forward(self, x, rows)
+        seen.append((x.detach().clone(), out.detach().clone()))
+        return out
+
+    CountedModel._forward = spy
+    try:
+        run = execute_run(digits_keras, get_attack("square")(sample_index="7", eps=0.02, max_queries=200), None)
+    finally:
+        CountedModel._forward = forward
+    assert not run.samples[0].success and len(seen) == 200  # the sample stood: every step was tried
+    label = int(seen[0][1].argmax())
+
+    def margin(z):
+        return float(z[0, label] - torch.cat([z[0, :label], z[0, label + 1 :]]).max())
+
+    kept, kept_margin = seen[0][0], margin(seen[0][1])
+    for x, z in seen[1:]:
+        assert not torch.equal(x, kept)
+        if margin(z) < kept_margin:
+            kept, kept_margin = x, margin(z)
+
+
 def test_dlr_is_invariant_to_the_scale_of_the_logits():
     z = torch.randn(4, 10, generator=torch.Generator().manual_seed(1))
     y = torch.tensor([0, 3, 5, 9])

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +18,8 @@ def test_benchmark_prints_feint_beside_art_with_ratios(capsys, tmp_path):
     sys.modules["bench_evaluate"] = bench
     spec.loader.exec_module(bench)
     out_json = tmp_path / "figures.json"
-    assert bench.main(["--quick", "--targets", "digits_keras", "--samples", "3", "--json", str(out_json)]) == 0
+    argv = ["--quick", "--targets", "digits_keras", "--samples", "3", "--reference", "art", "--json", str(out_json)]
+    assert bench.main(argv) == 0
     out = capsys.readouterr().out
     doc = json.loads(out_json.read_text())["targets"]["digits_keras"]
     tools = [row["tool"] for row in doc["evaluate"]]
@@ -30,4 +32,18 @@ def test_benchmark_prints_feint_beside_art_with_ratios(capsys, tmp_path):
         ("square", "feint"),
         ("square", "ART"),
     }
-    assert "ART/feint seconds" in out and "pp" in out and "load average" in out
+    assert "feint - ART AutoAttack" in out and "pp" in out and "load average" in out
+    assert set(doc["seconds_ratio"]) == {"ART AutoAttack"}
+
+
+def test_benchmark_judges_a_reference_inside_the_budget_in_float64():
+    spec = importlib.util.spec_from_file_location("bench_evaluate", ROOT / "benchmarks" / "evaluate.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    x = np.array([[0.2, 0.5, 0.0]], np.float32)
+    past = x + np.float32(0.1)  # float32 rounding puts some coordinates beyond 0.1
+    inside, moved = bench.within(x, past, 0.1)
+    assert np.abs(inside.astype(np.float64) - x.astype(np.float64)).max() <= 0.1
+    assert (np.abs(past.astype(np.float64) - x.astype(np.float64)) > 0.1).any() and moved == 1
+    same, none_moved = bench.within(x, x, 0.1)
+    assert none_moved == 0 and np.array_equal(same, x)

@@ -91,22 +91,42 @@ def _l1_project(d: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
 
 def project_ball(x: torch.Tensor, x_adv: torch.Tensor, eps: torch.Tensor | float, norm: str) -> torch.Tensor:
     """The point of the Lp ball of radius ``eps`` (one per sample, or one for all) around
-    ``x`` nearest to ``x_adv`` (L1: the Euclidean projection). The radius is shrunk by the
-    dtype's rounding error, so the distance measured afterwards in float64 never exceeds it."""
+    ``x`` nearest to ``x_adv`` (L1: the Euclidean projection), such that the distance
+    measured afterwards in float64 never exceeds it. Linf: each coordinate is the
+    representable value nearest to the exact projection that stays within ``eps`` in float64,
+    so a coordinate can sit on the ball's face (an input rounded by the model, to 8 bits say,
+    then rounds as it would at exactly ``eps``). L2 and L1: the radius is shrunk by the dtype's
+    rounding error."""
     d = x_adv - x
+    if norm == "inf":
+        return _linf_project(x, d, eps)
     radius = torch.as_tensor(eps, dtype=x.dtype).expand(len(x)).clone()
     tiny = torch.finfo(x.dtype).eps
     scale_x = max(1.0, float(x.abs().max())) if x.numel() else 1.0
-    if norm == "inf":
-        r = (radius - tiny * scale_x).clamp_min(0)
-        r = per_row(r, d)
-        return x + torch.maximum(torch.minimum(d, r), -r)
     dim = x[0].numel()
     r = (radius * (1 - 4 * tiny) - tiny * scale_x * (dim**0.5 if norm == "2" else dim)).clamp_min(0)
     if norm == "1":
         return x + _l1_project(d, r)
     n = norm_of(d, "2").clamp_min(1e-12)
     return x + d * per_row(torch.clamp(r / n, max=1.0), d)
+
+
+def _linf_project(x: torch.Tensor, d: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
+    """``x + d`` with each coordinate of ``d`` clipped to ``[-eps, eps]``, then moved, one
+    representable step at a time towards ``x``, wherever rounding left it beyond ``eps`` of
+    ``x`` in float64."""
+    radius64 = per_row(torch.as_tensor(eps, dtype=torch.float64).expand(len(x)), d)
+    r = radius64.to(x.dtype)
+    r = torch.where(r.double() < radius64, torch.nextafter(r, torch.full_like(r, float("inf"))), r)
+    out = x + torch.maximum(torch.minimum(d, r), -r)
+    if x.dtype == torch.float64:
+        return out
+    x64 = x.double()
+    while True:  # rounding leaves a coordinate a step or two out; each step moves it in
+        beyond = (out.double() - x64).abs() > radius64
+        if not bool(beyond.any()):
+            return out
+        out = torch.where(beyond, torch.nextafter(out, x), out)
 
 
 def unit_step(g: torch.Tensor, norm: str) -> torch.Tensor:

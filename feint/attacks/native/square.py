@@ -6,7 +6,9 @@ Linf: the start is vertical stripes of ``+-eps``; a step sets a window to ``+-ep
 channel. L2: the start is pseudo-Gaussian bumps of random sign tiling the image, scaled
 to the norm ``eps``; a step moves the mass of a second random window into the first, which
 takes its old pattern plus a new bump of random sign per channel, and rescales the whole
-to the norm ``eps``. The window's share of the image follows AutoAttack's schedule (halving
+to the norm ``eps``. A Linf proposal that would leave the point as it is (the window
+already holds the drawn signs) draws its signs again, so every query tries a new point.
+The window's share of the image follows AutoAttack's schedule (halving
 at fixed fractions of the query budget, from ``p_init``). Each step costs one forward
 query per sample still being attacked; a sample stops once it is adversarial.
 """
@@ -128,7 +130,7 @@ class Square(Attack):
                     sign = (torch.randint(0, 2, (n, c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
                     delta[:, :, r0 : r0 + hh, c0 : c0 + ww] += sign * _bump(hh, ww)
             delta = delta * per_row(eps / norm_of(delta, "2").clamp_min(1e-12), delta)
-        x_adv = (img + delta).clamp(lo, hi)
+        x_adv = project_ball(img, img + delta, eps, norm).clamp(lo, hi)
         everyone = torch.arange(n)
         loss = loss_of(x_adv, everyone)
         hit = loss < 0
@@ -154,12 +156,10 @@ class Square(Attack):
             d_act = x_adv[act] - img[act]
             sign = (torch.randint(0, 2, (len(act), c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
             if norm == "inf":
-                new = torch.where(window, sign * eps, d_act)
+                cand = self._linf_step(img[act], x_adv[act], window, sign, eps, lo, hi, gen)
             else:
                 new = self._l2_step(d_act, window, top, left, sh, s, sign, eps, gen)
-            cand = (img[act] + new).clamp(lo, hi)
-            if norm == "2":
-                cand = project_ball(img[act], cand, eps, "2").clamp(lo, hi)
+                cand = project_ball(img[act], (img[act] + new).clamp(lo, hi), eps, "2").clamp(lo, hi)
             cand_loss = loss_of(cand, act)
             better = cand_loss < loss[act]
             keep = act[better]
@@ -167,6 +167,36 @@ class Square(Attack):
             loss[keep] = cand_loss[better]
             hit[keep] = cand_loss[better] < 0
         return x_adv.reshape(x0.shape), hit
+
+    @staticmethod
+    def _linf_step(
+        img: torch.Tensor,
+        current: torch.Tensor,
+        window: torch.Tensor,
+        sign: torch.Tensor,
+        eps: float,
+        lo: float,
+        hi: float,
+        gen: torch.Generator,
+    ) -> torch.Tensor:
+        """One Linf proposal: the window set to ``+-eps`` per channel, inside the bounds. A
+        sign that leaves the window as it is (the window already holds it, or the bounds
+        clip it away) is drawn again, a few times, then flipped, so that no query is spent
+        on the current point."""
+        m, c = len(img), img.shape[1]
+
+        def propose(sg: torch.Tensor) -> torch.Tensor:
+            return project_ball(img, torch.where(window, img + sg * eps, current), eps, "inf").clamp(lo, hi)
+
+        cand = propose(sign)
+        for attempt in range(4):
+            same = (cand == current).flatten(1).all(dim=1)
+            if not bool(same.any()):
+                break
+            fresh = (torch.randint(0, 2, (m, c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
+            sign = torch.where(per_row(same, sign), -sign if attempt == 3 else fresh, sign)
+            cand = torch.where(per_row(same, cand), propose(sign), cand)
+        return cand
 
     @staticmethod
     def _l2_step(
