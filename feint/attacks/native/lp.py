@@ -112,21 +112,21 @@ def project_ball(x: torch.Tensor, x_adv: torch.Tensor, eps: torch.Tensor | float
 
 
 def _linf_project(x: torch.Tensor, d: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
-    """``x + d`` with each coordinate of ``d`` clipped to ``[-eps, eps]``, then moved, one
-    representable step at a time towards ``x``, wherever rounding left it beyond ``eps`` of
-    ``x`` in float64."""
+    """``x + d`` with each coordinate of ``d`` clipped to ``[-eps, eps]``; a coordinate that
+    rounding left beyond ``eps`` of ``x`` in float64 becomes the value of ``x``'s dtype
+    nearest to the face ``x +- eps``, moved one representable step towards ``x`` if that
+    value is still beyond."""
     radius64 = per_row(torch.as_tensor(eps, dtype=torch.float64).expand(len(x)), d)
-    r = radius64.to(x.dtype)
-    r = torch.where(r.double() < radius64, torch.nextafter(r, torch.full_like(r, float("inf"))), r)
-    out = x + torch.maximum(torch.minimum(d, r), -r)
+    out = x + torch.maximum(torch.minimum(d, radius64.to(x.dtype)), -radius64.to(x.dtype))
     if x.dtype == torch.float64:
         return out
     x64 = x.double()
-    while True:  # rounding leaves a coordinate a step or two out; each step moves it in
-        beyond = (out.double() - x64).abs() > radius64
-        if not bool(beyond.any()):
-            return out
-        out = torch.where(beyond, torch.nextafter(out, x), out)
+    beyond = (out.double() - x64).abs() > radius64
+    if not bool(beyond.any()):
+        return out
+    face = (x64 + torch.sign(d).double() * radius64).to(x.dtype)
+    face = torch.where((face.double() - x64).abs() > radius64, torch.nextafter(face, x), face)
+    return torch.where(beyond, face, out)
 
 
 def unit_step(g: torch.Tensor, norm: str) -> torch.Tensor:
