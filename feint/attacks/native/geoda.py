@@ -41,7 +41,7 @@ from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
-__all__ = ["GeoDA", "dct_rows", "low_frequency_basis", "low_frequency_directions", "nearest_other"]
+__all__ = ["BoundaryWalk", "GeoDA", "dct_rows", "low_frequency_basis", "low_frequency_directions", "nearest_other"]
 
 PROBE_ELEMENTS = 2**22  # about this many probe values (rows x features) in memory at once
 PRECISION = 1e-3  # binary searches stop at this fraction of the distance found
@@ -89,6 +89,88 @@ def nearest_other(batch: Batch, flat: torch.Tensor, todo: torch.Tensor) -> tuple
     dist, j = d.min(dim=1)
     ok = torch.isfinite(dist) & todo
     return ok, flat[j]
+
+
+class BoundaryWalk:
+    """What the decision-based L2 attacks of this package share: a batch's samples flattened,
+    each one's current boundary point and closest adversarial so far, its adversarial start
+    (a binary search towards the sample from noise or another sample) and the output."""
+
+    def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
+        self.model, self.batch, self.p = model, batch, p
+        self.gen = batch.generator
+        self.x0 = batch.x.detach().float()
+        self.n = len(self.x0)
+        self.shape = tuple(self.x0.shape[1:])
+        self.flat0 = self.x0.reshape(self.n, -1)
+        self.dim = self.flat0.shape[1] if self.n else 1
+        self.lo, self.hi = model.lower, model.upper
+        self.cur = self.flat0.clone()  # the current boundary point
+        self.best = self.flat0.clone()
+        self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
+
+    def left(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.model.left(idx)
+
+    def adversarial(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        pred = self.model.labels(flat.reshape(-1, *self.shape), rows=idx)
+        return self.batch.reached(pred, idx)
+
+    def keep_best(self, idx: torch.Tensor, flat: torch.Tensor) -> None:
+        d = (flat - self.flat0[idx]).double().norm(dim=1)
+        better = d < self.best_dist[idx]
+        self.best[idx[better]] = flat[better]
+        self.best_dist[idx[better]] = d[better]
+
+    def segment(self, idx: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
+        """Binary search, for all of ``idx`` at once, on the segment from each sample to its
+        adversarial point ``far``; returns the adversarial end of each final bracket."""
+        x = self.flat0[idx]
+        low = torch.zeros(len(idx), dtype=torch.float64)
+        high = torch.ones(len(idx), dtype=torch.float64)
+        while True:
+            live = torch.nonzero((high - low > PRECISION * high) & (self.left(idx) > 0)).flatten()
+            if len(live) == 0:
+                break
+            mid = (low[live] + high[live]) / 2
+            ok = self.adversarial(x[live] + mid.float()[:, None] * (far[live] - x[live]), idx[live])
+            high[live] = torch.where(ok, mid, high[live])
+            low[live] = torch.where(ok, low[live], mid)
+        return x + high.float()[:, None] * (far - x)
+
+    def start(self, todo: torch.Tensor) -> torch.Tensor:
+        """Each sample of ``todo``'s first boundary point; which samples have one."""
+        found = torch.zeros(self.n, dtype=torch.bool)
+        far = self.flat0.clone()
+        if self.p["start"] == "samples":
+            ok, other = nearest_other(self.batch, self.flat0, todo)
+            far[ok] = other[ok]
+            found |= ok
+        for _ in range(self.p["init_size"]):
+            idx = torch.nonzero(todo & ~found).flatten()
+            idx = idx[self.left(idx) > 0]
+            if len(idx) == 0:
+                break
+            noise = torch.rand((len(idx), self.dim), generator=self.gen) * (self.hi - self.lo) + self.lo
+            ok = self.adversarial(noise, idx)
+            far[idx[ok]] = noise[ok]
+            found[idx[ok]] = True
+        idx = torch.nonzero(found).flatten()
+        if len(idx):
+            self.cur[idx] = self.segment(idx, far[idx])
+            self.keep_best(idx, self.cur[idx])
+        return found
+
+    def output(self, found: torch.Tensor, done: torch.Tensor) -> AttackOutput:
+        """The closest adversarial of each sample that had a start; the others unchanged, with why."""
+        out = torch.where(found[:, None], self.best, self.flat0)
+        notes: list[str | None] = [None] * self.n
+        for i in torch.nonzero(~found & ~done).flatten().tolist():
+            notes[i] = (
+                f"no adversarial starting point in {self.p['init_size']} random inputs; the sample is returned "
+                "unchanged"
+            )
+        return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype), notes=notes)
 
 
 class GeoDA(Attack):
@@ -151,56 +233,14 @@ class GeoDA(Attack):
         return _GeoDA(model, batch, p).run()
 
 
-class _GeoDA:
+class _GeoDA(BoundaryWalk):
     def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
-        self.model, self.batch, self.p = model, batch, p
-        self.gen = batch.generator
-        self.x0 = batch.x.detach().float()
-        self.n = len(self.x0)
-        self.shape = tuple(self.x0.shape[1:])
-        self.flat0 = self.x0.reshape(self.n, -1)
-        self.dim = self.flat0.shape[1] if self.n else 1
-        self.lo, self.hi = model.lower, model.upper
-        self.span = self.hi - self.lo
+        super().__init__(model, batch, p)
         self.fraction = p["subspace"]
         self.basis = low_frequency_basis(self.shape, self.fraction)
-        self.cur = self.flat0.clone()  # the current boundary point
-        self.best = self.flat0.clone()
-        self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
         self.acc = torch.zeros_like(self.flat0)  # the sum of the normal estimates so far
 
     # -- helpers -----------------------------------------------------------------------
-    def left(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.model.left(idx)
-
-    def adversarial(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        pred = self.model.labels(flat.reshape(-1, *self.shape), rows=idx)
-        return self.batch.reached(pred, idx)
-
-    def keep_best(self, idx: torch.Tensor, flat: torch.Tensor) -> None:
-        d = (flat - self.flat0[idx]).double().norm(dim=1)
-        better = d < self.best_dist[idx]
-        self.best[idx[better]] = flat[better]
-        self.best_dist[idx[better]] = d[better]
-
-    def segment(self, idx: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
-        """Binary search, for all of ``idx`` at once, on the segment from each sample to its
-        adversarial point ``far``; returns the adversarial end of each final bracket."""
-        x = self.flat0[idx]
-        low = torch.zeros(len(idx), dtype=torch.float64)
-        high = torch.ones(len(idx), dtype=torch.float64)
-        length = (far - x).double().norm(dim=1).clamp_min(1e-12)
-        while True:
-            live = torch.nonzero(((high - low) * length > PRECISION * high * length) & (self.left(idx) > 0)).flatten()
-            if len(live) == 0:
-                break
-            mid = (low[live] + high[live]) / 2
-            cand = x[live] + mid.float()[:, None] * (far[live] - x[live])
-            ok = self.adversarial(cand, idx[live])
-            high[live] = torch.where(ok, mid, high[live])
-            low[live] = torch.where(ok, low[live], mid)
-        return x + high.float()[:, None] * (far - x)
-
     def directions(self, m: int) -> torch.Tensor:
         """``m`` random unit directions, low-frequency for an image."""
         if self.basis is None:
@@ -210,28 +250,6 @@ class _GeoDA:
         return u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
     # -- phases ------------------------------------------------------------------------
-    def start(self, todo: torch.Tensor) -> torch.Tensor:
-        found = torch.zeros(self.n, dtype=torch.bool)
-        far = self.flat0.clone()
-        if self.p["start"] == "samples":
-            ok, other = nearest_other(self.batch, self.flat0, todo)
-            far[ok] = other[ok]
-            found |= ok
-        for _ in range(self.p["init_size"]):
-            idx = torch.nonzero(todo & ~found).flatten()
-            idx = idx[self.left(idx) > 0]
-            if len(idx) == 0:
-                break
-            noise = torch.rand((len(idx), self.dim), generator=self.gen) * self.span + self.lo
-            ok = self.adversarial(noise, idx)
-            far[idx[ok]] = noise[ok]
-            found[idx[ok]] = True
-        idx = torch.nonzero(found).flatten()
-        if len(idx):
-            self.cur[idx] = self.segment(idx, far[idx])
-            self.keep_best(idx, self.cur[idx])
-        return found
-
     def normal(self, idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """The boundary normal at ``cur[idx]`` (pointing to the adversarial side), from
         ``counts[i]`` probes each."""
@@ -300,10 +318,4 @@ class _GeoDA:
             if len(idx) == 0:
                 break
             self.step(idx, self.normal(idx, counts))
-        out = torch.where(found[:, None], self.best, self.flat0)
-        notes: list[str | None] = [None] * self.n
-        for i in torch.nonzero(~found & ~done).flatten().tolist():
-            notes[i] = (
-                f"no adversarial starting point in {p['init_size']} random inputs; the sample is returned unchanged"
-            )
-        return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype), notes=notes)
+        return self.output(found, done)

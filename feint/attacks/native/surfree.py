@@ -44,13 +44,12 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.native.geoda import dct_rows, nearest_other
+from feint.attacks.native.geoda import BoundaryWalk, dct_rows
 from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 
 __all__ = ["SurFree"]
 
-PRECISION = 1e-3  # the first binary search stops at this fraction of the distance found
 MAX_DOUBLINGS = 8  # the angle doubles at most this many times in one iteration
 LARGEST_ANGLE = 0.49 * math.pi  # z(theta) nears the sample itself at a right angle
 SMALLEST_ANGLE = 1e-6  # radians; a sample's angle never shrinks below this
@@ -119,25 +118,15 @@ class SurFree(Attack):
         return _SurFree(model, batch, p).run()
 
 
-class _SurFree:
+class _SurFree(BoundaryWalk):
     def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
-        self.model, self.batch, self.p = model, batch, p
-        self.gen = batch.generator
-        self.x0 = batch.x.detach().float()
-        self.n = len(self.x0)
-        self.shape = tuple(self.x0.shape[1:])
-        self.flat0 = self.x0.reshape(self.n, -1)
-        self.dim = self.flat0.shape[1] if self.n else 1
-        self.lo, self.hi = model.lower, model.upper
+        super().__init__(model, batch, p)
         self.image = len(self.shape) == 3
         self.side = max(self.shape[1:]) if self.image else 0
         if self.image:
             self.dct_h, self.dct_w = (dct_rows(size, size) for size in self.shape[1:])
         self.cut = torch.full((self.n,), min(p["frequencies"], self.side) if self.image else 0, dtype=torch.long)
         self.misses = torch.zeros(self.n, dtype=torch.long)
-        self.cur = self.flat0.clone()  # the current boundary point
-        self.best = self.flat0.clone()
-        self.best_dist = torch.full((self.n,), math.inf, dtype=torch.float64)
         self.angle = torch.full((self.n,), math.radians(p["angle"]), dtype=torch.float64)
         # The latest directions tried, per sample (a ring): new ones are made orthogonal to them.
         rows = min(p["memory"], max(0, self.dim - 2), MEMORY_VALUES // max(1, self.n * self.dim))
@@ -153,35 +142,6 @@ class _SurFree:
         return torch.minimum(span // 2, torch.tensor(self.mem.shape[1]))
 
     # -- helpers -----------------------------------------------------------------------
-    def left(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.model.left(idx)
-
-    def adversarial(self, flat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        pred = self.model.labels(flat.reshape(-1, *self.shape), rows=idx)
-        return self.batch.reached(pred, idx)
-
-    def keep_best(self, idx: torch.Tensor, flat: torch.Tensor) -> None:
-        d = (flat - self.flat0[idx]).double().norm(dim=1)
-        better = d < self.best_dist[idx]
-        self.best[idx[better]] = flat[better]
-        self.best_dist[idx[better]] = d[better]
-
-    def segment(self, idx: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
-        """Binary search, for all of ``idx`` at once, on the segment from each sample to its
-        adversarial point ``far``; returns the adversarial end of each final bracket."""
-        x = self.flat0[idx]
-        low = torch.zeros(len(idx), dtype=torch.float64)
-        high = torch.ones(len(idx), dtype=torch.float64)
-        while True:
-            live = torch.nonzero((high - low > PRECISION * high) & (self.left(idx) > 0)).flatten()
-            if len(live) == 0:
-                break
-            mid = (low[live] + high[live]) / 2
-            ok = self.adversarial(x[live] + mid.float()[:, None] * (far[live] - x[live]), idx[live])
-            high[live] = torch.where(ok, mid, high[live])
-            low[live] = torch.where(ok, low[live], mid)
-        return x + high.float()[:, None] * (far - x)
-
     def on_circle(self, idx: torch.Tensor, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """``z(theta)`` of each sample of ``idx`` along its direction ``v``, inside the bounds."""
         x = self.flat0[idx]
@@ -222,28 +182,6 @@ class _SurFree:
         return v
 
     # -- phases ------------------------------------------------------------------------
-    def start(self, todo: torch.Tensor) -> torch.Tensor:
-        found = torch.zeros(self.n, dtype=torch.bool)
-        far = self.flat0.clone()
-        if self.p["start"] == "samples":
-            ok, other = nearest_other(self.batch, self.flat0, todo)
-            far[ok] = other[ok]
-            found |= ok
-        for _ in range(self.p["init_size"]):
-            idx = torch.nonzero(todo & ~found).flatten()
-            idx = idx[self.left(idx) > 0]
-            if len(idx) == 0:
-                break
-            noise = torch.rand((len(idx), self.dim), generator=self.gen) * (self.hi - self.lo) + self.lo
-            ok = self.adversarial(noise, idx)
-            far[idx[ok]] = noise[ok]
-            found[idx[ok]] = True
-        idx = torch.nonzero(found).flatten()
-        if len(idx):
-            self.cur[idx] = self.segment(idx, far[idx])
-            self.keep_best(idx, self.cur[idx])
-        return found
-
     def iterate(self, idx: torch.Tensor) -> None:
         """One direction for every sample of ``idx``: its sign, then its angle."""
         v = self.direction(idx)
@@ -306,10 +244,4 @@ class _SurFree:
             if len(idx) == 0:
                 break
             self.iterate(idx)
-        out = torch.where(found[:, None], self.best, self.flat0)
-        notes: list[str | None] = [None] * self.n
-        for i in torch.nonzero(~found & ~done).flatten().tolist():
-            notes[i] = (
-                f"no adversarial starting point in {p['init_size']} random inputs; the sample is returned unchanged"
-            )
-        return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype), notes=notes)
+        return self.output(found, done)
