@@ -41,11 +41,29 @@ from feint.attacks.params import Choice, Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 from feint.errors import BadValue
 
-__all__ = ["BoundaryWalk", "GeoDA", "dct_rows", "low_frequency_basis", "low_frequency_directions", "nearest_other"]
+__all__ = [
+    "INIT_SIZE",
+    "START",
+    "BoundaryWalk",
+    "GeoDA",
+    "dct_rows",
+    "low_frequency_basis",
+    "low_frequency_directions",
+    "nearest_other",
+]
 
 PROBE_ELEMENTS = 2**22  # about this many probe values (rows x features) in memory at once
 PRECISION = 1e-3  # binary searches stop at this fraction of the distance found
 MAX_DOUBLINGS = 6  # the ray along the normal is walked out at most this many times
+
+# The options of a BoundaryWalk's start, shared by the attacks built on it.
+START = Choice(
+    "noise",
+    "the first adversarial point: noise (uniform random inputs) or samples (the closest other sample of the "
+    "batch the model labels adversarially, else noise)",
+    choices=("noise", "samples"),
+)
+INIT_SIZE = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
 
 
 def dct_rows(size: int, keep: int) -> torch.Tensor:
@@ -212,13 +230,8 @@ class GeoDA(Attack):
         low=0,
         high=1_000_000,
     )
-    start = Choice(
-        "noise",
-        "the first adversarial point: noise (uniform random inputs) or samples (the closest other sample of the "
-        "batch with another label, else noise)",
-        choices=("noise", "samples"),
-    )
-    init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
+    start = START
+    init_size = INIT_SIZE
     targeted = TARGETED
     target_labels = TARGET_LABELS
 

@@ -44,8 +44,8 @@ import torch
 
 from feint.attacks.base import CLOSED_BOX, Attack, AttackOutput, Batch
 from feint.attacks.model import CountedModel
-from feint.attacks.native.geoda import BoundaryWalk, dct_rows
-from feint.attacks.params import Choice, Float, Int
+from feint.attacks.native.geoda import INIT_SIZE, START, BoundaryWalk, dct_rows
+from feint.attacks.params import Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
 
 __all__ = ["SurFree"]
@@ -101,13 +101,8 @@ class SurFree(Attack):
         low=0,
         high=10_000,
     )
-    start = Choice(
-        "noise",
-        "the first adversarial point: noise (uniform random inputs) or samples (the closest other sample of the "
-        "batch the model labels adversarially, else noise)",
-        choices=("noise", "samples"),
-    )
-    init_size = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
+    start = START
+    init_size = INIT_SIZE
     targeted = TARGETED
     target_labels = TARGET_LABELS
 
