@@ -15,6 +15,7 @@ import os
 import pytest
 
 from feint.attacks.catalog import attacks
+from feint.attacks.layout import query_module
 from feint.engine.run import execute_run
 
 CATALOG = attacks()
@@ -47,8 +48,13 @@ def _stopping(target, monkeypatch):
     predict = target.predict
     monkeypatch.setattr(target, "predict", lambda x: (count(), predict(x))[1])
     module = target.torch_module()
-    hook = module.register_forward_pre_hook(lambda *_: count()) if module is not None else None
-    return hook
+    if module is None:
+        return []
+    # the target's own module, and the channels-last copy attacks query (feint.attacks.layout)
+    queried = query_module(module, target.input_shape, tuple(target.bounds))
+    return [
+        m.register_forward_pre_hook(lambda *_: count()) for m in {id(module): module, id(queried): queried}.values()
+    ]
 
 
 PAIRS = [(a, t) for a in sorted(CATALOG) if a.startswith("art.") for t in TARGETS]
@@ -59,13 +65,13 @@ def test_a_listed_attack_runs_at_its_defaults(attack, target_name, built, monkey
     cls, target = CATALOG[attack], built[target_name]
     if not cls.compatible(target):
         return  # not listed for this target: the refusal is one line (tests/test_contract.py)
-    hook = _stopping(target, monkeypatch)
+    hooks = _stopping(target, monkeypatch)
     try:
         execute_run(target, cls(sample_index="0"), tmp_path)
     except Started:
         pass
     finally:
-        if hook is not None:
+        for hook in hooks:
             hook.remove()
 
 

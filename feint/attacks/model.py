@@ -23,6 +23,7 @@ from typing import TypeAlias
 import numpy as np
 import torch
 
+from feint.attacks.layout import query_module
 from feint.attacks.trajectory import Tracker
 from feint.errors import FeintError, Incompatible
 from feint.targets.base import Target, checked_scores
@@ -65,14 +66,16 @@ class CountedModel:
         tracker: Tracker | None = None,
     ):
         self.target = target
-        self.module = target.torch_module() if target.open_box else None
+        self.lower, self.upper = (float(b) for b in target.bounds)
+        module = target.torch_module() if target.open_box else None
+        # Queries go to a checked channels-last copy where that is faster (feint.attacks.layout).
+        self.module = None if module is None else query_module(module, target.input_shape, (self.lower, self.upper))
         self.forward_counts = forward_counts
         self.gradient_counts = gradient_counts
         self.sample_ids = sample_ids
         self.log = log
         self.max_rows = max_rows or FORWARD_CHUNK
         self.num_classes = len(target.output_classes)
-        self.lower, self.upper = (float(b) for b in target.bounds)
         self.unattributed = {"forward": 0, "gradient": 0}
         self.tracker = tracker
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from feint.attacks.catalog import attacks, frameworks, get_attack
+from feint.attacks.layout import query_module
 from feint.attacks.params import Choice, Float, Int
 from feint.cli.app import main
 from feint.engine.run import execute_run
@@ -229,17 +230,21 @@ def test_arts_own_failure_is_one_line_with_a_hint(digits_keras, monkeypatch):
 
 
 class _RowCounter:
-    """Counts the rows the target's model really evaluates."""
+    """Counts the rows the target's model really evaluates: its own module (the target's
+    predict) and the channels-last copy that attacks query (feint.attacks.layout)."""
 
-    def __init__(self, module: torch.nn.Module):
+    def __init__(self, target):
+        module = target.torch_module()
+        queried = query_module(module, target.input_shape, tuple(target.bounds))
         self.rows = 0
-        self.handle = module.register_forward_pre_hook(self)
+        self.handles = [m.register_forward_pre_hook(self) for m in {id(module): module, id(queried): queried}.values()]
 
     def __call__(self, module, args):
         self.rows += int(args[0].shape[0])
 
     def close(self):
-        self.handle.remove()
+        for h in self.handles:
+            h.remove()
 
 
 @pytest.mark.parametrize(
@@ -252,7 +257,7 @@ class _RowCounter:
     ],
 )
 def test_every_row_the_model_evaluates_is_counted(name, options, per_sample_gradients, digits_keras):
-    counter = _RowCounter(digits_keras.torch_module())
+    counter = _RowCounter(digits_keras)
     try:
         run = execute_run(digits_keras, get_attack(name)(sample_index="0:2", **options))
     finally:
