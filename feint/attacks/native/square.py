@@ -131,6 +131,9 @@ class Square(Attack):
                     delta[:, :, r0 : r0 + hh, c0 : c0 + ww] += sign * _bump(hh, ww)
             delta = delta * per_row(eps / norm_of(delta, "2").clamp_min(1e-12), delta)
         x_adv = project_ball(img, img + delta, eps, norm).clamp(lo, hi)
+        if norm == "inf":  # each pixel's two values on the ball's faces, inside the bounds
+            up = project_ball(img, img + eps, eps, "inf").clamp(lo, hi)
+            down = project_ball(img, img - eps, eps, "inf").clamp(lo, hi)
         everyone = torch.arange(n)
         loss = loss_of(x_adv, everyone)
         hit = loss < 0
@@ -156,7 +159,7 @@ class Square(Attack):
             d_act = x_adv[act] - img[act]
             sign = (torch.randint(0, 2, (len(act), c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
             if norm == "inf":
-                cand = self._linf_step(img[act], x_adv[act], window, sign, eps, lo, hi, gen)
+                cand = self._linf_step(up[act], down[act], x_adv[act], window, sign, gen)
             else:
                 new = self._l2_step(d_act, window, top, left, sh, s, sign, eps, gen)
                 cand = project_ball(img[act], (img[act] + new).clamp(lo, hi), eps, "2").clamp(lo, hi)
@@ -170,30 +173,28 @@ class Square(Attack):
 
     @staticmethod
     def _linf_step(
-        img: torch.Tensor,
+        up: torch.Tensor,
+        down: torch.Tensor,
         current: torch.Tensor,
         window: torch.Tensor,
         sign: torch.Tensor,
-        eps: float,
-        lo: float,
-        hi: float,
         gen: torch.Generator,
     ) -> torch.Tensor:
-        """One Linf proposal: the window set to ``+-eps`` per channel, inside the bounds. A
-        sign that leaves the window as it is (the window already holds it, or the bounds
-        clip it away) is drawn again, a few times, then flipped, so that no query is spent
-        on the current point."""
-        m, c = len(img), img.shape[1]
+        """One Linf proposal: the window set to ``+-eps`` per channel (``up`` or ``down``: the
+        sample's values on the ball's faces, inside the bounds). A sign that leaves the
+        window as it is (the window already holds it, or the bounds clip it away) is drawn
+        again, a few times, then flipped, so that no query is spent on the current point."""
+        m, c = len(current), current.shape[1]
 
         def propose(sg: torch.Tensor) -> torch.Tensor:
-            return project_ball(img, torch.where(window, img + sg * eps, current), eps, "inf").clamp(lo, hi)
+            return torch.where(window, torch.where(sg > 0, up, down), current)
 
         cand = propose(sign)
         for attempt in range(4):
             same = (cand == current).flatten(1).all(dim=1)
             if not bool(same.any()):
                 break
-            fresh = (torch.randint(0, 2, (m, c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
+            fresh = (torch.randint(0, 2, (m, c, 1, 1), generator=gen) * 2 - 1).to(current.dtype)
             sign = torch.where(per_row(same, sign), -sign if attempt == 3 else fresh, sign)
             cand = torch.where(per_row(same, cand), propose(sign), cand)
         return cand
