@@ -192,6 +192,9 @@ def pyautoattack_reference(target, idx: np.ndarray, eps: list[float], quick: boo
             attack.apgd.n_iter = 5
         else:
             attack = AutoAttack(module, eps=e, norm="Linf", version="standard", seed=0)
+            # Its 9 target classes need 10; with fewer it aims at every other class, as feint does.
+            classes = len(target.output_classes)
+            attack.apgd_targeted.n_target_classes = attack.fab.n_target_classes = min(9, classes - 1)
         attack.verbose = False
         x_adv, _ = attack.run_standard_evaluation(
             torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long), batch_size=100
