@@ -15,8 +15,8 @@ import os
 import pytest
 
 from feint.attacks.catalog import attacks
-from feint.attacks.layout import query_module
 from feint.engine.run import execute_run
+from tests.attacks.test_layout import queried_modules
 
 CATALOG = attacks()
 CALLS = 8  # model calls before an attack is stopped: it has started for real
@@ -47,14 +47,7 @@ def _stopping(target, monkeypatch):
 
     predict = target.predict
     monkeypatch.setattr(target, "predict", lambda x: (count(), predict(x))[1])
-    module = target.torch_module()
-    if module is None:
-        return []
-    # the target's own module, and the channels-last copy attacks query (feint.attacks.layout)
-    queried = query_module(module, target.input_shape, tuple(target.bounds))
-    return [
-        m.register_forward_pre_hook(lambda *_: count()) for m in {id(module): module, id(queried): queried}.values()
-    ]
+    return [m.register_forward_pre_hook(lambda *_: count()) for m in queried_modules(target)]
 
 
 PAIRS = [(a, t) for a in sorted(CATALOG) if a.startswith("art.") for t in TARGETS]

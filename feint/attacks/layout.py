@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import torch
 
+from feint.attacks.params import FALSE_WORDS
+
 __all__ = ["ChannelsLast", "query_module"]
 
 MAX_COPY_BYTES = 1 << 30  # a module with more weights than this is queried as it is
@@ -46,7 +48,7 @@ class ChannelsLast(torch.nn.Module):
 
 
 def _enabled() -> bool:
-    return os.environ.get("FEINT_CHANNELS_LAST", "1").strip().lower() not in ("0", "false", "no", "off")
+    return os.environ.get("FEINT_CHANNELS_LAST", "1").strip().lower() not in FALSE_WORDS
 
 
 def _channels_last_copy(
@@ -67,10 +69,8 @@ def _channels_last_copy(
         fast = ChannelsLast(copy.deepcopy(module).to(memory_format=torch.channels_last))  # type: ignore[call-overload]
         with torch.no_grad():
             want, got = module(x), fast(x)
-            # The backward pass must run in the new layout too.
-            probe = x[:1].clone().requires_grad_(True)
-            with torch.enable_grad():
-                (grad,) = torch.autograd.grad(fast(probe).sum(), probe)
+        probe = x[:1].clone().requires_grad_(True)  # the backward pass must run in the new layout too
+        (grad,) = torch.autograd.grad(fast(probe).sum(), probe)
     except Exception:  # noqa: BLE001 - any failure means: query the module as it is
         return None
     if not isinstance(want, torch.Tensor) or not isinstance(got, torch.Tensor) or want.shape != got.shape:

@@ -36,8 +36,8 @@ __all__ = [
 
 V = TypeVar("V")
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+TRUE_WORDS = {"true", "yes", "on", "1"}
+FALSE_WORDS = {"false", "no", "off", "0"}
 
 
 @dataclass(frozen=True)
@@ -173,9 +173,9 @@ class Bool(Param[bool]):
 
     def parse(self, text: str) -> bool:
         word = str(text).strip().lower()
-        if word in _TRUE:
+        if word in TRUE_WORDS:
             return True
-        if word in _FALSE:
+        if word in FALSE_WORDS:
             return False
         raise self.fail(text)
 

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from feint.attacks.catalog import attacks, frameworks, get_attack
-from feint.attacks.layout import query_module
 from feint.attacks.params import Choice, Float, Int
 from feint.cli.app import main
 from feint.engine.run import execute_run
 from feint.errors import BadValue, FeintError, Incompatible
 from feint.store.db import Store
 from feint.targets.base import Target
+from tests.attacks.test_layout import queried_modules
 from tests.test_contract import FAST
 
 ART = attacks("art")
@@ -234,10 +234,8 @@ class _RowCounter:
     predict) and the channels-last copy that attacks query (feint.attacks.layout)."""
 
     def __init__(self, target):
-        module = target.torch_module()
-        queried = query_module(module, target.input_shape, tuple(target.bounds))
         self.rows = 0
-        self.handles = [m.register_forward_pre_hook(self) for m in {id(module): module, id(queried): queried}.values()]
+        self.handles = [m.register_forward_pre_hook(self) for m in queried_modules(target)]
 
     def __call__(self, module, args):
         self.rows += int(args[0].shape[0])

@@ -156,12 +156,11 @@ class Square(Attack):
             cc = torch.arange(w).view(1, 1, w)
             window[:, 0] = (rr >= top.view(-1, 1, 1)) & (rr < (top + sh).view(-1, 1, 1))
             window[:, 0] &= (cc >= left.view(-1, 1, 1)) & (cc < (left + s).view(-1, 1, 1))
-            d_act = x_adv[act] - img[act]
             sign = (torch.randint(0, 2, (len(act), c, 1, 1), generator=gen) * 2 - 1).to(img.dtype)
             if norm == "inf":
                 cand = self._linf_step(up[act], down[act], x_adv[act], window, sign, gen)
             else:
-                new = self._l2_step(d_act, window, top, left, sh, s, sign, eps, gen)
+                new = self._l2_step(x_adv[act] - img[act], window, top, left, sh, s, sign, eps, gen)
                 cand = project_ball(img[act], (img[act] + new).clamp(lo, hi), eps, "2").clamp(lo, hi)
             cand_loss = loss_of(cand, act)
             better = cand_loss < loss[act]
