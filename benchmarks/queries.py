@@ -48,6 +48,7 @@ from feint.targets.base import Target  # noqa: E402
 ATTACKS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("geoda", "feint", "geoda", {}),
     ("surfree", "feint", "surfree", {}),
+    ("cgba", "feint", "cgba", {}),
     ("hop_skip_jump", "feint", "hop_skip_jump", {}),
     ("hop_skip_jump efficient", "feint", "hop_skip_jump", {"variant": "efficient"}),
     ("hop_skip_jump subspace=0.5", "feint", "hop_skip_jump", {"subspace": 0.5}),
@@ -223,6 +224,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "hop_skip_jump": {"max_iter": 3},
     "geoda": {"max_iter": 5},
     "surfree": {"max_iter": 10},
+    "cgba": {"max_iter": 5},
     "rays": {"max_iter": 100},
 }
 

@@ -14,6 +14,7 @@ FAST = {
     "hop_skip_jump": {"max_iter": 5, "max_eval": 200, "init_eval": 20},
     "geoda": {"max_queries": 500},
     "surfree": {"max_queries": 500},
+    "cgba": {"max_queries": 500},
     "rays": {"max_queries": 500},
     "wasserstein": {
         "max_iter": 100,

@@ -1,4 +1,4 @@
-"""The native decision-based attacks beyond HopSkipJump (GeoDA and SurFree for L2, RayS for Linf):
+"""The native decision-based attacks beyond HopSkipJump (GeoDA, SurFree and CGBA for L2, RayS for Linf):
 labels only, batched (one model call for every sample's probes), in bounds, seeded, and
 closer with more queries. Small budgets keep each test fast."""
 
@@ -12,7 +12,7 @@ from feint.engine.run import execute_run
 from feint.store import trajectories
 from feint.targets.base import Target
 
-NORM = {"geoda": "l2", "surfree": "l2", "rays": "linf"}
+NORM = {"geoda": "l2", "surfree": "l2", "cgba": "l2", "rays": "linf"}
 
 
 @pytest.mark.parametrize("name", sorted(NORM))
@@ -52,8 +52,8 @@ def test_every_samples_probes_go_in_one_model_call(name, digits_blackbox):
         )
         calls[samples] = len(log)
         n = int(samples.split(":")[1])
-        # probes of several samples together: GeoDA's many, SurFree's two a sample, RayS' one or more
-        assert max(e["rows"] for e in log) >= {"geoda": 7, "surfree": 2 * n, "rays": n}[name]
+        # probes of several samples together: GeoDA's and CGBA's many, SurFree's two a sample, RayS' one or more
+        assert max(e["rows"] for e in log) >= {"geoda": 7, "cgba": 7, "surfree": 2 * n, "rays": n}[name]
     assert calls["0:6"] <= 1.6 * calls["0:2"]
 
 
@@ -187,3 +187,53 @@ def test_rays_tries_several_flips_per_call_and_keeps_its_budget(digits_blackbox)
         assert sum(e["rows"] for e in log) == sum(s.forward_queries for s in run.samples)
     assert calls[16] < 0.8 * calls[1]
     assert medians[16] < 1.25 * medians[1]
+
+
+def test_cgba_searches_the_half_circle_to_the_closest_point_of_a_flat_boundary(tmp_path):
+    """On a flat boundary the half circle along the estimated normal leaves the adversarial
+    side at the closest point the plane holds, so a few iterations reach the hyperplane's
+    distance, and no point the attack keeps is farther than the last."""
+    target = _Plane().ensure_loaded()
+    exact = (target.b - target.X.astype(np.float64) @ target.w) / np.linalg.norm(target.w)
+    short = execute_run(target, get_attack("cgba")(sample_index="0:4", max_queries=40), tmp_path)
+    run = execute_run(target, get_attack("cgba")(sample_index="0:4", max_queries=400), tmp_path)
+    got = np.array([s.l2 for s in run.samples])
+    assert run.successes == 4 and all(s.forward_queries <= 400 for s in run.samples)
+    assert (got >= exact - 1e-4).all() and (got <= 1.02 * exact).all()
+    assert np.median([s.l2 for s in short.samples]) > np.median(got)
+
+
+def test_cgba_probes_are_orthogonal_to_the_way_to_the_boundary(digits_blackbox):
+    """A probe's component along u (from the sample to its boundary point) would decide its
+    answer near the closest point and tell nothing of the rest of the normal: probes leave
+    it out, and so does the normal the half circle follows."""
+    from feint.attacks.base import Batch
+    from feint.attacks.model import CountedModel
+    from feint.attacks.native.cgba import _CGBA, CGBA
+
+    x = torch.as_tensor(digits_blackbox.get_samples(np.arange(3)))
+    labels = torch.as_tensor(digits_blackbox.predict(x.numpy()).argmax(1))
+    batch = Batch(x=x, labels=labels, targets=None, generator=torch.Generator().manual_seed(0))
+    model = CountedModel(digits_blackbox, np.zeros(3, np.int64), np.zeros(3, np.int64))
+    state = _CGBA(model, batch, CGBA().options.as_dict())
+    state.cur = torch.full_like(state.flat0, 0.5)  # inside the bounds: no probe is clipped
+    state.best_dist = torch.ones(3, dtype=torch.float64)
+    idx = torch.arange(3)
+    u = state.way(idx)
+    # the answers of a flat boundary through the boundary points, its normal w
+    w = torch.randn(state.flat0.shape, generator=torch.Generator().manual_seed(2)) + 3 * u
+    probes = []
+
+    def plane(flat, rows):
+        step = flat - state.cur[rows]
+        probes.append((step, rows))
+        return (step * w[rows]).sum(dim=1) > 0
+
+    state.adversarial = plane
+    v = state.normal(idx, torch.tensor([400, 400, 400]))
+    ((step, rows),) = probes
+    assert len(rows) == 1200 and torch.allclose(step.norm(dim=1), torch.full((1200,), 0.05), atol=1e-4)
+    assert (step * u[rows]).sum(dim=1).abs().max() < 1e-5
+    w_perp = w - (w * u).sum(dim=1, keepdim=True) * u
+    assert (torch.nn.functional.cosine_similarity(v, w_perp) > 0.3).all()
+    assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5) and (v * u).sum(dim=1).abs().max() < 1e-5

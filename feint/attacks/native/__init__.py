@@ -1,6 +1,7 @@
 """feint's own attacks: batched torch implementations, one module each."""
 
 from feint.attacks.native.apgd import APGD
+from feint.attacks.native.cgba import CGBA
 from feint.attacks.native.fab import FAB
 from feint.attacks.native.fmn import FMN
 from feint.attacks.native.geoda import GeoDA
@@ -12,7 +13,7 @@ from feint.attacks.native.square import Square
 from feint.attacks.native.surfree import SurFree
 from feint.attacks.native.wasserstein import Wasserstein
 
-ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump, GeoDA, SurFree, RayS, APGD, FAB, Square, FMN)
+ATTACKS = (PGD, JSMA, Wasserstein, HopSkipJump, GeoDA, SurFree, CGBA, RayS, APGD, FAB, Square, FMN)
 
 __all__ = [
     "ATTACKS",
@@ -22,6 +23,7 @@ __all__ = [
     "HopSkipJump",
     "GeoDA",
     "SurFree",
+    "CGBA",
     "RayS",
     "APGD",
     "FAB",

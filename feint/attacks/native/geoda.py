@@ -44,7 +44,11 @@ from feint.errors import BadValue
 __all__ = [
     "INIT_SIZE",
     "START",
+    "INIT_EVAL",
+    "MAX_EVAL",
+    "REFINE",
     "BoundaryWalk",
+    "check_evals",
     "GeoDA",
     "dct_rows",
     "low_frequency_basis",
@@ -64,6 +68,26 @@ START = Choice(
     choices=("noise", "samples"),
 )
 INIT_SIZE = Int(100, "most random inputs tried per sample to find an adversarial start", low=1, high=100_000)
+# The options of the attacks that estimate a boundary normal from low-frequency probes.
+INIT_EVAL = Int(
+    30,
+    "probes per sample for the first normal estimate; iteration t uses init_eval * sqrt(t + 1), at most max_eval",
+    low=1,
+    high=1_000_000,
+)
+MAX_EVAL = Int(1_000, "most probes per sample for one normal estimate", low=1, high=1_000_000)
+REFINE = Int(
+    15,
+    "images: iterations after which the subspace fraction doubles, until every feature (coarse to fine); 0: it stays",
+    low=0,
+    high=1_000_000,
+)
+
+
+def check_evals(p: dict[str, Any]) -> None:
+    """``init_eval`` may not pass ``max_eval``."""
+    if p["init_eval"] > p["max_eval"]:
+        raise BadValue("init_eval", f"an integer no larger than max_eval ({p['max_eval']})", p["init_eval"])
 
 
 def dct_rows(size: int, keep: int) -> torch.Tensor:
@@ -156,6 +180,18 @@ class BoundaryWalk:
             low[live] = torch.where(ok, low[live], mid)
         return x + high.float()[:, None] * (far - x)
 
+    def on_circle(self, idx: torch.Tensor, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """The point ``x + d cos(theta) (cos(theta) u + sin(theta) v)`` of each sample of
+        ``idx`` (``u`` the unit way from the sample ``x`` to its boundary point, ``d`` its
+        length, ``v`` a unit direction orthogonal to ``u``): on the circle of diameter
+        ``[x, x_b]`` in the plane of ``u`` and ``v``, ``d cos(theta)`` from ``x``, inside the bounds."""
+        x = self.flat0[idx]
+        rel = self.cur[idx] - x
+        d = rel.norm(dim=1, keepdim=True)
+        c = torch.cos(theta).float()[:, None]
+        s = torch.sin(theta).float()[:, None]
+        return (x + c * (c * rel + s * d * v)).clamp(self.lo, self.hi)
+
     def start(self, todo: torch.Tensor) -> torch.Tensor:
         """Each sample of ``todo``'s first boundary point; which samples have one."""
         found = torch.zeros(self.n, dtype=torch.bool)
@@ -201,13 +237,8 @@ class GeoDA(Attack):
     reference = "Rahmati et al., GeoDA: a geometric framework for black-box adversarial attacks, CVPR 2020"
 
     max_iter = Int(100, "iterations (normal estimate, then a step along it) per sample", low=0, high=1_000_000)
-    init_eval = Int(
-        30,
-        "probes per sample for the first normal estimate; iteration t uses init_eval * sqrt(t + 1), at most max_eval",
-        low=1,
-        high=1_000_000,
-    )
-    max_eval = Int(1_000, "most probes per sample for one normal estimate", low=1, high=1_000_000)
+    init_eval = INIT_EVAL
+    max_eval = MAX_EVAL
     sigma = Float(
         0.02,
         "size of each probe, as a fraction of the boundary point's distance to the sample",
@@ -223,21 +254,14 @@ class GeoDA(Attack):
         high=1.0,
         low_open=True,
     )
-    refine = Int(
-        15,
-        "images: iterations after which the subspace fraction doubles, until every feature (coarse to fine); "
-        "0: it stays",
-        low=0,
-        high=1_000_000,
-    )
+    refine = REFINE
     start = START
     init_size = INIT_SIZE
     targeted = TARGETED
     target_labels = TARGET_LABELS
 
     def check_options(self, p: dict[str, Any]) -> None:
-        if p["init_eval"] > p["max_eval"]:
-            raise BadValue("init_eval", f"an integer no larger than max_eval ({p['max_eval']})", p["init_eval"])
+        check_evals(p)
 
     def distance_norm(self, p: dict[str, Any]) -> str:
         return "2"

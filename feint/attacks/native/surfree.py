@@ -137,15 +137,6 @@ class _SurFree(BoundaryWalk):
         return torch.minimum(span // 2, torch.tensor(self.mem.shape[1]))
 
     # -- helpers -----------------------------------------------------------------------
-    def on_circle(self, idx: torch.Tensor, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """``z(theta)`` of each sample of ``idx`` along its direction ``v``, inside the bounds."""
-        x = self.flat0[idx]
-        rel = self.cur[idx] - x
-        d = rel.norm(dim=1, keepdim=True)
-        c = torch.cos(theta).float()[:, None]
-        s = torch.sin(theta).float()[:, None]
-        return (x + c * (c * rel + s * d * v)).clamp(self.lo, self.hi)
-
     def direction(self, idx: torch.Tensor) -> torch.Tensor:
         """A new unit direction per sample of ``idx``, orthogonal to the sample's ``u`` and,
         nearly, to the directions it tried last."""
