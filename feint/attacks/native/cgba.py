@@ -52,10 +52,8 @@ from feint.attacks.native.geoda import (
     PROBE_ELEMENTS,
     REFINE,
     START,
-    BoundaryWalk,
+    NormalWalk,
     check_evals,
-    low_frequency_basis,
-    low_frequency_directions,
 )
 from feint.attacks.params import Float, Int
 from feint.attacks.targeting import TARGET_LABELS, TARGETED
@@ -117,21 +115,14 @@ class CGBA(Attack):
         return _CGBA(model, batch, p).run()
 
 
-class _CGBA(BoundaryWalk):
+class _CGBA(NormalWalk):
     def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
         super().__init__(model, batch, p)
-        self.fraction = p["subspace"]
-        self.basis = low_frequency_basis(self.shape, self.fraction)
-        self.acc = torch.zeros_like(self.flat0)  # the sample's normal estimates, weighted by momentum
+        self.reserve = p["search_steps"]  # rows kept back for the half-circle search
 
     def way(self, idx: torch.Tensor) -> torch.Tensor:
         """Unit direction from each sample of ``idx`` to its boundary point (``u``)."""
         return _unit(self.cur[idx] - self.flat0[idx])
-
-    def directions(self, m: int) -> torch.Tensor:
-        if self.basis is None:
-            return torch.randn((m, self.dim), generator=self.gen)
-        return low_frequency_directions(m, self.shape, self.basis, self.gen)
 
     # -- phases ------------------------------------------------------------------------
     def normal(self, idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -164,7 +155,7 @@ class _CGBA(BoundaryWalk):
         acc = self.acc[idx]
         return _unit(acc - (acc * way).sum(dim=1, keepdim=True) * way)
 
-    def semicircle(self, idx: torch.Tensor, v: torch.Tensor) -> None:
+    def move(self, idx: torch.Tensor, v: torch.Tensor) -> None:
         """Binary search of the angle on each sample's half circle; the adversarial end of
         the final bracket is the next boundary point (it stays put where none was found)."""
         low = torch.zeros(len(idx), dtype=torch.float64)  # adversarial: z(0) is x_b
@@ -183,27 +174,3 @@ class _CGBA(BoundaryWalk):
         point = self.on_circle(idx[sel], v[sel], low[sel])
         self.cur[idx[sel]] = point
         self.keep_best(idx[sel], point)
-
-    def run(self) -> AttackOutput:
-        if self.n == 0:
-            return AttackOutput(self.x0.clone())
-        p = self.p
-        done = self.batch.reached(self.batch.labels) if self.batch.targeted else torch.zeros(self.n, dtype=torch.bool)
-        found = self.start(~done)
-        for t in range(p["max_iter"]):
-            if p["refine"] and t and t % p["refine"] == 0 and self.basis is not None:
-                self.fraction = min(1.0, 2 * self.fraction)
-                self.basis = low_frequency_basis(self.shape, self.fraction)
-            idx = torch.nonzero(found).flatten()
-            idx = idx[self.left(idx) > 0]
-            if len(idx) == 0:
-                break
-            num = min(int(p["init_eval"] * math.sqrt(t + 1)), p["max_eval"])
-            # Keep rows back for the half-circle search.
-            counts = torch.clamp(self.left(idx) - p["search_steps"], max=num)
-            go = counts > 0
-            idx, counts = idx[go], counts[go]
-            if len(idx) == 0:
-                break
-            self.semicircle(idx, self.normal(idx, counts))
-        return self.output(found, done)

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_EVAL",
     "REFINE",
     "BoundaryWalk",
+    "NormalWalk",
     "check_evals",
     "GeoDA",
     "dct_rows",
@@ -227,6 +228,56 @@ class BoundaryWalk:
         return AttackOutput(out.reshape(self.x0.shape).to(self.batch.x.dtype), notes=notes)
 
 
+class NormalWalk(BoundaryWalk):
+    """A boundary walk that, each iteration, estimates the boundary's normal at every
+    sample's boundary point from ``init_eval * sqrt(t + 1)`` low-frequency probes (at most
+    ``max_eval``; the subspace fraction doubles every ``refine`` iterations) and then moves
+    along it (``move``), keeping ``reserve`` rows back for the move."""
+
+    reserve = 12
+
+    def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
+        super().__init__(model, batch, p)
+        self.fraction = p["subspace"]
+        self.basis = low_frequency_basis(self.shape, self.fraction)
+        self.acc = torch.zeros_like(self.flat0)  # the sample's normal estimates so far
+
+    def directions(self, m: int) -> torch.Tensor:
+        """``m`` random directions (not normalised), low-frequency for an image."""
+        if self.basis is None:
+            return torch.randn((m, self.dim), generator=self.gen)
+        return low_frequency_directions(m, self.shape, self.basis, self.gen)
+
+    def normal(self, idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def move(self, idx: torch.Tensor, normal: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def run(self) -> AttackOutput:
+        if self.n == 0:
+            return AttackOutput(self.x0.clone())
+        p = self.p
+        done = self.batch.reached(self.batch.labels) if self.batch.targeted else torch.zeros(self.n, dtype=torch.bool)
+        found = self.start(~done)
+        for t in range(p["max_iter"]):
+            if p["refine"] and t and t % p["refine"] == 0 and self.basis is not None:
+                self.fraction = min(1.0, 2 * self.fraction)
+                self.basis = low_frequency_basis(self.shape, self.fraction)
+            idx = torch.nonzero(found).flatten()
+            idx = idx[self.left(idx) > 0]
+            if len(idx) == 0:
+                break
+            num = min(int(p["init_eval"] * math.sqrt(t + 1)), p["max_eval"])
+            counts = torch.clamp(self.left(idx) - self.reserve, max=num)
+            go = counts > 0
+            idx, counts = idx[go], counts[go]
+            if len(idx) == 0:
+                break
+            self.move(idx, self.normal(idx, counts))
+        return self.output(found, done)
+
+
 class GeoDA(Attack):
     """GeoDA: decision-based L2 attack, steps along boundary normals estimated from low-frequency probes."""
 
@@ -270,21 +321,8 @@ class GeoDA(Attack):
         return _GeoDA(model, batch, p).run()
 
 
-class _GeoDA(BoundaryWalk):
-    def __init__(self, model: CountedModel, batch: Batch, p: dict[str, Any]):
-        super().__init__(model, batch, p)
-        self.fraction = p["subspace"]
-        self.basis = low_frequency_basis(self.shape, self.fraction)
-        self.acc = torch.zeros_like(self.flat0)  # the sum of the normal estimates so far
-
-    # -- helpers -----------------------------------------------------------------------
-    def directions(self, m: int) -> torch.Tensor:
-        """``m`` random unit directions, low-frequency for an image."""
-        if self.basis is None:
-            u = torch.randn((m, self.dim), generator=self.gen)
-        else:
-            u = low_frequency_directions(m, self.shape, self.basis, self.gen)
-        return u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+class _GeoDA(NormalWalk):
+    reserve = 12  # a walk out and a binary search
 
     # -- phases ------------------------------------------------------------------------
     def normal(self, idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -300,6 +338,7 @@ class _GeoDA(BoundaryWalk):
         for s in range(0, total, step):
             o = owner[s : s + step]
             u = self.directions(len(o))
+            u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
             probe = (self.cur[idx][o] + size[o, None] * u).clamp(self.lo, self.hi)
             f = self.adversarial(probe, idx[o]).float() * 2 - 1
             grad.index_add_(0, o, u * f[:, None])
@@ -309,7 +348,7 @@ class _GeoDA(BoundaryWalk):
         acc = self.acc[idx]
         return acc / acc.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
-    def step(self, idx: torch.Tensor, normal: torch.Tensor) -> None:
+    def move(self, idx: torch.Tensor, normal: torch.Tensor) -> None:
         """From each sample along its normal: from the best distance so far, walk out
         (doubling) until the ray is adversarial, then a binary search back towards the
         sample finds where it meets the boundary, the next boundary point."""
@@ -332,27 +371,3 @@ class _GeoDA(BoundaryWalk):
         point = self.segment(idx[sel], far[sel])
         self.keep_best(idx[sel], point)
         self.cur[idx[sel]] = point
-
-    def run(self) -> AttackOutput:
-        if self.n == 0:
-            return AttackOutput(self.x0.clone())
-        p = self.p
-        done = self.batch.reached(self.batch.labels) if self.batch.targeted else torch.zeros(self.n, dtype=torch.bool)
-        found = self.start(~done)
-        for t in range(p["max_iter"]):
-            if p["refine"] and t and t % p["refine"] == 0 and self.basis is not None:
-                self.fraction = min(1.0, 2 * self.fraction)
-                self.basis = low_frequency_basis(self.shape, self.fraction)
-            idx = torch.nonzero(found).flatten()
-            idx = idx[self.left(idx) > 0]
-            if len(idx) == 0:
-                break
-            num = min(int(p["init_eval"] * math.sqrt(t + 1)), p["max_eval"])
-            # Keep rows back for the step: a walk out and a binary search.
-            counts = torch.clamp(self.left(idx) - 12, max=num)
-            go = counts > 0
-            idx, counts = idx[go], counts[go]
-            if len(idx) == 0:
-                break
-            self.step(idx, self.normal(idx, counts))
-        return self.output(found, done)
