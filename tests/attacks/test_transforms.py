@@ -82,10 +82,13 @@ def test_rotation_and_jpeg_match_what_pillow_does():
     assert torch.equal(flipped[0], x[0].flip(-1))
 
 
-@pytest.mark.parametrize("shape", [(3, 3, 32, 32), (3, 3, 23, 37), (3, 1, 19, 30), (2, 2, 9, 17)])
+@pytest.mark.parametrize(
+    "shape", [(3, 3, 32, 32), (3, 3, 23, 37), (3, 3, 36, 40), (3, 3, 21, 3), (3, 1, 19, 30), (2, 2, 9, 17)]
+)
 def test_the_batched_jpeg_codec_gives_libjpegs_image_to_the_bit(shape):
-    """Colour (4:2:0, padded blocks at odd sizes), grey and other channel counts, at
-    qualities from 5 to 100, one per sample: Pillow's own output in every pixel."""
+    """Colour (4:2:0, padded blocks at odd sizes, an even height short of whole blocks,
+    a chroma two columns wide), grey and other channel counts, at qualities from 5 to 100,
+    one per sample: Pillow's own output in every pixel."""
     import io
 
     from PIL import Image

@@ -4,8 +4,11 @@ its integer arithmetic where it has it.
 
 - colour: RGB to YCbCr in libjpeg's 16-bit fixed point, and back the same way;
 - chroma: 4:2:0, each 2 x 2 block averaged with libjpeg's alternating rounding bias, and
-  restored by its "fancy" triangle upsampling (3/4 nearer, 1/4 farther sample, each way);
-- the edges: the image repeated past its right and bottom edges to whole blocks;
+  restored by its "fancy" triangle upsampling (3/4 nearer, 1/4 farther sample, each way;
+  by repetition where the chroma is 2 columns wide or less, as libjpeg does);
+- the edges: the image repeated past its right and bottom edges to whole blocks, and
+  the chroma as libjpeg pads it: its pixel rows repeated only to an even count, then its
+  last downsampled row repeated to whole blocks;
 - the forward DCT: libjpeg's default integer transform (``JDCT_ISLOW``, Loeffler,
   Ligtenberg and Moschytz's factorisation in 13-bit fixed point), exactly, on every block
   of the batch at once;
@@ -147,30 +150,29 @@ def _descale_(y: torch.Tensor) -> torch.Tensor:
     return y.add_(0.5).floor_()
 
 
-def _along_w(x: torch.Tensor, m: torch.Tensor, bits: int) -> torch.Tensor:
-    """The butterfly ``m`` on each 8-sample run of every row (one matrix product)."""
-    return _descale_(x.reshape(-1, 8) @ _shifted(m, bits)).reshape(x.shape)
-
-
-def _along_h(x: torch.Tensor, m: torch.Tensor, bits: int) -> torch.Tensor:
-    """The butterfly ``m`` on each 8-sample run of every column (a batch of 8 x 8 by
-    8 x W products)."""
-    w = x.shape[-1]
-    return _descale_(torch.matmul(_shifted(m, bits).T, x.reshape(-1, 8, w))).reshape(x.shape)
-
-
 def _code(planes: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
-    """Planes ``(N, C, H, W)`` of 8-bit samples (float64 integers, sides multiples of 8)
-    through libjpeg's forward DCT, quantisation by ``tables`` ``(N, C, 8, 8)``, and its
-    inverse DCT: samples again (clipped to 0-255)."""
+    """Planes ``(N, C, H, W)`` of 8-bit samples (integers in float32, sides multiples of
+    8) through libjpeg's forward DCT, quantisation by ``tables`` ``(N, C, 8, 8)``, and its
+    inverse DCT: samples again (clipped to 0-255, float32).
+
+    The blocks are laid out once as ``(8, 8, K)``: a block's row, its column, then every
+    block of the batch, so that each pass of the butterflies is one product of an 8 x 8
+    matrix with a wide matrix (8 x 8K along the columns of the blocks, eight of 8 x K along
+    their rows), the shape BLAS runs fastest; in the blocks' natural layout the products
+    have 8 columns and run several times slower. The transforms run in float64, the
+    layout's two copies in float32."""
     n, c, h, w = planes.shape
-    coef = _along_h(_along_w(planes - 128, _FDCT, 11), _FDCT, 15)  # 8 x the DCT, rounded
+    hb, wb = h // 8, w // 8
+    blocks = planes.view(n, c, hb, 8, wb, 8).permute(3, 5, 0, 1, 2, 4).reshape(8, 8, -1).to(torch.float64).sub_(128)
+    coef = _descale_(torch.matmul(_shifted(_FDCT, 11).T, blocks))  # along each block's rows
+    coef = _descale_(_shifted(_FDCT, 15).T @ coef.view(8, -1)).view(8, 8, n * c, hb * wb)  # 8 x the DCT
     # libjpeg divides the scaled coefficients by 8q, rounding half away from zero
-    q = tables.to(torch.float64).view(n, c, 1, 8, 1, 8)
-    blocks = coef.view(n, c, h // 8, 8, w // 8, 8)
-    quant = torch.sign(blocks).mul_(4 * q).add_(blocks).div_(8 * q).trunc_().mul_(q)
-    back = _along_w(_along_h(quant.view(n, c, h, w), _IDCT, 11), _IDCT, 18)
-    return back.add_(128).clamp_(0, 255)
+    q = tables.to(torch.float64).permute(2, 3, 0, 1).reshape(8, 8, n * c, 1)
+    sign = torch.sign(coef)
+    quant = coef.abs_().add_(4 * q).div_(8 * q).floor_().mul_(q).mul_(sign)
+    back = _descale_(_shifted(_IDCT, 11).T @ quant.view(8, -1)).view(8, 8, -1)  # along the columns
+    back = _descale_(torch.matmul(_shifted(_IDCT, 18).T, back)).add_(128).clamp_(0, 255).to(torch.float32)
+    return back.view(8, 8, n, c, hb, wb).permute(2, 3, 4, 0, 5, 1).reshape(n, c, h, w)
 
 
 def _fix16(v: float) -> int:
@@ -178,12 +180,13 @@ def _fix16(v: float) -> int:
 
 
 def _shr(v: torch.Tensor, bits: int) -> torch.Tensor:
-    """An arithmetic right shift of float64 integers (in place)."""
+    """An arithmetic right shift of integers held in floats (in place)."""
     return v.mul_(1.0 / (1 << bits)).floor_()
 
 
 def _mix(out: torch.Tensor, planes: torch.Tensor, weights: tuple[int, ...], const: int) -> torch.Tensor:
-    """``(sum(w * plane) + const) >> 16`` into ``out``, exactly (float64 integers)."""
+    """``(sum(w * plane) + const) >> 16`` into ``out``, exactly: in float32 too, since every
+    product and partial sum of 8-bit samples and these 16-bit weights stays below 2**24."""
     torch.mul(planes[:, 0], float(weights[0]), out=out)
     for k in range(1, len(weights)):
         if weights[k]:
@@ -192,7 +195,7 @@ def _mix(out: torch.Tensor, planes: torch.Tensor, weights: tuple[int, ...], cons
 
 
 def _to_ycc(rgb: torch.Tensor) -> torch.Tensor:
-    """libjpeg's RGB to YCbCr (jccolor.c's 16-bit fixed point), on float64 integers."""
+    """libjpeg's RGB to YCbCr (jccolor.c's 16-bit fixed point), on integers in floats."""
     n, _, h, w = rgb.shape
     out = torch.empty((n, 3, h, w), dtype=rgb.dtype)
     half, off = 1 << 15, 128 << 16
@@ -225,6 +228,8 @@ def _upsample(c: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """libjpeg's fancy 2 x 2 upsampling of ``c`` (its first ``ceil(h / 2)`` rows and
     ``ceil(w / 2)`` columns, the rest being padding), to ``h`` x ``w``."""
     c = c[:, :, : (h + 1) // 2, : (w + 1) // 2]
+    if c.shape[-1] <= 2:  # libjpeg upsamples a chroma of 2 columns or fewer by repetition
+        return c.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[:, :, :h, :w]
     p = F.pad(c, (1, 1, 1, 1), mode="replicate")
     mid = 3 * p[:, :, 1:-1]
     rows = torch.stack([mid + p[:, :, :-2], mid + p[:, :, 2:]], 3).flatten(2, 3)  # even rows lean up
@@ -236,9 +241,9 @@ def _upsample(c: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 def jpeg_roundtrip(u8: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     """Images ``(N, C, H, W)`` of 8-bit values (integers in any dtype) encoded at
-    ``quality`` ``(N,)`` and decoded: 8-bit values as float64."""
+    ``quality`` ``(N,)`` and decoded: 8-bit values as float32."""
     n, c, h, w = u8.shape
-    x = u8.to(torch.float64)
+    x = u8.to(torch.float32)
     if n == 0 or h == 0 or w == 0:
         return x
     lq, cq = quant_tables(quality)
@@ -250,5 +255,11 @@ def jpeg_roundtrip(u8: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         return _code(x, lq.unsqueeze(1).expand(n, c, 8, 8))[:, :, :h, :w]
     ycc = _to_ycc(x)
     y = _code(ycc[:, :1], lq.unsqueeze(1))[:, 0, :h, :w]
-    up = _upsample(_code(_downsample(ycc[:, 1:]), cq.unsqueeze(1).expand(n, 2, 8, 8)), h, w)
+    # the chroma rows: libjpeg repeats the last of the image's pixel rows only to an even
+    # count, and, once downsampled, repeats the last chroma row out to whole blocks
+    rows = (h + 1) // 2
+    chroma = _downsample(ycc[:, 1:, : 2 * rows])
+    if -rows % 8:
+        chroma = F.pad(chroma, (0, 0, 0, -rows % 8), mode="replicate")
+    up = _upsample(_code(chroma, cq.unsqueeze(1).expand(n, 2, 8, 8)), h, w)
     return _to_rgb(y, up)
