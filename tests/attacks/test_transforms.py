@@ -326,3 +326,77 @@ def test_snow_and_frost_join_the_corruption_suite_with_their_own_draws_per_sampl
         strength = torch.full((3,), float(spec.severities[-1]["amount"]))
         out = spec.op(x, strength, Draws(0, np.arange(3), name), opts)
         assert out.mean() > x.mean() + 0.05, name  # both whiten the image
+
+
+def test_draws_are_uniform_and_normal_each_sample_its_own_and_the_same_in_any_batch():
+    d = Draws(5, np.arange(400), "noise")
+    u, z = d.uniform("u", (500,)), d.normal("z", (500,))
+    assert 0 < u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.001
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01 and abs((z**4).mean() - 3) < 0.1  # normal's kurtosis
+    hist = torch.histc(u, bins=20, min=0, max=1)
+    assert (hist - len(u.view(-1)) / 20).abs().max() < 5 * (len(u.view(-1)) / 20) ** 0.5
+    corr = torch.corrcoef(u[:50])  # the samples' streams do not follow each other
+    assert (corr - torch.eye(50)).abs().max() < 0.2
+    assert not torch.equal(d.uniform("v", (500,)), u)  # another key, other numbers
+    assert not torch.equal(Draws(6, np.arange(400), "noise").uniform("u", (500,)), u)  # another seed
+    some = Draws(5, np.array([399, 7, 123]), "noise")
+    assert torch.equal(some.uniform("u", (500,)), u[[399, 7, 123]])  # a sample draws the same in any batch
+    assert torch.equal(d.at(torch.tensor([7, 123])).normal("z", (500,)), z[[7, 123]])
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 32, 32), (3, 1, 80, 80)])  # int32 keys, and int64 above 4,096 pixels
+def test_shuffled_pixels_are_the_same_pixels_a_share_s_of_them_moved(shape):
+    spec = SPECS["shuffle_pixels"]
+    x = _batch(shape[1], n=shape[0], h=shape[2], w=shape[3])
+    s = torch.linspace(0.1, 0.9, shape[0])
+    out = spec.op(x, s, Draws(0, np.arange(shape[0]), "shuffle_pixels"), {})
+    for i in range(shape[0]):
+        a, b = x[i].reshape(shape[1], -1).T, out[i].reshape(shape[1], -1).T
+        assert torch.equal(a[a[:, 0].argsort()], b[b[:, 0].argsort()])  # a permutation of whole pixels
+        moved = (a != b).any(dim=1).float().mean().item()
+        assert abs(moved - s[i].item()) < 0.06
+
+
+def test_pixelation_is_area_means_shown_by_their_nearest_cell():
+    import torch.nn.functional as F
+
+    x = _batch(3, n=3, h=23, w=32)
+    for ratio in (0.5, 0.3, 0.77, 0.05):
+        out = SPECS["pixelate"].op(x, torch.full((3,), ratio), Draws(0, np.arange(3), "pixelate"), {})
+        size = (int(23 * ratio) or 1, int(32 * ratio) or 1)
+        ref = F.interpolate(F.adaptive_avg_pool2d(x, size), size=(23, 32), mode="nearest")
+        assert torch.allclose(out, ref, atol=1e-6)
+
+
+def test_colour_jitters_hue_turn_is_kornias_adjust_hue():
+    import kornia
+
+    from feint.attacks.transforms.ops import _hue_shift
+
+    x = _batch(3, n=6)
+    x[0] = 0.5  # no chroma
+    x[1, 1] = x[1, 0]  # red and green tie
+    turn = torch.tensor([0.1, -0.3, 0.25, 0.5, -0.05, 0.45])
+    ref = kornia.enhance.adjust_hue(x, turn * 2 * torch.pi)
+    assert torch.allclose(_hue_shift(x, turn), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["rotate", "scale", "pad", "shear"])
+def test_warps_are_grid_samplings_of_their_affine_map(name):
+    import torch.nn.functional as F
+
+    from feint.attacks.transforms.ops import _theta
+
+    x = _batch(3, n=3, h=20, w=24)
+    s = torch.tensor([0.2, 0.5, 0.9]) * (30 if name == "rotate" else 1)
+    out = SPECS[name].op(x, s, Draws(0, np.arange(3), name), {"fill": 0.0})
+    one, z = torch.ones(3), torch.zeros(3)
+    if name == "rotate":
+        a = s * torch.pi / 180
+        theta, corners = _theta(a.cos(), -a.sin() * 19 / 23, a.sin() * 23 / 19, a.cos()), True
+    else:
+        k = {"scale": 1 / s, "pad": 1 + 2 * s}.get(name)
+        theta, corners = (_theta(k, z, z, k) if k is not None else _theta(one, s, z, one)), False
+    grid = F.affine_grid(theta, list(x.shape), align_corners=corners)
+    ref = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=corners).clamp(0, 1)
+    assert torch.allclose(out, ref, atol=1e-5)
