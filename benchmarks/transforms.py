@@ -5,7 +5,8 @@ Each transformation runs over the first ``--digits`` MNIST digits of ``digits_bl
 feint's implementation on the whole batch at once (a float tensor in, a float tensor out,
 as a run uses it), AugLy's function on each image (a PIL image in, a PIL image out, as
 Counterfit used it). It prints images per second for each and the ratio feint / AugLy,
-each the best of ``--rounds`` timings, and, where the two compute the same thing, how
+each the best of ``--rounds`` timings (the two tools' rounds interleaved, each round at
+least 50 ms of repeated calls), and, where the two compute the same thing, how
 close the outputs are on the first images (largest and mean absolute difference, in units
 of the value range, AugLy's output being 8-bit). Rows marked ``differs`` compute a
 different thing by design (AugLy changes the image size, draws from its own random
@@ -20,6 +21,7 @@ AugLy is not a dependency of feint; install it to run this (``pip install augly=
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -83,20 +85,46 @@ def pairs(emoji: str) -> list[Pair]:
     ]
 
 
-def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(rounds):
+class Timing:
+    """Seconds per call of ``fn``, the best of its timings so far, and its last output. A
+    timing repeats the call until it has run for ``least`` seconds (``timeit``'s way: a
+    call of a tenth of a millisecond timed alone is mostly the clock and the scheduler)."""
+
+    def __init__(self, fn: Callable[[], Any], least: float = 0.05):
+        self.fn = fn
+        self.out = fn()  # a first call, untimed: caches and lazy imports
         start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        self.out = fn()
+        self.calls = max(1, math.ceil(least / max(time.perf_counter() - start, 1e-9)))
+        self.best = float("inf")
+
+    def round(self) -> None:
+        start = time.perf_counter()
+        for _ in range(self.calls):
+            self.out = self.fn()
+        self.best = min(self.best, (time.perf_counter() - start) / self.calls)
+
+
+def best_of(rounds: int, *fns: Callable[[], Any]) -> list[Timing]:
+    """Each of ``fns`` timed ``rounds`` times, their rounds interleaved, so that a spell of
+    load on the machine falls on both sides of a comparison, not on one."""
+    timings = [Timing(fn) for fn in fns]
+    for _ in range(rounds):
+        for t in timings:
+            t.round()
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, default=1000, help="MNIST digits (default 1000)")
     parser.add_argument("--photos", type=int, default=100, help="photos samples (default 100)")
-    parser.add_argument("--rounds", type=int, default=3, help="timings per measurement; the best is kept (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="timings per measurement, the two tools' interleaved; the best is kept (default 5)",
+    )
     parser.add_argument("--only", help="comma-separated transformations (default: all)")
     parser.add_argument("--compare", type=int, default=5, help="images whose outputs are compared (default 5)")
     args = parser.parse_args(argv)
@@ -147,14 +175,16 @@ def main(argv: list[str] | None = None) -> int:
             def theirs(fn=fn, pair=pair, pil=pil):
                 return [fn(im, **pair.kwargs) for im in pil]
 
-            t_ours, out = best_of(args.rounds, ours)
             try:
-                t_theirs, back = best_of(args.rounds, theirs)
+                theirs()
             except Exception as exc:  # an AugLy function that fails on these images
+                (mine,) = best_of(args.rounds, ours)
                 print(
-                    f"{pair.name:16} {name:16} {len(x):6d} {len(x) / t_ours:12.0f} {'failed':>12} {'-':>8}  AugLy: {str(exc).splitlines()[0]}"
+                    f"{pair.name:16} {name:16} {len(x):6d} {len(x) / mine.best:12.0f} {'failed':>12} {'-':>8}  AugLy: {str(exc).splitlines()[0]}"
                 )
                 continue
+            mine, peer = best_of(args.rounds, ours, theirs)
+            t_ours, out, t_theirs, back = mine.best, mine.out, peer.best, peer.out
             ratio = t_theirs / t_ours
             ratios.append(ratio)
             note = pair.why if not pair.same else ""
@@ -181,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             def alone(spec=spec, opts=opts, strength=strength, xt=xt):
                 return spec.op(xt, strength, Draws(0, np.arange(len(xt)), spec.name), opts)
 
-            t_ours, _ = best_of(args.rounds, alone)
+            t_ours = best_of(args.rounds, alone)[0].best
             print(f"{spec_name:16} {name:16} {len(x):6d} {len(x) / t_ours:12.0f} {'-':>12} {'-':>8}  AugLy has none")
     if ratios:
         geo = float(np.exp(np.mean(np.log(ratios))))
