@@ -143,6 +143,10 @@ def _shifted(m: torch.Tensor, bits: int) -> torch.Tensor:
     return m * (1.0 / (1 << bits))
 
 
+_ROWS_FDCT = _shifted(_FDCT, 11).T
+_ROWS_OFFSET = (0.5 - 128 * _ROWS_FDCT.sum(dim=1)).view(1, 8, 1)  # exact: sixteenths of 2**-11
+
+
 def _descale_(y: torch.Tensor) -> torch.Tensor:
     """libjpeg's ``DESCALE`` (a right shift, rounding) of ``y``, in place: ``y`` comes
     already multiplied by the power of two the shift divides by, so every value stays an
@@ -150,29 +154,45 @@ def _descale_(y: torch.Tensor) -> torch.Tensor:
     return y.add_(0.5).floor_()
 
 
-def _code(planes: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
-    """Planes ``(N, C, H, W)`` of 8-bit samples (integers in float32, sides multiples of
-    8) through libjpeg's forward DCT, quantisation by ``tables`` ``(N, C, 8, 8)``, and its
-    inverse DCT: samples again (clipped to 0-255, float32).
+def _code(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+    """Each of ``parts``, planes ``(N, C, H, W)`` of 8-bit samples (integers in float32,
+    sides multiples of 8) with their tables ``(N, C, 8, 8)``, through libjpeg's forward
+    DCT, quantisation and inverse DCT: samples again (clipped to 0-255, float32).
 
-    The blocks are laid out once as ``(8, 8, K)``: a block's row, its column, then every
-    block of the batch, so that each pass of the butterflies is one product of an 8 x 8
-    matrix with a wide matrix (8 x 8K along the columns of the blocks, eight of 8 x K along
-    their rows), the shape BLAS runs fastest; in the blocks' natural layout the products
-    have 8 columns and run several times slower. The transforms run in float64, the
-    layout's two copies in float32."""
-    n, c, h, w = planes.shape
-    hb, wb = h // 8, w // 8
-    blocks = planes.view(n, c, hb, 8, wb, 8).permute(3, 5, 0, 1, 2, 4).reshape(8, 8, -1).to(torch.float64).sub_(128)
-    coef = _descale_(torch.matmul(_shifted(_FDCT, 11).T, blocks))  # along each block's rows
-    coef = _descale_(_shifted(_FDCT, 15).T @ coef.view(8, -1)).view(8, 8, n * c, hb * wb)  # 8 x the DCT
-    # libjpeg divides the scaled coefficients by 8q, rounding half away from zero
-    q = tables.to(torch.float64).permute(2, 3, 0, 1).reshape(8, 8, n * c, 1)
-    sign = torch.sign(coef)
-    quant = coef.abs_().add_(4 * q).div_(8 * q).floor_().mul_(q).mul_(sign)
-    back = _descale_(_shifted(_IDCT, 11).T @ quant.view(8, -1)).view(8, 8, -1)  # along the columns
-    back = _descale_(torch.matmul(_shifted(_IDCT, 18).T, back)).add_(128).clamp_(0, 255).to(torch.float32)
-    return back.view(8, 8, n, c, hb, wb).permute(2, 3, 4, 0, 5, 1).reshape(n, c, h, w)
+    The blocks of all the parts are laid out once as ``(8, 8, K)``: a block's row, its
+    column, then every block, so that each pass of the butterflies is one product of an
+    8 x 8 matrix with a wide matrix (8 x 8K along the columns of the blocks, eight of 8 x K
+    along their rows), the shape BLAS runs fastest; in the blocks' natural layout the
+    products have 8 columns and run several times slower. The transforms run in float64,
+    the layout's copies in float32."""
+    shapes = [planes.shape for planes, _ in parts]
+    laid = [
+        p.view(n, c, h // 8, 8, w // 8, 8).permute(3, 5, 0, 1, 2, 4).reshape(8, 8, -1)
+        for (p, _), (n, c, h, w) in zip(parts, shapes)
+    ]
+    blocks = laid[0] if len(laid) == 1 else torch.cat(laid, dim=2)
+    # along the rows; the samples' level shift by 128 goes into the rounding's offset
+    coef = torch.matmul(_ROWS_FDCT, blocks.to(torch.float64)).add_(_ROWS_OFFSET).floor_()
+    coef = _descale_(_shifted(_FDCT, 15).T @ coef.view(8, -1)).view(8, 8, -1)  # 8 x the DCT
+    start = 0
+    for (_, tables), (n, c, h, w) in zip(parts, shapes):
+        # libjpeg divides the scaled coefficients by 8q, rounding half away from zero
+        k = n * c * (h // 8) * (w // 8)
+        q = tables.to(torch.float64).permute(2, 3, 0, 1).reshape(8, 8, n * c, 1)
+        part = coef[:, :, start : start + k].view(8, 8, n * c, -1)
+        sign = torch.sign(part)
+        part.abs_().add_(4 * q).div_(8 * q).floor_().mul_(q).mul_(sign)
+        start += k
+    back = _descale_(_shifted(_IDCT, 11).T @ coef.view(8, -1)).view(8, 8, -1)  # along the columns
+    # along the rows, the level shift back by 128 in the rounding's offset
+    back = torch.matmul(_shifted(_IDCT, 18).T, back).add_(128.5).floor_().to(torch.float32).clamp_(0, 255)
+    out, start = [], 0
+    for n, c, h, w in shapes:
+        k = n * c * (h // 8) * (w // 8)
+        piece = back[:, :, start : start + k].reshape(8, 8, n, c, h // 8, w // 8)
+        out.append(piece.permute(2, 3, 4, 0, 5, 1).reshape(n, c, h, w))
+        start += k
+    return out
 
 
 def _fix16(v: float) -> int:
@@ -184,37 +204,34 @@ def _shr(v: torch.Tensor, bits: int) -> torch.Tensor:
     return v.mul_(1.0 / (1 << bits)).floor_()
 
 
-def _mix(out: torch.Tensor, planes: torch.Tensor, weights: tuple[int, ...], const: int) -> torch.Tensor:
-    """``(sum(w * plane) + const) >> 16`` into ``out``, exactly: in float32 too, since every
-    product and partial sum of 8-bit samples and these 16-bit weights stays below 2**24."""
-    torch.mul(planes[:, 0], float(weights[0]), out=out)
-    for k in range(1, len(weights)):
-        if weights[k]:
-            out.add_(planes[:, k], alpha=float(weights[k]))
-    return out.add_(float(const)).mul_(1.0 / 65536).floor_()
+def _convert(planes: torch.Tensor, weights: tuple[tuple[int, ...], ...], consts: tuple[int, ...]) -> torch.Tensor:
+    """``(sum(w * plane) + const) >> 16`` for each row of ``weights``, ``(N, len(weights),
+    H, W)``, as one matrix product over the batch: exact in float32, since every product
+    and partial sum of 8-bit samples and these 16-bit weights stays below 2**24."""
+    n, k, h, w = planes.shape
+    m = torch.tensor(weights, dtype=planes.dtype)
+    out = torch.matmul(m, planes.reshape(n, k, h * w))
+    out.add_(torch.tensor(consts, dtype=planes.dtype).view(1, -1, 1))
+    return out.mul_(1.0 / 65536).floor_().view(n, len(weights), h, w)
+
+
+_HALF, _OFF = 1 << 15, 128 << 16
+_YCC = (
+    (_fix16(0.299), _fix16(0.587), _fix16(0.114)),
+    (-_fix16(0.16874), -_fix16(0.33126), _fix16(0.5)),
+    (_fix16(0.5), -_fix16(0.41869), -_fix16(0.08131)),
+)
+_RGB = ((0, _fix16(1.402)), (-_fix16(0.34414), -_fix16(0.71414)), (_fix16(1.772), 0))
 
 
 def _to_ycc(rgb: torch.Tensor) -> torch.Tensor:
     """libjpeg's RGB to YCbCr (jccolor.c's 16-bit fixed point), on integers in floats."""
-    n, _, h, w = rgb.shape
-    out = torch.empty((n, 3, h, w), dtype=rgb.dtype)
-    half, off = 1 << 15, 128 << 16
-    _mix(out[:, 0], rgb, (_fix16(0.299), _fix16(0.587), _fix16(0.114)), half)
-    _mix(out[:, 1], rgb, (-_fix16(0.16874), -_fix16(0.33126), _fix16(0.5)), off + half - 1)
-    _mix(out[:, 2], rgb, (_fix16(0.5), -_fix16(0.41869), -_fix16(0.08131)), off + half - 1)
-    return out
+    return _convert(rgb, _YCC, (_HALF, _OFF + _HALF - 1, _OFF + _HALF - 1))
 
 
 def _to_rgb(y: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
     """libjpeg's YCbCr to RGB (jdcolor.c's), clipped to 0-255."""
-    n, h, w = y.shape
-    out = torch.empty((n, 3, h, w), dtype=y.dtype)
-    half = 1 << 15
-    c = chroma - 128
-    _mix(out[:, 0], c, (0, _fix16(1.402)), half)
-    _mix(out[:, 1], c, (-_fix16(0.34414), -_fix16(0.71414)), half)
-    _mix(out[:, 2], c, (_fix16(1.772), 0), half)
-    return out.add_(y.unsqueeze(1)).clamp_(0, 255)
+    return _convert(chroma - 128, _RGB, (_HALF,) * 3).add_(y.unsqueeze(1)).clamp_(0, 255)
 
 
 def _downsample(c: torch.Tensor) -> torch.Tensor:
@@ -252,14 +269,13 @@ def jpeg_roundtrip(u8: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     if ph or pw:  # libjpeg repeats the last column and row out to whole blocks
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
     if c != 3:
-        return _code(x, lq.unsqueeze(1).expand(n, c, 8, 8))[:, :, :h, :w]
+        return _code([(x, lq.unsqueeze(1).expand(n, c, 8, 8))])[0][:, :, :h, :w]
     ycc = _to_ycc(x)
-    y = _code(ycc[:, :1], lq.unsqueeze(1))[:, 0, :h, :w]
     # the chroma rows: libjpeg repeats the last of the image's pixel rows only to an even
     # count, and, once downsampled, repeats the last chroma row out to whole blocks
     rows = (h + 1) // 2
     chroma = _downsample(ycc[:, 1:, : 2 * rows])
     if -rows % 8:
         chroma = F.pad(chroma, (0, 0, 0, -rows % 8), mode="replicate")
-    up = _upsample(_code(chroma, cq.unsqueeze(1).expand(n, 2, 8, 8)), h, w)
-    return _to_rgb(y, up)
+    y, chroma = _code([(ycc[:, :1], lq.unsqueeze(1)), (chroma, cq.unsqueeze(1).expand(n, 2, 8, 8))])
+    return _to_rgb(y[:, 0, :h, :w], _upsample(chroma, h, w))
