@@ -382,14 +382,16 @@ def test_colour_jitters_hue_turn_is_kornias_adjust_hue():
 
 
 @pytest.mark.parametrize("name", ["rotate", "scale", "pad", "shear"])
-def test_warps_are_grid_samplings_of_their_affine_map(name):
+@pytest.mark.parametrize("same", [False, True])
+@pytest.mark.parametrize("fill", [0.0, 0.6])
+def test_warps_are_grid_samplings_of_their_affine_map(name, same, fill):
     import torch.nn.functional as F
 
     from feint.attacks.transforms.ops import _theta
 
     x = _batch(3, n=3, h=20, w=24)
-    s = torch.tensor([0.2, 0.5, 0.9]) * (30 if name == "rotate" else 1)
-    out = SPECS[name].op(x, s, Draws(0, np.arange(3), name), {"fill": 0.0})
+    s = (torch.full((3,), 0.35) if same else torch.tensor([0.2, 0.5, 1.9])) * (30 if name == "rotate" else 1)
+    out = SPECS[name].op(x, s, Draws(0, np.arange(3), name), {"fill": fill})
     one, z = torch.ones(3), torch.zeros(3)
     if name == "rotate":
         a = s * torch.pi / 180
@@ -398,5 +400,7 @@ def test_warps_are_grid_samplings_of_their_affine_map(name):
         k = {"scale": 1 / s, "pad": 1 + 2 * s}.get(name)
         theta, corners = (_theta(k, z, z, k) if k is not None else _theta(one, s, z, one)), False
     grid = F.affine_grid(theta, list(x.shape), align_corners=corners)
-    ref = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=corners).clamp(0, 1)
-    assert torch.allclose(out, ref, atol=1e-5)
+    ref = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=corners)
+    if fill and name != "rotate":  # rotation fills with zeros
+        ref = ref + fill * (1 - F.grid_sample(torch.ones_like(x[:, :1]), grid, align_corners=corners))
+    assert torch.allclose(out, ref.clamp(0, 1), atol=1e-5)
