@@ -159,19 +159,24 @@ def _blend(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     ``a`` is the batch, ``b`` anything that broadcasts to it (a mean, a grey plane), left
     unexpanded: a product and an in-place sum are several times faster on the CPU than
     ``lerp`` or ``addcmul`` over a broadcast."""
+    lo, hi = float(t.min()) if len(t) else 0.0, float(t.max()) if len(t) else 0.0
+    if hi == 0.0 and lo == 0.0:  # all of b (its images at every strength: one copy)
+        return b.expand_as(a).clamp(0, 1)
     t = _col(t, a)
-    return (a * t).add_(b * (1 - t)).clamp_(0, 1)
+    out = (a * t).add_(b * (1 - t))
+    # between two images in bounds (0 <= t <= 1) the blend stays in bounds, rounding too
+    return out if 0.0 <= lo and hi <= 1.0 else out.clamp_(0, 1)
 
 
 # -- colour and tone ------------------------------------------------------------------------
 def brightness(x, s, d, o):
-    out = (x * _col(s, x)).clamp(0, 1)
+    out = (x * _col(s, x)).clamp_(0, 1)
     shift = float(o.get("shift", 0.0))
     if shift:  # ImageNet-C: add to the HSV value channel, keeping hue and saturation
         v = out.amax(dim=1, keepdim=True)
-        v2 = (v + shift).clamp(0, 1)
+        v2 = (v + shift).clamp_(0, 1)
         ratio = torch.where(v > 0, v2 / v.clamp_min(1e-12), torch.zeros_like(v))
-        out = torch.where(v > 0, out * ratio, v2.expand_as(out)).clamp(0, 1)
+        out = torch.where(v > 0, out * ratio, v2.expand_as(out)).clamp_(0, 1)
     return out
 
 
@@ -203,7 +208,7 @@ def sharpen(x, s, d, o):
 
 def colour_jitter(x, s, d, o):
     u = d.uniform("jitter", (4,)) * 2 - 1
-    out = (x * _col((1 + s * u[:, 0]).clamp_min(0), x)).clamp(0, 1)
+    out = (x * _col((1 + s * u[:, 0]).clamp_min(0), x)).clamp_(0, 1)
     out = contrast(out, (1 + s * u[:, 1]).clamp_min(0), d, o)
     if x.shape[1] == 3:
         out = saturation(out, (1 + s * u[:, 2]).clamp_min(0), d, o)
@@ -218,22 +223,22 @@ def _hue_shift(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
     """The hue of RGB ``x`` turned by ``turn`` ``(N,)`` of a full turn, its HSV value and
     saturation kept (kornia's ``adjust_hue``, in closed form: each channel is the value less
     the chroma times a ramp of the turned hue, all three channels at once)."""
-    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    r, g = x[:, 0:1], x[:, 1:2]
     hi = x.amax(dim=1, keepdim=True)
     chroma = hi - x.amin(dim=1, keepdim=True)
     # the sextant the hue starts from: red's when red is largest, else green's, else blue's
     # (the hue is continuous where two are largest, so either way at a tie)
-    not_r = ((r < g) | (r < b)).to(torch.int64)
-    top = not_r + not_r * (g < b).to(torch.int64)
+    not_r = (r < hi).to(x.dtype)
+    top = not_r.mul((g < hi).to(x.dtype)).add_(not_r)
     spread = torch.empty_like(x)
-    torch.sub(g, b, out=spread[:, 0:1])
-    torch.sub(b, r, out=spread[:, 1:2])
+    torch.sub(g, x[:, 2:3], out=spread[:, 0:1])
+    torch.sub(x[:, 2:3], r, out=spread[:, 1:2])
     torch.sub(r, g, out=spread[:, 2:3])
-    d = chroma + (chroma == 0).to(x.dtype)  # 1 where there is no chroma (and no hue)
-    hue = spread.gather(1, top).div_(d).add_(top.to(x.dtype) * 2).add_(_col(turn * 6, x))  # sixths of a turn
+    # no chroma, no hue: the spread is 0 there, and so is the ramp's weight below
+    hue = spread.gather(1, top.long()).div_(chroma.clamp_min(1e-12)).add_(top.mul_(2)).add_(_col(turn * 6, x))
     ramp = _mod(hue + _RAMPS.to(x.dtype), 6).sub_(2).abs_()  # min(v, 4 - v) is 2 - |v - 2|
     ramp = ramp.neg_().add_(2).clamp_(0, 1)
-    return (hi - chroma * ramp).clamp_(0, 1)
+    return hi - chroma * ramp  # between the smallest channel and the largest: in bounds
 
 
 def opacity(x, s, d, o):
@@ -325,7 +330,7 @@ def perspective(x, s, d, o):
     src = corners.expand(n, 4, 2)
     moved = src + d.normal("corners", (4, 2)).to(x.dtype) * _col(s, src) * torch.tensor([w, h], dtype=x.dtype)
     m = kornia.geometry.transform.get_perspective_transform(src, moved)
-    return kornia.geometry.transform.warp_perspective(x, m, (h, w), padding_mode="zeros").clamp(0, 1)
+    return kornia.geometry.transform.warp_perspective(x, m, (h, w), padding_mode="zeros").clamp_(0, 1)
 
 
 def _nearest(size: int, out: int) -> torch.Tensor:
@@ -448,7 +453,7 @@ def blur(x, s, d, o):
 def _filter(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     import kornia
 
-    return kornia.filters.filter2d(x, kernels.to(x.dtype), border_type="reflect").clamp(0, 1)
+    return kornia.filters.filter2d(x, kernels.to(x.dtype), border_type="reflect").clamp_(0, 1)
 
 
 def defocus_blur(x, s, d, o):
@@ -519,7 +524,7 @@ def snow(x, s, d, o):
     flakes = _filter(flakes, _streaks(radius, sigma, angle, x.dtype))
     keep = float(o.get("keep", 0.85))
     white = keep * x + (1 - keep) * torch.maximum(x, luma(x) * 1.5 + 0.5)
-    snowy = (white + flakes + flakes.flip(-1, -2)).clamp(0, 1)
+    snowy = (white + flakes + flakes.flip(-1, -2)).clamp_(0, 1)
     return torch.lerp(x, snowy, _col(s, x)).clamp_(0, 1)
 
 
@@ -533,7 +538,7 @@ def frost_texture(d: Draws, n: int, h: int, w: int, dtype: torch.dtype) -> torch
     while side <= size * 2:
         grid = d.uniform(f"ice{k}", (1, side, side)).to(dtype)
         v = F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=True)
-        ridges = ridges + amp * (1 - (2 * v - 1).abs()).clamp(0, 1) ** 4
+        ridges = ridges + amp * (1 - (2 * v - 1).abs()).clamp_(0, 1) ** 4
         total, amp, k, side = total + amp, amp * 0.6, k + 1, side * 2
     ice = (ridges / total)[:, :, :h, :w]
     lo = ice.amin(dim=(2, 3), keepdim=True)
@@ -541,7 +546,7 @@ def frost_texture(d: Draws, n: int, h: int, w: int, dtype: torch.dtype) -> torch
     ice = (ice - lo) / (hi - lo).clamp_min(1e-12)
     haze = d.uniform("haze", (1, 1, 1)).to(dtype) * 0.2 + 0.25
     tint = torch.tensor([0.82, 0.9, 1.0], dtype=dtype).view(1, 3, 1, 1)
-    return ((haze + (1 - haze) * ice) * tint).clamp(0, 1)
+    return ((haze + (1 - haze) * ice) * tint).clamp_(0, 1)
 
 
 def frost(x, s, d, o):
@@ -552,7 +557,7 @@ def frost(x, s, d, o):
     ice = frost_texture(d, n, h, w, x.dtype)
     if c != 3:
         ice = luma(ice).expand(n, c, h, w)
-    return (float(o.get("keep", 1.0)) * x + _col(s, x) * ice).clamp(0, 1)
+    return (float(o.get("keep", 1.0)) * x + _col(s, x) * ice).clamp_(0, 1)
 
 
 def zoom_blur(x, s, d, o):
@@ -569,7 +574,7 @@ def zoom_blur(x, s, d, o):
         zero = torch.zeros_like(inv)
         total = total + _col(use, x) * _warp(x, _theta(inv, zero, zero, inv))
         count = count + use
-    return (total / _col(count, x)).clamp(0, 1)
+    return (total / _col(count, x)).clamp_(0, 1)
 
 
 def glass_blur(x, s, d, o):
@@ -622,7 +627,7 @@ def elastic(x, s, d, o):
     gx = (2 * coords[..., 0] + 1) / w - 1  # pixel centres to normalised coordinates
     gy = (2 * coords[..., 1] + 1) / h - 1
     grid = torch.stack([gx, gy], -1).to(x.dtype)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp(0, 1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp_(0, 1)
 
 
 def fog(x, s, d, o):
@@ -645,23 +650,23 @@ def fog(x, s, d, o):
     cloud = (cloud - lo) / (hi - lo).clamp_min(1e-12)
     top = x.amax(dim=(1, 2, 3), keepdim=True)
     amount = _col(s, x)
-    return ((x + amount * cloud) * top / (top + amount).clamp_min(1e-12)).clamp(0, 1)
+    return ((x + amount * cloud) * top / (top + amount).clamp_min(1e-12)).clamp_(0, 1)
 
 
 # -- noise -----------------------------------------------------------------------------------
 def gaussian_noise(x, s, d, o):
-    return (x + _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp(0, 1)
+    return (d.normal("noise", tuple(x.shape[1:])).to(x.dtype) * _col(s, x)).add_(x).clamp_(0, 1)
 
 
 def speckle_noise(x, s, d, o):
-    return (x + x * _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp(0, 1)
+    return (x + x * _col(s, x) * d.normal("noise", tuple(x.shape[1:])).to(x.dtype)).clamp_(0, 1)
 
 
 def shot_noise(x, s, d, o):
     out = torch.empty_like(x)
     for i, (g, lam) in enumerate(zip(d.generators("photons"), s.tolist())):
         out[i] = torch.poisson(x[i].detach().double() * lam, generator=g).to(x.dtype) / lam
-    return out.clamp(0, 1)
+    return out.clamp_(0, 1)
 
 
 def salt_pepper(x, s, d, o):
@@ -700,7 +705,7 @@ def shuffle_pixels(x, s, d, o):
 def _paint(x: torch.Tensor, mask: torch.Tensor, colour: torch.Tensor, alpha: float) -> torch.Tensor:
     """``x`` with ``colour`` laid over it where ``mask`` (``(N, 1, H, W)`` in [0, 1]) is set."""
     m = (mask * alpha).to(x.dtype)
-    return (x * (1 - m) + colour * m).clamp(0, 1)
+    return (x * (1 - m) + colour * m).clamp_(0, 1)
 
 
 def overlay_stripes(x, s, d, o):
