@@ -200,10 +200,15 @@ def sharpen(x, s, d, o):
     if h < 3 or w < 3:
         return x
     rows = x[:, :, :, :-2] + x[:, :, :, 1:-1] + x[:, :, :, 2:]  # the 3 x 3 sum, a side at a time
-    inner = rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]
-    smooth = x.clone()  # the centre's weight 5 less the 1 the sum gives it
-    torch.add(inner, x[:, :, 1:-1, 1:-1], alpha=4, out=smooth[:, :, 1:-1, 1:-1]).div_(13)
-    return _blend(x, smooth, s)
+    inner = (rows[:, :, :-2] + rows[:, :, 1:-1]).add_(rows[:, :, 2:])
+    # inside the border, t x + (1 - t) (sum + 4 x) / 13: x weighs t + 4 (1 - t) / 13
+    t = s.to(x.dtype)
+    out = x.clone()
+    inside = out[:, :, 1:-1, 1:-1]
+    torch.mul(x[:, :, 1:-1, 1:-1], _col(t + 4 * (1 - t) / 13, x), out=inside)
+    inside.add_(inner.mul_(_col((1 - t) / 13, x)))
+    lo, hi = (float(t.min()), float(t.max())) if len(t) else (0.0, 0.0)
+    return out if 0.0 <= lo and hi <= 1.0 else out.clamp_(0, 1)  # a blend of two smoothings stays in bounds
 
 
 def colour_jitter(x, s, d, o):
@@ -365,6 +370,10 @@ def pixelate(x, s, d, o):
     """Area averaging down to ``s`` of each side, then nearest-neighbour back up: a matrix
     along each side (both steps at once), for each distinct size in the batch."""
     n, c, h, w = x.shape
+    if n and float(s.min()) == float(s.max()):  # one strength (fixed, a severity)
+        r = float(s[0])
+        size = (max(1, int(h * r)), max(1, int(w * r)))
+        return x if size == (h, w) else _sides(x, _pixel_side(h, size[0]), _pixel_side(w, size[1]))
     sizes = [(max(1, int(h * r)), max(1, int(w * r))) for r in s.tolist()]
     out = None
     for size in dict.fromkeys(sizes):
@@ -435,6 +444,9 @@ def blur(x, s, d, o):
     if cap < 1:
         return x
     sigma = s.to(torch.float64).clamp_min(1e-3)
+    if float(sigma.min()) == float(sigma.max()):  # one strength (fixed, a severity)
+        rows, cols = _gauss_sides((float(sigma[0]),), h, cap), _gauss_sides((float(sigma[0]),), w, cap)
+        return _sides(x, rows[0], cols[0])
     values, inverse = torch.unique(sigma, return_inverse=True)
     if len(values) <= 8:  # a few strengths: their matrices are kept
         key = tuple(values.tolist())
