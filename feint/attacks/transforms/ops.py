@@ -228,20 +228,19 @@ def _hue_shift(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
     """The hue of RGB ``x`` turned by ``turn`` ``(N,)`` of a full turn, its HSV value and
     saturation kept (kornia's ``adjust_hue``, in closed form: each channel is the value less
     the chroma times a ramp of the turned hue, all three channels at once)."""
-    r, g = x[:, 0:1], x[:, 1:2]
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     hi = x.amax(dim=1, keepdim=True)
     chroma = hi - x.amin(dim=1, keepdim=True)
-    # the sextant the hue starts from: red's when red is largest, else green's, else blue's
-    # (the hue is continuous where two are largest, so either way at a tie)
-    not_r = (r < hi).to(x.dtype)
-    top = not_r.mul((g < hi).to(x.dtype)).add_(not_r)
-    spread = torch.empty_like(x)
-    torch.sub(g, x[:, 2:3], out=spread[:, 0:1])
-    torch.sub(x[:, 2:3], r, out=spread[:, 1:2])
-    torch.sub(r, g, out=spread[:, 2:3])
-    # no chroma, no hue: the spread is 0 there, and so is the ramp's weight below
-    hue = spread.gather(1, top.long()).div_(chroma.clamp_min(1e-12)).add_(top.mul_(2)).add_(_col(turn * 6, x))
-    ramp = _mod(hue + _RAMPS.to(x.dtype), 6).sub_(2).abs_()  # min(v, 4 - v) is 2 - |v - 2|
+    # the hue in sixths of a turn, from the sextant of the largest channel: (g - b) / c
+    # for red, 2 + (b - r) / c for green, 4 + (r - g) / c for blue, picked by two 0-or-1
+    # weights (red is not the largest; nor is green); at a tie the hue is the same either way
+    not_r, not_g = torch.sign(hi - r), torch.sign(hi - g)
+    inv = 1 / chroma.clamp_min(1e-12)  # no chroma: no spread, and no weight on the ramp below
+    red = (g - b).mul_(inv)
+    green = (b - r).mul_(inv).add_(2)
+    blue = (r - g).mul_(inv).add_(4)
+    hue = blue.sub_(green).mul_(not_g).add_(green).sub_(red).mul_(not_r).add_(red)
+    ramp = _mod(hue.add_(_col(turn * 6, x)) + _RAMPS.to(x.dtype), 6).sub_(2).abs_()  # min(v, 4 - v) is 2 - |v - 2|
     ramp = ramp.neg_().add_(2).clamp_(0, 1)
     return hi - chroma * ramp  # between the smallest channel and the largest: in bounds
 
