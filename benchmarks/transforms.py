@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
-        help="timings per measurement, the two tools' interleaved; the best is kept (default 5)",
+        default=10,
+        help="timings per measurement, the two tools' interleaved; the best is kept (default 10)",
     )
     parser.add_argument("--only", help="comma-separated transformations (default: all)")
     parser.add_argument("--compare", type=int, default=5, help="images whose outputs are compared (default 5)")
