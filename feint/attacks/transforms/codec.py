@@ -26,6 +26,8 @@ of another channel count, each channel as its own greyscale image.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -241,19 +243,34 @@ def _downsample(c: torch.Tensor) -> torch.Tensor:
     return _shr(s + bias, 2)
 
 
+@lru_cache(maxsize=64)
+def _triangle(size: int, out: int) -> torch.Tensor:
+    """libjpeg's fancy upsampling along a side as a ``(out, size)`` matrix of integers:
+    output ``2i`` is 3 times input ``i`` plus input ``i - 1``, output ``2i + 1`` 3 times
+    input ``i`` plus input ``i + 1``, the side's ends repeated."""
+    m = torch.zeros((2 * size, size))
+    for i in range(size):
+        m[2 * i, i] += 3
+        m[2 * i, max(i - 1, 0)] += 1
+        m[2 * i + 1, i] += 3
+        m[2 * i + 1, min(i + 1, size - 1)] += 1
+    return m[:out]
+
+
 def _upsample(c: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """libjpeg's fancy 2 x 2 upsampling of ``c`` (its first ``ceil(h / 2)`` rows and
-    ``ceil(w / 2)`` columns, the rest being padding), to ``h`` x ``w``."""
+    ``ceil(w / 2)`` columns, the rest being padding), to ``h`` x ``w``: the triangle filter
+    along each side (a matrix product each; their integer sums stay below 2**24, exact in
+    float32), then libjpeg's one rounding, a bias of 8 on even columns and 7 on odd ones and
+    a shift by 4."""
     c = c[:, :, : (h + 1) // 2, : (w + 1) // 2]
-    if c.shape[-1] <= 2:  # libjpeg upsamples a chroma of 2 columns or fewer by repetition
+    n, k, ch, cw = c.shape
+    if cw <= 2:  # libjpeg upsamples a chroma of 2 columns or fewer by repetition
         return c.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[:, :, :h, :w]
-    p = F.pad(c, (1, 1, 1, 1), mode="replicate")
-    mid = 3 * p[:, :, 1:-1]
-    rows = torch.stack([mid + p[:, :, :-2], mid + p[:, :, 2:]], 3).flatten(2, 3)  # even rows lean up
-    cen = 3 * rows[..., 1:-1]
-    left = _shr(cen + rows[..., :-2] + 8, 4)
-    right = _shr(cen + rows[..., 2:] + 7, 4)
-    return torch.stack([left, right], -1).flatten(-2, -1)[:, :, :h, :w]
+    along = (c.reshape(n * k * ch, cw) @ _triangle(cw, w).T).view(n * k, ch, w)
+    out = torch.matmul(_triangle(ch, h), along).view(n, k, h, w)
+    bias = 8 - (torch.arange(w) % 2).to(out.dtype)
+    return out.add_(bias).mul_(1 / 16).floor_()
 
 
 def jpeg_roundtrip(u8: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
