@@ -713,21 +713,20 @@ def shuffle_pixels(x, s, d, o):
 
 
 # -- overlays --------------------------------------------------------------------------------
-def _paint(x: torch.Tensor, mask: torch.Tensor, colour: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``x`` with ``colour`` laid over it where ``mask`` (``(N, 1, H, W)`` in [0, 1]) is set."""
-    m = (mask * alpha).to(x.dtype)
-    return (x * (1 - m) + colour * m).clamp_(0, 1)
-
-
 def overlay_stripes(x, s, d, o):
+    """Stripes across the image, ``s`` of each period covered, laid over it in ``colour``
+    with ``opacity``: the covered share of each pixel's period is one comparison per
+    sample and pixel, the painting one weighted sum."""
     n, c, h, w = x.shape
     angle = math.radians(float(o.get("angle", 0.0)))
     yy, xx = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
     proj = xx * math.sin(angle) + yy * math.cos(angle)  # angle 0: horizontal stripes
     period = max(h, w) / float(o.get("density", 5))
     frac = (proj / period) % 1.0
-    mask = (frac.unsqueeze(0) < s.view(-1, 1, 1).to(x.dtype)).to(x.dtype).unsqueeze(1)
-    return _paint(x, mask, torch.full_like(x, float(o.get("colour", 1.0))), float(o.get("opacity", 1.0)))
+    # covered where frac < s: s - frac is positive there, and its ceiling 1 once clipped
+    weight = (s.view(-1, 1, 1).to(x.dtype) - frac).ceil_().clamp_(0, 1).mul_(float(o.get("opacity", 1.0)))
+    weight = weight.unsqueeze(1)
+    return (x * (1 - weight)).add_(weight * float(o.get("colour", 1.0))).clamp_(0, 1)
 
 
 @lru_cache(maxsize=64)
@@ -747,11 +746,13 @@ def _lay(out: torch.Tensor, rows: torch.Tensor, top, left, colour: torch.Tensor,
     ys = (top.view(-1, 1) + torch.arange(hh)).view(m, hh, 1)
     xs = (left.view(-1, 1) + torch.arange(ww)).view(m, 1, ww)
     flat = (ys * w + xs).view(m, 1, hh * ww).expand(-1, c, -1)
-    region = out[rows].reshape(m, c, h * w)
+    whole = m == len(out)  # every image, in order: laid in place, no copy in and out
+    region = out.view(m, c, h * w) if whole else out[rows].reshape(m, c, h * w)
     weight = a.reshape(1, 1, -1)
     under = region.gather(2, flat)
-    region.scatter_(2, flat, under * (1 - weight) + colour.reshape(1, colour.shape[0], -1) * weight)
-    out[rows] = region.view(m, c, h, w)
+    region.scatter_(2, flat, under.mul_(1 - weight).add_(colour.reshape(1, colour.shape[0], -1) * weight))
+    if not whole:
+        out[rows] = region.view(m, c, h, w)
 
 
 @lru_cache(maxsize=64)
