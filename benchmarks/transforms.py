@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     ratios: list[float] = []
+    working: list[float] = []  # the rows where feint changes the image (not colour on grey)
     for name, x in sets:
         xt = torch.from_numpy(x)
         u8 = (x * 255).round().clip(0, 255).astype(np.uint8)
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             t_ours, out, t_theirs, back = mine.best, mine.out, peer.best, peer.out
             ratio = t_theirs / t_ours
             ratios.append(ratio)
+            if not (spec.op.colour and x.shape[1] != 3):
+                working.append(ratio)
             note = pair.why if not pair.same else ""
             if pair.same:
                 k = min(args.compare, len(x))
@@ -218,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nratio feint / AugLy: geometric mean {geo:.1f}, min {min(ratios):.1f}, max {max(ratios):.1f} over {len(ratios)} rows"
         )
+        if working and len(working) < len(ratios):
+            rest = float(np.exp(np.mean(np.log(working))))
+            print(
+                f"without the {len(ratios) - len(working)} row{'s' if len(ratios) - len(working) > 1 else ''}"
+                " of a colour transformation of grey images"
+                f" (feint returns them unchanged): geometric mean {rest:.1f} over {len(working)} rows"
+            )
     return 0
 
 
