@@ -1,17 +1,19 @@
 """The image transformations, batched in torch: each maps a batch ``(N, C, H, W)`` with
 values in ``[0, 1]`` and one strength per sample ``(N,)`` to a batch of the same shape.
 
-kornia does what it has (rotation, perspective, Gaussian blur, sharpening, hue, filters
-with a kernel per sample); the rest is written here in torch. JPEG is libjpeg's integer
-codec written out in torch (:mod:`.codec`; kornia's codec is a differentiable
-approximation, not what a server that re-encodes an image does). One step leaves torch:
-text is rasterised by Pillow's bundled scalable font.
+kornia does the perspective warp and the filters with a kernel per sample (defocus and
+motion blur, snow's streaks); the rest is written here in torch, where a matrix along each
+side, a sampling grid or a few whole-batch sums run faster on the CPU than kornia's general
+operations. JPEG is libjpeg's integer codec written out in torch (:mod:`.codec`; kornia's
+codec is a differentiable approximation, not what a server that re-encodes an image does).
+One step leaves torch: text is rasterised by Pillow's bundled scalable font.
 
 Every random choice a transformation makes (a noise field, a stripe angle, where a text
-goes) is drawn once per sample from :class:`Draws`, a generator seeded by the run's seed,
-the sample's index in the target and the transformation's name. The same sample at any
-strength, in any batch, sees the same draws: a search over the strength moves along one
-transformation, and re-applying the strength it found gives the image it judged.
+goes) is drawn once per sample from :class:`Draws`, counter-based numbers keyed by the
+run's seed, the sample's index in the target and the transformation's name. The same
+sample at any strength, in any batch, sees the same draws: a search over the strength
+moves along one transformation, and re-applying the strength it found gives the image it
+judged.
 """
 
 from __future__ import annotations
