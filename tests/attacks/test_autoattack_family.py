@@ -131,6 +131,34 @@ def test_queries_are_counted_per_sample(digits_keras):
     assert max(grads) <= 31 and min(grads) < max(grads)
 
 
+def test_fab_counts_the_rows_the_model_computes_one_pass_per_step(digits_keras):
+    # The pass that judges a new point also linearises there: a step costs one forward
+    # and one gradient row per sample, plus one of each where it turned adversarial.
+    from tests.attacks.test_layout import queried_modules
+
+    rows = [0, 0]  # forward rows, rows with an input gradient
+
+    def hook(module, args):
+        rows[0] += len(args[0])
+        rows[1] += len(args[0]) if args[0].requires_grad else 0
+
+    handles = [m.register_forward_pre_hook(hook) for m in queried_modules(digits_keras)]
+    try:
+        run = _run(digits_keras, "fab", eps=0.3, max_iter=20)
+    finally:
+        for h in handles:
+            h.remove()
+    fwd = sum(s.forward_queries for s in run.samples)
+    grads = sum(s.gradient_queries for s in run.samples)
+    assert rows == [fwd, grads]  # the runner's two judgements included
+    assert run.successes >= 9
+    for s in run.samples:
+        # The first linearisation, 19 steps judged and linearised, the last judged alone;
+        # at most one more of each for each of the 19 that turned adversarial.
+        steps = s.forward_queries - 2
+        assert 21 <= steps <= 21 + 19 and 20 <= s.gradient_queries <= min(steps - 1, 20 + 19)
+
+
 def test_same_seed_same_result(digits_keras, tmp_path):
     a = _arrays(_run(digits_keras, "square", tmp_path, eps=0.2, max_queries=100))[1]
     b = _arrays(_run(digits_keras, "square", tmp_path, eps=0.2, max_queries=100))[1]

@@ -13,8 +13,10 @@ random point at half the best distance (or half ``eps``). Targeted: the aim is t
 target class, or each of the ``top_k_targets`` classes in turn (AutoAttack's FAB-T);
 untargeted: at each step the other class scored highest.
 
-Each step costs one forward and one gradient query, and one forward query to judge the
-new point, per sample still being attacked. The result is the nearest adversarial point
+Each step costs one forward and one gradient query per sample: the pass that judges the
+new point also linearises there for the next step (the last step's needs no gradient),
+and a step that lands on the adversarial side, after which the walk goes on from the
+point stepped back, costs one more of each. The result is the nearest adversarial point
 found when it lies within ``eps``; otherwise the sample is returned unchanged.
 """
 
@@ -117,35 +119,61 @@ class FAB(Attack):
             radius = torch.minimum(best_norm[rows], torch.tensor(eps, dtype=x0.dtype)) / 2
             start = random_in_ball(x0, 1.0, norm, batch.generator) - x0
             xk = (x0 + start * per_row(radius, x0)).clamp(lo, hi)
-        act = torch.arange(n)  # every sample takes every step: a nearer point may follow
-        for _ in range(p["max_iter"]):
-            xa = xk[act]
-            la = labels[act]
+
+        def gap(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            """``z_y - z_t`` per row of ``z`` (rows ``a`` of the walk); untargeted, ``t``
+            is the other class scored highest at that very point."""
+            la = labels[a]
             if aim is None:
-                z_now = model.logits(xa, rows[act])
-                t = z_now.scatter(1, la.unsqueeze(1), float("-inf")).argmax(1)
+                t = z.detach().scatter(1, la.unsqueeze(1), float("-inf")).argmax(1)
             else:
-                t = aim[act]
+                t = aim[a]
+            return z.gather(1, la.unsqueeze(1)).squeeze(1) - z.gather(1, t.unsqueeze(1)).squeeze(1)
 
-            def gap(z: torch.Tensor, la: torch.Tensor = la, t: torch.Tensor = t) -> torch.Tensor:
-                return z.gather(1, la.unsqueeze(1)).squeeze(1) - z.gather(1, t.unsqueeze(1)).squeeze(1)
+        def linearise(xs: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """At points ``xs`` of rows ``a``: the logits, ``g`` and its gradient ``w``."""
+            z, w = model.loss_grad(xs, lambda z: gap(z, a), rows[a])
+            return z, gap(z, a), w
 
-            z, w = model.loss_grad(xa, gap, rows[act])
-            g = gap(z)
-            xo = x0[act]
-            d_k = to_hyperplane(g, _movable(w, xa, g, lo, hi), norm)
-            g_orig = g + (w * (xo - xa)).reshape(len(act), -1).sum(dim=1)
-            d_0 = to_hyperplane(g_orig, _movable(w, xo, g_orig, lo, hi), norm)
+        # Every sample takes every step (a nearer point may follow). A point is judged by a
+        # forward pass; the next step needs the gradient where the walk goes on: at the new
+        # point when it is not adversarial, else at the point stepped back. A sample whose
+        # last step was not adversarial is judged by a pass that also linearises there
+        # (one forward and one gradient query when it stays off the adversarial side, the
+        # usual case); one whose last step was adversarial, and is likely to be again, is
+        # judged by a forward pass alone and then linearised where it goes on.
+        everyone = torch.arange(n)
+        _, g, w = linearise(xk, everyone)
+        was_adv = torch.zeros(n, dtype=torch.bool)
+        for it in range(p["max_iter"]):
+            d_k = to_hyperplane(g, _movable(w, xk, g, lo, hi), norm)
+            g_orig = g + (w * (x0 - xk)).reshape(n, -1).sum(dim=1)
+            d_0 = to_hyperplane(g_orig, _movable(w, x0, g_orig, lo, hi), norm)
             nk, n0 = norm_of(d_k, norm), norm_of(d_0, norm)
-            a = (nk / (nk + n0).clamp_min(1e-12)).clamp(0, p["alpha_max"])
-            a = per_row(a, xa)
-            x_new = ((1 - a) * (xa + p["eta"] * d_k) + a * (xo + p["eta"] * d_0)).clamp(lo, hi)
-            pred = model.labels(x_new, rows[act])
-            adv = pred != la if aim is None else pred == t
-            dist = norm_of(x_new - xo, norm)
-            closer = adv & (dist < best_norm[rows[act]])
-            hit_rows = rows[act[closer]]
+            a = per_row((nk / (nk + n0).clamp_min(1e-12)).clamp(0, p["alpha_max"]), xk)
+            x_new = ((1 - a) * (xk + p["eta"] * d_k) + a * (x0 + p["eta"] * d_0)).clamp(lo, hi)
+            last = it == p["max_iter"] - 1  # nothing steps from the last point: no gradient
+            fused = torch.zeros(n, dtype=torch.bool) if last else ~was_adv
+            pred = torch.empty(n, dtype=torch.long)
+            g_new, w_new = torch.empty_like(g), torch.empty_like(w)
+            f_rows, s_rows = torch.nonzero(fused).flatten(), torch.nonzero(~fused).flatten()
+            if len(f_rows):
+                z_f, g_new[f_rows], w_new[f_rows] = linearise(x_new[f_rows], f_rows)
+                pred[f_rows] = z_f.argmax(1)
+            if len(s_rows):
+                pred[s_rows] = model.logits(x_new[s_rows], rows[s_rows]).argmax(1)
+            adv = pred != labels if aim is None else pred == aim
+            dist = norm_of(x_new - x0, norm)
+            closer = adv & (dist < best_norm[rows])
+            hit_rows = rows[closer]
             best[hit_rows] = x_new[closer]
             best_norm[hit_rows] = dist[closer]
-            back = (1 - p["beta"]) * xo + p["beta"] * x_new
-            xk[act] = torch.where(per_row(adv, xa), back, x_new)
+            if last:
+                break
+            back = (1 - p["beta"]) * x0 + p["beta"] * x_new
+            xk = torch.where(per_row(adv, x_new), back, x_new)
+            g, w = g_new, w_new
+            again = torch.nonzero(adv | ~fused).flatten()  # where the walk has no gradient yet
+            if len(again):
+                _, g[again], w[again] = linearise(xk[again], again)
+            was_adv = adv
