@@ -188,8 +188,8 @@ class Tracker:
 def _rank(owners: torch.Tensor) -> torch.Tensor:
     """Each row's position among the rows of its own sample, in call order."""
     m = len(owners)
-    if m == 0:
-        return owners.clone()
+    if m < 2 or bool((owners[1:] > owners[:-1]).all()):  # one row per sample, in order: all first
+        return torch.zeros_like(owners)
     order = torch.argsort(owners, stable=True)
     sorted_owners = owners[order]
     start = torch.ones(m, dtype=torch.bool)

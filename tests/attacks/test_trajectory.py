@@ -40,9 +40,12 @@ def test_the_tracker_keeps_each_new_best_in_query_order(linf):
     labels = torch.zeros(5, dtype=torch.long)
     tracker = Tracker(x0, lambda pred, rows: pred != labels[rows], norm="inf" if linf else "2")
     calls = []
-    for _ in range(20):
-        m = int(torch.randint(1, 40, (1,), generator=gen))
-        owners = torch.randint(0, 5, (m,), generator=gen)
+    for i in range(30):
+        if i % 3:  # rows of any samples, repeated, in any order
+            owners = torch.randint(0, 5, (int(torch.randint(1, 40, (1,), generator=gen)),), generator=gen)
+        else:  # one row for each of some samples, in order (an attack's step), or none
+            owners = torch.nonzero(torch.rand(5, generator=gen) < 0.7).flatten()
+        m = len(owners)
         flat = torch.rand((m, 12), generator=gen)
         pred = (torch.rand(m, generator=gen) < 0.4).long()
         calls.append((flat, pred, owners))
