@@ -150,8 +150,8 @@ class FAB(Attack):
             g_orig = g + (w * (x0 - xk)).reshape(n, -1).sum(dim=1)
             d_0 = to_hyperplane(g_orig, _movable(w, x0, g_orig, lo, hi), norm)
             nk, n0 = norm_of(d_k, norm), norm_of(d_0, norm)
-            a = per_row((nk / (nk + n0).clamp_min(1e-12)).clamp(0, p["alpha_max"]), xk)
-            x_new = ((1 - a) * (xk + p["eta"] * d_k) + a * (x0 + p["eta"] * d_0)).clamp(lo, hi)
+            mix = per_row((nk / (nk + n0).clamp_min(1e-12)).clamp(0, p["alpha_max"]), xk)
+            x_new = ((1 - mix) * (xk + p["eta"] * d_k) + mix * (x0 + p["eta"] * d_0)).clamp(lo, hi)
             last = it == p["max_iter"] - 1  # nothing steps from the last point: no gradient
             fused = torch.zeros(n, dtype=torch.bool) if last else ~was_adv
             pred = torch.empty(n, dtype=torch.long)
